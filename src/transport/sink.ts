@@ -1,0 +1,20 @@
+/**
+ * The seam between the connector core and a transport.
+ *
+ * The core reads decoded requests from an AsyncIterable and writes responses
+ * to a ResponseSink. stdio and gRPC each provide both, so a connector runs
+ * unchanged over either.
+ */
+export interface ResponseSink<Res> {
+  /**
+   * Queue one response. Returns a promise when the transport wants the
+   * caller to wait before sending more (backpressure); callers must await it.
+   */
+  send(res: Res): void | Promise<void>;
+  /**
+   * Push everything queued so far to the peer. The core calls this at the
+   * protocol's boundaries: a unary response, Checkpoint, Flushed,
+   * StartedCommit and Acknowledged.
+   */
+  flush(): Promise<void>;
+}
