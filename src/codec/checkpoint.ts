@@ -17,9 +17,9 @@ export const ZERO_CHECKPOINT_FIELD = 536870911;
 
 /** A fresh explicit-zero checkpoint (callers may mutate it safely). */
 export function zeroCheckpoint(): Checkpoint {
-  return create(CheckpointSchema, {
-    $unknown: [{ no: ZERO_CHECKPOINT_FIELD, wireType: WireType.Varint, data: Uint8Array.of(1) }],
-  });
+  const cp = create(CheckpointSchema);
+  cp.$unknown = [{ no: ZERO_CHECKPOINT_FIELD, wireType: WireType.Varint, data: Uint8Array.of(1) }];
+  return cp;
 }
 
 /** True for a present checkpoint with no sources and no ack intents. */
