@@ -1,0 +1,212 @@
+/**
+ * The gRPC transport: one server serving one connector.
+ *
+ * Each incoming stream of the connector's service is one session of the
+ * shared core (runSession), exactly as one process lifetime is over stdio.
+ * Health checking and server reflection are served alongside, so that
+ * orchestrators can probe the server and grpcurl / `buf curl` can call it
+ * without .proto files.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
+import { ReflectionService } from "@grpc/reflection";
+import type { Connector } from "../sdk/types.js";
+import { runSession, type AnyRequest, type AnyResponse } from "../sdk/session.js";
+import { ConnectorError, ProtocolError, describeError } from "../sdk/errors.js";
+import { createLogger, type Logger } from "../log.js";
+import type { ResponseSink } from "./sink.js";
+import { serviceFor, type ConnectorService } from "./grpc-services.js";
+import { HEALTH_SERVICE, reflectionPackage } from "./grpc-reflection.js";
+
+export interface GrpcServeOptions {
+  /** Interface to listen on; default 127.0.0.1 (use 0.0.0.0 in a container). */
+  host?: string;
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number;
+  log?: Logger;
+}
+
+export interface GrpcServer {
+  host: string;
+  port: number;
+  /**
+   * Stops accepting streams, reports NOT_SERVING, and waits up to `graceMs`
+   * (default 30 s) for open streams to finish before cancelling them.
+   * `forced` tells whether any stream had to be cancelled.
+   */
+  close(graceMs?: number): Promise<{ forced: boolean }>;
+}
+
+export const DEFAULT_GRACE_MS = 30_000;
+
+const SERVER_OPTIONS: grpc.ServerOptions = {
+  // Documents reach 16 MB and requests carry whole specs: no size limits.
+  "grpc.max_receive_message_length": -1,
+  "grpc.max_send_message_length": -1,
+  // Sessions live for hours and may be quiet for long stretches; ping idle
+  // connections so that a vanished peer is noticed and its session ends.
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 20_000,
+};
+
+type Call = grpc.ServerDuplexStream<Buffer, AnyResponse>;
+
+/** Writes responses to a call, waiting for 'drain' when grpc-js asks to. */
+class CallSink implements ResponseSink<AnyResponse> {
+  private sent = 0;
+  private written = 0;
+  private waiters: { upTo: number; resolve: () => void }[] = [];
+  private readonly onWritten = () => {
+    this.written++;
+    while (this.waiters.length > 0 && this.waiters[0]!.upTo <= this.written) this.waiters.shift()!.resolve();
+  };
+
+  constructor(
+    private readonly call: Call,
+    private readonly signal: AbortSignal,
+  ) {
+    // A cancelled call never drains or finishes its writes: release waiters.
+    signal.addEventListener("abort", () => {
+      for (const w of this.waiters.splice(0)) w.resolve();
+    });
+  }
+
+  send(res: AnyResponse): void | Promise<void> {
+    if (this.signal.aborted) throw new Error("the stream was cancelled");
+    this.sent++;
+    if (this.call.write(res, this.onWritten)) return;
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        this.call.off("drain", done);
+        this.signal.removeEventListener("abort", done);
+        if (this.signal.aborted) reject(new Error("the stream was cancelled"));
+        else resolve();
+      };
+      this.call.on("drain", done);
+      this.signal.addEventListener("abort", done);
+    });
+  }
+
+  /** Resolves once grpc-js has handed every response sent so far to HTTP/2. */
+  flush(): Promise<void> {
+    if (this.written >= this.sent || this.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ upTo: this.sent, resolve }));
+  }
+}
+
+/** The call's request side, decoded; ends when the client half-closes. */
+async function* decodeRequests(call: Call, service: ConnectorService): AsyncGenerator<AnyRequest> {
+  // Keep the call open if the session stops reading early: responses and
+  // the status still have to go out on it.
+  for await (const bytes of call.iterator({ destroyOnReturn: false })) {
+    let req: AnyRequest;
+    try {
+      req = service.decodeRequest(bytes as Buffer) as AnyRequest;
+    } catch (err) {
+      throw new ProtocolError(`could not decode a ${service.requestType} message: ${describeError(err)}`);
+    }
+    yield req;
+  }
+}
+
+function statusFor(err: unknown): grpc.status {
+  return err instanceof ConnectorError || err instanceof ProtocolError
+    ? grpc.status.INVALID_ARGUMENT
+    : grpc.status.INTERNAL;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {}): Promise<GrpcServer> {
+  const host = opts.host ?? "127.0.0.1";
+  const log = opts.log ?? createLogger();
+  const service = serviceFor(connector.protocol);
+  const server = new grpc.Server(SERVER_OPTIONS);
+
+  // Sessions in flight, so that a forced shutdown can abort them.
+  const sessions = new Set<AbortController>();
+  let streamSeq = 0;
+
+  const handle = (call: Call) => {
+    const stream = ++streamSeq;
+    const slog = log.with({ stream });
+    const abort = new AbortController();
+    sessions.add(abort);
+    call.on("cancelled", () => abort.abort(new Error("the client cancelled the stream")));
+    slog.debug("stream opened", { method: `${service.name}/${service.method}`, peer: call.getPeer() });
+
+    runSession(connector, decodeRequests(call, service), new CallSink(call, abort.signal), {
+      log: slog,
+      signal: abort.signal,
+    }).then(
+      () => {
+        slog.debug("stream finished");
+        if (!call.cancelled) call.end();
+      },
+      (err: unknown) => {
+        if (call.cancelled) {
+          slog.debug("stream ended after cancellation", { error: describeError(err) });
+          return;
+        }
+        const code = statusFor(err);
+        const details = describeError(err);
+        if (code === grpc.status.INTERNAL) {
+          slog.error("stream failed", { error: details, stack: err instanceof Error ? err.stack : undefined });
+        } else {
+          slog.warn("stream failed", { error: details });
+        }
+        // grpc-js turns an 'error' event into the call's final status, sent
+        // after the responses already queued.
+        call.emit("error", { code, details });
+      },
+    ).finally(() => sessions.delete(abort));
+  };
+  server.addService(service.definition, { [service.method]: handle });
+
+  const served = ["", service.name];
+  const health = new HealthImplementation(Object.fromEntries(served.map((s) => [s, "SERVING" as const])));
+  health.addToServer(server);
+  new ReflectionService(reflectionPackage(service), { services: [service.name, HEALTH_SERVICE] }).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(hostPort(host, opts.port ?? 0), grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(new Error(`could not listen on ${hostPort(host, opts.port ?? 0)}: ${err.message}`)) : resolve(bound),
+    ),
+  );
+
+  let closing: Promise<{ forced: boolean }> | undefined;
+  let settle: ((forced: boolean) => void) | undefined;
+  let deadline = Infinity;
+  let timer: NodeJS.Timeout | undefined;
+  const forceNow = () => {
+    log.warn("grace period over; cancelling open streams", { openStreams: sessions.size });
+    for (const s of sessions) s.abort(new Error("the server is shutting down"));
+    server.forceShutdown();
+    settle?.(true);
+  };
+  // A later call with a shorter grace period (e.g. a second SIGINT) moves
+  // the deadline closer; it never extends it.
+  const close = (graceMs = DEFAULT_GRACE_MS) => {
+    const at = Date.now() + graceMs;
+    if (at < deadline) {
+      deadline = at;
+      clearTimeout(timer);
+      timer = setTimeout(forceNow, graceMs);
+    }
+    return (closing ??= new Promise((resolve) => {
+      settle = (forced) => {
+        settle = undefined;
+        clearTimeout(timer);
+        resolve({ forced });
+      };
+      for (const s of served) health.setStatus(s, "NOT_SERVING");
+      log.info("draining", { openStreams: sessions.size, graceMs });
+      // Refuses new connections and streams; calls back once open ones end.
+      server.tryShutdown(() => settle?.(false));
+    }));
+  };
+
+  return { host, port, close };
+}
