@@ -1,0 +1,195 @@
+/**
+ * Stdio framing as Flow's connector-init does it:
+ *   proto: a 4-byte little-endian uint32 length, then that many bytes;
+ *   json:  one message per line, terminated by "\n".
+ */
+import type { WireCodec } from "./wire.js";
+
+/** Frames larger than this are refused (documents reach 16 MB; Flow's own cap is below this). */
+export const DEFAULT_MAX_FRAME = 256 * 1024 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Splits a byte stream into frame payloads. Payloads are views into the
+ * pushed chunks (no copy) unless a frame spans chunks, in which case its
+ * pieces are joined once, when the frame is complete.
+ */
+export class FrameDecoder {
+  /** Unconsumed bytes: `head[pos..]` followed by the chunks in `tail`. */
+  private head: Buffer = EMPTY;
+  private pos = 0;
+  private tail: Buffer[] = [];
+  private tailLen = 0;
+  /** Bytes needed (from pos) before parsing can progress; 0 when unknown. */
+  private need = 0;
+
+  constructor(
+    readonly wire: WireCodec,
+    readonly maxFrame: number = DEFAULT_MAX_FRAME,
+  ) {}
+
+  /** Bytes received but not yet returned as frames. */
+  get pending(): number {
+    return this.head.length - this.pos + this.tailLen;
+  }
+
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (chunk.length === 0) return [];
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    if (this.head.length === this.pos && this.tailLen === 0) {
+      this.head = buf;
+      this.pos = 0;
+    } else {
+      this.tail.push(buf);
+      this.tailLen += buf.length;
+      // Wait cheaply while a known-size frame is still incomplete, or while
+      // a JSON line has no newline yet.
+      if (this.wire === "proto" ? this.pending < this.need : buf.indexOf(0x0a) < 0) {
+        this.checkJsonLine();
+        return [];
+      }
+      this.head = Buffer.concat([this.head.subarray(this.pos), ...this.tail]);
+      this.pos = 0;
+      this.tail = [];
+      this.tailLen = 0;
+    }
+    return this.wire === "proto" ? this.proto() : this.json();
+  }
+
+  private proto(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const b = this.head;
+    let pos = this.pos;
+    for (;;) {
+      const avail = b.length - pos;
+      if (avail < 4) {
+        this.need = 4;
+        break;
+      }
+      const len = b.readUInt32LE(pos);
+      if (len > this.maxFrame) {
+        throw new Error(`protobuf frame of ${len} bytes exceeds the ${this.maxFrame}-byte limit (corrupt length prefix?)`);
+      }
+      if (avail < 4 + len) {
+        this.need = 4 + len;
+        break;
+      }
+      out.push(b.subarray(pos + 4, pos + 4 + len));
+      pos += 4 + len;
+    }
+    this.pos = pos;
+    return out;
+  }
+
+  private json(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const b = this.head;
+    let pos = this.pos;
+    for (;;) {
+      const nl = b.indexOf(0x0a, pos);
+      if (nl < 0) break;
+      let end = nl;
+      if (end > pos && b[end - 1] === 0x0d) end--;
+      if (!isBlank(b, pos, end)) out.push(b.subarray(pos, end));
+      pos = nl + 1;
+    }
+    this.pos = pos;
+    this.checkJsonLine();
+    return out;
+  }
+
+  private checkJsonLine(): void {
+    if (this.wire === "json" && this.pending > this.maxFrame) {
+      throw new Error(`JSON line longer than the ${this.maxFrame}-byte limit without a newline`);
+    }
+  }
+
+  /** Call at end of input: throws if it ended inside a frame. */
+  finish(): void {
+    const left = this.pending;
+    if (left === 0) return;
+    if (this.wire === "proto") {
+      const b = Buffer.concat([this.head.subarray(this.pos), ...this.tail]);
+      const detail = left < 4 ? `${left} of 4 length-prefix bytes` : `${left - 4} of ${b.readUInt32LE(0)} payload bytes`;
+      throw new Error(`input ended inside a protobuf frame: got ${detail}`);
+    }
+    const rest = Buffer.concat([this.head.subarray(this.pos), ...this.tail]);
+    if (isBlank(rest, 0, rest.length)) return;
+    throw new Error(`input ended inside a JSON line: ${left} bytes without a terminating newline`);
+  }
+}
+
+function isBlank(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = b[i];
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) return false;
+  }
+  return true;
+}
+
+/**
+ * Accumulates framed payloads in one growing buffer, so that many small
+ * messages become a single write.
+ */
+export class FrameWriter {
+  private buf: Buffer;
+  private len = 0;
+
+  constructor(readonly wire: WireCodec) {
+    this.buf = Buffer.allocUnsafe(16 * 1024);
+  }
+
+  /** Bytes appended (framed) since the last take(). */
+  get size(): number {
+    return this.len;
+  }
+
+  append(payload: Uint8Array): void {
+    const need = this.len + payload.length + (this.wire === "proto" ? 4 : 1);
+    if (need > this.buf.length) this.grow(need);
+    if (this.wire === "proto") {
+      this.buf.writeUInt32LE(payload.length, this.len);
+      this.buf.set(payload, this.len + 4);
+      this.len += 4 + payload.length;
+    } else {
+      this.buf.set(payload, this.len);
+      this.buf[this.len + payload.length] = 0x0a;
+      this.len += payload.length + 1;
+    }
+  }
+
+  private grow(need: number): void {
+    let cap = this.buf.length * 2;
+    while (cap < need) cap *= 2;
+    const next = Buffer.allocUnsafe(cap);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
+  /** Everything appended so far, framed, as one buffer; the writer is then empty. */
+  take(): Buffer {
+    const n = this.len;
+    this.len = 0;
+    // Small batches are copied out so the working buffer is reused; large
+    // ones hand the buffer over (no copy) and start a fresh one.
+    if (n * 4 < this.buf.length) {
+      const copy = Buffer.from(this.buf.subarray(0, n));
+      if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(16 * 1024);
+      return copy;
+    }
+    const out = this.buf.subarray(0, n);
+    this.buf = Buffer.allocUnsafe(16 * 1024);
+    return out;
+  }
+}
+
+/** Yields each frame payload of `stream`; throws if it ends inside a frame. */
+export async function* readFrames(stream: NodeJS.ReadableStream, wire: WireCodec): AsyncGenerator<Uint8Array> {
+  const dec = new FrameDecoder(wire);
+  for await (const chunk of stream) {
+    const frames = dec.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array));
+    for (const f of frames) yield f;
+  }
+  dec.finish();
+}
