@@ -1,0 +1,267 @@
+/**
+ * The connector side of the capture protocol.
+ *
+ * Spec, Discover, Validate and Apply are answered one request at a time.
+ * Open hands the stream to the connector's `open`, while this module keeps
+ * the rules: Opened comes first and once; documents and schemas only after
+ * it; every Checkpoint carries state; Acknowledge is accepted only when the
+ * session asked for it, and never for more checkpoints than were sent.
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  type Request,
+  type Response,
+  ResponseSchema,
+} from "../gen/capture/capture_pb.js";
+import { ConnectorStateSchema } from "../gen/flow/flow_pb.js";
+import type { ResponseSink } from "../transport/sink.js";
+import type { SessionOptions } from "./session.js";
+import { ConnectorError, ProtocolError } from "./errors.js";
+import { jsonText, parseConfig, parseJson } from "./config.js";
+import { captureBindings, fullRange, resourcePathOf } from "./bindings.js";
+import { RequestReader, type Variants } from "./reader.js";
+import {
+  PROTOCOL_VERSION,
+  RawJson,
+  type CaptureConnector,
+  type CaptureOutput,
+  type Context,
+  type JsonSchema,
+  type StateUpdate,
+} from "./types.js";
+
+const VARIANTS: Variants = [
+  ["spec", "Spec"],
+  ["discover", "Discover"],
+  ["validate", "Validate"],
+  ["apply", "Apply"],
+  ["open", "Open"],
+  ["acknowledge", "Acknowledge"],
+];
+
+const EMPTY = new Uint8Array(0);
+
+/** Serializes a document unless it is already JSON text. */
+export function docText(doc: unknown): string {
+  if (doc instanceof RawJson) return doc.text;
+  const text = JSON.stringify(doc);
+  if (text === undefined) throw new ConnectorError("document is not JSON-serializable");
+  return text;
+}
+
+export async function runCaptureSession(
+  connector: CaptureConnector,
+  requests: AsyncIterable<Request>,
+  sink: ResponseSink<Response>,
+  opts: SessionOptions,
+): Promise<void> {
+  const reader = new RequestReader(requests, "capture.Request", VARIANTS);
+  const abort = new AbortController();
+  opts.signal?.addEventListener("abort", () => abort.abort(opts.signal!.reason), { once: true });
+  const ctx: Context = { log: opts.log, signal: abort.signal };
+  const respond = async (res: Partial<Response>) => {
+    await sink.send(create(ResponseSchema, res as never));
+    await sink.flush();
+  };
+
+  try {
+    for (;;) {
+      const r = await reader.next();
+      if (!r) return;
+      const { req } = r;
+      switch (r.kind) {
+        case "spec":
+          await respond({
+            spec: {
+              protocol: PROTOCOL_VERSION,
+              configSchemaJson: JSON.stringify(connector.configSchema),
+              resourceConfigSchemaJson: JSON.stringify(connector.resourceConfigSchema),
+              documentationUrl: connector.documentationUrl,
+              resourcePathPointers: connector.resourcePathPointers,
+            } as never,
+          });
+          break;
+        case "discover": {
+          const config = parseConfig(connector.configSchema, req.discover!.configJson, "endpoint config");
+          const bindings = await connector.discover(config, ctx);
+          await respond({
+            discovered: {
+              bindings: bindings.map((b) => ({
+                recommendedName: b.recommendedName,
+                resourceConfigJson: JSON.stringify(b.resourceConfig),
+                documentSchemaJson: JSON.stringify(b.documentSchema),
+                key: b.key,
+                disable: b.disable ?? false,
+                resourcePath: b.resourcePath ?? resourcePathOf(b.resourceConfig, connector.resourcePathPointers),
+              })),
+            } as never,
+          });
+          break;
+        }
+        case "validate": {
+          const v = req.validate!;
+          const config = parseConfig(connector.configSchema, v.configJson, "endpoint config");
+          const bindings = v.bindings.map((b, i) => {
+            if (!b.collection) throw new ConnectorError(`binding ${i} has no collection`);
+            const resourceConfig = parseConfig(connector.resourceConfigSchema, b.resourceConfigJson, `resource config of binding ${i}`);
+            return {
+              resourceConfig,
+              resourcePath: resourcePathOf(resourceConfig, connector.resourcePathPointers),
+              collection: b.collection,
+              backfill: b.backfill,
+              stateKey: "",
+            };
+          });
+          const paths =
+            (await connector.validate?.({ name: v.name, config, bindings, lastCapture: v.lastCapture, request: v }, ctx)) ??
+            bindings.map((b) => b.resourcePath);
+          if (paths.length !== bindings.length) {
+            throw new ConnectorError(`validate returned ${paths.length} resource paths for ${bindings.length} bindings`);
+          }
+          const seen = new Map<string, number>();
+          paths.forEach((p, i) => {
+            const k = JSON.stringify(p);
+            if (seen.has(k)) throw new ConnectorError(`bindings ${seen.get(k)} and ${i} both capture resource ${p.join("/")}`);
+            seen.set(k, i);
+          });
+          await respond({ validated: { bindings: paths.map((resourcePath) => ({ resourcePath })) } as never });
+          break;
+        }
+        case "apply": {
+          const a = req.apply!;
+          if (!a.capture) throw new ProtocolError("capture.Request.Apply has no capture spec");
+          const config = parseConfig(connector.configSchema, a.capture.configJson, "endpoint config");
+          const bindings = captureBindings(a.capture, connector.resourceConfigSchema, connector.resourcePathPointers);
+          const actionDescription =
+            (await connector.apply?.(
+              { config, bindings, spec: a.capture, version: a.version, lastCapture: a.lastCapture, lastVersion: a.lastVersion },
+              ctx,
+            )) ?? "";
+          await respond({ applied: { actionDescription } as never });
+          break;
+        }
+        case "open":
+          await runOpen(connector, req.open!, reader, sink, ctx, abort);
+          return;
+        default:
+          throw new ProtocolError(`${r.name} is only valid after Open, and this stream has not opened a session`);
+      }
+    }
+  } finally {
+    abort.abort();
+    reader.close();
+  }
+}
+
+async function runOpen(
+  connector: CaptureConnector,
+  open: NonNullable<Request["open"]>,
+  reader: RequestReader<Request>,
+  sink: ResponseSink<Response>,
+  ctx: Context,
+  abort: AbortController,
+): Promise<void> {
+  if (!open.capture) throw new ProtocolError("capture.Request.Open has no capture spec");
+  const spec = open.capture;
+  const config = parseConfig(connector.configSchema, spec.configJson, "endpoint config");
+  const bindings = captureBindings(spec, connector.resourceConfigSchema, connector.resourcePathPointers);
+  const state = parseJson(jsonText(open.stateJson), "connector state", {});
+  const range = open.range ?? fullRange();
+
+  let opened = false;
+  let explicitAcks = false;
+  let closed = false;
+  let outstanding = 0;
+  const ackHandlers: Array<(n: number) => void | Promise<void>> = [];
+
+  const mustBeOpen = (what: string) => {
+    if (!opened) throw new ConnectorError(`connector sent ${what} before opened(): call out.opened() first`);
+    if (closed) throw new ConnectorError(`connector sent ${what} after its session ended`);
+  };
+  const checkBinding = (binding: number, what: string) => {
+    if (!Number.isInteger(binding) || binding < 0 || binding >= bindings.length) {
+      throw new ConnectorError(`${what} names binding ${binding}, but the capture has ${bindings.length} bindings`);
+    }
+  };
+
+  const out: CaptureOutput = {
+    async opened(o) {
+      if (opened) throw new ConnectorError("opened() called twice");
+      if (closed) throw new ConnectorError("opened() called after the session ended");
+      opened = true;
+      explicitAcks = o?.explicitAcknowledgements ?? false;
+      await sink.send(create(ResponseSchema, { opened: { explicitAcknowledgements: explicitAcks } as never }));
+      await sink.flush();
+    },
+    document(binding, doc) {
+      mustBeOpen("a document");
+      checkBinding(binding, "a document");
+      const res = {
+        $typeName: "capture.Response",
+        captured: { $typeName: "capture.Response.Captured", binding, docJson: docText(doc) },
+        internal: EMPTY,
+      } as Response;
+      return sink.send(res);
+    },
+    sourcedSchema(binding, schema: JsonSchema) {
+      mustBeOpen("a sourced schema");
+      checkBinding(binding, "a sourced schema");
+      return sink.send(create(ResponseSchema, { sourcedSchema: { binding, schemaJson: JSON.stringify(schema) } as never }));
+    },
+    async checkpoint(update: StateUpdate) {
+      mustBeOpen("a checkpoint");
+      if (!update || update.updated === undefined) {
+        throw new ConnectorError("a checkpoint must carry state: use { updated: {}, mergePatch: true } for none");
+      }
+      const updatedJson = new TextEncoder().encode(docText(update.updated));
+      outstanding++;
+      await sink.send(
+        create(ResponseSchema, {
+          checkpoint: { state: create(ConnectorStateSchema, { updatedJson, mergePatch: update.mergePatch ?? true }) } as never,
+        }),
+      );
+      await sink.flush();
+    },
+    onAcknowledge(handler) {
+      ackHandlers.push(handler);
+    },
+  };
+
+  // Runs the connector while this loop reads Acknowledge requests. The
+  // stream's end is the runtime's request to stop: abort the connector.
+  const work = connector.open({ config, bindings, spec, version: open.version, range, state }, out, ctx).then(() => {
+    if (!opened) throw new ConnectorError("the connector's open() returned without calling out.opened()");
+  });
+  reader.watch(work);
+  const done = work.then(() => "done" as const);
+
+  for (;;) {
+    const r = await Promise.race([reader.next(), done]);
+    if (r === "done") break;
+    if (r === undefined) {
+      abort.abort();
+      await work.catch((err) => {
+        if (!isAbort(err)) throw err;
+      });
+      break;
+    }
+    if (r.kind !== "acknowledge") {
+      throw new ProtocolError(`${r.name} is not allowed during an open capture session; only Acknowledge is`);
+    }
+    if (!opened || !explicitAcks) {
+      throw new ProtocolError("capture.Request.Acknowledge received, but the session did not ask for explicit acknowledgements");
+    }
+    const n = r.req.acknowledge!.checkpoints || 1; // zero means one, for older runtimes
+    if (n > outstanding) {
+      throw new ProtocolError(`capture.Request.Acknowledge of ${n} checkpoints, but only ${outstanding} are pending`);
+    }
+    outstanding -= n;
+    for (const h of ackHandlers) await h(n);
+  }
+  closed = true;
+  await sink.flush();
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === "AbortError" || (err as { code?: string }).code === "ABORT_ERR");
+}

@@ -1,0 +1,335 @@
+/**
+ * The connector side of the materialize protocol.
+ *
+ * Spec, Validate and Apply are answered one request at a time. Open starts
+ * the transaction loop, whose order this module enforces for every
+ * connector:
+ *
+ *   Acknowledge → Load* → Flush → Store* → StartCommit → (next Acknowledge)
+ *
+ * Acknowledged is sent when the transactor's acknowledge() finishes, which
+ * may be after the next transaction's Loads have started to arrive (they are
+ * pipelined). Loaded may only follow Acknowledged; Flushed follows every
+ * Loaded; StartedCommit follows the commit the transactor started.
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  type Request,
+  type Response,
+  ResponseSchema,
+  Response_Validated_ConstraintSchema,
+} from "../gen/materialize/materialize_pb.js";
+import { ConnectorStateSchema, type ConnectorState } from "../gen/flow/flow_pb.js";
+import type { ResponseSink } from "../transport/sink.js";
+import { zeroCheckpoint } from "../codec/checkpoint.js";
+import type { SessionOptions } from "./session.js";
+import { ConnectorError, ProtocolError } from "./errors.js";
+import { jsonText, parseConfig, parseJson } from "./config.js";
+import { fieldConfigOf, fullRange, materializeBindings } from "./bindings.js";
+import { RequestReader, type Received, type Variants } from "./reader.js";
+import { AsyncQueue } from "./queue.js";
+import { docText } from "./capture.js";
+import {
+  PROTOCOL_VERSION,
+  ZERO_CHECKPOINT,
+  type Context,
+  type LoadIterator,
+  type LoadRequest,
+  type MaterializeBinding,
+  type MaterializeConnector,
+  type StateUpdate,
+  type StoreRequest,
+} from "./types.js";
+
+const VARIANTS: Variants = [
+  ["spec", "Spec"],
+  ["validate", "Validate"],
+  ["apply", "Apply"],
+  ["open", "Open"],
+  ["load", "Load"],
+  ["flush", "Flush"],
+  ["store", "Store"],
+  ["startCommit", "StartCommit"],
+  ["acknowledge", "Acknowledge"],
+];
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+function utf8(bytes: Uint8Array): string {
+  return bytes.length === 0 ? "" : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+}
+
+function stateOf(update: StateUpdate | void): ConnectorState | undefined {
+  if (!update) return undefined;
+  if (update.updated === undefined) throw new ConnectorError("a state update must carry `updated`");
+  return create(ConnectorStateSchema, {
+    updatedJson: encoder.encode(docText(update.updated)),
+    mergePatch: update.mergePatch ?? true,
+  });
+}
+
+export async function runMaterializeSession(
+  connector: MaterializeConnector,
+  requests: AsyncIterable<Request>,
+  sink: ResponseSink<Response>,
+  opts: SessionOptions,
+): Promise<void> {
+  const reader = new RequestReader(requests, "materialize.Request", VARIANTS);
+  const abort = new AbortController();
+  opts.signal?.addEventListener("abort", () => abort.abort(opts.signal!.reason), { once: true });
+  const ctx: Context = { log: opts.log, signal: abort.signal };
+  const respond = async (res: Partial<Response>) => {
+    await sink.send(create(ResponseSchema, res as never));
+    await sink.flush();
+  };
+
+  try {
+    for (;;) {
+      const r = await reader.next();
+      if (!r) return;
+      const { req } = r;
+      switch (r.kind) {
+        case "spec":
+          await respond({
+            spec: {
+              protocol: PROTOCOL_VERSION,
+              configSchemaJson: encoder.encode(JSON.stringify(connector.configSchema)),
+              resourceConfigSchemaJson: encoder.encode(JSON.stringify(connector.resourceConfigSchema)),
+              documentationUrl: connector.documentationUrl,
+            } as never,
+          });
+          break;
+        case "validate": {
+          const v = req.validate!;
+          const config = parseConfig(connector.configSchema, v.configJson, "endpoint config");
+          const bindings = v.bindings.map((b, i) => {
+            if (!b.collection) throw new ConnectorError(`binding ${i} has no collection`);
+            return {
+              resourceConfig: parseConfig(connector.resourceConfigSchema, b.resourceConfigJson, `resource config of binding ${i}`),
+              collection: b.collection,
+              fieldConfig: fieldConfigOf(b.fieldConfigJsonMap, i),
+              backfill: b.backfill,
+              groupBy: b.groupBy,
+            };
+          });
+          const validated = await connector.validate(
+            { name: v.name, config, bindings, lastMaterialization: v.lastMaterialization, request: v },
+            ctx,
+          );
+          if (validated.length !== bindings.length) {
+            throw new ConnectorError(`validate returned ${validated.length} bindings for ${bindings.length} requested`);
+          }
+          await respond({
+            validated: {
+              bindings: validated.map((b) => ({
+                constraints: Object.fromEntries(
+                  Object.entries(b.constraints).map(([field, c]) => [
+                    field,
+                    create(Response_Validated_ConstraintSchema, { type: c.type as number, reason: c.reason, foldedField: c.foldedField ?? "" }),
+                  ]),
+                ),
+                resourcePath: b.resourcePath,
+                deltaUpdates: b.deltaUpdates,
+                caseInsensitiveFields: b.caseInsensitiveFields ?? false,
+              })),
+            } as never,
+          });
+          break;
+        }
+        case "apply": {
+          const a = req.apply!;
+          if (!a.materialization) throw new ProtocolError("materialize.Request.Apply has no materialization spec");
+          const config = parseConfig(connector.configSchema, a.materialization.configJson, "endpoint config");
+          const applied = await connector.apply(
+            {
+              config,
+              bindings: materializeBindings(a.materialization, connector.resourceConfigSchema),
+              spec: a.materialization,
+              version: a.version,
+              lastMaterialization: a.lastMaterialization,
+              lastVersion: a.lastVersion,
+              state: parseJson(jsonText(a.stateJson), "connector state", {}),
+            },
+            ctx,
+          );
+          await respond({ applied: { actionDescription: applied.actionDescription, state: stateOf(applied.state) } as never });
+          break;
+        }
+        case "open":
+          await runTransactions(connector, req.open!, reader, sink, ctx);
+          return;
+        default:
+          throw new ProtocolError(`${r.name} is only valid after Open, and this stream has not opened a session`);
+      }
+    }
+  } finally {
+    abort.abort();
+    reader.close();
+  }
+}
+
+async function runTransactions(
+  connector: MaterializeConnector,
+  open: NonNullable<Request["open"]>,
+  reader: RequestReader<Request>,
+  sink: ResponseSink<Response>,
+  ctx: Context,
+): Promise<void> {
+  if (!open.materialization) throw new ProtocolError("materialize.Request.Open has no materialization spec");
+  const spec = open.materialization;
+  const config = parseConfig(connector.configSchema, spec.configJson, "endpoint config");
+  const bindings = materializeBindings(spec, connector.resourceConfigSchema);
+  const state = parseJson(jsonText(open.stateJson), "connector state", {});
+  const range = open.range ?? fullRange();
+
+  const opened = await connector.open({ config, bindings, spec, version: open.version, range, state }, ctx);
+  const t = opened.transactor;
+  const cp = opened.runtimeCheckpoint === ZERO_CHECKPOINT ? zeroCheckpoint() : opened.runtimeCheckpoint;
+  await sink.send(
+    create(ResponseSchema, {
+      opened: { runtimeCheckpoint: cp, disableLoadOptimization: opened.disableLoadOptimization ?? false } as never,
+    }),
+  );
+  await sink.flush();
+
+  try {
+    await transactionLoop(t, bindings, reader, sink);
+  } finally {
+    await t.destroy?.();
+  }
+}
+
+function checkBinding(bindings: MaterializeBinding[], binding: number, what: string) {
+  if (binding >= bindings.length) {
+    throw new ProtocolError(`${what} names binding ${binding}, but the materialization has ${bindings.length} bindings`);
+  }
+}
+
+async function transactionLoop(
+  t: import("./types.js").Transactor,
+  bindings: MaterializeBinding[],
+  reader: RequestReader<Request>,
+  sink: ResponseSink<Response>,
+): Promise<void> {
+  const expect = (r: Received<Request> | undefined, after: string, allowed: string[]): Received<Request> => {
+    const names = allowed.map((a) => `materialize.Request.${a}`).join(" or ");
+    if (!r) throw new ProtocolError(`the request stream ended after ${after}; expected ${names}`);
+    if (!allowed.some((a) => r.name.endsWith(`.${a}`))) {
+      throw new ProtocolError(`${r.name} is not allowed after ${after}; expected ${names}`);
+    }
+    return r;
+  };
+
+  let r = await reader.next();
+  if (!r) return; // stopped right after Open
+  expect(r, "Opened", ["Acknowledge"]);
+
+  for (;;) {
+    // ---- Acknowledge: finish the previous commit, concurrently with Loads.
+    let acked = false;
+    const ackDone = t.acknowledge({ statePatches: utf8(r!.req.acknowledge!.statePatchesJson) }).then(async (update) => {
+      acked = true;
+      await sink.send(create(ResponseSchema, { acknowledged: { state: stateOf(update) } as never }));
+      await sink.flush();
+    });
+    reader.watch(ackDone);
+
+    r = await reader.next();
+    if (!r) {
+      await ackDone; // a clean stop: let the last acknowledgement finish
+      return;
+    }
+
+    // ---- Loads, until Flush.
+    let loads: AsyncQueue<LoadRequest> | undefined;
+    let loadDone: Promise<void> | undefined;
+    let loadFinished = false;
+    let loadOpen = true;
+    while (r.kind === "load") {
+      const l = r.req.load!;
+      checkBinding(bindings, l.binding, "materialize.Request.Load");
+      if (bindings[l.binding]!.deltaUpdates) {
+        throw new ProtocolError(`materialize.Request.Load for binding ${l.binding}, which uses delta updates and is never loaded`);
+      }
+      if (!loads) {
+        if (!t.load) throw new ConnectorError("the runtime sent Load, but this connector's transactor does not implement load()");
+        loads = new AsyncQueue<LoadRequest>();
+        const q = loads;
+        const it: LoadIterator = { [Symbol.asyncIterator]: () => q[Symbol.asyncIterator](), committed: () => ackDone };
+        const loaded = (binding: number, doc: unknown) => {
+          if (!acked) {
+            throw new ConnectorError("loaded() was called before the previous commit was acknowledged: await it.committed() before reading the destination");
+          }
+          if (!loadOpen) throw new ConnectorError("loaded() was called after load() returned");
+          checkBinding(bindings, binding, "Loaded");
+          const res = {
+            $typeName: "materialize.Response",
+            loaded: { $typeName: "materialize.Response.Loaded", binding, docJson: encoder.encode(docText(doc)) },
+            internal: EMPTY,
+          } as Response;
+          return sink.send(res);
+        };
+        loadDone = t.load(it, loaded).finally(() => {
+          loadFinished = true;
+          q.fail(new ConnectorError("load() returned before reading every Load of the transaction"));
+        });
+        reader.watch(loadDone);
+      }
+      if (loadFinished) throw new ConnectorError("load() returned before reading every Load of the transaction");
+      await loads.push({ binding: l.binding, keyJson: utf8(l.keyJson), keyPacked: l.keyPacked });
+      r = expect(await reader.next(), "materialize.Request.Load", ["Load", "Flush"]);
+    }
+    r = expect(r, "materialize.Request.Acknowledge", ["Load", "Flush"]);
+
+    // ---- Flush: the runtime sends it only once it has our Acknowledged.
+    if (!acked) {
+      throw new ProtocolError("materialize.Request.Flush arrived before Acknowledged was sent; the runtime must wait for it");
+    }
+    loads?.end();
+    await loadDone;
+    loadOpen = false;
+    const flushed = await t.flush?.({ statePatches: utf8(r.req.flush!.statePatchesJson) });
+    await sink.send(create(ResponseSchema, { flushed: { state: stateOf(flushed) } as never }));
+    await sink.flush();
+
+    // ---- Stores, until StartCommit.
+    const stores = new AsyncQueue<StoreRequest>();
+    let storeFinished = false;
+    const storeDone = t.store(stores).finally(() => {
+      storeFinished = true;
+      stores.fail(new ConnectorError("store() returned before reading every Store of the transaction"));
+    });
+    reader.watch(storeDone);
+    r = expect(await reader.next(), "materialize.Request.Flush", ["Store", "StartCommit"]);
+    while (r.kind === "store") {
+      const s = r.req.store!;
+      checkBinding(bindings, s.binding, "materialize.Request.Store");
+      if (storeFinished) throw new ConnectorError("store() returned before reading every Store of the transaction");
+      await stores.push({
+        binding: s.binding,
+        keyJson: utf8(s.keyJson),
+        keyPacked: s.keyPacked,
+        valuesJson: utf8(s.valuesJson),
+        valuesPacked: s.valuesPacked,
+        docJson: utf8(s.docJson),
+        exists: s.exists,
+        delete: s.delete,
+      });
+      r = expect(await reader.next(), "materialize.Request.Store", ["Store", "StartCommit"]);
+    }
+
+    // ---- StartCommit: the transactor commits, then we report StartedCommit.
+    stores.end();
+    const startCommit = await storeDone;
+    const sc = r.req.startCommit!;
+    if (!sc.runtimeCheckpoint) throw new ProtocolError("materialize.Request.StartCommit has no runtime checkpoint");
+    const started = await startCommit({ runtimeCheckpoint: sc.runtimeCheckpoint, statePatches: utf8(sc.statePatchesJson) });
+    await sink.send(create(ResponseSchema, { startedCommit: { state: stateOf(started) } as never }));
+    await sink.flush();
+
+    r = await reader.next();
+    if (!r) return; // the runtime stopped before acknowledging; it will recover from its checkpoint
+    expect(r, "materialize.Request.StartCommit", ["Acknowledge"]);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Reads a stream of protocol requests one at a time, naming each by the one
+ * message field it sets, and fails fast when background work fails.
+ *
+ * Connector work started by a request (an acknowledge, a load, a store) runs
+ * while the session waits for the next request; `watch` ties such work to
+ * the reader so that its failure ends the wait instead of going unnoticed.
+ */
+import { ProtocolError } from "./errors.js";
+
+/** [field name on the message, message name for errors] */
+export type Variants = ReadonlyArray<readonly [string, string]>;
+
+export interface Received<Req> {
+  /** The field set on the request, e.g. "startCommit". */
+  kind: string;
+  /** Its full message name, e.g. "materialize.Request.StartCommit". */
+  name: string;
+  req: Req;
+}
+
+export class RequestReader<Req extends object> {
+  private readonly it: AsyncIterator<Req>;
+  private readonly failure: Promise<never>;
+  private fail!: (err: unknown) => void;
+
+  constructor(requests: AsyncIterable<Req>, private readonly typeName: string, private readonly variants: Variants) {
+    this.it = requests[Symbol.asyncIterator]();
+    this.failure = new Promise<never>((_, reject) => (this.fail = reject));
+    this.failure.catch(() => {}); // observed through next()
+  }
+
+  /** Classifies a request by its single set message field. */
+  classify(req: Req): Received<Req> {
+    let found: readonly [string, string] | undefined;
+    for (const v of this.variants) {
+      if ((req as Record<string, unknown>)[v[0]] !== undefined) {
+        if (found) {
+          throw new ProtocolError(`${this.typeName} sets both ${found[1]} and ${v[1]}; exactly one message is allowed`);
+        }
+        found = v;
+      }
+    }
+    if (!found) {
+      throw new ProtocolError(`${this.typeName} sets no message; expected one of ${this.variants.map((v) => v[1]).join(", ")}`);
+    }
+    return { kind: found[0], name: `${this.typeName}.${found[1]}`, req };
+  }
+
+  /** The next request, or undefined at the end of the stream. */
+  async next(): Promise<Received<Req> | undefined> {
+    const r = await Promise.race([this.it.next(), this.failure]);
+    if (r.done) return undefined;
+    return this.classify(r.value);
+  }
+
+  /** Fails the current or next read if `work` rejects. */
+  watch(work: Promise<unknown>): void {
+    work.catch((err) => this.fail(err));
+  }
+
+  /** Rejects pending and future reads with `err`. */
+  abort(err: unknown): void {
+    this.fail(err);
+  }
+
+  /**
+   * Stops consuming the stream. Not awaited: an async generator queues
+   * `return()` behind a pending `next()`, which may never settle.
+   */
+  close(): void {
+    this.it.return?.()?.catch(() => {});
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The stdio transport, as Flow's `flow-connector-init` drives an image:
+ * requests on stdin, responses on stdout, logs on stderr. The codec comes
+ * from FLOW_RUNTIME_CODEC: `json` is one Flow-JSON message per line;
+ * anything else is protobuf with a 4-byte little-endian length prefix.
+ *
+ * Responses are gathered in memory and written in large chunks: at the
+ * protocol boundaries the session marks (flush), and whenever the buffer
+ * passes a size threshold, waiting for stdout to drain so memory stays
+ * bounded however fast a connector produces.
+ */
+import type { Readable, Writable } from "node:stream";
+import { messageCodec, wireCodecFromEnv, type WireCodec } from "../codec/wire.js";
+import { FrameWriter, readFrames } from "../codec/frames.js";
+import { RequestSchema as CaptureRequestSchema, ResponseSchema as CaptureResponseSchema } from "../gen/capture/capture_pb.js";
+import {
+  RequestSchema as MaterializeRequestSchema,
+  ResponseSchema as MaterializeResponseSchema,
+} from "../gen/materialize/materialize_pb.js";
+import { ProtocolError, describeError } from "../sdk/errors.js";
+import { runSession, type AnyRequest, type AnyResponse } from "../sdk/session.js";
+import type { Connector } from "../sdk/types.js";
+import type { ResponseSink } from "./sink.js";
+import { createLogger, type Logger } from "../log.js";
+
+/** Bytes of buffered responses that trigger a write even between boundaries. */
+const HIGH_WATER = 1 << 20;
+
+export interface StdioOptions {
+  stdin?: Readable;
+  stdout?: Writable;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger;
+  /** Aborting it stops the session (e.g. on SIGTERM). */
+  signal?: AbortSignal;
+}
+
+export function schemasFor(connector: Connector) {
+  return connector.protocol === "capture"
+    ? { request: CaptureRequestSchema, response: CaptureResponseSchema }
+    : { request: MaterializeRequestSchema, response: MaterializeResponseSchema };
+}
+
+class StdoutSink implements ResponseSink<AnyResponse> {
+  private readonly frames: FrameWriter;
+  constructor(
+    private readonly out: Writable,
+    wire: WireCodec,
+    private readonly encode: (res: AnyResponse) => Uint8Array,
+  ) {
+    this.frames = new FrameWriter(wire);
+  }
+
+  send(res: AnyResponse): void | Promise<void> {
+    this.frames.append(this.encode(res));
+    if (this.frames.size >= HIGH_WATER) return this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.frames.size === 0) return;
+    const chunk = this.frames.take();
+    if (!this.out.write(chunk)) {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        this.out.once("error", onError);
+        this.out.once("drain", () => {
+          this.out.off("error", onError);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+async function* decodeRequests(
+  stdin: Readable,
+  wire: WireCodec,
+  decode: (payload: Uint8Array) => AnyRequest,
+  typeName: string,
+): AsyncGenerator<AnyRequest> {
+  let n = 0;
+  for await (const payload of readFrames(stdin, wire)) {
+    n++;
+    let req: AnyRequest;
+    try {
+      req = decode(payload);
+    } catch (err) {
+      throw new ProtocolError(`could not decode ${typeName} #${n} from stdin (${wire} codec): ${describeError(err)}`);
+    }
+    yield req;
+  }
+}
+
+/**
+ * Serves one session over stdio and resolves with the process exit code:
+ * 0 when the session ended cleanly, 1 after logging the error as the last
+ * line on stderr.
+ */
+export async function runStdio(connector: Connector, opts: StdioOptions = {}): Promise<number> {
+  const stdin = opts.stdin ?? process.stdin;
+  const stdout = opts.stdout ?? process.stdout;
+  const log = opts.log ?? createLogger();
+  const wire = wireCodecFromEnv(opts.env ?? process.env);
+  const schemas = schemasFor(connector);
+  const reqCodec = messageCodec(schemas.request, wire);
+  const resCodec = messageCodec(schemas.response, wire);
+  const sink = new StdoutSink(stdout, wire, (res) => resCodec.encode(res as never));
+  const requests = decodeRequests(stdin, wire, (p) => reqCodec.decode(p) as AnyRequest, schemas.request.typeName);
+
+  try {
+    await runSession(connector, requests, sink, { log, signal: opts.signal });
+    await sink.flush();
+    await new Promise<void>((resolve) => stdout.write("", () => resolve()));
+    return 0;
+  } catch (err) {
+    await sink.flush().catch(() => {});
+    log.error(describeError(err), err instanceof Error && log.enabled("debug") ? { stack: err.stack } : undefined);
+    return 1;
+  }
+}
