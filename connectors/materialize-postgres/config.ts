@@ -1,0 +1,156 @@
+/**
+ * Endpoint and resource configuration: the JSON schemas Flow's UI renders
+ * (titles, descriptions, order, secret), and their parsed form with defaults.
+ */
+import { ConnectorError } from "../../src/sdk/errors.js";
+
+export const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+export interface EndpointConfig {
+  address: string;
+  user: string;
+  password?: string;
+  database?: string;
+  schema?: string;
+  hardDelete?: boolean;
+  advanced?: { sslmode?: SslMode };
+}
+
+export interface ResourceConfig {
+  table: string;
+  schema?: string;
+  delta_updates?: boolean;
+}
+
+export const configSchema = {
+  $schema: "http://json-schema.org/draft/2020-12/schema",
+  title: "SQL Connection",
+  type: "object",
+  required: ["address", "user"],
+  properties: {
+    address: {
+      type: "string",
+      title: "Address",
+      description: "Host and port of the database, as host:port. The port defaults to 5432.",
+      order: 0,
+    },
+    user: { type: "string", title: "User", description: "Database user to connect as.", order: 1 },
+    password: { type: "string", title: "Password", description: "Password for the specified database user.", secret: true, order: 2 },
+    database: { type: "string", title: "Database", description: "Name of the logical database to materialize to.", order: 3 },
+    schema: {
+      type: "string",
+      title: "Database Schema",
+      description:
+        "Database schema for bound collection tables (unless overridden within the binding resource configuration) as well as associated materialization metadata tables.",
+      default: "public",
+      pattern: "^[^.]+$",
+      order: 4,
+    },
+    hardDelete: {
+      type: "boolean",
+      title: "Hard Delete",
+      description: "If enabled, items deleted in the source will also be deleted from the destination. By default a deleted item is kept with _meta/op set to 'd' (soft delete).",
+      default: false,
+      order: 5,
+    },
+    advanced: {
+      type: "object",
+      title: "Advanced Options",
+      description: "Options for advanced users. You should not typically need to modify these.",
+      advanced: true,
+      properties: {
+        sslmode: {
+          type: "string",
+          title: "SSL Mode",
+          description: "Overrides SSL connection behavior by setting the 'sslmode' parameter.",
+          enum: [...SSL_MODES],
+        },
+      },
+    },
+  },
+};
+
+export const resourceConfigSchema = {
+  $schema: "http://json-schema.org/draft/2020-12/schema",
+  title: "SQL Table",
+  type: "object",
+  required: ["table"],
+  properties: {
+    table: {
+      type: "string",
+      title: "Table",
+      description: "Name of the database table.",
+      "x-collection-name": true,
+    },
+    schema: {
+      type: "string",
+      title: "Alternative Schema",
+      description: "Alternative schema for this table (optional).",
+      "x-schema-name": true,
+    },
+    delta_updates: {
+      type: "boolean",
+      title: "Delta Update",
+      description: "Should updates to this table be done via delta updates.",
+      default: false,
+      "x-delta-updates": true,
+    },
+  },
+};
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  schema: string;
+  hardDelete: boolean;
+  sslmode: SslMode | undefined;
+}
+
+/** Resolves defaults and checks what the schema cannot express. */
+export function resolveEndpoint(c: EndpointConfig): Endpoint {
+  if (!c || typeof c !== "object") throw new ConnectorError("endpoint config must be an object");
+  if (typeof c.address !== "string" || c.address.trim() === "") throw new ConnectorError("endpoint config field \"address\" is required (host or host:port)");
+  if (typeof c.user !== "string" || c.user === "") throw new ConnectorError("endpoint config field \"user\" is required");
+  const { host, port } = splitAddress(c.address.trim());
+  const sslmode = c.advanced?.sslmode;
+  if (sslmode !== undefined && !SSL_MODES.includes(sslmode)) {
+    throw new ConnectorError(`endpoint config field "advanced.sslmode" must be one of ${SSL_MODES.join(", ")}, not ${JSON.stringify(sslmode)}`);
+  }
+  return {
+    host,
+    port,
+    user: c.user,
+    password: c.password ?? "",
+    database: c.database || c.user,
+    schema: c.schema || "public",
+    hardDelete: c.hardDelete ?? false,
+    sslmode,
+  };
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  // [v6]:port, host:port, or a bare host / v6 address.
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(address);
+  if (bracket) return { host: bracket[1]!, port: bracket[2] ? checkPort(bracket[2]) : 5432 };
+  const colons = address.split(":").length - 1;
+  if (colons === 1) {
+    const [host, port] = address.split(":");
+    return { host: host!, port: checkPort(port!) };
+  }
+  return { host: address, port: 5432 };
+}
+
+function checkPort(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new ConnectorError(`endpoint config field "address" has an invalid port ${JSON.stringify(text)}`);
+  return n;
+}
+
+export function resourcePath(r: ResourceConfig, endpoint: Endpoint): string[] {
+  if (!r || typeof r.table !== "string" || r.table === "") throw new ConnectorError("resource config field \"table\" is required");
+  return [r.schema || endpoint.schema, r.table];
+}

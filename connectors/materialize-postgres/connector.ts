@@ -1,0 +1,158 @@
+/**
+ * materialize-postgres: materializes Flow collections into PostgreSQL tables,
+ * exactly once. The destination is authoritative: each transaction's runtime
+ * checkpoint commits in the same database transaction as its rows, under a
+ * per-key-range fence that shuts out stale sessions.
+ */
+import { fromBinary } from "@bufbuild/protobuf";
+import type { MaterializationSpec_Binding } from "../../src/gen/flow/flow_pb.js";
+import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
+import { ConnectorError } from "../../src/sdk/errors.js";
+import { ZERO_CHECKPOINT, type MaterializeConnector, type ValidatedBinding } from "../../src/sdk/types.js";
+import { planTable } from "../../src/sql/apply-plan.js";
+import { CHECKPOINTS_TABLE, createCheckpointsTable, installFence } from "../../src/sql/fence.js";
+import { foldIdentifier, quoteIdentifier, quotePath } from "../../src/sql/identifiers.js";
+import { buildTable, type Table } from "../../src/sql/table.js";
+import { validateBinding } from "../../src/sql/validate.js";
+import { connect, statementError, type PgClient } from "./client.js";
+import { configSchema, resolveEndpoint, resourceConfigSchema, resourcePath, type Endpoint, type EndpointConfig, type ResourceConfig } from "./config.js";
+import { pgDdl, pgDialect } from "./dialect.js";
+import { readInfoSchema } from "./introspect.js";
+import { createStagingTables, PgTransactor } from "./transactor.js";
+
+const fold = (path: string[]) => path.map((p) => foldIdentifier(p, pgDialect.maxIdentifierBytes));
+const samePath = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function lastBinding(bindings: MaterializationSpec_Binding[] | undefined, path: string[]): MaterializationSpec_Binding | undefined {
+  return bindings?.find((b) => samePath(fold(b.resourcePath), path));
+}
+
+function checkpointsIdent(ep: Endpoint): string {
+  return quotePath([ep.schema, CHECKPOINTS_TABLE], pgDialect.reserved);
+}
+
+async function withClient<T>(ep: Endpoint, fn: (c: PgClient) => Promise<T>): Promise<T> {
+  const client = await connect(ep);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
+  protocol: "materialize",
+  name: "materialize-postgres",
+  configSchema,
+  resourceConfigSchema,
+  documentationUrl: "https://github.com/tributary/tributary/tree/main/connectors/materialize-postgres",
+
+  async validate(req) {
+    const ep = resolveEndpoint(req.config);
+    const paths = req.bindings.map((b) => fold(resourcePath(b.resourceConfig, ep)));
+    return withClient(ep, async (client) => {
+      const info = await readInfoSchema(client, paths.map((p) => p[0]!)).catch((err) => {
+        throw statementError(err, "reading the destination's tables");
+      });
+      return req.bindings.map((b, i): ValidatedBinding => {
+        const path = paths[i]!;
+        const delta = b.resourceConfig.delta_updates ?? false;
+        const constraints = validateBinding(
+          {
+            collection: b.collection,
+            deltaUpdates: delta,
+            existing: info.table(path),
+            last: lastBinding(req.lastMaterialization?.bindings, path),
+            backfill: b.backfill,
+            tableName: quotePath(path, pgDialect.reserved),
+          },
+          pgDialect,
+        );
+        return { constraints, resourcePath: path, deltaUpdates: delta };
+      });
+    });
+  },
+
+  async apply(req) {
+    const ep = resolveEndpoint(req.config);
+    const tables = req.bindings.map((b) => resolveTable(b, ep));
+    return withClient(ep, async (client) => {
+      const schemas = [ep.schema, ...tables.map((t) => t.path[0]!)];
+      const info = await readInfoSchema(client, schemas).catch((err) => {
+        throw statementError(err, "reading the destination's tables");
+      });
+      const statements: string[] = [];
+      for (const s of new Set(schemas)) {
+        if (!info.schemas.has(s)) statements.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(s, pgDialect.reserved)}`);
+      }
+      if (!info.table([ep.schema, CHECKPOINTS_TABLE])) statements.push(createCheckpointsTable(checkpointsIdent(ep)));
+      for (const [i, table] of tables.entries()) {
+        const b = req.bindings[i]!;
+        statements.push(
+          ...planTable(
+            { table, existing: info.table(table.path), last: lastBinding(req.lastMaterialization?.bindings, table.path), backfill: b.backfill },
+            pgDialect,
+            pgDdl,
+          ),
+        );
+      }
+      if (statements.length === 0) return { actionDescription: "" };
+      // DDL is transactional in PostgreSQL: all of it applies, or none.
+      await client.query("BEGIN");
+      let current = "";
+      try {
+        for (const sql of statements) {
+          current = sql;
+          await client.query(sql);
+        }
+        await client.query("COMMIT");
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw statementError(err, `applying ${JSON.stringify(current.split("\n")[0])}`);
+      }
+      return { actionDescription: statements.map((s) => s + ";").join("\n") };
+    });
+  },
+
+  async open(req, ctx) {
+    const ep = resolveEndpoint(req.config);
+    const tables = req.bindings.map((b) => resolveTable(b, ep));
+    const storeConn = await connect(ep, "tributary materialize-postgres store");
+    let loadConn: PgClient | undefined;
+    try {
+      loadConn = await connect(ep, "tributary materialize-postgres load");
+      const ident = checkpointsIdent(ep);
+      const fence = await installFence(storeConn, ident, {
+        materialization: req.spec.name,
+        keyBegin: req.range.keyBegin,
+        keyEnd: req.range.keyEnd,
+      }).catch((err) => {
+        throw statementError(err, `installing the fence in ${ident} (has Apply run?)`);
+      });
+      const opts = { tables, storeConn, loadConn, fence, checkpointsIdent: ident, hardDelete: ep.hardDelete, log: ctx.log };
+      await createStagingTables(opts);
+      ctx.log.info("opened", { fence: fence.fence, keyBegin: fence.keyBegin, keyEnd: fence.keyEnd, recovered: fence.checkpoint !== undefined });
+      return {
+        transactor: new PgTransactor(opts),
+        runtimeCheckpoint: fence.checkpoint ? fromBinary(CheckpointSchema, fence.checkpoint) : ZERO_CHECKPOINT,
+      };
+    } catch (err) {
+      await Promise.allSettled([storeConn.end(), loadConn?.end()]);
+      throw err;
+    }
+  },
+};
+
+function resolveTable(
+  b: { resourceConfig: ResourceConfig; resourcePath: string[]; collection: any; keys: string[]; values: string[]; document: string; deltaUpdates: boolean },
+  ep: Endpoint,
+): Table {
+  const path = b.resourcePath.length === 2 ? b.resourcePath : resourcePath(b.resourceConfig, ep);
+  if (path.length !== 2) throw new ConnectorError(`binding resource path ${JSON.stringify(path)} is not [schema, table]`);
+  return buildTable(
+    { path, collection: b.collection, keys: b.keys, values: b.values, document: b.document, deltaUpdates: b.deltaUpdates },
+    pgDialect,
+  );
+}
+
+export default connector;

@@ -1,0 +1,96 @@
+/**
+ * PostgreSQL COPY text format: rows are tab-separated lines, NULL is `\N`,
+ * and backslash, newline, carriage return and tab inside a value are
+ * backslash-escaped. Values arrive as JSON source text and are converted
+ * according to their column's encoding without passing through JS numbers.
+ */
+import type { ValueEncoding } from "../../src/sql/dialect.js";
+import type { Column } from "../../src/sql/table.js";
+import { jsonStringValue, splitJsonArray } from "../../src/sql/json-tuple.js";
+
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+const ESCAPES = /[\\\n\r\t]/g;
+const ESCAPED: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+export function copyEscape(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESCAPED[c]!) : s;
+}
+
+export const NULL_FIELD = "\\N";
+
+/** One value's JSON text as a COPY text field. */
+export function encodeField(token: string, enc: ValueEncoding): string {
+  if (token === "null") return NULL_FIELD;
+  switch (enc) {
+    case "verbatim":
+      return copyEscape(token);
+    case "string": {
+      const s = jsonStringValue(token);
+      return copyEscape(s ?? token);
+    }
+    case "text": {
+      const s = jsonStringValue(token);
+      if (s === undefined) return copyEscape(token);
+      return copyEscape(s.includes("\u0000") ? s.replace(/\u0000/g, "") : s);
+    }
+    case "base64": {
+      const s = jsonStringValue(token) ?? "";
+      return "\\\\x" + Buffer.from(s, "base64").toString("hex");
+    }
+  }
+}
+
+/** Encodes stores or keys of one binding into COPY lines. */
+export class RowEncoder {
+  private readonly keyEnc: ValueEncoding[];
+  private readonly valueEnc: ValueEncoding[];
+  constructor(keys: Column[], values: Column[]) {
+    this.keyEnc = keys.map((c) => c.mapped.encoding);
+    this.valueEnc = values.map((c) => c.mapped.encoding);
+  }
+
+  /** Key columns only (for staging Loads). */
+  keyLine(keyJson: string): string {
+    return this.fields(keyJson, this.keyEnc, "key").join("\t") + "\n";
+  }
+
+  /** keys, values, then the document (if any), then `extra` fields. */
+  storeLine(keyJson: string, valuesJson: string, docJson: string | undefined, extra?: string): string {
+    const parts = this.fields(keyJson, this.keyEnc, "key");
+    if (this.valueEnc.length > 0) parts.push(...this.fields(valuesJson, this.valueEnc, "values"));
+    if (docJson !== undefined) parts.push(docJson === "" ? NULL_FIELD : copyEscape(docJson));
+    if (extra !== undefined) parts.push(extra);
+    return parts.join("\t") + "\n";
+  }
+
+  private fields(json: string, encs: ValueEncoding[], what: string): string[] {
+    const tokens = splitJsonArray(json);
+    if (tokens.length !== encs.length) {
+      throw new Error(`${what} ${json.slice(0, 200)} has ${tokens.length} elements, expected ${encs.length}`);
+    }
+    return tokens.map((t, i) => encodeField(t, encs[i]!));
+  }
+}
+
+/** Reverses copyEscape for one field of COPY TO output. */
+export function copyUnescape(s: string): string {
+  if (s.indexOf("\\") < 0) return s;
+  return s.replace(/\\(.)/g, (_, c: string) => {
+    switch (c) {
+      case "n":
+        return "\n";
+      case "r":
+        return "\r";
+      case "t":
+        return "\t";
+      case "b":
+        return "\b";
+      case "f":
+        return "\f";
+      case "v":
+        return "\v";
+      default:
+        return c;
+    }
+  });
+}

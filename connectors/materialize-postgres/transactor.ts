@@ -1,0 +1,215 @@
+/**
+ * Transactions against PostgreSQL: Loads are staged with COPY and answered
+ * by one join; Stores are staged with COPY and merged set-based; the fence
+ * row takes the runtime checkpoint in the same database transaction as the
+ * data, which commits before StartedCommit.
+ */
+import { toBinary } from "@bufbuild/protobuf";
+import { to as copyTo } from "pg-copy-streams";
+import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
+import { ConnectorError } from "../../src/sdk/errors.js";
+import { RawJson, type LoadIterator, type StartCommitFn, type StoreIterator, type Transactor } from "../../src/sdk/types.js";
+import type { Logger } from "../../src/log.js";
+import { updateFence, type Fence } from "../../src/sql/fence.js";
+import type { Table } from "../../src/sql/table.js";
+import { statementError, type PgClient } from "./client.js";
+import { CopyStager } from "./copy-stream.js";
+import { copyUnescape, RowEncoder } from "./copy-text.js";
+
+
+/** Marks staged rows that are hard deletes. */
+const DELETE_FLAG = "_flow_delete";
+
+interface BindingPlan {
+  index: number;
+  table: Table;
+  encoder: RowEncoder;
+  storeStage: string;
+  loadStage: string;
+  copyStore: string;
+  copyLoadKeys: string;
+  merge: string[];
+}
+
+export interface TransactorOptions {
+  tables: Table[];
+  storeConn: PgClient;
+  loadConn: PgClient;
+  fence: Fence;
+  checkpointsIdent: string;
+  hardDelete: boolean;
+  log: Logger;
+}
+
+const cols = (cs: { ident: string }[]) => cs.map((c) => c.ident).join(", ");
+
+function planBinding(table: Table, index: number, hardDelete: boolean): BindingPlan {
+  const storeStage = `flow_store_${index}`;
+  const loadStage = `flow_load_${index}`;
+  const all = cols(table.columns);
+  const keyMatch = (a: string, b: string) => table.keys.map((k) => `${a}.${k.ident} = ${b}.${k.ident}`).join(" AND ");
+  const merge: string[] = [];
+  if (!table.deltaUpdates) {
+    if (hardDelete) {
+      merge.push(`DELETE FROM ${table.ident} AS t USING ${storeStage} AS s WHERE ${keyMatch("t", "s")} AND s.${DELETE_FLAG}`);
+    }
+    const updates = [...table.values, ...(table.document ? [table.document] : [])];
+    const onConflict = updates.length
+      ? `DO UPDATE SET ${updates.map((c) => `${c.ident} = EXCLUDED.${c.ident}`).join(", ")}`
+      : "DO NOTHING";
+    merge.push(
+      `INSERT INTO ${table.ident} (${all}) SELECT ${all} FROM ${storeStage} WHERE NOT ${DELETE_FLAG} ` +
+        `ON CONFLICT (${cols(table.keys)}) ${onConflict}`,
+    );
+  }
+  return {
+    index,
+    table,
+    encoder: new RowEncoder(table.keys, table.values),
+    storeStage,
+    loadStage,
+    copyStore: table.deltaUpdates ? `COPY ${table.ident} (${all}) FROM STDIN` : `COPY ${storeStage} (${all}, ${DELETE_FLAG}) FROM STDIN`,
+    copyLoadKeys: `COPY ${loadStage} (${cols(table.keys)}) FROM STDIN`,
+    merge,
+  };
+}
+
+/** Creates the session's temporary staging tables, shaped like their targets. */
+export async function createStagingTables(opts: TransactorOptions): Promise<void> {
+  for (const [i, table] of opts.tables.entries()) {
+    if (table.deltaUpdates) continue;
+    const p = planBinding(table, i, opts.hardDelete);
+    try {
+      await opts.storeConn.query(
+        `CREATE TEMPORARY TABLE ${p.storeStage} ON COMMIT DELETE ROWS AS SELECT ${cols(table.columns)} FROM ${table.ident} WITH NO DATA`,
+      );
+      await opts.storeConn.query(`ALTER TABLE ${p.storeStage} ADD COLUMN ${DELETE_FLAG} BOOLEAN NOT NULL`);
+      await opts.loadConn.query(
+        `CREATE TEMPORARY TABLE ${p.loadStage} ON COMMIT DELETE ROWS AS SELECT ${cols(table.keys)} FROM ${table.ident} WITH NO DATA`,
+      );
+    } catch (err) {
+      throw statementError(err, `preparing staging tables for ${table.ident}`);
+    }
+  }
+}
+
+export class PgTransactor implements Transactor {
+  private readonly plans: BindingPlan[];
+
+  constructor(private readonly opts: TransactorOptions) {
+    this.plans = opts.tables.map((t, i) => planBinding(t, i, opts.hardDelete));
+  }
+
+  async load(it: LoadIterator, loaded: (binding: number, doc: unknown) => void | Promise<void>): Promise<void> {
+    const conn = this.opts.loadConn;
+    await conn.query("BEGIN");
+    try {
+      const stager = new CopyStager(conn, (b) => this.plans[b]!.copyLoadKeys);
+      for await (const l of it) {
+        const plan = this.plan(l.binding);
+        let line: string;
+        try {
+          line = plan.encoder.keyLine(l.keyJson);
+        } catch (err) {
+          throw new ConnectorError(`binding ${l.binding} (${plan.table.ident}): bad Load key: ${(err as Error).message}`);
+        }
+        await stager.write(l.binding, line);
+      }
+      await stager.finish();
+      // Read-committed: the previous transaction's stores must be visible.
+      await it.committed();
+      const touched = [...stager.touched].sort((a, b) => a - b);
+      if (touched.length > 0) {
+        for (const b of touched) await conn.query(`ANALYZE ${this.plans[b]!.loadStage}`);
+        const query = touched
+          .map((b) => {
+            const { table, loadStage } = this.plans[b]!;
+            if (!table.document) throw new ConnectorError(`binding ${b} (${table.ident}) has no document column to load from`);
+            const on = table.keys.map((k) => `t.${k.ident} = l.${k.ident}`).join(" AND ");
+            return `SELECT ${b}, t.${table.document.ident}::text FROM ${loadStage} AS l JOIN ${table.ident} AS t ON ${on}`;
+          })
+          .join(" UNION ALL ");
+        await this.streamRows(conn, `COPY (${query}) TO STDOUT`, async (fields) => {
+          await loaded(Number(fields[0]), new RawJson(copyUnescape(fields[1]!)));
+        });
+      }
+      await conn.query("COMMIT");
+    } catch (err) {
+      await conn.query("ROLLBACK").catch(() => undefined);
+      throw statementError(err, "loading documents");
+    }
+  }
+
+  async store(it: StoreIterator): Promise<StartCommitFn> {
+    const conn = this.opts.storeConn;
+    const hard = this.opts.hardDelete;
+    await conn.query("BEGIN");
+    try {
+      const stager = new CopyStager(conn, (b) => this.plans[b]!.copyStore);
+      let count = 0;
+      for await (const s of it) {
+        const plan = this.plan(s.binding);
+        const isDelete = hard && s.delete;
+        // A hard delete of a row that was never stored has nothing to remove.
+        if (isDelete && !s.exists) continue;
+        let line: string;
+        try {
+          const doc = plan.table.document ? s.docJson : undefined;
+          line = plan.encoder.storeLine(s.keyJson, s.valuesJson, doc, plan.table.deltaUpdates ? undefined : isDelete ? "t" : "f");
+        } catch (err) {
+          throw new ConnectorError(`binding ${s.binding} (${plan.table.ident}): bad Store: ${(err as Error).message}`);
+        }
+        await stager.write(s.binding, line);
+        count++;
+      }
+      await stager.finish();
+      for (const b of [...stager.touched].sort((a, b) => a - b)) {
+        for (const sql of this.plans[b]!.merge) await conn.query(sql);
+      }
+      this.opts.log.debug("stored documents", { count, bindings: stager.touched.size });
+    } catch (err) {
+      await conn.query("ROLLBACK").catch(() => undefined);
+      throw statementError(err, "storing documents");
+    }
+    return async ({ runtimeCheckpoint }) => {
+      try {
+        await updateFence(conn, this.opts.checkpointsIdent, this.opts.fence, toBinary(CheckpointSchema, runtimeCheckpoint));
+        await conn.query("COMMIT");
+      } catch (err) {
+        await conn.query("ROLLBACK").catch(() => undefined);
+        throw statementError(err, "committing the transaction");
+      }
+    };
+  }
+
+  async acknowledge(): Promise<void> {
+    // The commit already happened in StartCommit: nothing is left to do.
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.allSettled([this.opts.storeConn.end(), this.opts.loadConn.end()]);
+  }
+
+  private plan(binding: number): BindingPlan {
+    const p = this.plans[binding];
+    if (!p) throw new ConnectorError(`request for unknown binding ${binding}`);
+    return p;
+  }
+
+  /** Runs COPY ... TO STDOUT and hands each row's fields to `onRow`, one at a time. */
+  private async streamRows(conn: PgClient, sql: string, onRow: (fields: string[]) => Promise<void>): Promise<void> {
+    const stream = conn.query(copyTo(sql));
+    let rest: Buffer | undefined;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+      let start = 0;
+      for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
+        await onRow(buf.toString("utf8", start, nl).split("\t"));
+        start = nl + 1;
+      }
+      rest = start < buf.length ? buf.subarray(start) : undefined;
+      buf = Buffer.alloc(0);
+    }
+    if (rest && rest.length > 0) throw new Error("COPY output ended in the middle of a row");
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Lossless access to the JSON arrays the runtime sends for keys and values.
+ * Elements are returned as their source text, so a number such as
+ * 18446744073709551616 or 1.10 reaches the destination digit for digit
+ * instead of passing through a JS double.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const COMMA = 0x2c;
+
+function isSpace(ch: number): boolean {
+  return ch === 0x20 || ch === 0x0a || ch === 0x0d || ch === 0x09;
+}
+
+/** Splits the text of a JSON array into the source text of each element. */
+export function splitJsonArray(text: string): string[] {
+  const n = text.length;
+  let i = 0;
+  while (i < n && isSpace(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) !== OPEN_BRACKET) throw new SyntaxError(`expected a JSON array, got ${preview(text)}`);
+  i++;
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  for (; i < n; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === QUOTE) {
+      if (start < 0) start = i;
+      i++;
+      while (i < n) {
+        const s = text.charCodeAt(i);
+        if (s === BACKSLASH) i += 2;
+        else if (s === QUOTE) break;
+        else i++;
+      }
+      if (i >= n) throw new SyntaxError(`unterminated string in ${preview(text)}`);
+      continue;
+    }
+    if (isSpace(ch)) continue;
+    if (ch === OPEN_BRACKET || ch === OPEN_BRACE) {
+      if (start < 0) start = i;
+      depth++;
+    } else if (ch === CLOSE_BRACE || (ch === CLOSE_BRACKET && depth > 0)) {
+      depth--;
+    } else if (ch === CLOSE_BRACKET) {
+      if (start >= 0) out.push(text.slice(start, i).trimEnd());
+      return out;
+    } else if (ch === COMMA && depth === 0) {
+      if (start < 0) throw new SyntaxError(`empty element in ${preview(text)}`);
+      out.push(text.slice(start, i).trimEnd());
+      start = -1;
+    } else if (start < 0) {
+      start = i;
+    }
+  }
+  throw new SyntaxError(`unterminated JSON array ${preview(text)}`);
+}
+
+/** The string value of a JSON string token, or undefined when it is not a string. */
+export function jsonStringValue(token: string): string | undefined {
+  if (token.charCodeAt(0) !== QUOTE) return undefined;
+  // Most strings carry no escapes: slicing is much cheaper than parsing.
+  if (token.indexOf("\\") < 0) return token.slice(1, -1);
+  return JSON.parse(token) as string;
+}
+
+function preview(text: string): string {
+  return JSON.stringify(text.length > 80 ? text.slice(0, 80) + "…" : text);
+}
