@@ -77,13 +77,14 @@ function toUtf8(text: string): Uint8Array {
 
 // ------------------------------------------------------------ fast encode
 
-type FastEncode = (msg: Record<string, unknown>) => Uint8Array | undefined;
+/** Returns undefined when the message is not one the fast path handles. */
+export type FastEncode = (msg: Record<string, unknown>) => Uint8Array | undefined;
 
 /**
  * A fast encoder for Responses whose only set field is the per-document
  * message `docField` = {binding uint32 = 1; doc_json = 2}.
  */
-function fastEncoder(schema: DescMessage, wire: WireCodec): FastEncode | undefined {
+export function fastEncoder(schema: DescMessage, wire: WireCodec): FastEncode | undefined {
   let docField: string;
   if (schema.typeName === "capture.Response") docField = "captured";
   else if (schema.typeName === "materialize.Response") docField = "loaded";
@@ -193,7 +194,8 @@ function encodeDocJson(prefix: string, binding: number, doc: string | Uint8Array
 
 // ------------------------------------------------------------ fast decode
 
-type FastDecode = (payload: Uint8Array) => unknown;
+/** Returns undefined when the payload is not one the fast path handles. */
+export type FastDecode = (payload: Uint8Array) => unknown;
 
 const EMPTY = new Uint8Array(0);
 const latin1 = new TextDecoder("latin1");
@@ -203,7 +205,7 @@ const latin1 = new TextDecoder("latin1");
  * raw values are copied out without a UTF-8 round trip. Handles the compact
  * form Flow writes; anything else returns undefined.
  */
-function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
+export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
   if (schema.typeName !== "materialize.Request") return undefined;
   const store = schema.fields.find((f) => f.localName === "store");
   const load = schema.fields.find((f) => f.localName === "load");

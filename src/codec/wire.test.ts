@@ -1,0 +1,183 @@
+import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { ResponseSchema as CaptureResponseSchema, type Response as CaptureResponse } from "../gen/capture/capture_pb.js";
+import {
+  RequestSchema as MaterializeRequestSchema,
+  ResponseSchema as MaterializeResponseSchema,
+  type Response as MaterializeResponse,
+} from "../gen/materialize/materialize_pb.js";
+import { zeroCheckpoint } from "./checkpoint.js";
+import { fromFlowJson, toFlowJson } from "./flow-json.js";
+import { fastEncoder, fastJsonDecoder, messageCodec, wireCodecFromEnv, type WireCodec } from "./wire.js";
+
+const utf8 = (s: string) => new Uint8Array(Buffer.from(s, "utf8"));
+const WIRES: WireCodec[] = ["proto", "json"];
+
+describe("wireCodecFromEnv", () => {
+  it("selects JSON only for FLOW_RUNTIME_CODEC=json", () => {
+    expect(wireCodecFromEnv({ FLOW_RUNTIME_CODEC: "json" })).toBe("json");
+    expect(wireCodecFromEnv({ FLOW_RUNTIME_CODEC: "proto" })).toBe("proto");
+    expect(wireCodecFromEnv({ FLOW_RUNTIME_CODEC: "JSON" })).toBe("proto");
+    expect(wireCodecFromEnv({})).toBe("proto");
+  });
+});
+
+/** What the generic (non-fast) path produces for a message. */
+function genericEncode<M extends CaptureResponse | MaterializeResponse>(schema: typeof CaptureResponseSchema | typeof MaterializeResponseSchema, msg: M, wire: WireCodec): Uint8Array {
+  return wire === "proto" ? toBinary(schema as never, msg as never) : utf8(toFlowJson(schema as never, msg as never));
+}
+
+const DOCS = ['{"a":1}', '{"big":12345678901234567890,"é":"😀\\n"}', "[]", '"s"', "0", "x".repeat(200).replace(/^/, '{"k":"') + '"}', ""];
+const BINDINGS = [0, 1, 127, 128, 16384, 4294967295];
+
+describe("fast encode of per-document responses matches the generic path", () => {
+  for (const wire of WIRES) {
+    it(`capture.Response.captured (${wire})`, () => {
+      const fast = fastEncoder(CaptureResponseSchema, wire)!;
+      const codec = messageCodec(CaptureResponseSchema, wire);
+      for (const doc of DOCS) {
+        for (const binding of BINDINGS) {
+          const msg = create(CaptureResponseSchema, { captured: { binding, docJson: doc } });
+          const want = genericEncode(CaptureResponseSchema, msg, wire);
+          const got = fast(msg as never);
+          expect(got, `fast path declined binding=${binding} doc=${doc}`).toBeDefined();
+          expect(Buffer.from(got!).equals(Buffer.from(want))).toBe(true);
+          expect(Buffer.from(codec.encode(msg)).equals(Buffer.from(want))).toBe(true);
+          // And it decodes back to the same message.
+          expect(equals(CaptureResponseSchema, codec.decode(got!), msg)).toBe(true);
+        }
+      }
+    });
+
+    it(`materialize.Response.loaded (${wire})`, () => {
+      const fast = fastEncoder(MaterializeResponseSchema, wire)!;
+      const codec = messageCodec(MaterializeResponseSchema, wire);
+      for (const doc of DOCS) {
+        for (const binding of BINDINGS) {
+          const msg = create(MaterializeResponseSchema, { loaded: { binding, docJson: utf8(doc) } });
+          const want = genericEncode(MaterializeResponseSchema, msg, wire);
+          const got = fast(msg as never);
+          expect(got).toBeDefined();
+          expect(Buffer.from(got!).equals(Buffer.from(want))).toBe(true);
+          expect(Buffer.from(codec.encode(msg)).equals(Buffer.from(want))).toBe(true);
+          expect(equals(MaterializeResponseSchema, codec.decode(got!), msg)).toBe(true);
+        }
+      }
+    });
+
+    it(`declines anything but a lone document (${wire})`, () => {
+      const cap = fastEncoder(CaptureResponseSchema, wire)!;
+      const mat = fastEncoder(MaterializeResponseSchema, wire)!;
+      const cases: [typeof cap, CaptureResponse | MaterializeResponse][] = [
+        [cap, create(CaptureResponseSchema, { captured: { binding: 1, docJson: "{}" }, opened: {} })],
+        [cap, create(CaptureResponseSchema, { captured: { docJson: "{}" }, internal: new Uint8Array([1]) })],
+        [cap, create(CaptureResponseSchema, { checkpoint: {} })],
+        [mat, create(MaterializeResponseSchema, { loaded: { docJson: utf8("{}") }, flushed: {} })],
+        [mat, create(MaterializeResponseSchema, { opened: { runtimeCheckpoint: zeroCheckpoint() } })],
+      ];
+      // JSON checks raw text before splicing it in; odd text goes the generic way.
+      if (wire === "json") cases.push([cap, create(CaptureResponseSchema, { captured: { docJson: " {}" } })]);
+      for (const [fast, msg] of cases) expect(fast(msg as never)).toBeUndefined();
+      // The codec still encodes them, through the generic path.
+      const codec = messageCodec(CaptureResponseSchema, wire);
+      const both = create(CaptureResponseSchema, { captured: { binding: 1, docJson: "{}" }, opened: {} });
+      expect(equals(CaptureResponseSchema, codec.decode(codec.encode(both)), both)).toBe(true);
+    });
+  }
+
+  it("keeps unknown fields in protobuf (the zero checkpoint)", () => {
+    const codec = messageCodec(MaterializeResponseSchema, "proto");
+    const msg = create(MaterializeResponseSchema, { opened: { runtimeCheckpoint: zeroCheckpoint() } });
+    const wire = codec.encode(msg);
+    expect(Buffer.from(wire).toString("hex")).toBe("22080a06f8ffffff0f01");
+    expect(Buffer.from(codec.encode(codec.decode(wire))).toString("hex")).toBe("22080a06f8ffffff0f01");
+  });
+
+  it("refuses blank raw documents on the generic path", () => {
+    const codec = messageCodec(CaptureResponseSchema, "json");
+    expect(() => codec.encode(create(CaptureResponseSchema, { captured: { docJson: "   " } }))).toThrow(/raw JSON value is blank/);
+  });
+});
+
+describe("fast JSON decode of materialize Store and Load matches the generic path", () => {
+  const fast = fastJsonDecoder(MaterializeRequestSchema)!;
+  const codec = messageCodec(MaterializeRequestSchema, "json");
+  const generic = (s: string) => fromFlowJson(MaterializeRequestSchema, s);
+
+  const handled = [
+    '{"store":{"binding":2,"key":[12345678901234567890,"k"],"keyPacked":"AQID","values":[1.10,true],"valuesPacked":"BA==","doc":{"b":{"z":1,"a":[1,2]},"s":"\\"\\u00e9😀"},"exists":true,"delete":true}}',
+    '{"store":{"key":[1],"values":[],"doc":{"_meta":{"op":"d"}},"delete":true}}',
+    '{"store":{}}',
+    '{"store":{"binding":0,"key_json":["a"],"values_json":[null],"doc_json":{"x":null},"exists":false}}',
+    '{"store":{"binding":4294967295,"doc":null,"key":null}}',
+    '{"load":{"binding":7,"key":["a",1],"keyPacked":"-_8="}}',
+    '{"load":{"key":[{"nested":[1,2,{"d":"}"}]}]}}\r\n',
+    '{"load":{}}',
+  ];
+  for (const s of handled) {
+    it(`handles ${s.slice(0, 50)}`, () => {
+      const got = fast(utf8(s));
+      expect(got, "fast path declined").toBeDefined();
+      const want = generic(s);
+      expect(equals(MaterializeRequestSchema, got as never, want)).toBe(true);
+      expect(got).toEqual(want);
+      expect(equals(MaterializeRequestSchema, codec.decode(utf8(s)), want)).toBe(true);
+    });
+  }
+
+  const declined = [
+    '{ "store":{"binding":1}}', // whitespace: generic path
+    '{"store":{"binding":1,"future":5}}', // unknown key
+    '{"store":{"binding":1.0}}',
+    '{"store":{"binding":"1"}}',
+    '{"store":{"binding":01}}',
+    '{"store":{"binding":4294967296}}',
+    '{"store":{"binding":1},"$internal":"AQ=="}',
+    '{"load":{"doc":{}}}', // not a Load field
+    '{"store":{"doc":{"a":}}}',
+    '{"store":{"keyPacked":"!!"}}',
+    '{"flush":{}}',
+  ];
+  for (const s of declined) {
+    it(`declines ${s}`, () => {
+      expect(fast(utf8(s))).toBeUndefined();
+      // The codec gives the generic result or the generic error.
+      let want: unknown;
+      try {
+        want = generic(s);
+      } catch (err) {
+        expect(() => codec.decode(utf8(s))).toThrow((err as Error).message);
+        return;
+      }
+      expect(equals(MaterializeRequestSchema, codec.decode(utf8(s)), want as never)).toBe(true);
+    });
+  }
+
+  it("copies raw values out of the frame", () => {
+    const frame = utf8('{"store":{"doc":{"a":1}}}');
+    const msg = fast(frame) as { store: { docJson: Uint8Array } };
+    frame.fill(0x20);
+    expect(Buffer.from(msg.store.docJson).toString()).toBe('{"a":1}');
+  });
+
+  it("reports undecodable payloads naming the message", () => {
+    expect(() => codec.decode(utf8('{"store":{"binding":-1}}'))).toThrow(/materialize\.Request\.Store\.binding/);
+    expect(() => codec.decode(new Uint8Array([0x7b, 0xff, 0x7d]))).toThrow(/materialize\.Request: JSON payload is not valid UTF-8/);
+    const proto = messageCodec(MaterializeRequestSchema, "proto");
+    expect(() => proto.decode(new Uint8Array([0x3a, 0x05, 0x01]))).toThrow(/cannot decode materialize\.Request from protobuf/);
+  });
+});
+
+describe("generic codecs round-trip", () => {
+  for (const wire of WIRES) {
+    it(`materialize.Request store (${wire})`, () => {
+      const codec = messageCodec(MaterializeRequestSchema, wire);
+      const msg = create(MaterializeRequestSchema, {
+        store: { binding: 1, keyJson: utf8('["k"]'), keyPacked: new Uint8Array([1]), valuesJson: utf8("[1]"), docJson: utf8('{"k":"k"}'), exists: true },
+      });
+      const back = codec.decode(codec.encode(msg));
+      expect(equals(MaterializeRequestSchema, back, msg)).toBe(true);
+      if (wire === "proto") expect(equals(MaterializeRequestSchema, fromBinary(MaterializeRequestSchema, codec.encode(msg)), msg)).toBe(true);
+    });
+  }
+});
