@@ -9,22 +9,15 @@
  * deserialization failure.
  */
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
-import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { GenFile } from "@bufbuild/protobuf/codegenv2";
 import * as capture from "../gen/capture/capture_pb.js";
 import * as materialize from "../gen/materialize/materialize_pb.js";
+import { messageCodec, type MessageCodec } from "../codec/wire.js";
 
-/** Encodes and decodes one message type as binary protobuf. */
-export interface ProtoCodec<T> {
-  encode(msg: T): Uint8Array;
-  decode(bytes: Uint8Array): T;
-}
-
-export function protoCodec<Desc extends DescMessage>(schema: Desc): ProtoCodec<MessageShape<Desc>> {
-  return {
-    encode: (msg) => toBinary(schema, msg),
-    decode: (bytes) => fromBinary(schema, bytes),
-  };
+/** gRPC always carries binary protobuf; the shared codec has fast paths for documents. */
+function protoCodec<Desc extends DescMessage>(schema: Desc): MessageCodec<MessageShape<Desc>> {
+  return messageCodec(schema, "proto");
 }
 
 /** Everything the server needs to know about one connector protocol's service. */
@@ -36,8 +29,6 @@ export interface ConnectorService {
   definition: ServiceDefinition;
   /** Decodes one request message (bytes as received). */
   decodeRequest(bytes: Uint8Array): unknown;
-  /** Fully-qualified name of the request message, for error messages. */
-  requestType: string;
   /** The generated file describing the service, for reflection. */
   file: GenFile;
 }
@@ -73,7 +64,6 @@ function bidiService<Req extends DescMessage, Res extends DescMessage>(
     method,
     definition: { [method]: def },
     decodeRequest: (bytes) => req.decode(bytes),
-    requestType: request.typeName,
     file,
   };
 }

@@ -103,7 +103,8 @@ async function* decodeRequests(call: Call, service: ConnectorService): AsyncGene
     try {
       req = service.decodeRequest(bytes as Buffer) as AnyRequest;
     } catch (err) {
-      throw new ProtocolError(`could not decode a ${service.requestType} message: ${describeError(err)}`);
+      // The codec's message names the message type and what was wrong.
+      throw new ProtocolError(describeError(err));
     }
     yield req;
   }
@@ -167,7 +168,21 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
 
   const served = ["", service.name];
   const health = new HealthImplementation(Object.fromEntries(served.map((s) => [s, "SERVING" as const])));
-  health.addToServer(server);
+  // Health Watch streams never end on their own and would hold a drain open
+  // for the whole grace period; remember them so close() can end them right
+  // after they have been told NOT_SERVING.
+  const watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
+  health.addToServer({
+    addService: (def: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) =>
+      server.addService(def, {
+        ...impl,
+        watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+          watches.add(call);
+          call.on("cancelled", () => watches.delete(call));
+          (impl.watch as (c: typeof call) => void)(call);
+        },
+      }),
+  });
   new ReflectionService(reflectionPackage(service), { services: [service.name, HEALTH_SERVICE] }).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
@@ -202,6 +217,7 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
         resolve({ forced });
       };
       for (const s of served) health.setStatus(s, "NOT_SERVING");
+      for (const w of watches) w.end();
       log.info("draining", { openStreams: sessions.size, graceMs });
       // Refuses new connections and streams; calls back once open ones end.
       server.tryShutdown(() => settle?.(false));
