@@ -24,7 +24,6 @@ export interface ResourceConfig {
 }
 
 export const configSchema = {
-  $schema: "http://json-schema.org/draft/2020-12/schema",
   title: "SQL Connection",
   type: "object",
   required: ["address", "user"],
@@ -72,7 +71,6 @@ export const configSchema = {
 };
 
 export const resourceConfigSchema = {
-  $schema: "http://json-schema.org/draft/2020-12/schema",
   title: "SQL Table",
   type: "object",
   required: ["table"],
