@@ -1,0 +1,3 @@
+export async function previewMaterialization(..._args: unknown[]): Promise<number> {
+  throw new Error("not yet");
+}

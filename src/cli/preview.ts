@@ -1,0 +1,125 @@
+/**
+ * `tributary preview`: run a capture or a materialization of a catalog the
+ * way Flow's runtime would, with fault injection. See src/harness/.
+ */
+import { createReadStream } from "node:fs";
+import { parseArgs } from "./args.js";
+import { createLogger } from "../log.js";
+import { loadCatalog, parseDuration } from "../harness/catalog.js";
+import { runCapturePreview } from "../harness/capture-runtime.js";
+import { HarnessError } from "../harness/errors.js";
+import type { WireCodec } from "../harness/wire.js";
+
+export const PREVIEW_USAGE = `usage: tributary preview --source CATALOG [--name TASK] [options]
+
+Runs the capture or materialization TASK of CATALOG (flow.yaml or JSON).
+
+capture options:
+  --sessions N,M,...      transactions per connector session, restarting the
+                          connector between sessions; -1 = until EOF (default -1)
+  --initial-state JSON    connector state of the first session (default {})
+  --output-state          print ["connectorState", state] after each transaction
+  --output-commits        print {"commit":true} after each transaction, so the
+                          output can feed a materialization preview
+materialization options:
+  --fixture FILE|-        JSON lines ["<collection>", doc]; {"commit": true}
+                          ends a transaction (default: stdin)
+  --recovery-log PATH     the runtime's recovery log (default: a temp file)
+  --crash-at POINT[:TXN]  SIGKILL the connector at POINT of transaction TXN
+                          (from 1, default 1), then recover: after-open,
+                          mid-store, after-start-commit, after-started-commit,
+                          after-log-commit
+  --zombie                open a second session on the same range mid-run
+                          and check the first one is fenced off
+  --shards N              split the key range over N shards (default 1)
+common options:
+  --timeout DURATION      stop after DURATION (e.g. 30s, 2m)
+  --codec proto|json      wire codec (default: protobuf for images, JSON for
+                          local commands, as Flow does)
+  --no-validate           skip JSON-schema validation of documents
+  --log-level LEVEL       LOG_LEVEL for the connector
+`;
+
+export async function preview(argv: string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(PREVIEW_USAGE);
+    return 0;
+  }
+  const args = parseArgs(argv, {
+    values: ["source", "name", "sessions", "initial-state", "timeout", "codec", "fixture", "recovery-log", "crash-at", "shards", "log-level"],
+    flags: ["output-state", "output-commits", "zombie", "no-validate"],
+  });
+  const o = args.options;
+  if (typeof o.source !== "string") {
+    process.stderr.write(`tributary preview: --source is required\n${PREVIEW_USAGE}`);
+    return 2;
+  }
+  const codec = o.codec as WireCodec | undefined;
+  if (codec !== undefined && codec !== "proto" && codec !== "json") throw new HarnessError(`--codec must be proto or json, got ${JSON.stringify(codec)}`);
+  const timeoutMs = typeof o.timeout === "string" ? parseDuration(o.timeout, "--timeout") * 1000 : undefined;
+  const log = createLogger();
+  const catalog = loadCatalog(o.source, { imageCodec: codec });
+  const name = typeof o.name === "string" ? o.name : undefined;
+
+  const isMaterialization = name !== undefined ? catalog.materializations.has(name) : catalog.captures.size === 0 && catalog.materializations.size === 1;
+  if (isMaterialization) {
+    const { previewMaterialization } = await import("./preview-materialize.js");
+    return previewMaterialization(catalog, name, o, { codec, timeoutMs, log });
+  }
+
+  let sessions: number[] | undefined;
+  if (typeof o.sessions === "string") {
+    sessions = o.sessions.split(",").map((s) => {
+      const n = Number(s.trim());
+      if (!Number.isInteger(n) || n === 0 || n < -1) throw new HarnessError(`--sessions: ${JSON.stringify(s)} is not a positive transaction count or -1`);
+      return n;
+    });
+  }
+  let initialState: unknown;
+  if (typeof o["initial-state"] === "string") {
+    try {
+      initialState = JSON.parse(o["initial-state"]);
+    } catch {
+      throw new HarnessError("--initial-state must be a JSON value");
+    }
+  }
+  const out = new LineWriter();
+  await runCapturePreview({
+    catalog,
+    name,
+    sessions,
+    initialState,
+    timeoutMs,
+    codec,
+    log,
+    logLevel: typeof o["log-level"] === "string" ? o["log-level"] : undefined,
+    validate: o["no-validate"] !== true,
+    collect: false,
+    onTransaction: async (txn) => {
+      for (const [c, doc] of txn.documents) out.line(JSON.stringify([c, doc]));
+      if (o["output-state"] === true) out.line(JSON.stringify(["connectorState", txn.state]));
+      if (o["output-commits"] === true) out.line('{"commit":true}');
+      await out.flush();
+    },
+  });
+  await out.flush();
+  return 0;
+}
+
+/** Buffers stdout lines and writes them in chunks, honouring backpressure. */
+export class LineWriter {
+  private parts: string[] = [];
+  line(s: string) {
+    this.parts.push(s, "\n");
+  }
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    const text = this.parts.join("");
+    this.parts = [];
+    if (!process.stdout.write(text)) await new Promise<void>((resolve) => process.stdout.once("drain", () => resolve()));
+  }
+}
+
+export function fixtureStream(path: string | undefined) {
+  return path === undefined || path === "-" ? process.stdin : createReadStream(path);
+}

@@ -1,0 +1,133 @@
+/**
+ * Builds a capture task the way Flow's control plane does before it runs:
+ * Spec (check the protocol), Validate (learn resource paths), assemble the
+ * flow.CaptureSpec, then Apply.
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  RequestSchema,
+  ResponseSchema,
+  type Request,
+  type Response,
+} from "../gen/capture/capture_pb.js";
+import { CaptureSpecSchema, CaptureSpec_BindingSchema, CaptureSpec_ConnectorType, type CaptureSpec } from "../gen/flow/flow_pb.js";
+import type { Logger } from "../log.js";
+import { PROTOCOL_VERSION } from "../sdk/types.js";
+import type { Catalog, CaptureDef } from "./catalog.js";
+import type { BuiltCollection } from "./collection-spec.js";
+import { HarnessError, ProtocolViolation } from "./errors.js";
+import { encodeStateKey } from "./state-key.js";
+import { collectionsFor, recoveryLogTemplate, shardTemplate, specVersion } from "./task-common.js";
+import { unary } from "./unary.js";
+import { protocolWire, type ProtocolWire, type WireCodec } from "./wire.js";
+
+export interface BuiltCapture {
+  def: CaptureDef;
+  spec: CaptureSpec;
+  version: string;
+  /** Collection of each binding, by binding index. */
+  collections: BuiltCollection[];
+  wire: ProtocolWire<Request, Response>;
+  applyDescription: string;
+}
+
+export interface BuildOptions {
+  log: Logger;
+  codec?: WireCodec;
+  logLevel?: string;
+  /** Skip Apply (e.g. a later session of the same preview). */
+  skipApply?: boolean;
+}
+
+const enc = new TextEncoder();
+
+export function findCapture(catalog: Catalog, name: string | undefined): CaptureDef {
+  if (name === undefined) {
+    if (catalog.captures.size === 1 && catalog.materializations.size === 0) return [...catalog.captures.values()][0]!;
+    throw new HarnessError(`name the task with --name; captures in ${catalog.path}: ${[...catalog.captures.keys()].join(", ") || "none"}`);
+  }
+  const def = catalog.captures.get(name);
+  if (!def) throw new HarnessError(`capture ${JSON.stringify(name)} is not in ${catalog.path} (captures: ${[...catalog.captures.keys()].join(", ") || "none"})`);
+  return def;
+}
+
+export function checkSpecResponse(protocol: number | undefined, kind: "capture" | "materialize") {
+  if (protocol === undefined || protocol === 0) {
+    throw new ProtocolViolation(`${kind}.Response.Spec`, "spec-protocol-missing", `the Spec response has no protocol number; it must be ${PROTOCOL_VERSION}`);
+  }
+  if (protocol !== PROTOCOL_VERSION) {
+    throw new ProtocolViolation(`${kind}.Response.Spec`, "spec-protocol-version", `unexpected protocol version ${protocol}; it must be ${PROTOCOL_VERSION}`);
+  }
+}
+
+export function checkResourcePaths(kind: "capture" | "materialize", paths: string[][], count: number) {
+  if (paths.length !== count) {
+    throw new ProtocolViolation(`${kind}.Response.Validated`, "validated-binding-count", `Validate had ${count} bindings but Validated has ${paths.length}`);
+  }
+  const seen = new Map<string, number>();
+  for (const [i, p] of paths.entries()) {
+    if (p.length === 0) throw new ProtocolViolation(`${kind}.Response.Validated`, "validated-resource-path", `binding ${i} has an empty resource path`);
+    const k = JSON.stringify(p);
+    if (seen.has(k)) throw new ProtocolViolation(`${kind}.Response.Validated`, "validated-resource-path", `bindings ${seen.get(k)} and ${i} have the same resource path ${k}`);
+    seen.set(k, i);
+  }
+}
+
+export async function buildCapture(catalog: Catalog, name: string | undefined, opts: BuildOptions): Promise<BuiltCapture> {
+  const def = findCapture(catalog, name);
+  const at = `capture ${JSON.stringify(def.name)}`;
+  const bindings = def.bindings.filter((b) => !b.disable);
+  const built = collectionsFor(catalog, bindings.map((b) => b.target), at);
+  const collections = bindings.map((b) => built.get(b.target)!);
+  const codec = opts.codec ?? def.endpoint.codec;
+  const wire = protocolWire(RequestSchema, ResponseSchema, codec);
+  const connectorType = def.endpoint.kind === "image" ? CaptureSpec_ConnectorType.IMAGE : CaptureSpec_ConnectorType.LOCAL;
+  const configJson = JSON.stringify(def.endpoint.config);
+  const rpc = { log: opts.log, protocol: "capture" as const, logLevel: opts.logLevel };
+
+  const spec = await unary(def.endpoint, wire, create(RequestSchema, { spec: { connectorType, configJson } }), "spec", rpc);
+  checkSpecResponse(spec.spec!.protocol, "capture");
+
+  const validated = await unary(
+    def.endpoint,
+    wire,
+    create(RequestSchema, {
+      validate: {
+        name: def.name,
+        connectorType,
+        configJson,
+        bindings: bindings.map((b, i) => ({ resourceConfigJson: JSON.stringify(b.resource), collection: collections[i]!.spec, backfill: b.backfill })),
+      },
+    }),
+    "validated",
+    rpc,
+  );
+  const paths = validated.validated!.bindings.map((b) => b.resourcePath);
+  checkResourcePaths("capture", paths, bindings.length);
+
+  const captureSpec = create(CaptureSpecSchema, {
+    name: def.name,
+    connectorType,
+    configJson: enc.encode(configJson),
+    bindings: bindings.map((b, i) =>
+      create(CaptureSpec_BindingSchema, {
+        resourceConfigJson: enc.encode(JSON.stringify(b.resource)),
+        resourcePath: paths[i],
+        collection: collections[i]!.spec,
+        backfill: b.backfill,
+        stateKey: encodeStateKey(paths[i]!, b.backfill),
+      }),
+    ),
+    intervalSeconds: def.intervalSeconds,
+    shardTemplate: shardTemplate("capture", def.name),
+    recoveryLogTemplate: recoveryLogTemplate("capture", def.name),
+  });
+  const version = specVersion(toBinary(CaptureSpecSchema, captureSpec));
+
+  let applyDescription = "";
+  if (!opts.skipApply) {
+    const applied = await unary(def.endpoint, wire, create(RequestSchema, { apply: { capture: captureSpec, version, lastVersion: "" } }), "applied", rpc);
+    applyDescription = applied.applied!.actionDescription;
+  }
+  return { def, spec: captureSpec, version, collections, wire, applyDescription };
+}

@@ -1,0 +1,218 @@
+/**
+ * The runtime side of a capture, as Flow runs one: Open with the reduced
+ * connector state, read Captured / SourcedSchema / Checkpoint, combine the
+ * documents of each transaction by key, apply checkpoint state, and send
+ * Acknowledge when the connector asked for explicit acknowledgements.
+ *
+ * A transaction closes at a Checkpoint after which no further response is
+ * already waiting (the runtime folds checkpoints that arrive together).
+ * Sessions restart the connector process; documents after the last
+ * committed checkpoint of a session are discarded, as Flow would.
+ */
+import { create } from "@bufbuild/protobuf";
+import { RequestSchema, type Request, type Response } from "../gen/capture/capture_pb.js";
+import type { RangeSpec } from "../gen/flow/flow_pb.js";
+import { createLogger, type Logger } from "../log.js";
+import { loadCatalog, type Catalog } from "./catalog.js";
+import { buildCapture, type BuiltCapture } from "./build-capture.js";
+import { Combiner, keyExtractor } from "./combiner.js";
+import { ConnectorProcess, TIMED_OUT } from "./connector-process.js";
+import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
+import { applyStateUpdate } from "./merge-patch.js";
+import { fullRange } from "./task-common.js";
+import { compileValidator } from "./validator.js";
+import { variantOf } from "./unary.js";
+import type { WireCodec } from "./wire.js";
+
+export interface CapturePreviewOptions {
+  /** Path of the catalog, or a loaded catalog. */
+  catalog: string | Catalog;
+  /** The capture to run; optional when the catalog has exactly one task. */
+  name?: string;
+  /** Transactions per connector session; -1 = until EOF (or the timeout). Default [-1]. */
+  sessions?: number[];
+  /** Connector state to open the first session with (default {}). */
+  initialState?: unknown;
+  /** Ends the preview (gracefully, discarding uncommitted documents) after this long. */
+  timeoutMs?: number;
+  /** Wire codec; default: the endpoint's (protobuf for images, JSON for local commands). */
+  codec?: WireCodec;
+  range?: RangeSpec;
+  /** Validate documents against the collection's write schema (default true). */
+  validate?: boolean;
+  /** Keep every committed document in the result (default true). */
+  collect?: boolean;
+  log?: Logger;
+  /** LOG_LEVEL passed to the connector. */
+  logLevel?: string;
+  /** Called once per committed transaction, in order. */
+  onTransaction?: (txn: CaptureTransaction) => void | Promise<void>;
+}
+
+export interface CaptureTransaction {
+  session: number;
+  /** Index of the transaction over the whole preview, from 0. */
+  index: number;
+  documents: [string, unknown][];
+  /** Connector state once this transaction committed. */
+  state: unknown;
+  checkpoints: number;
+}
+
+export interface CapturePreviewResult {
+  documents: [string, unknown][];
+  /** Reduced connector state after the last committed transaction. */
+  state: unknown;
+  /** State after each committed transaction. */
+  states: unknown[];
+  applyDescription: string;
+  stats: {
+    sessions: number;
+    transactions: number;
+    checkpoints: number;
+    /** Captured responses received (before combining). */
+    captured: number;
+    /** Documents emitted (after combining). */
+    documents: number;
+    sourcedSchemas: number;
+    acknowledgements: number;
+    timedOut: boolean;
+    elapsedMs: number;
+  };
+  spec: BuiltCapture;
+}
+
+export async function runCapturePreview(opts: CapturePreviewOptions): Promise<CapturePreviewResult> {
+  const started = Date.now();
+  const log = opts.log ?? createLogger();
+  const catalog = typeof opts.catalog === "string" ? loadCatalog(opts.catalog) : opts.catalog;
+  const deadline = opts.timeoutMs !== undefined ? started + opts.timeoutMs : undefined;
+  const remaining = () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now()));
+
+  const built = await buildCapture(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel });
+  const n = built.spec.bindings.length;
+  const extractors = built.collections.map((c) => keyExtractor(c.spec.key, c.writeShape));
+  const validators = opts.validate === false ? [] : built.collections.map((c) => compileValidator(c.writeSchema, `collection ${c.spec.name}`));
+  const shapes = built.collections.map((c) => c.readShape);
+
+  const sessions = opts.sessions ?? [-1];
+  if (sessions.length === 0 || sessions.some((s) => !Number.isInteger(s) || s === 0 || s < -1)) {
+    throw new HarnessError(`sessions must be a list of positive transaction counts or -1, got ${JSON.stringify(sessions)}`);
+  }
+
+  const result: CapturePreviewResult = {
+    documents: [],
+    state: opts.initialState ?? {},
+    states: [],
+    applyDescription: built.applyDescription,
+    stats: { sessions: 0, transactions: 0, checkpoints: 0, captured: 0, documents: 0, sourcedSchemas: 0, acknowledgements: 0, timedOut: false, elapsedMs: 0 },
+    spec: built,
+  };
+
+  sessionLoop: for (const [si, limit] of sessions.entries()) {
+    if (deadline !== undefined && Date.now() >= deadline) {
+      result.stats.timedOut = true;
+      break;
+    }
+    result.stats.sessions++;
+    const label = `capture ${built.def.name} session ${si + 1}`;
+    const proc = new ConnectorProcess<Request, Response>(built.def.endpoint, built.wire, { log, label, logLevel: opts.logLevel });
+    let failed = true;
+    try {
+      await proc.send(
+        create(RequestSchema, {
+          open: { capture: built.spec, version: built.version, range: opts.range ?? fullRange(), stateJson: JSON.stringify(result.state) },
+        }),
+      );
+      const first = await proc.nextWithin(remaining());
+      if (first === TIMED_OUT) {
+        result.stats.timedOut = true;
+        failed = false;
+        break sessionLoop;
+      }
+      if (first === undefined) throw new ProtocolViolation("capture.Response", "opened-first", "the connector closed its output before sending Opened");
+      if (!first.opened) {
+        throw new ProtocolViolation(`capture.Response.${variantOf(first) || "(empty)"}`, "opened-first", "the first response to Open must be Opened");
+      }
+      const explicitAcks = first.opened.explicitAcknowledgements;
+
+      let txns = 0;
+      while (limit < 0 || txns < limit) {
+        const combiner = new Combiner(shapes);
+        let pendingState = result.state;
+        let checkpoints = 0;
+        let closed = false;
+        while (!closed) {
+          const r = await proc.nextWithin(remaining());
+          if (r === TIMED_OUT) {
+            result.stats.timedOut = true;
+            failed = false;
+            break sessionLoop;
+          }
+          if (r === undefined) break; // EOF: whatever follows the last checkpoint is dropped.
+          if (r.captured) {
+            const { binding, docJson } = r.captured;
+            if (binding >= n) {
+              throw new ProtocolViolation("capture.Response.Captured", "captured-unknown-binding", `binding ${binding} does not exist (the capture has ${n} bindings)`);
+            }
+            let doc: unknown;
+            try {
+              doc = JSON.parse(docJson);
+            } catch (err) {
+              throw new ProtocolViolation("capture.Response.Captured", "captured-doc-not-json", `binding ${binding}: the document is not valid JSON: ${(err as Error).message}`);
+            }
+            const collection = built.collections[binding]!.spec.name;
+            const bad = validators[binding]?.(doc);
+            if (bad) throw new HarnessError(`a document captured into ${collection} (binding ${binding}) does not match the collection schema: ${bad}`);
+            const key = extractors[binding]!(doc);
+            if (typeof key === "string") throw new HarnessError(`a document captured into ${collection} (binding ${binding}) has no key at ${key}`);
+            combiner.add(binding, key, doc);
+            result.stats.captured++;
+          } else if (r.sourcedSchema) {
+            if (r.sourcedSchema.binding >= n) {
+              throw new ProtocolViolation("capture.Response.SourcedSchema", "captured-unknown-binding", `binding ${r.sourcedSchema.binding} does not exist (the capture has ${n} bindings)`);
+            }
+            result.stats.sourcedSchemas++;
+          } else if (r.checkpoint) {
+            const st = r.checkpoint.state;
+            if (!st) throw new ProtocolViolation("capture.Response.Checkpoint", "checkpoint-without-state", "a Checkpoint must carry a state (use {\"updated\":{},\"mergePatch\":true} for no change)");
+            let updated: unknown;
+            try {
+              updated = JSON.parse(new TextDecoder().decode(st.updatedJson));
+            } catch {
+              throw new ProtocolViolation("capture.Response.Checkpoint", "checkpoint-state-not-json", "the Checkpoint state's `updated` is not valid JSON");
+            }
+            pendingState = applyStateUpdate(pendingState, updated, st.mergePatch);
+            checkpoints++;
+            if (!proc.hasBuffered()) closed = true;
+          } else {
+            throw new ProtocolViolation(`capture.Response.${variantOf(r) || "(empty)"}`, "unexpected-response", "after Opened only Captured, SourcedSchema and Checkpoint may be sent");
+          }
+        }
+        if (!closed) break; // EOF
+        const documents = combiner.drain().map((c) => [built.collections[c.binding]!.spec.name, c.doc] as [string, unknown]);
+        result.state = pendingState;
+        result.states.push(pendingState);
+        result.stats.checkpoints += checkpoints;
+        result.stats.documents += documents.length;
+        if (opts.collect !== false) for (const d of documents) result.documents.push(d);
+        await opts.onTransaction?.({ session: si, index: result.stats.transactions, documents, state: pendingState, checkpoints });
+        result.stats.transactions++;
+        txns++;
+        if (explicitAcks) {
+          await proc.send(create(RequestSchema, { acknowledge: { checkpoints } }));
+          result.stats.acknowledgements++;
+        }
+      }
+      failed = false;
+    } finally {
+      // Ending a session closes the connector's input; a failed one is killed outright.
+      if (failed) await proc.kill();
+      else await proc.stop();
+    }
+  }
+  result.stats.elapsedMs = Date.now() - started;
+  return result;
+}
+
+export { ConnectorFailed };

@@ -1,0 +1,251 @@
+/**
+ * Reads a Flow catalog (flow.yaml or JSON) into plain definitions: schemas
+ * and configs given as relative files are loaded, `import`ed catalogs are
+ * merged, and each endpoint is resolved to a command to run.
+ */
+import { readFileSync, existsSync } from "node:fs";
+import { dirname, resolve, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+import { HarnessError } from "./errors.js";
+import { getAt } from "./json-pointer.js";
+import type { CollectionDef, ProjectionDef } from "./collection-spec.js";
+import type { FieldsDef } from "./field-selection.js";
+import type { WireCodec } from "./wire.js";
+
+export interface ConnectorEndpoint {
+  /** argv of the connector process. */
+  command: string[];
+  env: Record<string, string>;
+  codec: WireCodec;
+  /** "image" for `connector: {image}` endpoints, "local" for `local: {command}`. */
+  kind: "image" | "local";
+  image?: string;
+  config: unknown;
+}
+
+export interface CaptureBindingDef {
+  resource: unknown;
+  target: string;
+  backfill: number;
+  disable: boolean;
+}
+
+export interface CaptureDef {
+  name: string;
+  endpoint: ConnectorEndpoint;
+  bindings: CaptureBindingDef[];
+  intervalSeconds: number;
+}
+
+export interface MaterializationBindingDef {
+  resource: unknown;
+  source: string;
+  fields: FieldsDef;
+  backfill: number;
+  disable: boolean;
+}
+
+export interface MaterializationDef {
+  name: string;
+  endpoint: ConnectorEndpoint;
+  bindings: MaterializationBindingDef[];
+}
+
+export interface Catalog {
+  path: string;
+  collections: Map<string, CollectionDef>;
+  captures: Map<string, CaptureDef>;
+  materializations: Map<string, MaterializationDef>;
+}
+
+export interface LoadOptions {
+  /** Codec for `connector: {image}` endpoints (Flow's default is protobuf). */
+  imageCodec?: WireCodec;
+}
+
+/** The repository root: where bin/tributary lives. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, "bin", "tributary")) && existsSync(join(dir, "package.json"))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error("cannot find the repository root (bin/tributary) above " + fileURLToPath(import.meta.url));
+}
+
+function readDoc(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new HarnessError(`${what}: cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new HarnessError(`${what}: ${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(err as Error).message}`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, any> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/** Parses a duration like "30s", "3m", "1h", "1h30m" or a number of seconds. */
+export function parseDuration(v: unknown, what: string): number {
+  if (typeof v === "number") return v;
+  if (typeof v !== "string") throw new HarnessError(`${what}: expected a duration like "30s" or "5m"`);
+  let total = 0;
+  let rest = v.trim();
+  const re = /^(\d+(?:\.\d+)?)(ms|s|m|h)/;
+  if (!rest) throw new HarnessError(`${what}: empty duration`);
+  while (rest) {
+    const m = re.exec(rest);
+    if (!m) throw new HarnessError(`${what}: invalid duration ${JSON.stringify(v)}`);
+    const n = Number(m[1]);
+    total += m[2] === "ms" ? n / 1000 : m[2] === "s" ? n : m[2] === "m" ? n * 60 : n * 3600;
+    rest = rest.slice(m[0].length);
+  }
+  return total;
+}
+
+export function loadCatalog(path: string, opts: LoadOptions = {}): Catalog {
+  const catalog: Catalog = { path: resolve(path), collections: new Map(), captures: new Map(), materializations: new Map() };
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    const abs = resolve(file);
+    if (seen.has(abs)) return;
+    seen.add(abs);
+    const doc = readDoc(abs, "catalog");
+    if (!isObject(doc)) throw new HarnessError(`catalog ${abs}: must be a mapping with collections, captures, materializations`);
+    const base = dirname(abs);
+    for (const imp of (doc.import as unknown[]) ?? []) {
+      if (typeof imp !== "string") throw new HarnessError(`catalog ${abs}: import entries must be file paths`);
+      visit(resolve(base, imp));
+    }
+    for (const [name, def] of Object.entries(doc.collections ?? {})) {
+      catalog.collections.set(name, readCollection(name, def, base));
+    }
+    for (const [name, def] of Object.entries(doc.captures ?? {})) {
+      catalog.captures.set(name, readCapture(name, def, base, opts));
+    }
+    for (const [name, def] of Object.entries(doc.materializations ?? {})) {
+      catalog.materializations.set(name, readMaterialization(name, def, base, opts));
+    }
+  };
+  visit(path);
+  return catalog;
+}
+
+function readSchema(v: unknown, base: string, what: string): Record<string, unknown> {
+  if (typeof v === "string") {
+    const [file, frag] = v.split("#", 2) as [string, string | undefined];
+    let doc = readDoc(resolve(base, file), what);
+    if (frag) {
+      doc = getAt(doc, frag);
+      if (doc === undefined) throw new HarnessError(`${what}: ${v}: fragment #${frag} does not resolve`);
+    }
+    if (!isObject(doc)) throw new HarnessError(`${what}: ${v} must hold a JSON schema object`);
+    return doc;
+  }
+  if (!isObject(v)) throw new HarnessError(`${what}: must be a JSON schema object or a relative file path`);
+  return v;
+}
+
+function readCollection(name: string, def: unknown, base: string): CollectionDef {
+  const at = `collection ${JSON.stringify(name)}`;
+  if (!isObject(def)) throw new HarnessError(`${at}: must be a mapping`);
+  if (def.derive) throw new HarnessError(`${at}: derivations are not supported by the harness`);
+  const out: CollectionDef = { key: def.key };
+  if (def.schema !== undefined) out.schema = readSchema(def.schema, base, `${at}: schema`);
+  if (def.writeSchema !== undefined) out.writeSchema = readSchema(def.writeSchema, base, `${at}: writeSchema`);
+  if (def.readSchema !== undefined) out.readSchema = readSchema(def.readSchema, base, `${at}: readSchema`);
+  if (def.projections !== undefined) {
+    if (!isObject(def.projections)) throw new HarnessError(`${at}: projections must be a mapping of field to location`);
+    out.projections = def.projections as Record<string, ProjectionDef>;
+  }
+  return out;
+}
+
+function readConfig(v: unknown, base: string, what: string): unknown {
+  if (typeof v === "string") return readDoc(resolve(base, v), what);
+  return v ?? {};
+}
+
+function readEndpoint(at: string, v: unknown, base: string, opts: LoadOptions): ConnectorEndpoint {
+  if (!isObject(v)) throw new HarnessError(`${at}: endpoint must be a mapping with "connector" or "local"`);
+  const env: Record<string, string> = {};
+  if (isObject(v.connector)) {
+    const image = v.connector.image;
+    if (typeof image !== "string") throw new HarnessError(`${at}: endpoint.connector.image must be a string like ghcr.io/<org>/<name>:<tag>`);
+    const m = /^(?:[^/]+\/)*([^/:@]+)(?::[^/@]+)?(?:@.+)?$/.exec(image);
+    if (!m) throw new HarnessError(`${at}: endpoint.connector.image ${JSON.stringify(image)} is not an image name`);
+    const codec = opts.imageCodec ?? "proto";
+    return {
+      command: [process.execPath, join(repoRoot(), "bin", "tributary"), "run", m[1]!],
+      env,
+      codec,
+      kind: "image",
+      image,
+      config: readConfig(v.connector.config, base, `${at}: endpoint.connector.config`),
+    };
+  }
+  if (isObject(v.local)) {
+    const command = v.local.command;
+    if (!Array.isArray(command) || command.length === 0 || !command.every((c) => typeof c === "string")) {
+      throw new HarnessError(`${at}: endpoint.local.command must be a non-empty array of strings`);
+    }
+    for (const [k, val] of Object.entries(v.local.env ?? {})) env[k] = String(val);
+    return {
+      command: command.map((c: string) => c.replaceAll("<repo>", repoRoot())),
+      env,
+      codec: v.local.protobuf === true ? "proto" : "json",
+      kind: "local",
+      config: readConfig(v.local.config, base, `${at}: endpoint.local.config`),
+    };
+  }
+  throw new HarnessError(`${at}: endpoint must have "connector: {image, config}" or "local: {command, config}"`);
+}
+
+function readCapture(name: string, def: unknown, base: string, opts: LoadOptions): CaptureDef {
+  const at = `capture ${JSON.stringify(name)}`;
+  if (!isObject(def)) throw new HarnessError(`${at}: must be a mapping`);
+  const bindings = def.bindings ?? [];
+  if (!Array.isArray(bindings)) throw new HarnessError(`${at}: bindings must be an array`);
+  return {
+    name,
+    endpoint: readEndpoint(at, def.endpoint, base, opts),
+    bindings: bindings.map((b: unknown, i: number) => {
+      if (!isObject(b)) throw new HarnessError(`${at}: bindings[${i}] must be a mapping`);
+      const target = typeof b.target === "string" ? b.target : isObject(b.target) ? b.target.name : undefined;
+      if (typeof target !== "string") throw new HarnessError(`${at}: bindings[${i}].target must name a collection`);
+      return { resource: readConfig(b.resource, base, `${at}: bindings[${i}].resource`), target, backfill: Number(b.backfill ?? 0), disable: b.disable === true };
+    }),
+    intervalSeconds: def.interval !== undefined ? parseDuration(def.interval, `${at}: interval`) : 300,
+  };
+}
+
+function readMaterialization(name: string, def: unknown, base: string, opts: LoadOptions): MaterializationDef {
+  const at = `materialization ${JSON.stringify(name)}`;
+  if (!isObject(def)) throw new HarnessError(`${at}: must be a mapping`);
+  const bindings = def.bindings ?? [];
+  if (!Array.isArray(bindings)) throw new HarnessError(`${at}: bindings must be an array`);
+  return {
+    name,
+    endpoint: readEndpoint(at, def.endpoint, base, opts),
+    bindings: bindings.map((b: unknown, i: number) => {
+      if (!isObject(b)) throw new HarnessError(`${at}: bindings[${i}] must be a mapping`);
+      const source = typeof b.source === "string" ? b.source : isObject(b.source) ? b.source.name : undefined;
+      if (typeof source !== "string") throw new HarnessError(`${at}: bindings[${i}].source must name a collection`);
+      if (b.fields !== undefined && !isObject(b.fields)) throw new HarnessError(`${at}: bindings[${i}].fields must be a mapping`);
+      return {
+        resource: readConfig(b.resource, base, `${at}: bindings[${i}].resource`),
+        source,
+        fields: (b.fields ?? {}) as FieldsDef,
+        backfill: Number(b.backfill ?? 0),
+        disable: b.disable === true,
+      };
+    }),
+  };
+}

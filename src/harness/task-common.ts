@@ -1,0 +1,66 @@
+/**
+ * Pieces shared by capture and materialization specs: versions, shard and
+ * recovery-log templates, key ranges, and the collections a task uses.
+ */
+import { createHash } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { RangeSpecSchema, type RangeSpec } from "../gen/flow/flow_pb.js";
+import { ShardSpecSchema, type ShardSpec } from "../gen/consumer/protocol/protocol_pb.js";
+import { JournalSpecSchema, type JournalSpec } from "../gen/broker/protocol/protocol_pb.js";
+import { buildCollection, type BuiltCollection } from "./collection-spec.js";
+import type { Catalog } from "./catalog.js";
+import { HarnessError } from "./errors.js";
+import { unsupportedStrategies } from "./reduce.js";
+
+/** A version string for a built spec: stable for the same spec, different when it changes. */
+export function specVersion(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+}
+
+export function fullRange(): RangeSpec {
+  return create(RangeSpecSchema, { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff });
+}
+
+/** Splits the key space into `n` contiguous, inclusive ranges of (nearly) equal width. */
+export function splitRanges(n: number): RangeSpec[] {
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new HarnessError(`shards must be an integer from 1 to 256, got ${n}`);
+  const out: RangeSpec[] = [];
+  const span = 0x100000000;
+  for (let i = 0; i < n; i++) {
+    const begin = Math.floor((span * i) / n);
+    const end = Math.floor((span * (i + 1)) / n) - 1;
+    out.push(create(RangeSpecSchema, { keyBegin: begin, keyEnd: end, rClockBegin: 0, rClockEnd: 0xffffffff }));
+  }
+  return out;
+}
+
+export function rangeName(r: RangeSpec): string {
+  const hex = (n: number) => n.toString(16).padStart(8, "0");
+  return `${hex(r.keyBegin)}-${hex(r.keyEnd)}`;
+}
+
+export function shardTemplate(kind: "capture" | "materialize", task: string): ShardSpec {
+  return create(ShardSpecSchema, { id: `${kind}/${task}/0000000000000000`, recoveryLogPrefix: "recovery", hintPrefix: "/estuary/flow/hints", hintBackups: 2 });
+}
+
+export function recoveryLogTemplate(kind: "capture" | "materialize", task: string): JournalSpec {
+  return create(JournalSpecSchema, { name: `recovery/${kind}/${task}/0000000000000000`, replication: 1 });
+}
+
+/** Builds (once) every collection a task names, rejecting reduce strategies the harness cannot apply. */
+export function collectionsFor(catalog: Catalog, names: string[], at: string): Map<string, BuiltCollection> {
+  const out = new Map<string, BuiltCollection>();
+  for (const name of names) {
+    if (out.has(name)) continue;
+    const def = catalog.collections.get(name);
+    if (!def) {
+      const known = [...catalog.collections.keys()].join(", ") || "none";
+      throw new HarnessError(`${at}: collection ${JSON.stringify(name)} is not in the catalog (collections: ${known})`);
+    }
+    const built = buildCollection(name, def);
+    const bad = unsupportedStrategies(built.readShape);
+    if (bad.length) throw new HarnessError(`collection ${JSON.stringify(name)}: reduce strategies the harness cannot apply: ${bad.join("; ")}`);
+    out.set(name, built);
+  }
+  return out;
+}

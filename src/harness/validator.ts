@@ -1,0 +1,29 @@
+/**
+ * JSON-schema validation of documents, as Flow's runtime validates captured
+ * documents against the write schema and read documents against the read
+ * schema. Flow annotations (reduce, secret, ...) are ignored by ajv.
+ */
+import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import type { ValidateFunction } from "ajv";
+
+export type DocValidator = (doc: unknown) => string | undefined;
+
+export function compileValidator(schema: Record<string, unknown>, what: string): DocValidator {
+  const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true, allowUnionTypes: true });
+  (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+  let fn: ValidateFunction;
+  try {
+    const s = { ...schema };
+    // Draft-07 schemas declare their dialect; validate them with the same (compatible) rules.
+    if (typeof s.$schema === "string" && !s.$schema.includes("2020-12")) delete s.$schema;
+    fn = ajv.compile(s);
+  } catch (err) {
+    throw new Error(`${what}: cannot compile schema: ${(err as Error).message}`);
+  }
+  return (doc) => {
+    if (fn(doc)) return undefined;
+    const e = fn.errors?.[0];
+    return e ? `${e.instancePath || "(root)"} ${e.message ?? "is invalid"}` : "is invalid";
+  };
+}
