@@ -12,10 +12,8 @@ export interface InfoSchema {
 /** Reads the columns of every table in `schemas`. */
 export async function readInfoSchema(client: PgClient, schemas: string[]): Promise<InfoSchema> {
   const uniq = [...new Set(schemas)];
-  const found = await client.query<{ schema_name: string }>(
-    "SELECT schema_name FROM information_schema.schemata WHERE schema_name = ANY($1)",
-    [uniq],
-  );
+  // pg_namespace lists schemas the user cannot use too (information_schema hides them).
+  const found = await client.query<{ schema_name: string }>("SELECT nspname AS schema_name FROM pg_namespace WHERE nspname = ANY($1)", [uniq]);
   const cols = await client.query<{ table_schema: string; table_name: string; column_name: string; data_type: string; is_nullable: string }>(
     `SELECT table_schema, table_name, column_name, data_type, is_nullable
        FROM information_schema.columns WHERE table_schema = ANY($1) ORDER BY ordinal_position`,
