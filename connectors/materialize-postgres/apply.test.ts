@@ -22,7 +22,7 @@ function fresh(): string {
   return s;
 }
 
-function validateRequest(config: EndpointConfig, bindings: BindingDesc[], last?: ReturnType<typeof materialization>): MaterializeValidate {
+function validateRequest(config: EndpointConfig, bindings: BindingDesc[], last?: ReturnType<typeof materialization>): MaterializeValidate<any, any> {
   return {
     name: "acme/mat",
     config,

@@ -68,7 +68,7 @@ export function materialization(name: string, config: EndpointConfig, bindings: 
   });
 }
 
-export function applyRequest(spec: MaterializationSpec, last?: MaterializationSpec): MaterializeApply {
+export function applyRequest(spec: MaterializationSpec, last?: MaterializationSpec): MaterializeApply<any, any> {
   return {
     config: JSON.parse(new TextDecoder().decode(spec.configJson)),
     bindings: materializeBindings(spec, connector.resourceConfigSchema),
@@ -80,7 +80,7 @@ export function applyRequest(spec: MaterializationSpec, last?: MaterializationSp
   };
 }
 
-export function openRequest(spec: MaterializationSpec, keyBegin = 0, keyEnd = 0xffffffff): MaterializeOpen {
+export function openRequest(spec: MaterializationSpec, keyBegin = 0, keyEnd = 0xffffffff): MaterializeOpen<any, any> {
   return {
     config: JSON.parse(new TextDecoder().decode(spec.configJson)),
     bindings: materializeBindings(spec, connector.resourceConfigSchema),
