@@ -12,8 +12,11 @@ import { CaptureSpec_ConnectorType, MaterializationSpec_ConnectorType } from "..
 import { serveGrpc, type GrpcServer } from "../../src/transport/grpc.js";
 import { captureService, materializeService } from "../../src/transport/grpc-services.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
-import { PROTOCOL_VERSION, type CaptureConnector, type MaterializeConnector } from "../../src/sdk/types.js";
+import { ConstraintType, PROTOCOL_VERSION, type CaptureConnector, type MaterializeConnector } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import * as path from "node:path";
 import {
   connect,
   exchange,
@@ -55,7 +58,15 @@ const testMaterialize: MaterializeConnector = {
   configSchema: { type: "object" },
   resourceConfigSchema: { type: "object" },
   documentationUrl: "https://example.com/test-materialize",
-  validate: async () => [],
+  // One binding per request binding, each requiring every projected field.
+  validate: async (req) =>
+    req.bindings.map((b) => ({
+      constraints: Object.fromEntries(
+        b.collection.projections.map((p) => [p.field, { type: ConstraintType.FIELD_REQUIRED, reason: "test" }]),
+      ),
+      resourcePath: [b.collection.name],
+      deltaUpdates: false,
+    })),
   apply: async () => ({ actionDescription: "" }),
   open: async () => ({
     transactor: {
@@ -356,5 +367,53 @@ describe("gRPC transport: health and shutdown", () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     expect(String(await reason)).toMatch(/shutting down|cancel/);
     expect((await done).code).not.toBe(grpc.status.OK);
+  });
+});
+
+describe("gRPC transport: reflection", () => {
+  const buf = path.join(import.meta.dirname, "../../node_modules/.bin/buf");
+  const bufCurl = async (args: string[]) =>
+    (await promisify(execFile)(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args], { timeout: 30_000 }))
+      .stdout;
+
+  it("lets buf curl list and call the materialize service with JSON bodies, through transitive types", async () => {
+    const { server } = await start(testMaterialize);
+    const base = `http://127.0.0.1:${server.port}`;
+    for (const protocol of ["grpc-v1", "grpc-v1alpha"]) {
+      const methods = (await bufCurl(["--reflect-protocol", protocol, "--list-methods", base])).trim().split("\n");
+      expect(methods.sort()).toEqual([
+        "grpc.health.v1.Health/Check",
+        "grpc.health.v1.Health/List",
+        "grpc.health.v1.Health/Watch",
+        "materialize.Connector/Materialize",
+      ]);
+    }
+    // materialize.proto's config_json is bytes: JSON "config" takes base64 ("e30=" is "{}").
+    const spec = JSON.parse(await bufCurl(["-d", `{"spec":{"connectorType":"IMAGE","config":"e30="}}`, `${base}/materialize.Connector/Materialize`]));
+    expect(spec.spec.protocol).toBe(3032023);
+
+    // Validate reaches flow.CollectionSpec, broker JournalSpec and
+    // google.protobuf.Duration: all must resolve through reflection.
+    const validate = {
+      validate: {
+        name: "acme/m",
+        connectorType: "IMAGE",
+        config: "e30=",
+        bindings: [
+          {
+            resourceConfig: Buffer.from(`{"table":"t"}`).toString("base64"),
+            collection: {
+              name: "acme/things",
+              key: ["/id"],
+              projections: [{ ptr: "/id", field: "id", isPrimaryKey: true }],
+              partitionTemplate: { name: "acme/things/pivot=00", fragment: { refreshInterval: "300s" } },
+            },
+          },
+        ],
+      },
+    };
+    const validated = JSON.parse(await bufCurl(["-d", JSON.stringify(validate), `${base}/materialize.Connector/Materialize`]));
+    expect(validated.validated.bindings[0].resourcePath).toEqual(["acme/things"]);
+    expect(validated.validated.bindings[0].constraints.id.type).toBe("FIELD_REQUIRED");
   });
 });
