@@ -1,0 +1,62 @@
+/**
+ * Backfill queries: a table is read chunk by chunk in key order (keyset
+ * pagination: each chunk starts after the last key of the previous one, so
+ * the cursor kept in the checkpoint resumes a backfill after any crash), or,
+ * for tables without a key, by ranges of physical pages.
+ *
+ * Chunks are read with COPY (SELECT ...) TO STDOUT: the rows stream in text
+ * form straight to the document encoder, never materialised as a result set.
+ */
+import type pg from "pg";
+import copyStreams from "pg-copy-streams";
+import { readCopyRows } from "./copy-text.js";
+import { qualified, quoteIdent, quoteLiteral } from "./connection.js";
+import type { ColumnInfo } from "./discovery.js";
+
+export interface BackfillTable {
+  schema: string;
+  name: string;
+  columns: ColumnInfo[];
+  key: string[];
+}
+
+/** Where a backfill stands: after the last key read, or at a page, for keyless tables. */
+export type Cursor = { after: (string | null)[] | null } | { page: number };
+
+export function keyedChunkSql(t: BackfillTable, after: (string | null)[] | null, limit: number): string {
+  const cols = t.columns.map((c) => quoteIdent(c.name)).join(", ");
+  const keys = t.key.map(quoteIdent);
+  let where = "";
+  if (after) {
+    const lits = t.key.map((k, i) => {
+      const col = t.columns.find((c) => c.name === k)!;
+      if (after[i] === null) throw new Error(`backfill cursor of ${t.schema}.${t.name} has a null key value`);
+      return `${quoteLiteral(after[i]!)}::${col.typeName}`;
+    });
+    where = ` WHERE (${keys.join(", ")}) > (${lits.join(", ")})`;
+  }
+  return `SELECT ${cols} FROM ${qualified(t.schema, t.name)}${where} ORDER BY ${keys.join(", ")} LIMIT ${limit}`;
+}
+
+export function keylessChunkSql(t: BackfillTable, page: number, pages: number): string {
+  const cols = t.columns.map((c) => quoteIdent(c.name)).join(", ");
+  return `SELECT ctid::text, ${cols} FROM ${qualified(t.schema, t.name)} WHERE ctid >= '(${page},0)'::tid AND ctid < '(${page + pages},0)'::tid`;
+}
+
+/** Streams the rows of one query to `onRow` as text values; returns the row count. */
+export async function copyQuery(client: pg.Client, sql: string, onRow: (values: (string | null)[]) => void | Promise<void>): Promise<number> {
+  const stream = client.query(copyStreams.to(`COPY (${sql}) TO STDOUT`));
+  return readCopyRows(stream, onRow);
+}
+
+/** Pages in the table now, and an estimate of rows per page, for keyless chunking. */
+export async function tablePages(client: pg.Client, t: BackfillTable): Promise<{ pages: number; rowsPerPage: number }> {
+  const res = await client.query(
+    `SELECT (pg_relation_size(c.oid) / current_setting('block_size')::int)::int AS pages, c.reltuples::float8 AS tuples, c.relpages::int AS relpages
+       FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`,
+    [qualified(t.schema, t.name)],
+  );
+  const r = res.rows[0];
+  const rowsPerPage = r.relpages > 0 && r.tuples > 0 ? Math.max(1, r.tuples / r.relpages) : 100;
+  return { pages: Number(r.pages), rowsPerPage };
+}

@@ -1,0 +1,129 @@
+/**
+ * Endpoint and resource configuration: the JSON schemas the connector
+ * advertises, and their normalised TypeScript form.
+ */
+import { ConnectorError } from "../../src/sdk/errors.js";
+
+export interface EndpointConfig {
+  address: string;
+  database: string;
+  user: string;
+  password: string;
+  sslmode: "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+  publication: string;
+  slot: string;
+  backfill_chunk_size: number;
+  /** Schemas to discover; all non-system schemas when empty. */
+  schemas: string[];
+  /** Tables ("schema.table") captured from now on, without a backfill. */
+  skip_backfills: string[];
+  heartbeat_interval_seconds: number;
+}
+
+export interface ResourceConfig {
+  namespace: string;
+  stream: string;
+}
+
+export const configSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  title: "PostgreSQL change-data capture",
+  type: "object",
+  required: ["address", "user"],
+  properties: {
+    address: { type: "string", title: "Server address", description: "host:port of the primary server (port defaults to 5432).", order: 0 },
+    database: { type: "string", title: "Database", default: "postgres", order: 1 },
+    user: { type: "string", title: "User", description: "A role with the REPLICATION attribute and SELECT on the captured tables.", order: 2 },
+    password: { type: "string", title: "Password", secret: true, airbyte_secret: true, default: "", order: 3 },
+    sslmode: {
+      type: "string",
+      title: "SSL mode",
+      enum: ["disable", "prefer", "require", "verify-ca", "verify-full"],
+      default: "prefer",
+      description: "prefer tries TLS without verifying the certificate and falls back to plain TCP.",
+      order: 4,
+    },
+    publication: { type: "string", title: "Publication", default: "flow_publication", pattern: "^[^\"\\x00]+$", order: 5 },
+    slot: { type: "string", title: "Replication slot", default: "flow_slot", pattern: "^[a-z0-9_]{1,63}$", order: 6 },
+    backfill_chunk_size: { type: "integer", title: "Backfill chunk size", description: "Rows read per backfill query.", default: 50000, minimum: 1, order: 7 },
+    schemas: { type: "array", title: "Schemas to discover", items: { type: "string" }, default: [], order: 8 },
+    skip_backfills: {
+      type: "array",
+      title: "Skip backfills",
+      description: 'Tables ("schema.table") whose existing rows are not captured: only changes from now on.',
+      items: { type: "string" },
+      default: [],
+      order: 9,
+    },
+    heartbeat_interval_seconds: {
+      type: "number",
+      title: "Heartbeat interval",
+      description: "How often a logical message is written so that the slot advances on an idle database.",
+      default: 60,
+      exclusiveMinimum: 0,
+      order: 10,
+    },
+  },
+} as const;
+
+export const resourceConfigSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  title: "Table",
+  type: "object",
+  required: ["namespace", "stream"],
+  properties: {
+    namespace: { type: "string", title: "Schema", "x-collection-name": false },
+    stream: { type: "string", title: "Table", "x-collection-name": true },
+  },
+} as const;
+
+/** Fills defaults and checks what the JSON schema cannot, naming the field at fault. */
+export function normalizeConfig(raw: unknown): EndpointConfig {
+  if (!raw || typeof raw !== "object") throw new ConnectorError("endpoint config must be an object");
+  const c = raw as Record<string, unknown>;
+  const str = (k: string, dflt?: string): string => {
+    const v = c[k] ?? dflt;
+    if (typeof v !== "string") throw new ConnectorError(`endpoint config /${k} must be a string${dflt === undefined ? " and is required" : ""}`);
+    return v;
+  };
+  const address = str("address");
+  if (!/^[^:\s]+(:\d{1,5})?$/.test(address) && !/^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(address)) {
+    throw new ConnectorError(`endpoint config /address must be host or host:port, like "db.example.com:5432"`);
+  }
+  const chunk = c.backfill_chunk_size ?? 50000;
+  if (!Number.isInteger(chunk) || (chunk as number) < 1) throw new ConnectorError("endpoint config /backfill_chunk_size must be a positive integer");
+  const hb = c.heartbeat_interval_seconds ?? 60;
+  if (typeof hb !== "number" || !(hb > 0)) throw new ConnectorError("endpoint config /heartbeat_interval_seconds must be a positive number");
+  const sslmode = str("sslmode", "prefer");
+  if (!["disable", "prefer", "require", "verify-ca", "verify-full"].includes(sslmode)) {
+    throw new ConnectorError("endpoint config /sslmode must be one of disable, prefer, require, verify-ca, verify-full");
+  }
+  const slot = str("slot", "flow_slot");
+  if (!/^[a-z0-9_]{1,63}$/.test(slot)) throw new ConnectorError("endpoint config /slot may hold only lower-case letters, digits and underscores (at most 63)");
+  const list = (k: string): string[] => {
+    const v = c[k] ?? [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw new ConnectorError(`endpoint config /${k} must be an array of strings`);
+    return v as string[];
+  };
+  return {
+    address,
+    database: str("database", "postgres"),
+    user: str("user"),
+    password: str("password", ""),
+    sslmode: sslmode as EndpointConfig["sslmode"],
+    publication: str("publication", "flow_publication"),
+    slot,
+    backfill_chunk_size: chunk as number,
+    schemas: list("schemas"),
+    skip_backfills: list("skip_backfills"),
+    heartbeat_interval_seconds: hb,
+  };
+}
+
+export function normalizeResource(raw: unknown, index: number): ResourceConfig {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  for (const k of ["namespace", "stream"]) {
+    if (typeof r[k] !== "string" || r[k] === "") throw new ConnectorError(`binding ${index}: resource config /${k} must be a non-empty string`);
+  }
+  return { namespace: r.namespace as string, stream: r.stream as string };
+}

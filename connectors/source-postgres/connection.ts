@@ -1,0 +1,83 @@
+/**
+ * Opening connections: one for queries (discovery, backfill, fences) and
+ * one in replication mode. Both carry the same output settings, because the
+ * text form of values depends on them and the backfill and the change stream
+ * must produce identical documents.
+ */
+import pg from "pg";
+import type { EndpointConfig } from "./config.js";
+
+/** Session settings every connection uses; see text-values.ts for why. */
+const OUTPUT_SETTINGS = "-c DateStyle=ISO,MDY -c IntervalStyle=iso_8601 -c TimeZone=UTC -c extra_float_digits=1 -c bytea_output=hex";
+
+function hostPort(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(address)!;
+  return { host: m[1], port: m[2] ? Number(m[2]) : 5432 };
+}
+
+function clientConfig(cfg: EndpointConfig, ssl: pg.ClientConfig["ssl"], replication: boolean): pg.ClientConfig {
+  const { host, port } = hostPort(cfg.address);
+  const c: pg.ClientConfig & { replication?: string; options?: string } = {
+    host,
+    port,
+    database: cfg.database,
+    user: cfg.user,
+    password: cfg.password,
+    ssl,
+    application_name: "tributary-source-postgres",
+    options: OUTPUT_SETTINGS,
+    keepAlive: true,
+    connectionTimeoutMillis: 30_000,
+  };
+  if (replication) c.replication = "database";
+  return c;
+}
+
+function sslOptions(mode: EndpointConfig["sslmode"]): pg.ClientConfig["ssl"] {
+  switch (mode) {
+    case "disable":
+      return false;
+    case "prefer":
+    case "require":
+      return { rejectUnauthorized: false };
+    case "verify-ca":
+      // Verify the chain but not the host name.
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    case "verify-full":
+      return { rejectUnauthorized: true };
+  }
+}
+
+/** Connects, falling back to plain TCP under sslmode=prefer when the server has no TLS. */
+export async function connect(cfg: EndpointConfig, opts: { replication?: boolean } = {}): Promise<pg.Client> {
+  const attempt = async (ssl: pg.ClientConfig["ssl"]) => {
+    const client = new pg.Client(clientConfig(cfg, ssl, !!opts.replication));
+    // Errors after connect surface through the query or stream in use; this keeps them from crashing the process.
+    client.on("error", () => {});
+    // Values reach us as text; never let pg parse them into lossy JS values.
+    await client.connect();
+    return client;
+  };
+  try {
+    return await attempt(sslOptions(cfg.sslmode));
+  } catch (err) {
+    if (cfg.sslmode === "prefer" && /does not support SSL/i.test(String((err as Error).message))) return attempt(false);
+    throw err;
+  }
+}
+
+/** Row values as the server's text, untouched. */
+export const TEXT_TYPES = { getTypeParser: () => (v: string) => v } as unknown as pg.CustomTypesConfig;
+
+export function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}
+
+export function quoteLiteral(value: string): string {
+  // E'' strings read backslashes as escapes whatever standard_conforming_strings says.
+  return "E'" + value.replace(/\\/g, "\\\\").replace(/'/g, "''") + "'";
+}
+
+export function qualified(schema: string, table: string): string {
+  return quoteIdent(schema) + "." + quoteIdent(table);
+}
