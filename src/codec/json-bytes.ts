@@ -19,6 +19,10 @@ const MINUS = 0x2d;
 const IN_OBJECT = 1;
 const IN_ARRAY = 2;
 
+// Deeper documents fall back to the string scanner, which has no limit.
+const MAX_DEPTH = 512;
+const STACK = new Uint8Array(MAX_DEPTH);
+
 export function skipWsBytes(b: Uint8Array, i: number): number {
   for (;;) {
     const c = b[i];
@@ -103,7 +107,8 @@ function memberKey(b: Uint8Array, i: number): number {
 
 /** Skips one well-formed JSON value starting at i (no leading whitespace). */
 export function skipValueBytes(b: Uint8Array, i: number): number {
-  const stack: number[] = [];
+  const stack = STACK;
+  let depth = 0;
   value: for (;;) {
     i = skipWsBytes(b, i);
     const c = b[i];
@@ -112,7 +117,8 @@ export function skipValueBytes(b: Uint8Array, i: number): number {
       if (b[i] === RBRACE) {
         i++;
       } else {
-        stack.push(IN_OBJECT);
+        if (depth === MAX_DEPTH) return -1;
+        stack[depth++] = IN_OBJECT;
         i = memberKey(b, i);
         if (i < 0) return -1;
         continue value;
@@ -122,7 +128,8 @@ export function skipValueBytes(b: Uint8Array, i: number): number {
       if (b[i] === RBRACKET) {
         i++;
       } else {
-        stack.push(IN_ARRAY);
+        if (depth === MAX_DEPTH) return -1;
+        stack[depth++] = IN_ARRAY;
         continue value;
       }
     } else if (c === QUOTE) {
@@ -140,10 +147,10 @@ export function skipValueBytes(b: Uint8Array, i: number): number {
     }
     if (i < 0) return -1;
     for (;;) {
-      if (stack.length === 0) return i;
+      if (depth === 0) return i;
       i = skipWsBytes(b, i);
       const d = b[i];
-      const top = stack[stack.length - 1];
+      const top = stack[depth - 1];
       if (d === COMMA) {
         i++;
         if (top === IN_OBJECT) {
@@ -154,7 +161,7 @@ export function skipValueBytes(b: Uint8Array, i: number): number {
       }
       if ((top === IN_OBJECT && d === RBRACE) || (top === IN_ARRAY && d === RBRACKET)) {
         i++;
-        stack.pop();
+        depth--;
         continue;
       }
       return -1;

@@ -10,6 +10,7 @@
  */
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { fromFlowJson, toFlowJson } from "./flow-json.js";
+import { decodeBase64Bytes } from "./base64.js";
 import { literalAt, skipStringBytes, skipValueBytes, skipWsBytes } from "./json-bytes.js";
 
 export type WireCodec = "proto" | "json";
@@ -70,9 +71,9 @@ function jsonCodec<D extends DescMessage>(schema: D): MessageCodec<MessageShape<
   };
 }
 
+/** Buffers, not fresh Uint8Arrays: small ones come from Node's pool, which is much cheaper. */
 function toUtf8(text: string): Uint8Array {
-  const b = Buffer.from(text, "utf8");
-  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+  return Buffer.from(text, "utf8");
 }
 
 // ------------------------------------------------------------ fast encode
@@ -150,7 +151,7 @@ function encodeDocProto(tag: number, binding: number, doc: string | Uint8Array):
   if (binding !== 0) innerLen += 1 + varintSize(binding);
   if (docLen !== 0) innerLen += 1 + varintSize(docLen) + docLen;
   const total = 1 + varintSize(innerLen) + innerLen;
-  const buf = new Uint8Array(total);
+  const buf = Buffer.allocUnsafe(total);
   buf[0] = tag;
   let pos = putVarint(buf, 1, innerLen);
   if (binding !== 0) {
@@ -160,7 +161,7 @@ function encodeDocProto(tag: number, binding: number, doc: string | Uint8Array):
   if (docLen !== 0) {
     buf[pos++] = 0x12;
     pos = putVarint(buf, pos, docLen);
-    if (typeof doc === "string") Buffer.from(buf.buffer, buf.byteOffset, buf.length).write(doc, pos, "utf8");
+    if (typeof doc === "string") buf.write(doc, pos, "utf8");
     else buf.set(doc, pos);
   }
   return buf;
@@ -184,8 +185,8 @@ function encodeDocJson(prefix: string, binding: number, doc: string | Uint8Array
   if (doc.length === 0) return toUtf8(head + "}}");
   if (!startsLikeJson(doc[0]!)) return undefined;
   head += binding !== 0 ? ',"doc":' : '"doc":';
-  const out = new Uint8Array(head.length + doc.length + 2);
-  for (let i = 0; i < head.length; i++) out[i] = head.charCodeAt(i); // ASCII
+  const out = Buffer.allocUnsafe(head.length + doc.length + 2);
+  out.write(head, 0, "latin1"); // ASCII
   out.set(doc, head.length);
   out[out.length - 2] = 0x7d;
   out[out.length - 1] = 0x7d;
@@ -197,8 +198,8 @@ function encodeDocJson(prefix: string, binding: number, doc: string | Uint8Array
 /** Returns undefined when the payload is not one the fast path handles. */
 export type FastDecode = (payload: Uint8Array) => unknown;
 
+// Shared zero value for bytes fields, as protobuf-es create() also shares one.
 const EMPTY = new Uint8Array(0);
-const latin1 = new TextDecoder("latin1");
 
 /**
  * materialize.Request `store` and `load` in JSON, scanned over the bytes so
@@ -231,11 +232,11 @@ export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
       return undefined;
     }
     let binding = 0;
-    let keyJson = EMPTY;
-    let keyPacked = EMPTY;
-    let valuesJson = EMPTY;
-    let valuesPacked = EMPTY;
-    let docJson = EMPTY;
+    let keyJson: Uint8Array = EMPTY;
+    let keyPacked: Uint8Array = EMPTY;
+    let valuesJson: Uint8Array = EMPTY;
+    let valuesPacked: Uint8Array = EMPTY;
+    let docJson: Uint8Array = EMPTY;
     let exists = false;
     let del = false;
     if (b[i] === 0x7d) {
@@ -243,10 +244,15 @@ export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
     } else {
       for (;;) {
         if (b[i] !== 0x22) return undefined;
-        const keyEnd = b.indexOf(0x22, i + 1);
-        if (keyEnd < 0 || b[keyEnd + 1] !== 0x3a) return undefined;
-        const key = latin1.decode(b.subarray(i + 1, keyEnd));
-        i = keyEnd + 2;
+        // Field names are short ASCII; anything else (escapes, non-ASCII) goes the generic way.
+        let key = "";
+        let j = i + 1;
+        for (let c = b[j]; c !== 0x22; c = b[++j]) {
+          if (c === undefined || c === 0x5c || c >= 0x80 || j - i > 24) return undefined;
+          key += String.fromCharCode(c);
+        }
+        if (b[j + 1] !== 0x3a) return undefined;
+        i = j + 2;
         if (literalAt(b, i, "null")) {
           i += 4;
         } else {
@@ -270,7 +276,7 @@ export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
               const end = skipValueBytes(b, i);
               if (end < 0) return undefined;
               // Copy out, so the message does not pin the whole input chunk.
-              const raw = new Uint8Array(b.subarray(i, end));
+              const raw = Buffer.from(b.subarray(i, end));
               if (key[0] === "k") keyJson = raw;
               else if (key[0] === "v") valuesJson = raw;
               else docJson = raw;
@@ -285,10 +291,8 @@ export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
               if (b[i] !== 0x22) return undefined;
               const end = skipStringBytes(b, i);
               if (end < 0) return undefined;
-              const text = latin1.decode(b.subarray(i + 1, end - 1));
-              if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) return undefined;
-              const buf = Buffer.from(text, "base64");
-              const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+              const bytes = decodeBase64Bytes(b, i + 1, end - 1);
+              if (bytes === undefined) return undefined;
               if (key[0] === "k") keyPacked = bytes;
               else valuesPacked = bytes;
               i = end;
