@@ -183,6 +183,27 @@ describe("tributary serve", () => {
     }
   });
 
+  it("cuts the drain short on a second SIGINT", async () => {
+    const s = await serve(["source-hello-world", "--port", "0"]);
+    const client = connect(s.port);
+    try {
+      const call = openStream<cap.Request, cap.Response>(client, captureService);
+      const done = outcome(call);
+      call.write(helloOpen());
+      expect((await nextResponse(call)).opened).toBeDefined();
+      const t0 = Date.now();
+      s.proc.kill("SIGINT");
+      await new Promise((r) => setTimeout(r, 300));
+      expect(s.proc.exitCode).toBe(null); // draining, default grace period 30 s
+      s.proc.kill("SIGINT");
+      expect(await s.exit).toEqual({ code: 1, signal: null });
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect((await done).code).not.toBe(grpc.status.OK);
+    } finally {
+      client.close();
+    }
+  });
+
   it("rejects bad arguments with a message naming the option", async () => {
     const result = await run(process.execPath, [bin, "serve", "source-hello-world", "--port", "http"], { cwd: root }).then(
       () => ({ code: 0, stderr: "" }),
