@@ -52,4 +52,96 @@ describe("source-postgres capture", () => {
     expect(typeof upd.doc._meta.source.txid).toBe("number");
     expect(upd.doc._meta.source.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
   });
+
+  it("omits unchanged TOAST values, carries before-images under REPLICA IDENTITY FULL, and moves rows whose key changes", async () => {
+    const db = "toast";
+    await pg.createDatabase(db);
+    await pg.query(db, `CREATE TABLE docs (id int PRIMARY KEY, small text, big text)`);
+    await pg.query(db, `ALTER TABLE docs ALTER COLUMN big SET STORAGE EXTERNAL`);
+    await pg.query(db, `CREATE TABLE full_rows (id int PRIMARY KEY, v text, big text)`);
+    await pg.query(db, `ALTER TABLE full_rows REPLICA IDENTITY FULL`);
+    await pg.query(db, `ALTER TABLE full_rows ALTER COLUMN big SET STORAGE EXTERNAL`);
+    const out = new MemoryOutput();
+    const cap = startCapture(configFor(db), [{ namespace: "public", stream: "docs" }, { namespace: "public", stream: "full_rows" }], out);
+    await out.until(() => Object.values(out.state.bindingStateV1 ?? {}).filter((s: any) => s.mode === "active").length === 2, 30_000, "backfills");
+    const big = "x".repeat(100_000);
+    await pg.query(db, `INSERT INTO docs VALUES (1, 'a', $1)`, [big]);
+    await pg.query(db, `UPDATE docs SET small = 'b' WHERE id = 1`);
+    await pg.query(db, `INSERT INTO full_rows VALUES (1, 'one', $1)`, [big]);
+    await pg.query(db, `UPDATE full_rows SET v = 'uno' WHERE id = 1`);
+    await pg.query(db, `DELETE FROM full_rows WHERE id = 1`);
+    await pg.query(db, `UPDATE docs SET id = 2 WHERE id = 1`);
+    await out.until(() => out.committed.filter((d) => d.binding === 0).length >= 4, 30_000, "changes");
+    await out.until(() => out.committed.filter((d) => d.binding === 1).length >= 3, 30_000, "changes");
+    await cap.stop();
+
+    const docs = out.committed.filter((d) => d.binding === 0).map((d) => d.doc);
+    expect(docs[0]).toMatchObject({ id: 1, small: "a", big, _meta: { op: "c" } });
+    // The update did not touch `big`: it is left out (not null), so a merge keeps the value.
+    expect(docs[1]).toMatchObject({ id: 1, small: "b", _meta: { op: "u" } });
+    expect("big" in docs[1]).toBe(false);
+    // A key change is a delete of the old key and a create of the new one.
+    expect(docs[2]).toMatchObject({ id: 1, _meta: { op: "d" } });
+    expect(docs[3]).toMatchObject({ id: 2, small: "b", _meta: { op: "c" } });
+
+    const full = out.committed.filter((d) => d.binding === 1).map((d) => d.doc);
+    expect(full[1]).toMatchObject({ id: 1, v: "uno", big, _meta: { op: "u", before: { id: 1, v: "one", big } } });
+    expect(full[2]).toMatchObject({ id: 1, v: "uno", big, _meta: { op: "d" } });
+  });
+
+  it("reports TRUNCATE, follows ALTER TABLE with a SourcedSchema, and captures keyless and partitioned tables", async () => {
+    const db = "shapes";
+    await pg.createDatabase(db);
+    await pg.query(db, `CREATE TABLE t (id int PRIMARY KEY, a text)`);
+    await pg.query(db, `CREATE TABLE logs (msg text, n int)`);
+    await pg.query(db, `ALTER TABLE logs REPLICA IDENTITY FULL`);
+    await pg.query(db, `CREATE TABLE parts (id int, region text, v int, PRIMARY KEY (id, region)) PARTITION BY LIST (region)`);
+    await pg.query(db, `CREATE TABLE parts_eu PARTITION OF parts FOR VALUES IN ('eu')`);
+    await pg.query(db, `CREATE TABLE parts_us PARTITION OF parts FOR VALUES IN ('us')`);
+    await pg.query(db, `INSERT INTO t VALUES (1, 'x')`);
+    await pg.query(db, `INSERT INTO logs SELECT 'm' || g, g FROM generate_series(1, 30) g`);
+    await pg.query(db, `INSERT INTO parts VALUES (1, 'eu', 1), (2, 'us', 2)`);
+    const out = new MemoryOutput();
+    const bindings = [
+      { namespace: "public", stream: "t" },
+      { namespace: "public", stream: "logs" },
+      { namespace: "public", stream: "parts" },
+    ];
+    const logs: string[] = [];
+    const cap = startCapture(configFor(db), bindings, out, logs);
+    await out.until(() => Object.values(out.state.bindingStateV1 ?? {}).filter((s: any) => s.mode === "active").length === 3, 30_000, "backfills");
+    const schemasBefore = out.schemas.length;
+    await pg.query(db, `ALTER TABLE t ADD COLUMN b int`);
+    await pg.query(db, `INSERT INTO t VALUES (2, 'y', 7)`);
+    await pg.query(db, `ALTER TABLE t DROP COLUMN a`);
+    await pg.query(db, `INSERT INTO t VALUES (3, 8)`);
+    await pg.query(db, `INSERT INTO logs VALUES ('late', 31)`);
+    await pg.query(db, `UPDATE parts SET v = 20 WHERE id = 2`);
+    await pg.query(db, `TRUNCATE logs`);
+    await out.until(() => out.committed.some((d) => d.doc.id === 3 && d.binding === 0), 30_000, "insert after ALTER");
+    await out.until(() => out.committed.some((d) => d.binding === 2 && d.doc.v === 20), 30_000, "partition update");
+    await cap.stop();
+    expect(cap.error).toBeUndefined();
+
+    const truncated = logs.map((l) => JSON.parse(l)).find((l) => /TRUNCATE/.test(l.msg));
+    expect(truncated).toMatchObject({ level: "warn", table: "public.logs", binding: 1 });
+    const t = out.committed.filter((d) => d.binding === 0).map((d) => d.doc);
+    expect(t.find((d) => d.id === 2)).toMatchObject({ a: "y", b: 7 });
+    const three = t.find((d) => d.id === 3);
+    expect(three).toMatchObject({ b: 8 });
+    expect("a" in three).toBe(false);
+    const newSchemas = out.schemas.slice(schemasBefore).filter((s) => s.binding === 0);
+    expect(newSchemas.length).toBeGreaterThanOrEqual(2);
+    expect(Object.keys((newSchemas.at(-1)!.schema as any).properties).sort()).toEqual(["_meta", "b", "id"]);
+
+    const logs = out.committed.filter((d) => d.binding === 1).map((d) => d.doc);
+    expect(logs.filter((d) => d._meta.source.snapshot)).toHaveLength(30);
+    expect(new Set(logs.map((d) => d._meta.source.loc)).size).toBe(logs.length);
+    expect(logs.find((d) => d.msg === "late")?._meta.source.loc).toMatch(/^[0-9a-f]{16}:\d+$/);
+
+    // Changes to partitions arrive as changes of the root table.
+    const parts = out.committed.filter((d) => d.binding === 2).map((d) => d.doc);
+    expect(parts.filter((d) => d._meta.source.snapshot).map((d) => d.id).sort()).toEqual([1, 2]);
+    expect(parts.at(-1)).toMatchObject({ id: 2, region: "us", v: 20, _meta: { op: "u", source: { table: "parts" } } });
+  });
 });

@@ -74,6 +74,8 @@ interface Bound {
   filterAfter: bigint[] | null;
   /** Integer keys: changes ahead of the backfill cursor are held back. */
   precise: boolean;
+  /** Columns as last announced by the stream (or the catalog at start). */
+  streamColumns: { name: string; typeOid: number }[];
 }
 
 interface RelationEntry {
@@ -195,6 +197,7 @@ export class PostgresCapture {
         state: { mode: "pending" },
         filterAfter: null,
         precise,
+        streamColumns: table.columns.map((c) => ({ name: c.name, typeOid: c.typeOid })),
       });
     });
   }
@@ -478,16 +481,18 @@ export class PostgresCapture {
       throw new ConnectorError(`binding ${b.index} (${rel.namespace}.${rel.name}): key column(s) ${missingKey.join(", ")} no longer exist`);
     }
     entry.encoder = new RowEncoder(rel.namespace, rel.name, rel.columns, b.table.key, this.types);
-    const same =
-      rel.columns.length === b.table.columns.length && rel.columns.every((c, i) => c.name === b.table.columns[i].name && c.typeOid === b.table.columns[i].typeOid);
+    const prev = b.streamColumns;
+    const same = rel.columns.length === prev.length && rel.columns.every((c, i) => c.name === prev[i].name && c.typeOid === prev[i].typeOid);
     if (same) return;
-    // The table changed shape: refresh what the backfill reads and tell the runtime.
+    // The table changed shape: tell the runtime, and refresh what the backfill reads.
+    b.streamColumns = rel.columns.map((c) => ({ name: c.name, typeOid: c.typeOid }));
     const [fresh] = await listTables(this.sql, [], [{ schema: rel.namespace, table: rel.name }]);
-    const columns = fresh?.columns ?? rel.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typeName: "", declaredType: "", notNull: false }));
     if (fresh) {
       b.table = { ...b.table, columns: fresh.columns };
       b.encoder = new RowEncoder(b.table.schema, b.table.name, b.table.columns, b.table.key, this.types);
     }
+    // Nullability is not in the Relation message; the catalog may already be newer, so unknown columns are nullable.
+    const columns = rel.columns.map((c) => ({ ...c, notNull: fresh?.columns.find((f) => f.name === c.name && f.typeOid === c.typeOid)?.notNull ?? false }));
     this.ctx.log.info("table columns changed", { table: `${rel.namespace}.${rel.name}`, columns: rel.columns.map((c) => c.name) });
     await this.out.sourcedSchema(b.index, sourcedSchema(columns, b.table.key, this.types));
   }

@@ -78,9 +78,9 @@ export interface TestBinding {
 }
 
 /** Starts a capture session; `stop()` aborts it and waits for it to end. */
-export function startCapture(config: Record<string, unknown>, bindings: TestBinding[], out: MemoryOutput) {
+export function startCapture(config: Record<string, unknown>, bindings: TestBinding[], out: MemoryOutput, logs?: string[]) {
   const ac = new AbortController();
-  const log = createLogger({ level: process.env.LOG_LEVEL ?? "warn" });
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? "warn", write: logs ? (l) => void logs.push(l) : undefined });
   const done = connector.open(
     {
       config: config as any,
