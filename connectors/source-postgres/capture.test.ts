@@ -107,8 +107,8 @@ describe("source-postgres capture", () => {
       { namespace: "public", stream: "logs" },
       { namespace: "public", stream: "parts" },
     ];
-    const logs: string[] = [];
-    const cap = startCapture(configFor(db), bindings, out, logs);
+    const logLines: string[] = [];
+    const cap = startCapture(configFor(db), bindings, out, logLines);
     await out.until(() => Object.values(out.state.bindingStateV1 ?? {}).filter((s: any) => s.mode === "active").length === 3, 30_000, "backfills");
     const schemasBefore = out.schemas.length;
     await pg.query(db, `ALTER TABLE t ADD COLUMN b int`);
@@ -123,7 +123,7 @@ describe("source-postgres capture", () => {
     await cap.stop();
     expect(cap.error).toBeUndefined();
 
-    const truncated = logs.map((l) => JSON.parse(l)).find((l) => /TRUNCATE/.test(l.msg));
+    const truncated = logLines.map((l) => JSON.parse(l)).find((l) => /TRUNCATE/.test(l.msg));
     expect(truncated).toMatchObject({ level: "warn", table: "public.logs", binding: 1 });
     const t = out.committed.filter((d) => d.binding === 0).map((d) => d.doc);
     expect(t.find((d) => d.id === 2)).toMatchObject({ a: "y", b: 7 });
