@@ -80,10 +80,16 @@ export class Combiner {
     e.loaded = true;
   }
 
-  drain(): Combined[] {
+  /** Entries in binding, then packed-key order (the combiner keeps them). */
+  sorted(): Combined[] {
     const all = [...this.entries.values()];
-    this.entries.clear();
     all.sort((a, b) => a.binding - b.binding || Buffer.compare(a.packed, b.packed));
+    return all;
+  }
+
+  drain(): Combined[] {
+    const all = this.sorted();
+    this.entries.clear();
     return all;
   }
 }
