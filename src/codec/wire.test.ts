@@ -8,7 +8,9 @@ import {
 } from "../gen/materialize/materialize_pb.js";
 import { zeroCheckpoint } from "./checkpoint.js";
 import { fromFlowJson, toFlowJson } from "./flow-json.js";
-import { fastEncoder, fastJsonDecoder, messageCodec, wireCodecFromEnv, type WireCodec } from "./wire.js";
+import { fastJsonDecoder, fastProtoDecoder } from "./fast-decode.js";
+import { fastEncoder } from "./fast-encode.js";
+import { messageCodec, wireCodecFromEnv, type WireCodec } from "./wire.js";
 
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, "utf8"));
 const WIRES: WireCodec[] = ["proto", "json"];
@@ -180,4 +182,83 @@ describe("generic codecs round-trip", () => {
       if (wire === "proto") expect(equals(MaterializeRequestSchema, fromBinary(MaterializeRequestSchema, codec.encode(msg)), msg)).toBe(true);
     });
   }
+});
+
+describe("fast protobuf decode of materialize Store and Load matches fromBinary", () => {
+  const fast = fastProtoDecoder(MaterializeRequestSchema)!;
+  const codec = messageCodec(MaterializeRequestSchema, "proto");
+  const hex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s/g, ""), "hex"));
+
+  it("handles every combination of set and unset fields", () => {
+    let count = 0;
+    for (let mask = 0; mask < 256; mask++) {
+      const on = (bit: number) => (mask & (1 << bit)) !== 0;
+      const store = {
+        binding: on(0) ? 300 + mask : 0,
+        keyJson: on(1) ? utf8(`["k${mask}"]`) : new Uint8Array(0),
+        keyPacked: on(2) ? new Uint8Array([1, mask]) : new Uint8Array(0),
+        valuesJson: on(3) ? utf8("[1.5,true]") : new Uint8Array(0),
+        valuesPacked: on(4) ? new Uint8Array([9]) : new Uint8Array(0),
+        docJson: on(5) ? utf8(`{"n":${mask},"pad":"${"x".repeat(mask)}"}`) : new Uint8Array(0),
+        exists: on(6),
+        delete: on(7),
+      };
+      for (const msg of [
+        create(MaterializeRequestSchema, { store }),
+        create(MaterializeRequestSchema, { load: { binding: store.binding, keyJson: store.keyJson, keyPacked: store.keyPacked } }),
+      ]) {
+        const wire = toBinary(MaterializeRequestSchema, msg);
+        const got = fast(wire);
+        expect(got, `declined ${Buffer.from(wire).toString("hex")}`).toBeDefined();
+        expect(equals(MaterializeRequestSchema, got as never, fromBinary(MaterializeRequestSchema, wire))).toBe(true);
+        expect(equals(MaterializeRequestSchema, got as never, msg)).toBe(true);
+        count++;
+      }
+    }
+    expect(count).toBe(512);
+  });
+
+  it("reads unusual but valid encodings the same way", () => {
+    const cases = [
+      "3a 06 08 01 08 02 38 01", // repeated binding: last wins
+      "3a 04 38 02 40 00", // bool written as 2
+      "3a 06 08 ff ff ff ff 0f", // binding 4294967295
+      "3a 00", // empty store
+      "2a 05 12 03 5b 31 5d", // load with key [1]
+      "3a 02 32 00", // present but empty doc
+    ];
+    for (const c of cases) {
+      const got = fast(hex(c));
+      expect(got, c).toBeDefined();
+      expect(equals(MaterializeRequestSchema, got as never, fromBinary(MaterializeRequestSchema, hex(c)))).toBe(true);
+    }
+  });
+
+  it("declines what it does not model, and the codec keeps unknown fields", () => {
+    const cases = [
+      "3a 03 48 01 00", // unknown field 9 inside Store
+      "3a 02 08 01 a2 06 01 00", // $internal after the Store
+      "3a 02 08 01 3a 02 08 02", // Store twice (merged by fromBinary)
+      "2a 02 38 01", // exists is not a Load field
+      "0a 00", // spec
+      "3a 05 08 01", // truncated
+      "3a 03 12 05 00", // bytes field overruns
+      "", // empty request
+    ];
+    for (const c of cases) expect(fast(hex(c)), c).toBeUndefined();
+    const unknown = hex("3a 04 08 01 48 07");
+    const msg = codec.decode(unknown);
+    expect(msg.store?.binding).toBe(1);
+    expect(msg.store?.$unknown).toHaveLength(1);
+    expect(Buffer.from(codec.encode(msg)).equals(Buffer.from(unknown))).toBe(true);
+    expect(() => codec.decode(hex("3a 05 08 01"))).toThrow(/cannot decode materialize\.Request from protobuf/);
+  });
+});
+
+describe("fast paths only attach to the schemas they were written for", () => {
+  it("returns no fast path for other types", () => {
+    expect(fastProtoDecoder(CaptureResponseSchema)).toBeUndefined();
+    expect(fastJsonDecoder(MaterializeResponseSchema)).toBeUndefined();
+    expect(fastEncoder(MaterializeRequestSchema, "proto")).toBeUndefined();
+  });
 });

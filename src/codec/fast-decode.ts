@@ -1,0 +1,282 @@
+/**
+ * Fast decoders for the per-document requests, materialize.Request with
+ * only `store` or `load` set, in both wires. They read the bytes directly and
+ * build the same message fromBinary / fromFlowJson would; anything they do
+ * not recognise (other messages, unknown fields, unusual but valid encodings)
+ * returns undefined and the caller takes the generic path, which also
+ * reports errors.
+ */
+import type { DescMessage } from "@bufbuild/protobuf";
+import { decodeBase64Bytes } from "./base64.js";
+import { literalAt, skipStringBytes, skipValueBytes, skipWsBytes } from "./json-bytes.js";
+
+
+/** Returns undefined when the payload is not one the fast path handles. */
+export type FastDecode = (payload: Uint8Array) => unknown;
+
+// Shared zero value for bytes fields, as protobuf-es create() also shares one.
+const EMPTY = new Uint8Array(0);
+
+interface StoreLoadShape {
+  requestType: string;
+  storeType: string;
+  loadType: string;
+  storeTag: number;
+  loadTag: number;
+}
+
+/**
+ * The fast paths build Store and Load messages field by field, so they
+ * apply only when the schema is exactly the one they were written for.
+ */
+function storeLoadShape(schema: DescMessage): StoreLoadShape | undefined {
+  if (schema.typeName !== "materialize.Request") return undefined;
+  const store = schema.fields.find((f) => f.localName === "store");
+  const load = schema.fields.find((f) => f.localName === "load");
+  if (store?.fieldKind !== "message" || load?.fieldKind !== "message" || store.oneof || load.oneof) return undefined;
+  const shape = (m: DescMessage) => m.fields.map((f) => `${f.number}:${f.localName}:${f.fieldKind}:${f.scalar}`).join(",");
+  if (shape(store.message) !== "1:binding:scalar:13,2:keyJson:scalar:12,3:keyPacked:scalar:12,4:valuesJson:scalar:12,5:valuesPacked:scalar:12,6:docJson:scalar:12,7:exists:scalar:8,8:delete:scalar:8") {
+    return undefined;
+  }
+  if (shape(load.message) !== "1:binding:scalar:13,2:keyJson:scalar:12,3:keyPacked:scalar:12") return undefined;
+  if (store.number > 15 || load.number > 15) return undefined; // one-byte tags
+  return {
+    requestType: schema.typeName,
+    storeType: store.message.typeName,
+    loadType: load.message.typeName,
+    storeTag: (store.number << 3) | 2,
+    loadTag: (load.number << 3) | 2,
+  };
+}
+
+/**
+ * materialize.Request `store` and `load` in protobuf. Bytes fields are views
+ * into the payload, as fromBinary gives. Unknown fields, repeated outer
+ * fields or over-long varints go the generic way (which keeps unknowns).
+ */
+export function fastProtoDecoder(schema: DescMessage): FastDecode | undefined {
+  const shape = storeLoadShape(schema);
+  if (!shape) return undefined;
+  const { requestType, storeType, loadType, storeTag, loadTag } = shape;
+
+  return (b) => {
+    const n = b.length;
+    const tag = b[0];
+    const isStore = tag === storeTag;
+    if (!isStore && tag !== loadTag) return undefined;
+    // The whole payload must be this one field.
+    let i = 1;
+    let len = 0;
+    for (let shift = 0; ; shift += 7) {
+      const c = b[i++];
+      if (c === undefined || shift > 21) return undefined;
+      len += (c & 0x7f) * 2 ** shift;
+      if (c < 0x80) break;
+    }
+    if (i + len !== n) return undefined;
+
+    let binding = 0;
+    let keyJson: Uint8Array = EMPTY;
+    let keyPacked: Uint8Array = EMPTY;
+    let valuesJson: Uint8Array = EMPTY;
+    let valuesPacked: Uint8Array = EMPTY;
+    let docJson: Uint8Array = EMPTY;
+    let exists = false;
+    let del = false;
+    while (i < n) {
+      const t = b[i++]!;
+      const field = t >> 3;
+      const wireType = t & 7;
+      if (t >= 0x80 || field === 0 || (isStore ? field > 8 : field > 3)) return undefined;
+      if (wireType === 0) {
+        // binding (uint32), exists, delete (bool)
+        let v = 0;
+        for (let shift = 0; ; shift += 7) {
+          const c = b[i++];
+          if (c === undefined || shift > 28) return undefined;
+          v += (c & 0x7f) * 2 ** shift;
+          if (c < 0x80) break;
+        }
+        if (field === 1) {
+          if (v > 0xffffffff) return undefined;
+          binding = v;
+        } else if (field === 7 || field === 8) {
+          if (field === 7) exists = v !== 0;
+          else del = v !== 0;
+        } else {
+          return undefined;
+        }
+      } else if (wireType === 2) {
+        let l = 0;
+        for (let shift = 0; ; shift += 7) {
+          const c = b[i++];
+          if (c === undefined || shift > 28) return undefined;
+          l += (c & 0x7f) * 2 ** shift;
+          if (c < 0x80) break;
+        }
+        const end = i + l;
+        if (end > n) return undefined;
+        const v = b.subarray(i, end);
+        i = end;
+        switch (field) {
+          case 2:
+            keyJson = v;
+            break;
+          case 3:
+            keyPacked = v;
+            break;
+          case 4:
+            valuesJson = v;
+            break;
+          case 5:
+            valuesPacked = v;
+            break;
+          case 6:
+            docJson = v;
+            break;
+          default:
+            return undefined;
+        }
+      } else {
+        return undefined;
+      }
+    }
+    if (isStore) {
+      return {
+        $typeName: requestType,
+        internal: EMPTY,
+        store: { $typeName: storeType, binding, keyJson, keyPacked, valuesJson, valuesPacked, docJson, exists, delete: del },
+      };
+    }
+    return { $typeName: requestType, internal: EMPTY, load: { $typeName: loadType, binding, keyJson, keyPacked } };
+  };
+}
+
+/**
+ * materialize.Request `store` and `load` in JSON, scanned over the bytes so
+ * raw values are copied out without a UTF-8 round trip. Handles the compact
+ * form Flow writes; anything else returns undefined.
+ */
+export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
+  const shape = storeLoadShape(schema);
+  if (!shape) return undefined;
+  const { requestType, storeType, loadType } = shape;
+
+  return (b) => {
+    let isStore: boolean;
+    let i: number;
+    if (literalAt(b, 0, '{"store":{')) {
+      isStore = true;
+      i = 10;
+    } else if (literalAt(b, 0, '{"load":{')) {
+      isStore = false;
+      i = 9;
+    } else {
+      return undefined;
+    }
+    let binding = 0;
+    let keyJson: Uint8Array = EMPTY;
+    let keyPacked: Uint8Array = EMPTY;
+    let valuesJson: Uint8Array = EMPTY;
+    let valuesPacked: Uint8Array = EMPTY;
+    let docJson: Uint8Array = EMPTY;
+    let exists = false;
+    let del = false;
+    if (b[i] === 0x7d) {
+      i++;
+    } else {
+      for (;;) {
+        if (b[i] !== 0x22) return undefined;
+        // Field names are short ASCII; anything else (escapes, non-ASCII) goes the generic way.
+        let key = "";
+        let j = i + 1;
+        for (let c = b[j]; c !== 0x22; c = b[++j]) {
+          if (c === undefined || c === 0x5c || c >= 0x80 || j - i > 24) return undefined;
+          key += String.fromCharCode(c);
+        }
+        if (b[j + 1] !== 0x3a) return undefined;
+        i = j + 2;
+        if (literalAt(b, i, "null")) {
+          i += 4;
+        } else {
+          switch (key) {
+            case "binding": {
+              let n = 0;
+              const start = i;
+              for (let c = b[i]; c !== undefined && c >= 0x30 && c <= 0x39; c = b[++i]) n = n * 10 + (c - 0x30);
+              if (i === start || i - start > 10 || n > 0xffffffff || (b[start] === 0x30 && i - start > 1)) return undefined;
+              binding = n;
+              break;
+            }
+            case "key":
+            case "key_json":
+            case "values":
+            case "values_json":
+            case "doc":
+            case "doc_json": {
+              if (!isStore && key.startsWith("values")) return undefined;
+              if (!isStore && key.startsWith("doc")) return undefined;
+              const end = skipValueBytes(b, i);
+              if (end < 0) return undefined;
+              // Copy out, so the message does not pin the whole input chunk.
+              const raw = Buffer.from(b.subarray(i, end));
+              if (key[0] === "k") keyJson = raw;
+              else if (key[0] === "v") valuesJson = raw;
+              else docJson = raw;
+              i = end;
+              break;
+            }
+            case "keyPacked":
+            case "key_packed":
+            case "valuesPacked":
+            case "values_packed": {
+              if (!isStore && key[0] === "v") return undefined;
+              if (b[i] !== 0x22) return undefined;
+              const end = skipStringBytes(b, i);
+              if (end < 0) return undefined;
+              const bytes = decodeBase64Bytes(b, i + 1, end - 1);
+              if (bytes === undefined) return undefined;
+              if (key[0] === "k") keyPacked = bytes;
+              else valuesPacked = bytes;
+              i = end;
+              break;
+            }
+            case "exists":
+            case "delete": {
+              if (!isStore) return undefined;
+              let v: boolean;
+              if (literalAt(b, i, "true")) {
+                v = true;
+                i += 4;
+              } else if (literalAt(b, i, "false")) {
+                v = false;
+                i += 5;
+              } else {
+                return undefined;
+              }
+              if (key === "exists") exists = v;
+              else del = v;
+              break;
+            }
+            default:
+              return undefined;
+          }
+        }
+        const c = b[i++];
+        if (c === 0x2c) continue;
+        if (c === 0x7d) break;
+        return undefined;
+      }
+    }
+    if (b[i++] !== 0x7d || skipWsBytes(b, i) !== b.length) return undefined;
+    // Same shapes (and property order) as protobuf-es create() would give.
+    if (isStore) {
+      return {
+        $typeName: requestType,
+        internal: EMPTY,
+        store: { $typeName: storeType, binding, keyJson, keyPacked, valuesJson, valuesPacked, docJson, exists, delete: del },
+      };
+    }
+    return { $typeName: requestType, internal: EMPTY, load: { $typeName: loadType, binding, keyJson, keyPacked } };
+  };
+}
