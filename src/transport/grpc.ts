@@ -124,6 +124,14 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
   const host = opts.host ?? "127.0.0.1";
   const log = opts.log ?? createLogger();
   const service = serviceFor(connector.protocol);
+  // grpc-js writes its own diagnostics to stderr as plain text; route them
+  // into the structured log so that every stderr line stays parseable.
+  const text = (args: unknown[]) => args.map(String).join(" ");
+  grpc.setLogger({
+    error: (...args: unknown[]) => log.warn(text(args), { component: "grpc-js" }),
+    info: (...args: unknown[]) => log.debug(text(args), { component: "grpc-js" }),
+    debug: (...args: unknown[]) => log.debug(text(args), { component: "grpc-js" }),
+  });
   const server = new grpc.Server(SERVER_OPTIONS);
 
   // Sessions in flight, so that a forced shutdown can abort them.
@@ -185,10 +193,13 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
   });
   new ReflectionService(reflectionPackage(service), { services: [service.name, HEALTH_SERVICE] }).addToServer(server);
 
+  const address = hostPort(host, opts.port ?? 0);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(hostPort(host, opts.port ?? 0), grpc.ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(new Error(`could not listen on ${hostPort(host, opts.port ?? 0)}: ${err.message}`)) : resolve(bound),
-    ),
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (!err) return resolve(bound);
+      server.forceShutdown();
+      reject(new Error(`could not listen on ${address}: ${err.message}`));
+    }),
   );
 
   let closing: Promise<{ forced: boolean }> | undefined;

@@ -301,6 +301,13 @@ describe("gRPC transport: materialize", () => {
 });
 
 describe("gRPC transport: health and shutdown", () => {
+  it("names the address when it cannot listen", async () => {
+    const { server } = await start(testCapture);
+    await expect(serveGrpc(testCapture, { port: server.port, log: quiet })).rejects.toThrow(
+      new RegExp(`could not listen on 127\\.0\\.0\\.1:${server.port}: .*EADDRINUSE`),
+    );
+  });
+
   it("reports SERVING for the server and the served service only", async () => {
     const { server } = await start(testCapture);
     const health = healthClient(server.port);
