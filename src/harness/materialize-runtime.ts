@@ -461,6 +461,7 @@ class ShardRunner {
     }
     await s.proc.sendMany(stores);
     this.stats.stores += stores.length;
+    if (!zombieRun) rl.writeMaxKeys(maxKeys);
 
     // StartCommit with the read position this transaction reaches.
     const sources = { ...rl.record.sources, [this.source.name]: txn.end };

@@ -91,6 +91,15 @@ export class RecoveryLog {
     this.write({ ...this.rec, connectorState: state });
   }
 
+  /**
+   * Raises the stored-key bounds ahead of a commit. Bounds that are too high
+   * only cost extra Loads, while bounds that are too low would skip Loads of
+   * keys a destination-authoritative connector already committed.
+   */
+  writeMaxKeys(maxKeys: Record<string, string>): void {
+    this.write({ ...this.rec, maxKeys });
+  }
+
   /** Commits one transaction. */
   commit(update: { sources: Record<string, number>; connectorState: unknown; maxKeys: Record<string, string> }): void {
     this.write({ ...this.rec, ...update, commits: this.rec.commits + 1 });

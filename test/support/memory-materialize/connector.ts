@@ -31,6 +31,17 @@ interface Resource {
 
 const rangeId = (b: number, e: number) => `${b.toString(16).padStart(8, "0")}-${e.toString(16).padStart(8, "0")}`;
 
+/** The common checkpoint of stored ranges that exactly tile [begin, end], if they all agree. */
+function tiledCheckpoint(rows: FenceRow[], begin: number, end: number): string | undefined {
+  const inside = rows.filter((f) => f.keyBegin >= begin && f.keyEnd <= end && f.checkpoint).sort((a, b) => a.keyBegin - b.keyBegin);
+  let next = begin;
+  for (const f of inside) {
+    if (f.keyBegin !== next || f.checkpoint !== inside[0]!.checkpoint) return undefined;
+    next = f.keyEnd + 1;
+  }
+  return inside.length > 0 && next === end + 1 ? inside[0]!.checkpoint : undefined;
+}
+
 const connector: MaterializeConnector<Config, Resource> = {
   protocol: "materialize",
   name: "memory-materialize",
@@ -96,12 +107,14 @@ const connector: MaterializeConnector<Config, Resource> = {
       const covering = Object.values(s.fences)
         .filter((f) => f.keyBegin <= range.keyBegin && f.keyEnd >= range.keyEnd && f.checkpoint)
         .sort((a, b) => a.keyEnd - a.keyBegin - (b.keyEnd - b.keyBegin));
+      // A merge: sub-ranges that tile ours exactly and agree on their checkpoint.
+      const recovered = covering[0]?.checkpoint ?? tiledCheckpoint(Object.values(s.fences), range.keyBegin, range.keyEnd);
       if (!mine) {
-        mine = { keyBegin: range.keyBegin, keyEnd: range.keyEnd, generation: 1, checkpoint: covering[0]?.checkpoint };
+        mine = { keyBegin: range.keyBegin, keyEnd: range.keyEnd, generation: 1, checkpoint: recovered };
         s.fences[me] = mine;
       }
       writeStore(config.path, s);
-      return { generation: mine.generation, checkpoint: covering[0]?.checkpoint };
+      return { generation: mine.generation, checkpoint: recovered };
     });
 
     return {
