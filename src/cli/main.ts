@@ -9,7 +9,8 @@ const USAGE = `usage: tributary <command> [options]
 commands:
   run <connector>                 speak the connector protocol on stdin/stdout
                                   (codec from FLOW_RUNTIME_CODEC: json, else protobuf)
-  serve <connector> [--port N]    serve the connector over gRPC (default port 9000)
+  serve <connector> [--port N] [--host H] [--grace-period S]
+                                  serve the connector over gRPC (default 127.0.0.1:9000)
   convert --type T --from F --to F
                                   convert one message between protobuf and Flow JSON
   preview --source CATALOG ...    run a capture or materialization like Flow's runtime
