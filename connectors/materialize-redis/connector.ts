@@ -1,0 +1,208 @@
+/**
+ * materialize-redis: materializes Flow collections into Redis keys (standard
+ * updates) or Redis Streams (delta updates).
+ *
+ * Redis has no transaction that could hold Flow's checkpoint next to the
+ * data, so Flow's recovery log is authoritative: each transaction is staged
+ * in Redis, described in the connector state that commits with the
+ * checkpoint, and applied by server-side scripts once Flow acknowledges the
+ * commit (see stage.ts). An at-least-once mode writes directly instead.
+ */
+import type { Redis } from "ioredis";
+import type { MaterializationSpec_Binding } from "../../src/gen/flow/flow_pb.js";
+import { atLeastOnceTransactor } from "../../src/sdk/at-least-once.js";
+import { jsonText, parseJson } from "../../src/sdk/config.js";
+import { drainPending, drainedDescription, pendingEntries, rangeEntry, stagedTransactor, type StagedHandlers } from "../../src/sdk/staged.js";
+import type { Logger } from "../../src/log.js";
+import type { MaterializeConnector, StoreIterator, Transactor } from "../../src/sdk/types.js";
+import { connect, redisError } from "./client.js";
+import { configSchema, resolveEndpoint, resourceConfigSchema, type Endpoint, type EndpointConfig, type ResourceConfig } from "./config.js";
+import { DirectWriter } from "./direct.js";
+import { globEscape } from "./keys.js";
+import { loadDocuments } from "./load.js";
+import { planBinding, recordOf, type BindingPlan } from "./records.js";
+import { withScripts, type ScriptedRedis } from "./scripts.js";
+import { applyStaged, removeStaged, StageNames, StageWriter, sweepOrphans, type RecordWriter, type StagedTxn } from "./stage.js";
+import { bindingConstraints, checkResources } from "./validate.js";
+
+async function withClient<T>(ep: Endpoint, fn: (c: ScriptedRedis) => Promise<T>): Promise<T> {
+  const client = withScripts(await connect(ep, "flow materialize-redis"));
+  try {
+    return await fn(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Apply and clean-up of staged transactions, shared by sessions and Apply. */
+function stagedHandlers(redis: ScriptedRedis, ep: Endpoint, log: Logger): StagedHandlers<StagedTxn> {
+  return {
+    async apply(t, { recovered }) {
+      const found = await applyStaged(redis, t).catch((err) => {
+        throw redisError(err, ep, `applying staged transaction ${t.stage}`);
+      });
+      // A missing stage was applied and removed by an earlier session (or by
+      // Apply's drain) that could not clear the state afterwards.
+      if (!found) log[recovered ? "info" : "warn"]("staged transaction was already applied", { stage: t.stage });
+    },
+    async cleanup(t) {
+      await removeStaged(redis, t);
+    },
+  };
+}
+
+async function writeAll(plans: BindingPlan[], it: StoreIterator, writer: () => Promise<RecordWriter>): Promise<RecordWriter | undefined> {
+  let w: RecordWriter | undefined;
+  for await (const s of it) {
+    w ??= await writer();
+    const p = w.add(recordOf(plans[s.binding]!, s));
+    if (p) await p;
+  }
+  return w;
+}
+
+/** Deletes a binding's keys (`<prefix>:...`) and its stream (`<prefix>`). */
+async function truncate(redis: Redis, prefix: string): Promise<number> {
+  let removed = await redis.unlink(prefix);
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${globEscape(prefix)}:*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length) removed += await redis.unlink(...keys);
+  } while (cursor !== "0");
+  return removed;
+}
+
+function lastResource(last: MaterializationSpec_Binding): Partial<ResourceConfig> {
+  return parseJson<Partial<ResourceConfig>>(jsonText(last.resourceConfigJson), "last resource config", {});
+}
+
+const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
+  protocol: "materialize",
+  name: "materialize-redis",
+  configSchema,
+  resourceConfigSchema,
+  documentationUrl: "https://github.com/tributary/tributary/tree/main/connectors/materialize-redis",
+
+  async validate(req) {
+    const ep = resolveEndpoint(req.config);
+    checkResources(req.bindings.map((b) => ({ resourceConfig: b.resourceConfig, delta: b.resourceConfig.delta_updates ?? false })));
+    await withClient(ep, async (redis) => {
+      // Prove we may write, and (for exactly-once) run scripts.
+      const probe = `${ep.internalPrefix}:probe:${req.name}`;
+      await redis.set(probe, "1", "PX", 10_000).catch((err) => {
+        throw redisError(err, ep, "writing a key");
+      });
+      if (ep.delivery === "exactly_once") {
+        await redis.eval("return 1", 0).catch((err) => {
+          throw redisError(err, ep, "running Lua scripts (exactly_once delivery needs them)");
+        });
+      }
+    });
+    return req.bindings.map((b) => {
+      const delta = b.resourceConfig.delta_updates ?? false;
+      return {
+        constraints: bindingConstraints(b.collection, b.resourceConfig, delta),
+        resourcePath: [b.resourceConfig.prefix],
+        deltaUpdates: delta,
+      };
+    });
+  },
+
+  async apply(req, ctx) {
+    const ep = resolveEndpoint(req.config);
+    checkResources(req.bindings.map((b) => ({ resourceConfig: b.resourceConfig, delta: b.deltaUpdates })));
+    return withClient(ep, async (redis) => {
+      // Committed transactions still waiting to be applied go first; only
+      // the next Apply (with that cleared) may delete anything.
+      const drained = await drainPending<StagedTxn>(req.state, stagedHandlers(redis, ep, ctx.log), ctx.log);
+      if (drained) return { actionDescription: drainedDescription(drained), state: drained };
+
+      const actions: string[] = [];
+      for (const b of req.bindings) {
+        const last = req.lastMaterialization?.bindings.find((l) => l.resourcePath[0] === b.resourceConfig.prefix);
+        if (!last) continue;
+        const prior = lastResource(last);
+        const reasons: string[] = [];
+        if (b.backfill > last.backfill) reasons.push("the binding is backfilled");
+        if ((prior.format ?? "json") !== (b.resourceConfig.format ?? "json")) reasons.push("its value format changed");
+        if (last.deltaUpdates !== b.deltaUpdates) reasons.push("it switched between standard and delta updates");
+        if (!reasons.length) continue;
+        const n = await truncate(redis, b.resourceConfig.prefix).catch((err) => {
+          throw redisError(err, ep, `deleting the keys of prefix ${JSON.stringify(b.resourceConfig.prefix)}`);
+        });
+        actions.push(`deleted ${n} keys under prefix ${JSON.stringify(b.resourceConfig.prefix)} because ${reasons.join(" and ")}`);
+      }
+      return { actionDescription: actions.join("\n") };
+    });
+  },
+
+  async open(req, ctx) {
+    const ep = resolveEndpoint(req.config);
+    checkResources(req.bindings.map((b) => ({ resourceConfig: b.resourceConfig, delta: b.deltaUpdates })));
+    const plans = req.bindings.map((b) => planBinding(b, req.range));
+    const entry = rangeEntry(req.range);
+    const writes = withScripts(await connect(ep, "flow materialize-redis store"));
+    let reads: Redis | undefined;
+    try {
+      reads = await connect(ep, "flow materialize-redis load");
+      const readConn = reads;
+      const load: Transactor["load"] = (it, loaded) =>
+        loadDocuments(readConn, plans, it, loaded).catch((err) => {
+          throw redisError(err, ep, "loading documents");
+        });
+      const destroy = async () => {
+        writes.disconnect();
+        readConn.disconnect();
+      };
+
+      if (ep.delivery === "at_least_once") {
+        ctx.log.info("opened with at-least-once delivery: a retried transaction is written again", { range: entry });
+        const transactor = atLeastOnceTransactor({
+          load,
+          destroy,
+          async write(it) {
+            const w = await writeAll(plans, it, async () => new DirectWriter(writes));
+            await w?.finish().catch((err) => {
+              throw redisError(err, ep, "writing documents");
+            });
+          },
+        });
+        return { transactor };
+      }
+
+      const names = new StageNames(ep.internalPrefix, req.spec.name, entry);
+      const recovered = pendingEntries<StagedTxn>(req.state).get(entry);
+      const swept = await sweepOrphans(writes, names, recovered?.stage);
+      ctx.log.info("opened", { range: entry, recoveredStage: recovered?.stage ?? null, orphanStagesRemoved: swept });
+
+      const transactor = stagedTransactor<StagedTxn>({
+        state: req.state,
+        entry,
+        log: ctx.log,
+        ...stagedHandlers(writes, ep, ctx.log),
+        load,
+        destroy,
+        async stage(it) {
+          let stamp = "";
+          const w = await writeAll(plans, it, async () => {
+            stamp = await writes.flowNextStamp(names.counter);
+            return new StageWriter(writes, names.stage(stamp));
+          });
+          if (!w) return undefined;
+          const records = await w.finish().catch((err) => {
+            throw redisError(err, ep, "staging the transaction");
+          });
+          return { stage: (w as StageWriter).stage, stamp, records, per: ep.chunkRecords };
+        },
+      });
+      return { transactor };
+    } catch (err) {
+      writes.disconnect();
+      reads?.disconnect();
+      throw err;
+    }
+  },
+};
+
+export default connector;

@@ -1,0 +1,85 @@
+/**
+ * Server-side Lua scripts. Redis runs a script atomically: no other client
+ * sees part of it, which is what makes a chunk's writes and its progress
+ * marker land together.
+ */
+import type { Redis } from "ioredis";
+
+/**
+ * Applies chunk ARGV[1] of a staged transaction.
+ *   KEYS[1] the stage (a list of op, key, payload triples)
+ *   KEYS[2] the progress marker: index of the last chunk applied
+ *   ARGV[1] chunk index, ARGV[2] records per chunk, ARGV[3] the transaction's stamp
+ * Returns the number of records applied, 0 when the chunk was applied
+ * before, -1 when the stage no longer exists. A chunk whose predecessor is
+ * not applied is refused, so a pipelined apply never leaves a hole when an
+ * earlier chunk failed.
+ * Stream entries get id <stamp>-<record index>; if the stream already has
+ * that id (or a later one), the entry was written before and is skipped.
+ */
+const APPLY_CHUNK = `
+local stage, marker = KEYS[1], KEYS[2]
+local chunk = tonumber(ARGV[1])
+local per = tonumber(ARGV[2])
+local stamp = ARGV[3]
+local done = tonumber(redis.call('GET', marker) or '-1')
+if done >= chunk then return 0 end
+if redis.call('EXISTS', stage) == 0 then return -1 end
+if done ~= chunk - 1 then return redis.error_reply('chunk ' .. chunk .. ' of ' .. stage .. ' follows unapplied chunk ' .. (done + 1)) end
+local first = chunk * per
+local items = redis.call('LRANGE', stage, first * 3, (first + per) * 3 - 1)
+for i = 1, #items, 3 do
+  local op, key, payload = items[i], items[i + 1], items[i + 2]
+  local kind = string.sub(op, 1, 1)
+  local ttl = string.sub(op, 2)
+  if kind == 'S' then
+    if ttl ~= '' then redis.call('SET', key, payload, 'EX', ttl) else redis.call('SET', key, payload) end
+  elseif kind == 'D' then
+    redis.call('DEL', key)
+  elseif kind == 'H' then
+    redis.call('DEL', key)
+    local fv = cjson.decode(payload)
+    if #fv > 0 then
+      redis.call('HSET', key, unpack(fv))
+      if ttl ~= '' then redis.call('EXPIRE', key, ttl) end
+    end
+  elseif kind == 'X' then
+    local fv = cjson.decode(payload)
+    local id = stamp .. '-' .. tostring(first + (i - 1) / 3)
+    local r = redis.pcall('XADD', key, id, unpack(fv))
+    if type(r) == 'table' and r.err and not string.find(r.err, 'equal or smaller', 1, true) then
+      return redis.error_reply(r.err)
+    end
+  else
+    return redis.error_reply('unknown staged op ' .. op)
+  end
+end
+redis.call('SET', marker, chunk)
+return #items / 3
+`;
+
+/**
+ * Allocates a transaction stamp: milliseconds of the server's clock, but
+ * always greater than the previous stamp of the same counter, so stamps
+ * increase across sessions even if the clock steps back.
+ */
+const NEXT_STAMP = `
+local t = redis.call('TIME')
+local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ms <= last then ms = last + 1 end
+redis.call('SET', KEYS[1], string.format('%d', ms))
+return string.format('%d', ms)
+`;
+
+export interface ScriptedRedis extends Redis {
+  flowApplyChunk(stage: string, marker: string, chunk: number, per: number, stamp: string): Promise<number>;
+  flowNextStamp(counter: string): Promise<string>;
+}
+
+/** Registers the scripts as commands; ioredis sends EVALSHA and falls back to EVAL once. */
+export function withScripts(redis: Redis): ScriptedRedis {
+  redis.defineCommand("flowApplyChunk", { numberOfKeys: 2, lua: APPLY_CHUNK });
+  redis.defineCommand("flowNextStamp", { numberOfKeys: 1, lua: NEXT_STAMP });
+  return redis as ScriptedRedis;
+}

@@ -1,0 +1,138 @@
+/**
+ * Staging and applying transactions (exactly-once delivery).
+ *
+ * During Store, each write record is appended to a Redis list named for the
+ * materialization, the session's key range and the transaction's stamp; the
+ * target keys are not touched. After the runtime acknowledges the commit,
+ * the list is applied chunk by chunk by a server-side script that also
+ * records the chunk in a progress marker, so a chunk is applied at most
+ * once however often the apply is repeated, and a repeated apply resumes
+ * after the last chunk that landed. Once every chunk is applied, the list
+ * and its marker are deleted together.
+ */
+import type { Redis } from "ioredis";
+import type { ScriptedRedis } from "./scripts.js";
+import type { WriteRecord } from "./records.js";
+import { InFlight } from "./pipeline.js";
+import { globEscape } from "./keys.js";
+
+/** What StartedCommit's state records about a staged transaction. */
+export interface StagedTxn {
+  stage: string;
+  stamp: string;
+  records: number;
+  per: number;
+}
+
+/** Records to buffer before one RPUSH. */
+const PUSH_RECORDS = 512;
+/** Bytes of unanswered RPUSH arguments allowed in flight. */
+const PUSH_BUDGET = 16 << 20;
+/** Chunk scripts sent ahead of their replies. */
+const APPLY_AHEAD = 16;
+
+export function markerOf(stage: string): string {
+  return `${stage}:applied`;
+}
+
+export class StageNames {
+  constructor(
+    private readonly internalPrefix: string,
+    private readonly materialization: string,
+    private readonly range: string,
+  ) {}
+
+  get counter(): string {
+    return `${this.internalPrefix}:stamp:${this.materialization}:${this.range}`;
+  }
+
+  stage(stamp: string): string {
+    return `${this.internalPrefix}:stage:${this.materialization}:${this.range}:${stamp}`;
+  }
+
+  /** SCAN pattern matching every stage (and marker) of this materialization and range. */
+  get pattern(): string {
+    return `${globEscape(`${this.internalPrefix}:stage:${this.materialization}:${this.range}:`)}*`;
+  }
+}
+
+/** Where a transaction's records go: a stage list, or the targets directly. */
+export interface RecordWriter {
+  add(r: WriteRecord): void | Promise<void>;
+  finish(): Promise<number>;
+}
+
+/** Appends records to a stage list in batches, with bounded memory. */
+export class StageWriter implements RecordWriter {
+  private args: string[] = [];
+  private bytes = 0;
+  private count = 0;
+  private readonly inflight = new InFlight(PUSH_BUDGET);
+
+  constructor(
+    private readonly redis: Redis,
+    readonly stage: string,
+  ) {}
+
+  add(r: WriteRecord): void | Promise<void> {
+    this.args.push(r.op, r.key, r.payload);
+    this.bytes += r.key.length + r.payload.length + 8;
+    this.count++;
+    if (this.args.length >= PUSH_RECORDS * 3) return this.push();
+  }
+
+  private push(): void | Promise<void> {
+    const args = this.args;
+    const bytes = this.bytes;
+    this.args = [];
+    this.bytes = 0;
+    return this.inflight.add(this.redis.rpush(this.stage, ...args), bytes);
+  }
+
+  async finish(): Promise<number> {
+    if (this.args.length) await this.push();
+    await this.inflight.finish();
+    return this.count;
+  }
+}
+
+/**
+ * Applies a staged transaction. Returns false when its stage no longer
+ * exists, which means an earlier session applied and removed it.
+ */
+export async function applyStaged(redis: ScriptedRedis, t: StagedTxn): Promise<boolean> {
+  const chunks = Math.ceil(t.records / t.per);
+  const marker = markerOf(t.stage);
+  const pending: Array<Promise<number>> = [];
+  let missing = false;
+  // Scripts run in the order sent; each refuses to run after a failed
+  // predecessor, so sending ahead is safe.
+  for (let c = 0; c < chunks; c++) {
+    const p = redis.flowApplyChunk(t.stage, marker, c, t.per, t.stamp);
+    p.catch(() => undefined);
+    pending.push(p);
+    if (pending.length >= APPLY_AHEAD) missing = (await pending.shift()!) === -1 || missing;
+  }
+  for (const p of pending) missing = (await p) === -1 || missing;
+  return !missing;
+}
+
+export async function removeStaged(redis: Redis, t: Pick<StagedTxn, "stage">): Promise<void> {
+  await redis.del(t.stage, markerOf(t.stage));
+}
+
+/**
+ * Deletes stages of this materialization and range that no state refers to:
+ * left by sessions that failed before their commit. Returns how many.
+ */
+export async function sweepOrphans(redis: Redis, names: StageNames, keep: string | undefined): Promise<number> {
+  let cursor = "0";
+  let removed = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", names.pattern, "COUNT", 1000);
+    cursor = next;
+    const drop = keys.filter((k) => keep === undefined || (k !== keep && k !== markerOf(keep)));
+    if (drop.length) removed += await redis.unlink(...drop);
+  } while (cursor !== "0");
+  return removed;
+}
