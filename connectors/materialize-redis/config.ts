@@ -169,6 +169,8 @@ export function parseAddress(address: string): { host: string; port: number; tls
 export function resolveEndpoint(cfg: EndpointConfig): Endpoint {
   const { host, port, tls: tlsByScheme } = parseAddress(cfg.address);
   const useTls = tlsByScheme || cfg.tls?.enabled === true;
+  const pem = cfg.tls?.ca_certificate;
+  if (pem && !pem.includes("-----BEGIN")) throw new ConnectorError("tls.ca_certificate must hold PEM text (-----BEGIN CERTIFICATE-----...)");
   const options: RedisOptions = {
     host,
     port,
@@ -178,7 +180,6 @@ export function resolveEndpoint(cfg: EndpointConfig): Endpoint {
   };
   if (useTls) {
     const ca = cfg.tls?.ca_certificate;
-    if (ca && !ca.includes("-----BEGIN")) throw new ConnectorError("tls.ca_certificate must hold PEM text (-----BEGIN CERTIFICATE-----...)");
     options.tls = {
       rejectUnauthorized: !(cfg.tls?.skip_verify ?? false),
       ca: ca || undefined,
