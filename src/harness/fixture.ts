@@ -44,8 +44,9 @@ export class FixtureSource {
   ) {
     let partial = Buffer.alloc(0);
     let lineNo = 0;
-    input.on("data", (chunk: Buffer) => {
-      let buf = partial.length ? Buffer.concat([partial, chunk]) : chunk;
+    input.on("data", (data: Buffer | string) => {
+      const chunk = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+      const buf = partial.length ? Buffer.concat([partial, chunk]) : chunk;
       let start = 0;
       for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
         this.addLine(buf.subarray(start, nl), nl + 1 - start, ++lineNo);

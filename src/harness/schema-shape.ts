@@ -368,9 +368,10 @@ export function* locations(root: Shape): Generator<{ tokens: string[]; shape: Sh
         if (k === "") continue;
         const here: Exists = p.shape.types.size === 0 ? "CANNOT" : p.required && objectOnly ? "MUST" : "MAY";
         const e = weaker(exists, here);
+        if (e === "CANNOT") continue; // a property the schema forbids is not a location
         const t = [...tokens, k];
         yield { tokens: t, shape: p.shape, exists: e };
-        if (e !== "CANNOT") yield* walk(p.shape, t, e);
+        yield* walk(p.shape, t, e);
       }
     }
   }

@@ -1,0 +1,160 @@
+import { describe, expect, it } from "vitest";
+import { Readable } from "node:stream";
+import { packTuple } from "../../src/harness/tuple.js";
+import { keyHash } from "../../src/harness/key-hash.js";
+import { reduce } from "../../src/harness/reduce.js";
+import { buildShape } from "../../src/harness/schema-shape.js";
+import { applyMergePatch } from "../../src/harness/merge-patch.js";
+import { Combiner } from "../../src/harness/combiner.js";
+import { FixtureSource } from "../../src/harness/fixture.js";
+import { splitRanges } from "../../src/harness/task-common.js";
+import { uuidTime, uuidV1 } from "../../src/harness/uuid.js";
+import { parseCrashPoint } from "../../src/harness/faults.js";
+import { buildCollection } from "../../src/harness/collection-spec.js";
+import { collectionsFor } from "../../src/harness/task-common.js";
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+describe("FoundationDB tuple packing", () => {
+  it("matches the tuple layer's encodings", () => {
+    expect(hex(packTuple([null]))).toBe("00");
+    expect(hex(packTuple([false, true]))).toBe("2627");
+    expect(hex(packTuple([0]))).toBe("14");
+    expect(hex(packTuple([1]))).toBe("1501");
+    expect(hex(packTuple([300]))).toBe("16012c");
+    expect(hex(packTuple([-1]))).toBe("13fe");
+    expect(hex(packTuple(["a\u0000b"]))).toBe("026100ff6200");
+    expect(hex(packTuple([1.5]))).toBe("21bff8000000000000");
+    expect(hex(packTuple(["x", 2]))).toBe("02780015" + "02");
+  });
+
+  it("orders packed keys as the keys themselves", () => {
+    for (const keys of [[[-1000], [-1], [0], [1], [255], [256], [70000]], [["a"], ["ab"], ["b"]], [[1, "z"], [2, "a"]]] as unknown[][][]) {
+      const packed = keys.map((k) => Buffer.from(packTuple(k)));
+      const sorted = [...packed].sort(Buffer.compare);
+      expect(sorted.map(hex)).toEqual(packed.map(hex));
+    }
+  });
+});
+
+describe("shard routing", () => {
+  it("hashes with MurmurHash3 x86-32 (seed 0)", () => {
+    expect(keyHash(new Uint8Array())).toBe(0);
+    expect(keyHash(Buffer.from("hello"))).toBe(0x248bfa47);
+    expect(keyHash(Buffer.from("The quick brown fox jumps over the lazy dog"))).toBe(0x2e4ff723);
+  });
+
+  it("splits the key space into contiguous inclusive ranges", () => {
+    const r = splitRanges(3);
+    expect(r[0]!.keyBegin).toBe(0);
+    expect(r[2]!.keyEnd).toBe(0xffffffff);
+    expect(r[1]!.keyBegin).toBe(r[0]!.keyEnd + 1);
+    expect(r[2]!.keyBegin).toBe(r[1]!.keyEnd + 1);
+    // Keys spread over every shard.
+    const counts = [0, 0, 0];
+    for (let i = 0; i < 3000; i++) {
+      const h = keyHash(packTuple([i]));
+      counts[r.findIndex((x) => h >= x.keyBegin && h <= x.keyEnd)]!++;
+    }
+    for (const c of counts) expect(c).toBeGreaterThan(800);
+  });
+});
+
+describe("reductions", () => {
+  const shape = buildShape({
+    type: "object",
+    reduce: { strategy: "merge" },
+    properties: {
+      sum: { type: "number", reduce: { strategy: "sum" } },
+      min: { reduce: { strategy: "minimize" } },
+      max: { reduce: { strategy: "maximize" } },
+      first: { reduce: { strategy: "firstWriteWins" } },
+      last: { type: "string" },
+      list: { type: "array", reduce: { strategy: "append" } },
+      obj: { type: "object", reduce: { strategy: "merge" }, properties: { n: { reduce: { strategy: "sum" } } } },
+    },
+  });
+
+  it("applies each annotated strategy under a merged root", () => {
+    const a = { sum: 1, min: 5, max: 5, first: "a", last: "a", list: [1], obj: { n: 1, keep: true } };
+    const b = { sum: 2, min: 3, max: 3, first: "b", last: "b", list: [2], obj: { n: 10 }, extra: 1 };
+    expect(reduce(shape, a, b)).toEqual({ sum: 3, min: 3, max: 5, first: "a", last: "b", list: [1, 2], obj: { n: 11, keep: true }, extra: 1 });
+  });
+
+  it("replaces the whole document without annotations", () => {
+    const plain = buildShape({ type: "object", properties: { n: { type: "integer" } } });
+    expect(reduce(plain, { n: 1, x: 1 }, { n: 2 })).toEqual({ n: 2 });
+  });
+
+  it("rejects strategies it cannot apply when the collection is built", () => {
+    const catalog = {
+      path: "t",
+      collections: new Map([["a/b", { schema: { type: "object", properties: { id: { type: "integer" }, s: { type: "array", reduce: { strategy: "set" } } }, required: ["id"] }, key: ["/id"] }]]),
+      captures: new Map(),
+      materializations: new Map(),
+    };
+    expect(() => collectionsFor(catalog, ["a/b"], "t")).toThrow(/\/s: set/);
+    expect(buildCollection("a/b", catalog.collections.get("a/b")!).spec.name).toBe("a/b");
+  });
+
+  it("combines documents by binding and key, draining in key order", () => {
+    const c = new Combiner([shape]);
+    c.add(0, [2], { sum: 1 });
+    c.add(0, [1], { sum: 5 });
+    c.add(0, [2], { sum: 2 });
+    expect(c.drain().map((e) => [e.key, e.doc])).toEqual([
+      [[1], { sum: 5 }],
+      [[2], { sum: 3 }],
+    ]);
+    expect(c.size).toBe(0);
+  });
+});
+
+describe("merge patches (RFC 7396)", () => {
+  it("merges, replaces and deletes", () => {
+    expect(applyMergePatch({ a: 1, b: { c: 1, d: 2 } }, { b: { c: null, e: 3 }, f: [1] })).toEqual({ a: 1, b: { d: 2, e: 3 }, f: [1] });
+    expect(applyMergePatch({ a: 1 }, [1])).toEqual([1]);
+    expect(applyMergePatch("x", { a: null, b: 1 })).toEqual({ b: 1 });
+  });
+});
+
+describe("fixtures", () => {
+  it("splits transactions at commit markers and re-reads from any offset", async () => {
+    const text = '["c", {"id": 1}]\n{"commit": true}\n\n["c", {"id": 2}]\n["d", {"id": 3}]\n{"commit": true}\n["c", {"id": 4}]';
+    const src = new FixtureSource("fixture/t", Readable.from([Buffer.from(text.slice(0, 10)), Buffer.from(text.slice(10))]));
+    const t1 = (await src.readTxn(0))!;
+    expect(t1.docs.map((d) => d.doc)).toEqual([{ id: 1 }]);
+    expect(t1.end).toBe(text.indexOf("\n\n") + 1);
+    const t2 = (await src.readTxn(t1.end))!;
+    expect(t2.docs.map((d) => [d.collection, d.line])).toEqual([
+      ["c", 4],
+      ["d", 5],
+    ]);
+    const t3 = (await src.readTxn(t2.end))!;
+    expect(t3.docs.map((d) => d.doc)).toEqual([{ id: 4 }]);
+    expect(t3.end).toBe(Buffer.byteLength(text));
+    expect(await src.readTxn(t3.end)).toBeUndefined();
+    expect((await src.readTxn(t1.end))!.end).toBe(t2.end);
+  });
+
+  it("names the line of a malformed fixture", async () => {
+    const src = new FixtureSource("fixture/bad", Readable.from(['["c", {}]\n{"nope": 1}\n']));
+    await expect(src.readTxn(0)).rejects.toThrow(/fixture\/bad:2: expected \["<collection>", document\]/);
+  });
+});
+
+describe("odds and ends", () => {
+  it("round-trips the publication time of v1 UUIDs", () => {
+    const u = uuidV1(Date.UTC(2024, 0, 2, 3, 4, 5), 7);
+    expect(u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-8000-[0-9a-f]{12}$/);
+    expect(uuidTime(u)!.toISOString()).toBe("2024-01-02T03:04:05.000Z");
+    expect(uuidTime("not-a-uuid")).toBeUndefined();
+  });
+
+  it("parses crash points", () => {
+    expect(parseCrashPoint("mid-store:3")).toEqual({ point: "mid-store", txn: 3 });
+    expect(parseCrashPoint("after-open")).toEqual({ point: "after-open", txn: 1 });
+    expect(() => parseCrashPoint("later")).toThrow(/unknown crash point "later"/);
+    expect(() => parseCrashPoint("mid-store:0")).toThrow(/from 1/);
+  });
+});
