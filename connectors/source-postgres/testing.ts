@@ -3,6 +3,9 @@
  * behaves like the runtime (documents pending until a checkpoint, state
  * reduced by merge patch, checkpoints acknowledged after they "commit").
  */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { RawJson, type CaptureOutput, type JsonSchema, type StateUpdate } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
 import connector from "./connector.js";
@@ -122,4 +125,87 @@ export function reduceByKey(docs: Captured[], key: (doc: any) => string): Map<st
     else m.set(k, { ...(m.get(k) ?? {}), ...doc });
   }
   return m;
+}
+
+/**
+ * The connector in a child process (test-driver.js) with a runtime-like
+ * parent: documents are pending until a checkpoint line, checkpoints are
+ * acknowledged, and a kill loses whatever was not checkpointed.
+ */
+export class DriverProcess {
+  pending: Captured[] = [];
+  committed: Captured[] = [];
+  pendingCount = 0;
+  committedCount = 0;
+  checkpoints = 0;
+  state: CaptureState;
+  stderr = "";
+  readonly exited: Promise<number | null>;
+  private readonly child: import("node:child_process").ChildProcess;
+  private waiters: (() => void)[] = [];
+
+  constructor(config: Record<string, unknown>, bindings: TestBinding[], state: CaptureState, opts: { keep?: boolean } = {}) {
+    const keep = opts.keep ?? true;
+    this.state = state;
+    const script = new URL("../../dist/connectors/source-postgres/test-driver.js", import.meta.url).pathname.replace("/dist/dist/", "/dist/");
+    this.child = spawn(process.execPath, [script, JSON.stringify(config), JSON.stringify(bindings), JSON.stringify(state)], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
+    });
+    this.child.stderr!.on("data", (b) => (this.stderr += b));
+    this.child.stdin!.on("error", () => {});
+    const rl = createInterface({ input: this.child.stdout! });
+    rl.on("line", (line) => {
+      const tag = line[0];
+      if (tag === "D") {
+        this.pendingCount++;
+        if (keep) {
+          const tab = line.indexOf("\t");
+          const text = line.slice(tab + 1);
+          this.pending.push({ binding: Number(line.slice(1, tab)), text, doc: JSON.parse(text) });
+        }
+      } else if (tag === "C") {
+        this.state = mergePatch(this.state, JSON.parse(line.slice(1)));
+        this.committed.push(...this.pending);
+        this.pending = [];
+        this.committedCount += this.pendingCount;
+        this.pendingCount = 0;
+        this.checkpoints++;
+        this.child.stdin!.write("1\n");
+        for (const w of this.waiters.splice(0)) w();
+      }
+    });
+    this.exited = new Promise((r) => this.child.on("exit", (code) => r(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Peak resident set size of the connector process so far, in MB (Linux). */
+  peakRssMb(): number {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, "utf8"));
+      return m ? Number(m[1]) / 1024 : NaN;
+    } catch {
+      return NaN;
+    }
+  }
+
+  async until(pred: () => boolean, timeoutMs = 30_000, what = "condition"): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (this.child.exitCode !== null) throw new Error(`connector exited (${this.child.exitCode}) while waiting for ${what}: ${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr: ${this.stderr.slice(-2000)}`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 100);
+      });
+    }
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
+    this.child.kill(signal);
+    return this.exited;
+  }
 }

@@ -1,0 +1,71 @@
+/**
+ * A stand-in runtime end for tests and benchmarks that need the connector in
+ * its own process (to kill it, or to measure its memory): runs one capture
+ * session and writes its output to stdout, one line per message:
+ *   D<binding>\t<document JSON>   S<binding>\t<schema JSON>   C<state update JSON>
+ * and reads acknowledgements from stdin, one count per line.
+ * Usage: node test-driver.js '<config JSON>' '<bindings JSON>' '<state JSON>'
+ */
+import { createInterface } from "node:readline";
+import { RawJson, type CaptureOutput } from "../../src/sdk/types.js";
+import { createLogger } from "../../src/log.js";
+import connector from "./connector.js";
+
+const [config, bindings, state] = process.argv.slice(2).map((a) => JSON.parse(a));
+let buffered = "";
+
+function write(force: boolean): void | Promise<void> {
+  if (!force && buffered.length < 1 << 16) return;
+  const ok = process.stdout.write(buffered);
+  buffered = "";
+  if (!ok) return new Promise((r) => process.stdout.once("drain", () => r()));
+}
+
+let ackHandler: ((n: number) => void | Promise<void>) | undefined;
+const out: CaptureOutput = {
+  async opened() {},
+  document(binding, doc) {
+    buffered += `D${binding}\t${doc instanceof RawJson ? doc.text : JSON.stringify(doc)}\n`;
+    return write(false);
+  },
+  sourcedSchema(binding, schema) {
+    buffered += `S${binding}\t${JSON.stringify(schema)}\n`;
+  },
+  async checkpoint(s) {
+    buffered += `C${JSON.stringify(s.updated)}\n`;
+    await write(true);
+  },
+  onAcknowledge(h) {
+    ackHandler = h;
+  },
+};
+
+createInterface({ input: process.stdin }).on("line", (line) => void ackHandler?.(Number(line)));
+const ac = new AbortController();
+process.on("SIGTERM", () => ac.abort());
+connector
+  .open(
+    {
+      config,
+      bindings: (bindings as { namespace: string; stream: string }[]).map((b) => ({
+        resourceConfig: b,
+        resourcePath: [b.namespace, b.stream],
+        collection: {} as never,
+        backfill: 0,
+        stateKey: `${b.namespace}%2F${b.stream}`,
+      })),
+      spec: {} as never,
+      version: "driver",
+      range: {} as never,
+      state,
+    },
+    out,
+    { log: createLogger(), signal: ac.signal },
+  )
+  .then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
