@@ -7,7 +7,7 @@
  */
 import { fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
 import { fromFlowJson, toFlowJson } from "../codec/flow-json.js";
-import { indentJson } from "../codec/json-pretty.js";
+import { indentJson } from "../codec/json-layout.js";
 import { findMessageType, messageTypeNames } from "../codec/registry.js";
 import { parseArgs } from "./args.js";
 

@@ -6,6 +6,7 @@
  * caller takes the generic path.
  */
 import type { DescMessage } from "@bufbuild/protobuf";
+import { startsLikeJson } from "./flow-json.js";
 import type { WireCodec } from "./wire.js";
 
 
@@ -98,23 +99,19 @@ function encodeDocProto(tag: number, binding: number, doc: string | Uint8Array):
   return buf;
 }
 
-function startsLikeJson(c: number): boolean {
-  // { [ " - digit t f n
-  return c === 0x7b || c === 0x5b || c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e;
-}
-
 /** `{"captured":{"binding":N,"doc":DOC}}` with zero values omitted. */
 function encodeDocJson(prefix: string, binding: number, doc: string | Uint8Array): Uint8Array | undefined {
   let head = prefix;
   if (binding !== 0) head += '"binding":' + binding;
   if (typeof doc === "string") {
-    // Odd raw text (blank, leading whitespace) takes the generic path, which checks it.
-    if (doc.length !== 0 && !startsLikeJson(doc.charCodeAt(0))) return undefined;
+    // Odd raw text (blank, leading whitespace, line breaks) takes the
+    // generic path, which checks and compacts it.
+    if (doc.length !== 0 && (!startsLikeJson(doc.charCodeAt(0)) || doc.indexOf("\n") >= 0 || doc.indexOf("\r") >= 0)) return undefined;
     const text = doc.length === 0 ? head + "}}" : head + (binding !== 0 ? ',"doc":' : '"doc":') + doc + "}}";
     return toUtf8(text);
   }
   if (doc.length === 0) return toUtf8(head + "}}");
-  if (!startsLikeJson(doc[0]!)) return undefined;
+  if (!startsLikeJson(doc[0]!) || doc.indexOf(0x0a) >= 0 || doc.indexOf(0x0d) >= 0) return undefined;
   head += binding !== 0 ? ',"doc":' : '"doc":';
   const out = Buffer.allocUnsafe(head.length + doc.length + 2);
   out.write(head, 0, "latin1"); // ASCII

@@ -81,7 +81,22 @@ describe("raw JSON fields pass through verbatim", () => {
     const blank = create(CaptureResponseSchema, { captured: { docJson: "  " } });
     expect(() => toFlowJson(CaptureResponseSchema, blank)).toThrow(/capture\.Response\.Captured\.doc_json: raw JSON value is blank/);
     const bad = create(CaptureResponseSchema, { captured: { docJson: "undefined" } });
-    expect(() => toFlowJson(CaptureResponseSchema, bad)).toThrow(/doc_json.*does not start like JSON/);
+    expect(() => toFlowJson(CaptureResponseSchema, bad)).toThrow(
+      'capture.Response.Captured.doc_json: raw JSON value is not valid JSON: expected a JSON value at offset 0 (near "undefined")',
+    );
+    const twoValues = create(CaptureResponseSchema, { captured: { docJson: "\n{} {}" } });
+    expect(() => toFlowJson(CaptureResponseSchema, twoValues)).toThrow(/doc_json: raw JSON value is not valid JSON: unexpected content after the JSON value/);
+  });
+
+  it("compacts raw values with line breaks so output stays on one line", () => {
+    const pretty = '{\n  "z": 12345678901234567890,\n  "s": "a b\\n c",\r\n  "l": [ 1, 2 ]\n}\n';
+    const cap = create(CaptureResponseSchema, { captured: { binding: 1, docJson: pretty } });
+    expect(toFlowJson(CaptureResponseSchema, cap)).toBe('{"captured":{"binding":1,"doc":{"z":12345678901234567890,"s":"a b\\n c","l":[1,2]}}}');
+    const store = create(MaterializeRequestSchema, { store: { docJson: bytes("  [ 1 ,\n 2 ]") } });
+    expect(toFlowJson(MaterializeRequestSchema, store)).toBe('{"store":{"doc":[1,2]}}');
+    // Spacing without line breaks is legal on one line and kept verbatim.
+    const spaced = create(CaptureResponseSchema, { captured: { docJson: '{"a": 1}' } });
+    expect(toFlowJson(CaptureResponseSchema, spaced)).toBe('{"captured":{"doc":{"a": 1}}}');
   });
 
   it("rejects malformed raw values with the message and offset", () => {
@@ -116,6 +131,13 @@ describe("protojson rules", () => {
     expect(msg.captured?.docJson).toBe('{"a":null}');
     const nullDoc = fromFlowJson(CaptureResponseSchema, '{"captured":{"doc":null}}');
     expect(nullDoc.captured?.docJson).toBe("");
+  });
+
+  it("reads a map key named __proto__ as a plain entry", () => {
+    const cp = fromFlowJson(CheckpointSchema, '{"ackIntents":{"__proto__":"AQ==","j":"Ag=="}}');
+    expect(Object.keys(cp.ackIntents)).toEqual(["__proto__", "j"]);
+    expect(Object.getPrototypeOf(cp.ackIntents)).toBe(Object.prototype);
+    expect(toFlowJson(CheckpointSchema, cp)).toBe('{"ackIntents":{"__proto__":"AQ==","j":"Ag=="}}');
   });
 
   it("ignores unknown fields of any shape", () => {

@@ -25,6 +25,7 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { decodeBase64 } from "./base64.js";
+import { compactJson } from "./json-layout.js";
 import { JsonScanner } from "./json-scan.js";
 
 /** How a field's (or its items') raw JSON text is stored, if it is a raw-JSON field. */
@@ -232,11 +233,19 @@ function isZeroScalar(t: ScalarType, v: unknown): boolean {
   }
 }
 
-/** Returns the stored raw text, or undefined when it is empty (the field is then omitted). */
+/**
+ * Returns the stored raw text, or undefined when it is empty (the field is
+ * then omitted). Output must stay on one line (the JSON wire is
+ * newline-delimited), so text with line breaks or leading whitespace is
+ * compacted; that also checks it is one well-formed JSON value.
+ */
 function encodeRaw(fp: FieldPlan, v: unknown): string | undefined {
   const text = fp.raw === Raw.String ? (v as string) : bytesToText(v as Uint8Array);
   if (text.length === 0) return undefined;
-  checkRaw(fp, text);
+  if (!startsLikeJson(text.charCodeAt(0)) || text.indexOf("\n") >= 0 || text.indexOf("\r") >= 0) {
+    if (text.trim().length === 0) throw new Error(`${fp.path}: raw JSON value is blank`);
+    return compactJson(text, `${fp.path}: raw JSON value is not valid JSON`);
+  }
   return text;
 }
 
@@ -246,17 +255,13 @@ function bytesToText(b: Uint8Array): string {
 }
 
 /**
- * A cheap sanity check of raw text about to be spliced in: it must start
- * like a JSON value and not be blank. A full grammar check would cost a scan
- * of every document on the hot path; the decoder does that on the way in.
+ * Whether a character can start a JSON value: { [ " - digit t f n. Raw text
+ * that starts like this and has no line breaks is spliced in unchecked;
+ * checking every document's grammar would cost a full scan on the hot path
+ * (the decoder does check what comes in).
  */
-function checkRaw(fp: FieldPlan, text: string): void {
-  const c = text.charCodeAt(0);
-  // { [ " - digit t f n
-  if (c === 0x7b || c === 0x5b || c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e) return;
-  if (text.trim().length === 0) throw new Error(`${fp.path}: raw JSON value is blank`);
-  if (/^\s/.test(text)) return; // leading whitespace is allowed JSON
-  throw new Error(`${fp.path}: raw JSON value does not start like JSON: ${JSON.stringify(text.slice(0, 24))}`);
+export function startsLikeJson(c: number): boolean {
+  return c === 0x7b || c === 0x5b || c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e;
 }
 
 function encodeScalar(t: ScalarType, v: unknown): string {
@@ -406,7 +411,10 @@ function decodeField(fp: FieldPlan, sc: JsonScanner): unknown {
         checkMapKey(fp, k, sc);
         if (sc.takeNull()) sc.fail(`${fp.path}: null is not a valid map value`);
         const item = decodeItem(fp, sc);
-        if (item !== undefined) map[k] = item;
+        if (item === undefined) continue;
+        // A key "__proto__" must be a plain entry, not the prototype.
+        if (k === "__proto__") Object.defineProperty(map, k, { value: item, enumerable: true, writable: true, configurable: true });
+        else map[k] = item;
       } while (sc.next(0x7d));
       return map;
     }

@@ -1,10 +1,39 @@
 /**
- * Re-indents JSON text without parsing it into JS values, so numbers and
+ * Re-lays out JSON text without parsing it into JS values, so numbers and
  * strings come out exactly as they went in (big integers, long decimals,
  * escapes, key order).
  */
 import { JsonScanner } from "./json-scan.js";
 
+/**
+ * Removes insignificant whitespace. Throws (naming `what`) unless `text` is
+ * exactly one JSON value.
+ */
+export function compactJson(text: string, what = "JSON"): string {
+  const sc = new JsonScanner(text, what);
+  sc.skipValue();
+  sc.end();
+  let out = "";
+  let from = 0; // start of the pending run to copy
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Skip over the string; its contents are copied with the run.
+      for (i++; ; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      out += text.slice(from, i);
+      from = i + 1;
+    }
+  }
+  return out + text.slice(from);
+}
+
+/** Indents JSON text by `indent` per level; empty objects and arrays stay `{}` / `[]`. */
 export function indentJson(text: string, indent = "  "): string {
   // Check the grammar first; the loop below then only has to lay it out.
   const sc = new JsonScanner(text, "JSON");
