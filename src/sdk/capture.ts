@@ -17,7 +17,7 @@ import { ConnectorStateSchema } from "../gen/flow/flow_pb.js";
 import type { ResponseSink } from "../transport/sink.js";
 import type { SessionOptions } from "./session.js";
 import { ConnectorError, ProtocolError } from "./errors.js";
-import { jsonText, parseConfig, parseJson } from "./config.js";
+import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { captureBindings, fullRange, resourcePathOf } from "./bindings.js";
 import { RequestReader, type Variants } from "./reader.js";
 import {
@@ -167,6 +167,8 @@ async function runOpen(
   const bindings = captureBindings(spec, connector.resourceConfigSchema, connector.resourcePathPointers);
   const state = parseJson(jsonText(open.stateJson), "connector state", {});
   const range = open.range ?? fullRange();
+  ctx.log.info("opening capture session", { capture: spec.name, bindings: bindings.length });
+  ctx.log.debug("capture session config", { config: redact(connector.configSchema, config) });
 
   let opened = false;
   let explicitAcks = false;

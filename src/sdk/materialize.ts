@@ -24,7 +24,7 @@ import type { ResponseSink } from "../transport/sink.js";
 import { zeroCheckpoint } from "../codec/checkpoint.js";
 import type { SessionOptions } from "./session.js";
 import { ConnectorError, ProtocolError } from "./errors.js";
-import { jsonText, parseConfig, parseJson } from "./config.js";
+import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { fieldConfigOf, fullRange, materializeBindings } from "./bindings.js";
 import { RequestReader, type Received, type Variants } from "./reader.js";
 import { AsyncQueue } from "./queue.js";
@@ -182,6 +182,8 @@ async function runTransactions(
   const bindings = materializeBindings(spec, connector.resourceConfigSchema);
   const state = parseJson(jsonText(open.stateJson), "connector state", {});
   const range = open.range ?? fullRange();
+  ctx.log.info("opening materialization session", { materialization: spec.name, bindings: bindings.length });
+  ctx.log.debug("materialization session config", { config: redact(connector.configSchema, config) });
 
   const opened = await connector.open({ config, bindings, spec, version: open.version, range, state }, ctx);
   const t = opened.transactor;

@@ -193,6 +193,22 @@ describe("materialize session", () => {
     expect(msg).not.toContain("short-pw");
   });
 
+  it("never logs the secret parts of the config, even at debug level", async () => {
+    const lines: string[] = [];
+    const { connector } = memoryConnector();
+    const feed = new RequestFeed<Request>();
+    const sink = new RecordingSink<Response>();
+    const debugLog = createLogger({ level: "debug", write: (l) => lines.push(l) });
+    const done = runMaterializeSession(connector, feed, sink, { log: debugLog });
+    feed.push(open());
+    feed.end();
+    await done;
+    const all = lines.join("");
+    expect(all).toContain('"password":"<redacted>"');
+    expect(all).toContain('"path":"/tmp/x"');
+    expect(all).not.toContain("correct-horse-battery");
+  });
+
   it("answers Validate with constraints, and Spec with the protocol version", async () => {
     const { connector } = memoryConnector();
     const { feed, sink, done } = start(connector);
