@@ -26,10 +26,13 @@ export class CopyIn {
     this.done.catch(() => undefined);
   }
 
-  /** Queues COPY text; resolves once it may be followed by more. */
-  async write(text: string): Promise<void> {
+  /**
+   * Queues COPY text. Returns a promise only when the caller must wait
+   * (a chunk went out and the socket is full): most rows cost no await.
+   */
+  write(text: string): void | Promise<void> {
     this.buf += text;
-    if (this.buf.length >= CHUNK) await this.flush();
+    if (this.buf.length >= CHUNK) return this.flush();
   }
 
   private async flush(): Promise<void> {
@@ -80,14 +83,19 @@ export class CopyStager {
     private readonly maxPendingBytes = 8 * 1024 * 1024,
   ) {}
 
-  async write(binding: number, line: string): Promise<void> {
-    this.touched.add(binding);
+  /** Stages one line; await the result only when it is a promise. */
+  write(binding: number, line: string): void | Promise<void> {
     const cur = this.current;
     if (cur && cur.binding === binding) return cur.copy.write(line);
+    this.touched.add(binding);
     if (!cur) {
       this.current = { binding, copy: new CopyIn(this.client, this.sqlFor(binding)) };
       return this.current.copy.write(line);
     }
+    return this.defer(binding, line);
+  }
+
+  private async defer(binding: number, line: string): Promise<void> {
     const list = this.pending.get(binding) ?? [];
     list.push(line);
     this.pending.set(binding, list);

@@ -51,25 +51,43 @@ export class RowEncoder {
 
   /** Key columns only (for staging Loads). */
   keyLine(keyJson: string): string {
-    return this.fields(keyJson, this.keyEnc, "key").join("\t") + "\n";
+    return this.fields(keyJson, this.keyEnc, "key") + "\n";
   }
 
-  /** keys, values, then the document (if any), then `extra` fields. */
+  /** keys, values, then the document (if any), then `extra`, as one COPY line. */
   storeLine(keyJson: string, valuesJson: string, docJson: string | undefined, extra?: string): string {
-    const parts = this.fields(keyJson, this.keyEnc, "key");
-    if (this.valueEnc.length > 0) parts.push(...this.fields(valuesJson, this.valueEnc, "values"));
-    if (docJson !== undefined) parts.push(docJson === "" ? NULL_FIELD : copyEscape(docJson));
-    if (extra !== undefined) parts.push(extra);
-    return parts.join("\t") + "\n";
+    let line = this.fields(keyJson, this.keyEnc, "key");
+    if (this.valueEnc.length > 0) line += "\t" + this.fields(valuesJson, this.valueEnc, "values");
+    if (docJson !== undefined) line += "\t" + (docJson === "" ? NULL_FIELD : copyEscape(docJson));
+    if (extra !== undefined) line += "\t" + extra;
+    return line + "\n";
   }
 
-  private fields(json: string, encs: ValueEncoding[], what: string): string[] {
+  /** The tab-separated fields of one JSON array. */
+  private fields(json: string, encs: ValueEncoding[], what: string): string {
     const tokens = splitJsonArray(json);
     if (tokens.length !== encs.length) {
       throw new Error(`${what} ${json.slice(0, 200)} has ${tokens.length} elements, expected ${encs.length}`);
     }
-    return tokens.map((t, i) => encodeField(t, encs[i]!));
+    // Without a backslash or raw control whitespace anywhere in the array,
+    // no field can need COPY escaping: skip the per-field checks.
+    const plain = !NEEDS_ESCAPE.test(json);
+    let out = "";
+    for (let i = 0; i < tokens.length; i++) {
+      if (i > 0) out += "\t";
+      out += plain ? encodePlain(tokens[i]!, encs[i]!) : encodeField(tokens[i]!, encs[i]!);
+    }
+    return out;
   }
+}
+
+/** encodeField for tokens known to hold no escapes. */
+function encodePlain(token: string, enc: ValueEncoding): string {
+  if (token === "null") return NULL_FIELD;
+  if (enc === "verbatim") return token;
+  if (enc === "base64") return encodeField(token, enc);
+  // Without escapes a string token's value is its inside; NUL needs an escape, so none here.
+  return token.charCodeAt(0) === 0x22 ? token.slice(1, -1) : token;
 }
 
 /** Reverses copyEscape for one field of COPY TO output. */

@@ -102,10 +102,13 @@ export class PgTransactor implements Transactor {
 
   async load(it: LoadIterator, loaded: (binding: number, doc: unknown) => void | Promise<void>): Promise<void> {
     const conn = this.opts.loadConn;
+    const begun = performance.now();
     await conn.query("BEGIN");
     try {
       const stager = new CopyStager(conn, (b) => this.plans[b]!.copyLoadKeys);
+      let count = 0;
       for await (const l of it) {
+        count++;
         const plan = this.plan(l.binding);
         let line: string;
         try {
@@ -113,9 +116,12 @@ export class PgTransactor implements Transactor {
         } catch (err) {
           throw new ConnectorError(`binding ${l.binding} (${plan.table.ident}): bad Load key: ${(err as Error).message}`);
         }
-        await stager.write(l.binding, line);
+        const wait = stager.write(l.binding, line);
+        if (wait) await wait;
       }
       await stager.finish();
+      const staged = performance.now();
+      let found = 0;
       // Read-committed: the previous transaction's stores must be visible.
       await it.committed();
       const touched = [...stager.touched].sort((a, b) => a - b);
@@ -129,11 +135,18 @@ export class PgTransactor implements Transactor {
             return `SELECT ${b}, t.${table.document.ident}::text FROM ${loadStage} AS l JOIN ${table.ident} AS t ON ${on}`;
           })
           .join(" UNION ALL ");
-        await this.streamRows(conn, `COPY (${query}) TO STDOUT`, async (fields) => {
-          await loaded(Number(fields[0]), new RawJson(copyUnescape(fields[1]!)));
+        await this.streamRows(conn, `COPY (${query}) TO STDOUT`, (fields) => {
+          found++;
+          return loaded(Number(fields[0]), new RawJson(copyUnescape(fields[1]!)));
         });
       }
       await conn.query("COMMIT");
+      this.opts.log.debug("loaded documents", {
+        keys: count,
+        found,
+        stageMs: Math.round(staged - begun),
+        queryMs: Math.round(performance.now() - staged),
+      });
     } catch (err) {
       await conn.query("ROLLBACK").catch(() => undefined);
       throw statementError(err, "loading documents");
@@ -143,6 +156,7 @@ export class PgTransactor implements Transactor {
   async store(it: StoreIterator): Promise<StartCommitFn> {
     const conn = this.opts.storeConn;
     const hard = this.opts.hardDelete;
+    const begun = performance.now();
     await conn.query("BEGIN");
     try {
       const stager = new CopyStager(conn, (b) => this.plans[b]!.copyStore);
@@ -159,14 +173,24 @@ export class PgTransactor implements Transactor {
         } catch (err) {
           throw new ConnectorError(`binding ${s.binding} (${plan.table.ident}): bad Store: ${(err as Error).message}`);
         }
-        await stager.write(s.binding, line);
+        const wait = stager.write(s.binding, line);
+        if (wait) await wait;
         count++;
       }
       await stager.finish();
+      const staged = performance.now();
       for (const b of [...stager.touched].sort((a, b) => a - b)) {
         for (const sql of this.plans[b]!.merge) await conn.query(sql);
       }
-      this.opts.log.debug("stored documents", { count, bindings: stager.touched.size });
+      this.opts.log.debug("stored documents", {
+        count,
+        bindings: stager.touched.size,
+        stageMs: Math.round(staged - begun),
+        mergeMs: Math.round(performance.now() - staged),
+        heapMb: Math.round(process.memoryUsage().heapUsed / 1e6),
+        rssMb: Math.round(process.memoryUsage().rss / 1e6),
+        extMb: Math.round(process.memoryUsage().external / 1e6 + process.memoryUsage().arrayBuffers / 1e6),
+      });
     } catch (err) {
       await conn.query("ROLLBACK").catch(() => undefined);
       throw statementError(err, "storing documents");
@@ -196,20 +220,46 @@ export class PgTransactor implements Transactor {
     return p;
   }
 
-  /** Runs COPY ... TO STDOUT and hands each row's fields to `onRow`, one at a time. */
-  private async streamRows(conn: PgClient, sql: string, onRow: (fields: string[]) => Promise<void>): Promise<void> {
+  /**
+   * Runs COPY ... TO STDOUT and hands each row's fields to `onRow`; the
+   * stream pauses while `onRow` waits, so rows never pile up in memory.
+   */
+  private streamRows(conn: PgClient, sql: string, onRow: (fields: string[]) => void | Promise<void>): Promise<void> {
     const stream = conn.query(copyTo(sql));
-    let rest: Buffer | undefined;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let buf = rest ? Buffer.concat([rest, chunk]) : chunk;
-      let start = 0;
-      for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
-        await onRow(buf.toString("utf8", start, nl).split("\t"));
-        start = nl + 1;
-      }
-      rest = start < buf.length ? buf.subarray(start) : undefined;
-      buf = Buffer.alloc(0);
-    }
-    if (rest && rest.length > 0) throw new Error("COPY output ended in the middle of a row");
+    return new Promise<void>((resolve, reject) => {
+      let rest: Buffer | undefined;
+      let failed = false;
+      const fail = (err: unknown) => {
+        if (failed) return;
+        failed = true;
+        stream.destroy();
+        reject(err);
+      };
+      stream.on("data", (chunk: Buffer) => {
+        if (failed) return;
+        const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+        let start = 0;
+        let pending: Promise<void>[] | undefined;
+        try {
+          for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
+            const p = onRow(buf.toString("utf8", start, nl).split("\t"));
+            if (p) (pending ??= []).push(p);
+            start = nl + 1;
+          }
+        } catch (err) {
+          return fail(err);
+        }
+        rest = start < buf.length ? buf.subarray(start) : undefined;
+        if (pending) {
+          stream.pause();
+          Promise.all(pending).then(() => stream.resume(), fail);
+        }
+      });
+      stream.on("error", fail);
+      stream.on("end", () => {
+        if (rest && rest.length > 0) fail(new Error("COPY output ended in the middle of a row"));
+        else if (!failed) resolve();
+      });
+    });
   }
 }

@@ -1,0 +1,288 @@
+/**
+ * materialize-postgres throughput, driven over stdio exactly as the runtime
+ * drives it (framed protobuf requests into `tributary run
+ * materialize-postgres`), beside the raw ceiling measured in the same run:
+ *
+ *  - Store: BENCH_DOCS documents (default 1,000,000) of ~300 bytes with 8
+ *    fields, in transactions of BENCH_TXN (50,000), half new keys and half
+ *    updates of existing keys. Ceiling: the same rows, pre-encoded as COPY
+ *    text, COPY'd into a temp table then merged by one INSERT ... ON CONFLICT
+ *    DO UPDATE per transaction.
+ *  - Load: BENCH_LOAD_KEYS (100,000) existing keys in one transaction.
+ *    Ceiling: COPY the keys into a temp table, ANALYZE, one join.
+ *
+ * Only the time between sending a transaction's first request and
+ * receiving its last response counts; building requests does not. PG_URL
+ * selects the database (default postgres://postgres@127.0.0.1:5432/test).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { RequestSchema, ResponseSchema, type Request, type Response } from "../../src/gen/materialize/materialize_pb.js";
+import { FrameDecoder } from "../../src/codec/frames.js";
+import { collection, ROOT } from "../../src/sql/test-fixtures.js";
+import { checkpoint, endpointConfig, materialization, PG_URL, uniqueSchema } from "../../connectors/materialize-postgres/test-support.js";
+import { connectorNames } from "../../connectors/registry.js";
+import { peakRssMb, report, type Rate } from "./_measure.js";
+
+const REPO = fileURLToPath(new URL("../../..", import.meta.url));
+const DOCS = Number(process.env.BENCH_DOCS ?? 1_000_000);
+const TXN = Number(process.env.BENCH_TXN ?? 50_000);
+const LOAD_KEYS = Number(process.env.BENCH_LOAD_KEYS ?? 100_000);
+const SEED = Math.max(Math.ceil(DOCS / 2), LOAD_KEYS);
+
+const FIELDS = ["name", "price", "qty", "active", "created_at", "category", "note"];
+const coll = collection("bench/widgets", [
+  { field: "id", types: ["integer"], key: true },
+  { field: "name", types: ["string"], must: true },
+  { field: "price", types: ["number"], must: true },
+  { field: "qty", types: ["integer"], must: true },
+  { field: "active", types: ["boolean"], must: true },
+  { field: "created_at", types: ["string"], format: "date-time", must: true },
+  { field: "category", types: ["string"], must: true },
+  { field: "note", types: ["string"], must: true },
+  ROOT,
+]);
+const CATEGORIES = ["tools", "garden", "kitchen", "toys", "books", "audio", "sports"];
+const NOTE = "The quick brown fox jumps over the lazy dog while the widget factory hums along";
+
+interface Row {
+  id: number;
+  values: unknown[];
+  doc: string;
+}
+
+function row(id: number, version: number): Row {
+  const values = [
+    `widget ${id} rev ${version}`,
+    Math.round((id % 10_000) * 1.37 * 100) / 100 + version,
+    (id * 7 + version) % 1000,
+    (id + version) % 3 !== 0,
+    new Date(Date.UTC(2024, 0, 1) + id * 1000 + version).toISOString(),
+    CATEGORIES[id % CATEGORIES.length],
+    `${NOTE} #${version}`,
+  ];
+  const doc = JSON.stringify({ id, ...Object.fromEntries(FIELDS.map((f, i) => [f, values[i]])) });
+  return { id, values, doc };
+}
+
+/** Transaction `t`: half new keys after the seeded range, half updates of seeded keys. */
+function transactionRows(t: number, size: number): Row[] {
+  const rows: Row[] = [];
+  const half = Math.floor(size / 2);
+  for (let i = 0; i < half; i++) rows.push(row(SEED + t * half + i + 1, t + 1));
+  for (let i = 0; i < size - half; i++) rows.push(row(((t * (size - half) + i) % SEED) + 1, t + 1));
+  return rows;
+}
+
+const frame = (req: Partial<Request>): Buffer => {
+  const bytes = toBinary(RequestSchema, create(RequestSchema, req as never));
+  const out = Buffer.allocUnsafe(4 + bytes.length);
+  out.writeUInt32LE(bytes.length, 0);
+  out.set(bytes, 4);
+  return out;
+};
+const enc = new TextEncoder();
+
+class Driver {
+  private readonly child: ChildProcess;
+  private readonly responses: Response[] = [];
+  private wake: (() => void) | undefined;
+  private exited = false;
+
+  constructor() {
+    const registered = connectorNames().includes("materialize-postgres");
+    // BENCH_NODE_ARGS passes flags such as --cpu-prof to the connector's node.
+    const node = [process.execPath, ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+    const argv = registered
+      ? [...node, `${REPO}/bin/tributary`, "run", "materialize-postgres"]
+      : [
+          ...node,
+          "--input-type=module",
+          "-e",
+          `import c from "${REPO}/dist/connectors/materialize-postgres/connector.js";
+           import { runStdio } from "${REPO}/dist/src/transport/stdio.js";
+           process.exit(await runStdio(c, {}));`,
+        ];
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, FLOW_RUNTIME_CODEC: "proto", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" } });
+    const dec = new FrameDecoder("proto");
+    this.child.stdout!.on("data", (chunk: Buffer) => {
+      for (const f of dec.push(chunk)) this.responses.push(fromBinary(ResponseSchema, f));
+      this.wake?.();
+    });
+    this.child.on("exit", () => {
+      this.exited = true;
+      this.wake?.();
+    });
+  }
+
+  get pid() {
+    return this.child.pid;
+  }
+
+  async send(buf: Buffer): Promise<void> {
+    if (!this.child.stdin!.write(buf)) await new Promise((r) => this.child.stdin!.once("drain", r));
+  }
+
+  /** Waits for a response of `kind`, passing any others to `other`. */
+  async next(kind: keyof Response, other?: (r: Response) => void): Promise<Response> {
+    for (;;) {
+      while (this.responses.length > 0) {
+        const r = this.responses.shift()!;
+        if (r[kind] !== undefined) return r;
+        if (other) other(r);
+        else throw new Error(`expected ${String(kind)}, got ${JSON.stringify(Object.keys(r).filter((k) => (r as any)[k] !== undefined && k !== "$typeName" && k !== "internal"))}`);
+      }
+      if (this.exited) throw new Error(`connector exited while waiting for ${String(kind)}`);
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.child.stdin!.end();
+    if (!this.exited) await new Promise((r) => this.child.once("exit", r));
+  }
+}
+
+async function seed(client: pg.Client, table: string): Promise<void> {
+  await client.query(
+    `INSERT INTO ${table} SELECT g, 'widget ' || g, g * 1.5, g % 1000, true, now(), 'tools', 'seed', json_build_object('id', g)
+       FROM generate_series(1, ${SEED}) g`,
+  );
+  await client.query(`VACUUM ANALYZE ${table}`);
+}
+
+function copyLine(r: Row): string {
+  const v = r.values;
+  return `${r.id}\t${v[0]}\t${v[1]}\t${v[2]}\t${v[3]}\t${v[4]}\t${v[5]}\t${v[6]}\t${r.doc.replace(/\\/g, "\\\\")}\n`;
+}
+
+async function copyIn(client: pg.Client, sql: string, text: string): Promise<void> {
+  const stream = client.query(copyFrom(sql));
+  await new Promise<void>((resolve, reject) => {
+    stream.on("finish", resolve);
+    stream.on("error", reject);
+    stream.end(text);
+  });
+}
+
+async function main(): Promise<void> {
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  const schema = uniqueSchema("bench");
+  const spec = materialization("bench/mat", endpointConfig(schema), [
+    { resource: { table: "widgets" }, collection: coll, keys: ["id"], values: FIELDS, document: "flow_document" },
+  ]);
+  const table = `${schema}.widgets`;
+  const txns = Math.ceil(DOCS / TXN);
+  process.stdout.write(`${DOCS.toLocaleString("en-US")} docs in ${txns} transactions of ${TXN.toLocaleString("en-US")}, ${SEED.toLocaleString("en-US")} seeded rows\n`);
+
+  try {
+    // ---------------------------------------------------------- connector
+    const d = new Driver();
+    await d.send(frame({ apply: { materialization: spec, version: "v1" } as never }));
+    await d.next("applied");
+    await seed(admin, table);
+    await d.send(frame({ open: { materialization: spec, version: "v1", range: { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff } } as never }));
+    await d.next("opened");
+
+    let storeSeconds = 0;
+    let docBytes = 0;
+    for (let t = 0; t < txns; t++) {
+      const rows = transactionRows(t, Math.min(TXN, DOCS - t * TXN));
+      const frames = rows.map((r) =>
+        frame({
+          store: {
+            binding: 0,
+            keyJson: enc.encode(`[${r.id}]`),
+            valuesJson: enc.encode(JSON.stringify(r.values)),
+            docJson: enc.encode(r.doc),
+            exists: r.id <= SEED || false,
+          } as never,
+        }),
+      );
+      for (const r of rows) docBytes += r.doc.length;
+      const start = performance.now();
+      await d.send(frame({ acknowledge: {} as never }));
+      await d.next("acknowledged");
+      await d.send(frame({ flush: {} as never }));
+      await d.next("flushed");
+      // Write in batches of frames so the pipe, not the event loop, sets the pace.
+      for (let i = 0; i < frames.length; i += 512) await d.send(Buffer.concat(frames.slice(i, i + 512)));
+      await d.send(frame({ startCommit: { runtimeCheckpoint: checkpoint(t + 1) } as never }));
+      await d.next("startedCommit");
+      storeSeconds += (performance.now() - start) / 1000;
+    }
+    const storeRss = peakRssMb(d.pid);
+
+    // Load: existing keys in one transaction.
+    const loadKeys = Array.from({ length: LOAD_KEYS }, (_, i) => frame({ load: { binding: 0, keyJson: enc.encode(`[${i + 1}]`) } as never }));
+    let loaded = 0;
+    let loadedBytes = 0;
+    const loadStart = performance.now();
+    await d.send(frame({ acknowledge: {} as never }));
+    await d.next("acknowledged");
+    for (let i = 0; i < loadKeys.length; i += 512) await d.send(Buffer.concat(loadKeys.slice(i, i + 512)));
+    await d.send(frame({ flush: {} as never }));
+    await d.next("flushed", (r) => {
+      if (!r.loaded) throw new Error("expected Loaded");
+      loaded++;
+      loadedBytes += r.loaded.docJson.length;
+    });
+    const loadSeconds = (performance.now() - loadStart) / 1000;
+    const rss = Math.max(storeRss, peakRssMb(d.pid));
+    // Finish the transaction and stop cleanly, as the runtime would.
+    await d.send(frame({ startCommit: { runtimeCheckpoint: checkpoint(txns + 1) } as never }));
+    await d.next("startedCommit");
+    await d.send(frame({ acknowledge: {} as never }));
+    await d.next("acknowledged");
+    await d.close();
+    if (loaded !== LOAD_KEYS) throw new Error(`loaded ${loaded} of ${LOAD_KEYS} keys`);
+    const count = (await admin.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+    if (count !== SEED + DOCS - Math.floor(DOCS / 2)) process.stdout.write(`warning: table has ${count} rows\n`);
+
+    // ------------------------------------------------------ raw ceilings
+    const raw = `${schema}.raw`;
+    await admin.query(`CREATE TABLE ${raw} (LIKE ${table} INCLUDING ALL)`);
+    await seed(admin, raw);
+    const cols = ["id", ...FIELDS, "flow_document"].map((c) => `"${c}"`).join(", ");
+    const updates = [...FIELDS, "flow_document"].map((c) => `"${c}" = EXCLUDED."${c}"`).join(", ");
+    await admin.query(`CREATE TEMP TABLE raw_stage ON COMMIT DELETE ROWS AS SELECT * FROM ${raw} WITH NO DATA`);
+    let rawSeconds = 0;
+    for (let t = 0; t < txns; t++) {
+      const text = transactionRows(t, Math.min(TXN, DOCS - t * TXN)).map(copyLine).join("");
+      const start = performance.now();
+      await admin.query("BEGIN");
+      await copyIn(admin, `COPY raw_stage (${cols}) FROM STDIN`, text);
+      await admin.query(`INSERT INTO ${raw} (${cols}) SELECT ${cols} FROM raw_stage ON CONFLICT (id) DO UPDATE SET ${updates}`);
+      await admin.query("COMMIT");
+      rawSeconds += (performance.now() - start) / 1000;
+    }
+
+    const keysText = Array.from({ length: LOAD_KEYS }, (_, i) => `${i + 1}\n`).join("");
+    await admin.query(`CREATE TEMP TABLE raw_keys (id BIGINT) ON COMMIT DELETE ROWS`);
+    const rawLoadStart = performance.now();
+    await admin.query("BEGIN");
+    await copyIn(admin, "COPY raw_keys (id) FROM STDIN", keysText);
+    await admin.query("ANALYZE raw_keys");
+    const joined = await admin.query({ text: `SELECT t.flow_document::text FROM raw_keys k JOIN ${raw} t ON t.id = k.id`, rowMode: "array" });
+    await admin.query("COMMIT");
+    const rawLoadSeconds = (performance.now() - rawLoadStart) / 1000;
+    const rawLoadBytes = joined.rows.reduce((n, r) => n + (r[0] as string).length, 0);
+
+    const store: Rate = { docs: DOCS, bytes: docBytes, seconds: storeSeconds };
+    const ceiling: Rate = { docs: DOCS, bytes: docBytes, seconds: rawSeconds };
+    report("store", store, ceiling, `peak RSS ${rss.toFixed(0)} MB`);
+    report("load", { docs: loaded, bytes: loadedBytes, seconds: loadSeconds }, { docs: joined.rows.length, bytes: rawLoadBytes, seconds: rawLoadSeconds });
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`materialize-postgres bench failed: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
