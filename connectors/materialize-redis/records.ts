@@ -70,8 +70,25 @@ function fieldPairs(plan: BindingPlan, s: StoreRequest, out: string[]): string[]
   return out;
 }
 
+/**
+ * The entry's action: a deletion, else the operation the document's
+ * `_meta/op` names (captures set c, u or d), else whether the key existed.
+ */
 function action(s: StoreRequest): string {
-  return s.delete ? "d" : s.exists ? "u" : "c";
+  if (s.delete) return "d";
+  const op = metaOp(s.docJson);
+  if (op) return op;
+  return s.exists ? "u" : "c";
+}
+
+function metaOp(docText: string): string | undefined {
+  if (!/"op"\s*:\s*"[cud]"/.test(docText)) return undefined;
+  try {
+    const op = (JSON.parse(docText) as { _meta?: { op?: unknown } })?._meta?.op;
+    return op === "c" || op === "u" || op === "d" ? op : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function recordOf(plan: BindingPlan, s: StoreRequest): WriteRecord {
@@ -93,10 +110,5 @@ export function recordOf(plan: BindingPlan, s: StoreRequest): WriteRecord {
 
 /** True when a stored document is a soft-delete tombstone (its _meta/op is "d"). */
 export function isTombstone(docText: string): boolean {
-  if (!/"op"\s*:\s*"d"/.test(docText)) return false;
-  try {
-    return (JSON.parse(docText) as { _meta?: { op?: unknown } })?._meta?.op === "d";
-  } catch {
-    return false;
-  }
+  return metaOp(docText) === "d";
 }
