@@ -1,18 +1,28 @@
 /**
- * Fast decoders for the per-document requests, materialize.Request with
- * only `store` or `load` set, in both wires. They read the bytes directly and
- * build the same message fromBinary / fromFlowJson would; anything they do
- * not recognise (other messages, unknown fields, unusual but valid encodings)
- * returns undefined and the caller takes the generic path, which also
- * reports errors.
+ * Fast decoders for per-document messages in both wires: materialize.Request
+ * with only `store` or `load` set (what a connector receives), and
+ * capture.Response `captured` / materialize.Response `loaded` (what a runtime
+ * or test harness receives). They read the bytes directly and build the same
+ * message fromBinary / fromFlowJson would; anything they do not recognise
+ * (other messages, unknown fields, unusual but valid encodings) returns
+ * undefined and the caller takes the generic path, which also reports errors.
  */
 import type { DescMessage } from "@bufbuild/protobuf";
+import { isUtf8 } from "node:buffer";
 import { decodeBase64Bytes } from "./base64.js";
 import { literalAt, skipStringBytes, skipValueBytes, skipWsBytes } from "./json-bytes.js";
 
 
 /** Returns undefined when the payload is not one the fast path handles. */
 export type FastDecode = (payload: Uint8Array) => unknown;
+
+export function fastProtoDecoder(schema: DescMessage): FastDecode | undefined {
+  return storeLoadProtoDecoder(schema) ?? docResponseDecoder(schema, "proto");
+}
+
+export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
+  return storeLoadJsonDecoder(schema) ?? docResponseDecoder(schema, "json");
+}
 
 // Shared zero value for bytes fields, as protobuf-es create() also shares one.
 const EMPTY = new Uint8Array(0);
@@ -54,7 +64,7 @@ function storeLoadShape(schema: DescMessage): StoreLoadShape | undefined {
  * into the payload, as fromBinary gives. Unknown fields, repeated outer
  * fields or over-long varints go the generic way (which keeps unknowns).
  */
-export function fastProtoDecoder(schema: DescMessage): FastDecode | undefined {
+function storeLoadProtoDecoder(schema: DescMessage): FastDecode | undefined {
   const shape = storeLoadShape(schema);
   if (!shape) return undefined;
   const { requestType, storeType, loadType, storeTag, loadTag } = shape;
@@ -157,7 +167,7 @@ export function fastProtoDecoder(schema: DescMessage): FastDecode | undefined {
  * raw values are copied out without a UTF-8 round trip. Handles the compact
  * form Flow writes; anything else returns undefined.
  */
-export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
+function storeLoadJsonDecoder(schema: DescMessage): FastDecode | undefined {
   const shape = storeLoadShape(schema);
   if (!shape) return undefined;
   const { requestType, storeType, loadType } = shape;
@@ -218,8 +228,11 @@ export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
               if (!isStore && key.startsWith("doc")) return undefined;
               const end = skipValueBytes(b, i);
               if (end < 0) return undefined;
+              const view = b.subarray(i, end);
+              // The generic path rejects payloads that are not valid UTF-8.
+              if (!isUtf8(view)) return undefined;
               // Copy out, so the message does not pin the whole input chunk.
-              const raw = Buffer.from(b.subarray(i, end));
+              const raw = Buffer.from(view);
               if (key[0] === "k") keyJson = raw;
               else if (key[0] === "v") valuesJson = raw;
               else docJson = raw;
@@ -278,5 +291,140 @@ export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
       };
     }
     return { $typeName: requestType, internal: EMPTY, load: { $typeName: loadType, binding, keyJson, keyPacked } };
+  };
+}
+
+// ------------------------------------------------------ document responses
+
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (this: Uint8Array, start: number, end: number) => string }).utf8Slice;
+const utf8Decoder = new TextDecoder();
+
+/** UTF-8 text of b[start..end), replacing invalid sequences as TextDecoder does. */
+function utf8Text(b: Uint8Array, start: number, end: number): string {
+  return utf8Slice ? utf8Slice.call(b, start, end) : utf8Decoder.decode(b.subarray(start, end));
+}
+
+/**
+ * Reads a varint of at most 5 bytes at i and returns it (-1 if malformed),
+ * leaving the index after it in `varintEnd` (avoids allocating a pair).
+ */
+function readVarint32(b: Uint8Array, i: number): number {
+  let v = 0;
+  for (let shift = 0; shift <= 28; shift += 7) {
+    const c = b[i++];
+    if (c === undefined) return -1;
+    v += (c & 0x7f) * 2 ** shift;
+    if (c < 0x80) {
+      varintEnd = i;
+      return v;
+    }
+  }
+  return -1;
+}
+let varintEnd = 0;
+
+/**
+ * capture.Response with only `captured`, materialize.Response with only
+ * `loaded`: {binding uint32 = 1; doc_json = 2} (string or bytes).
+ */
+function docResponseDecoder(schema: DescMessage, wire: "proto" | "json"): FastDecode | undefined {
+  let docField: string;
+  if (schema.typeName === "capture.Response") docField = "captured";
+  else if (schema.typeName === "materialize.Response") docField = "loaded";
+  else return undefined;
+  const field = schema.fields.find((f) => f.localName === docField);
+  if (field?.fieldKind !== "message" || field.oneof || field.number > 15) return undefined;
+  const shape = field.message.fields.map((f) => `${f.number}:${f.localName}:${f.fieldKind === "scalar" ? f.scalar : ""}`).join(",");
+  let asText: boolean;
+  if (shape === "1:binding:13,2:docJson:9") asText = true;
+  else if (shape === "1:binding:13,2:docJson:12") asText = false;
+  else return undefined;
+  if (!schema.fields.some((f) => f.localName === "internal")) return undefined;
+  const responseType = schema.typeName;
+  const innerType = field.message.typeName;
+  const tag = (field.number << 3) | 2;
+  const jsonPrefix = `{${JSON.stringify(field.jsonName)}:{`;
+  const build = (binding: number, doc: string | Uint8Array) => ({
+    $typeName: responseType,
+    internal: EMPTY,
+    [docField]: { $typeName: innerType, binding, docJson: doc },
+  });
+
+  if (wire === "proto") {
+    return (b) => {
+      const n = b.length;
+      if (b[0] !== tag) return undefined;
+      const len = readVarint32(b, 1);
+      let i = varintEnd;
+      if (len < 0 || i + len !== n) return undefined;
+      let binding = 0;
+      let doc: string | Uint8Array = asText ? "" : EMPTY;
+      while (i < n) {
+        const t = b[i++];
+        if (t === 0x08) {
+          const v = readVarint32(b, i);
+          if (v < 0 || v > 0xffffffff) return undefined;
+          binding = v;
+          i = varintEnd;
+        } else if (t === 0x12) {
+          const l = readVarint32(b, i);
+          i = varintEnd;
+          if (l < 0 || i + l > n) return undefined;
+          // Views into the payload, as fromBinary gives. fromBinary rejects
+          // invalid UTF-8 in strings, so leave that to it (and its error).
+          if (asText) {
+            if (!isUtf8(b.subarray(i, i + l))) return undefined;
+            doc = utf8Text(b, i, i + l);
+          } else {
+            doc = b.subarray(i, i + l);
+          }
+          i += l;
+        } else {
+          return undefined;
+        }
+      }
+      return build(binding, doc);
+    };
+  }
+
+  return (b) => {
+    if (!literalAt(b, 0, jsonPrefix)) return undefined;
+    let i = jsonPrefix.length;
+    let binding = 0;
+    let doc: string | Uint8Array = asText ? "" : EMPTY;
+    if (b[i] === 0x7d) {
+      i++;
+    } else {
+      for (;;) {
+        if (literalAt(b, i, '"binding":')) {
+          i += 10;
+          let v = 0;
+          const start = i;
+          for (let c = b[i]; c !== undefined && c >= 0x30 && c <= 0x39; c = b[++i]) v = v * 10 + (c - 0x30);
+          if (i === start || i - start > 10 || v > 0xffffffff || (b[start] === 0x30 && i - start > 1)) return undefined;
+          binding = v;
+        } else if (literalAt(b, i, '"doc":')) {
+          i += 6;
+          if (literalAt(b, i, "null")) {
+            i += 4;
+            doc = asText ? "" : EMPTY;
+          } else {
+            const end = skipValueBytes(b, i);
+            // The generic path rejects payloads that are not valid UTF-8.
+            if (end < 0 || !isUtf8(b.subarray(i, end))) return undefined;
+            doc = asText ? utf8Text(b, i, end) : Buffer.from(b.subarray(i, end));
+            i = end;
+          }
+        } else {
+          return undefined;
+        }
+        const c = b[i++];
+        if (c === 0x2c) continue;
+        if (c === 0x7d) break;
+        return undefined;
+      }
+    }
+    if (b[i++] !== 0x7d || skipWsBytes(b, i) !== b.length) return undefined;
+    return build(binding, doc);
   };
 }

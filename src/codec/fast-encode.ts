@@ -1,59 +1,56 @@
 /**
- * Fast encoders for the per-document responses: capture.Response with only
- * `captured` set and materialize.Response with only `loaded` set. They write
- * the bytes directly (no reflection) and produce exactly what toBinary /
- * toFlowJson would; for any other message they return undefined and the
- * caller takes the generic path.
+ * Fast encoders for per-document messages:
+ *  - responses with only the document field set: capture.Response `captured`
+ *    and materialize.Response `loaded` ({binding uint32 = 1; doc_json = 2});
+ *  - materialize.Request with only `store` or `load` set (what a runtime or
+ *    test harness sends per document).
+ * They write bytes directly (no reflection) and produce exactly what
+ * toBinary / toFlowJson would; for any other message they return undefined
+ * and the caller takes the generic path.
  */
-import type { DescMessage } from "@bufbuild/protobuf";
+import { ScalarType, type DescMessage } from "@bufbuild/protobuf";
 import { startsLikeJson } from "./flow-json.js";
 import type { WireCodec } from "./wire.js";
-
 
 /** Returns undefined when the message is not one the fast path handles. */
 export type FastEncode = (msg: Record<string, unknown>) => Uint8Array | undefined;
 
-/**
- * A fast encoder for Responses whose only set field is the per-document
- * message `docField` = {binding uint32 = 1; doc_json = 2}.
- */
 export function fastEncoder(schema: DescMessage, wire: WireCodec): FastEncode | undefined {
-  let docField: string;
-  if (schema.typeName === "capture.Response") docField = "captured";
-  else if (schema.typeName === "materialize.Response") docField = "loaded";
-  else return undefined;
+  switch (schema.typeName) {
+    case "capture.Response":
+      return docResponseEncoder(schema, "captured", wire);
+    case "materialize.Response":
+      return docResponseEncoder(schema, "loaded", wire);
+    case "materialize.Request":
+      return storeLoadEncoder(schema, wire);
+    default:
+      return undefined;
+  }
+}
 
-  const field = schema.fields.find((f) => f.localName === docField);
-  if (!field || field.fieldKind !== "message" || field.oneof) return undefined;
-  // Only when the inner message is exactly what the fast path writes.
-  const inner = field.message.fields.map((f) => `${f.number}:${f.name}:${f.fieldKind}`).join(",");
-  if (inner !== "1:binding:scalar,2:doc_json:scalar") return undefined;
+/** Field shape `number:localName:scalarType,...`, for checking a schema is the expected one. */
+function shapeOf(m: DescMessage): string {
+  return m.fields.map((f) => `${f.number}:${f.localName}:${f.fieldKind === "scalar" ? f.scalar : f.fieldKind}`).join(",");
+}
 
-  const others = schema.fields.filter((f) => f !== field).map((f) => ({ local: f.localName, bytes: f.fieldKind === "scalar" }));
+/**
+ * Checks (once) that every field of `schema` other than `keep` is a message
+ * or a bytes field, and returns a test that they are all unset.
+ */
+function othersUnset(schema: DescMessage, keep: string[]): ((msg: Record<string, unknown>) => boolean) | undefined {
+  const others = schema.fields.filter((f) => !keep.includes(f.localName));
   if (schema.fields.some((f) => f.oneof !== undefined)) return undefined;
-  const tag = (field.number << 3) | 2;
-  const jsonPrefix = `{${JSON.stringify(field.jsonName)}:{`;
-
-  const onlyDoc = (msg: Record<string, unknown>): { binding: number; doc: string | Uint8Array } | undefined => {
-    const m = msg[docField] as Record<string, unknown> | undefined;
-    if (m === undefined || hasUnknown(msg) || hasUnknown(m)) return undefined;
-    for (let i = 0; i < others.length; i++) {
-      const o = others[i]!;
-      const v = msg[o.local];
-      if (o.bytes ? (v as Uint8Array | undefined)?.length : v !== undefined) return undefined;
-    }
-    return { binding: m.binding as number, doc: m.docJson as string | Uint8Array };
-  };
-
-  if (wire === "proto") {
-    return (msg) => {
-      const d = onlyDoc(msg);
-      return d && encodeDocProto(tag, d.binding, d.doc);
-    };
+  const messages: string[] = [];
+  const bytes: string[] = [];
+  for (const f of others) {
+    if (f.fieldKind === "message") messages.push(f.localName);
+    else if (f.fieldKind === "scalar" && f.scalar === ScalarType.BYTES) bytes.push(f.localName);
+    else return undefined;
   }
   return (msg) => {
-    const d = onlyDoc(msg);
-    return d && encodeDocJson(jsonPrefix, d.binding, d.doc);
+    for (let i = 0; i < messages.length; i++) if (msg[messages[i]!] !== undefined) return false;
+    for (let i = 0; i < bytes.length; i++) if ((msg[bytes[i]!] as Uint8Array).length !== 0) return false;
+    return !hasUnknown(msg);
   };
 }
 
@@ -62,28 +59,41 @@ function hasUnknown(m: Record<string, unknown>): boolean {
   return u !== undefined && u.length > 0;
 }
 
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+function isUint32(n: number): boolean {
+  return n >= 0 && n <= 0xffffffff && Math.floor(n) === n;
 }
 
-function putVarint(buf: Uint8Array, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
+// ------------------------------------------------------ document responses
+
+function docResponseEncoder(schema: DescMessage, docField: string, wire: WireCodec): FastEncode | undefined {
+  const field = schema.fields.find((f) => f.localName === docField);
+  if (!field || field.fieldKind !== "message" || field.number > 15) return undefined;
+  const inner = shapeOf(field.message);
+  if (inner !== `1:binding:${ScalarType.UINT32},2:docJson:${ScalarType.STRING}` && inner !== `1:binding:${ScalarType.UINT32},2:docJson:${ScalarType.BYTES}`) {
+    return undefined;
   }
-  buf[pos++] = n;
-  return pos;
+  const unset = othersUnset(schema, [docField]);
+  if (!unset) return undefined;
+  const tag = (field.number << 3) | 2;
+  const jsonPrefix = `{${JSON.stringify(field.jsonName)}:{`;
+
+  return (msg) => {
+    const m = msg[docField] as Record<string, unknown> | undefined;
+    if (m === undefined || !unset(msg) || hasUnknown(m)) return undefined;
+    const binding = m.binding as number;
+    const doc = m.docJson as string | Uint8Array;
+    if (!isUint32(binding)) return undefined;
+    return wire === "proto" ? encodeDocProto(tag, binding, doc) : encodeDocJson(jsonPrefix, binding, doc);
+  };
 }
 
 /** `tag len { 08 binding } { 12 len doc }`, zero values omitted as protobuf does. */
-function encodeDocProto(tag: number, binding: number, doc: string | Uint8Array): Uint8Array | undefined {
-  if (!(binding >= 0 && binding <= 0xffffffff && Number.isInteger(binding))) return undefined;
+function encodeDocProto(tag: number, binding: number, doc: string | Uint8Array): Uint8Array {
   const docLen = typeof doc === "string" ? Buffer.byteLength(doc, "utf8") : doc.length;
   let innerLen = 0;
   if (binding !== 0) innerLen += 1 + varintSize(binding);
   if (docLen !== 0) innerLen += 1 + varintSize(docLen) + docLen;
-  const total = 1 + varintSize(innerLen) + innerLen;
-  const buf = Buffer.allocUnsafe(total);
+  const buf = Buffer.allocUnsafe(1 + varintSize(innerLen) + innerLen);
   buf[0] = tag;
   let pos = putVarint(buf, 1, innerLen);
   if (binding !== 0) {
@@ -104,14 +114,12 @@ function encodeDocJson(prefix: string, binding: number, doc: string | Uint8Array
   let head = prefix;
   if (binding !== 0) head += '"binding":' + binding;
   if (typeof doc === "string") {
-    // Odd raw text (blank, leading whitespace, line breaks) takes the
-    // generic path, which checks and compacts it.
-    if (doc.length !== 0 && (!startsLikeJson(doc.charCodeAt(0)) || doc.indexOf("\n") >= 0 || doc.indexOf("\r") >= 0)) return undefined;
-    const text = doc.length === 0 ? head + "}}" : head + (binding !== 0 ? ',"doc":' : '"doc":') + doc + "}}";
-    return toUtf8(text);
+    if (doc.length === 0) return Buffer.from(head + "}}", "latin1");
+    if (!plainRawText(doc)) return undefined;
+    return Buffer.from(head + (binding !== 0 ? ',"doc":' : '"doc":') + doc + "}}", "utf8");
   }
-  if (doc.length === 0) return toUtf8(head + "}}");
-  if (!startsLikeJson(doc[0]!) || doc.indexOf(0x0a) >= 0 || doc.indexOf(0x0d) >= 0) return undefined;
+  if (doc.length === 0) return Buffer.from(head + "}}", "latin1");
+  if (!plainRawBytes(doc)) return undefined;
   head += binding !== 0 ? ',"doc":' : '"doc":';
   const out = Buffer.allocUnsafe(head.length + doc.length + 2);
   out.write(head, 0, "latin1"); // ASCII
@@ -121,7 +129,174 @@ function encodeDocJson(prefix: string, binding: number, doc: string | Uint8Array
   return out;
 }
 
+/**
+ * Raw text that can be spliced in as is: it starts like a JSON value and has
+ * no line breaks. Anything else (blank, leading whitespace, multi-line) takes
+ * the generic path, which checks and compacts it.
+ */
+function plainRawText(doc: string): boolean {
+  return startsLikeJson(doc.charCodeAt(0)) && doc.indexOf("\n") < 0 && doc.indexOf("\r") < 0;
+}
 
-function toUtf8(text: string): Uint8Array {
-  return Buffer.from(text, "utf8");
+function plainRawBytes(doc: Uint8Array): boolean {
+  return startsLikeJson(doc[0]!) && doc.indexOf(0x0a) < 0 && doc.indexOf(0x0d) < 0;
+}
+
+// ------------------------------------------------------ Store / Load requests
+
+const STORE_SHAPE = [
+  `1:binding:${ScalarType.UINT32}`,
+  `2:keyJson:${ScalarType.BYTES}`,
+  `3:keyPacked:${ScalarType.BYTES}`,
+  `4:valuesJson:${ScalarType.BYTES}`,
+  `5:valuesPacked:${ScalarType.BYTES}`,
+  `6:docJson:${ScalarType.BYTES}`,
+  `7:exists:${ScalarType.BOOL}`,
+  `8:delete:${ScalarType.BOOL}`,
+].join(",");
+const LOAD_SHAPE = STORE_SHAPE.split(",").slice(0, 3).join(",");
+
+function storeLoadEncoder(schema: DescMessage, wire: WireCodec): FastEncode | undefined {
+  const store = schema.fields.find((f) => f.localName === "store");
+  const load = schema.fields.find((f) => f.localName === "load");
+  if (store?.fieldKind !== "message" || load?.fieldKind !== "message" || store.number > 15 || load.number > 15) return undefined;
+  if (shapeOf(store.message) !== STORE_SHAPE || shapeOf(load.message) !== LOAD_SHAPE) return undefined;
+  const storeOnly = othersUnset(schema, ["store"]);
+  const loadOnly = othersUnset(schema, ["load"]);
+  if (!storeOnly || !loadOnly) return undefined;
+  const storeTag = (store.number << 3) | 2;
+  const loadTag = (load.number << 3) | 2;
+
+  return (msg) => {
+    let m = msg.store as Record<string, unknown> | undefined;
+    let isStore = true;
+    if (m !== undefined) {
+      if (!storeOnly(msg)) return undefined;
+    } else {
+      m = msg.load as Record<string, unknown> | undefined;
+      if (m === undefined || !loadOnly(msg)) return undefined;
+      isStore = false;
+    }
+    if (hasUnknown(m) || !isUint32(m.binding as number)) return undefined;
+    return wire === "proto" ? encodeStoreLoadProto(isStore ? storeTag : loadTag, isStore, m) : encodeStoreLoadJson(isStore, m);
+  };
+}
+
+function bytesFieldSize(b: Uint8Array): number {
+  return b.length === 0 ? 0 : 1 + varintSize(b.length) + b.length;
+}
+
+function putBytesField(buf: Buffer, pos: number, tag: number, b: Uint8Array): number {
+  if (b.length === 0) return pos;
+  buf[pos++] = tag;
+  pos = putVarint(buf, pos, b.length);
+  buf.set(b, pos);
+  return pos + b.length;
+}
+
+function encodeStoreLoadProto(tag: number, isStore: boolean, m: Record<string, unknown>): Uint8Array {
+  const binding = m.binding as number;
+  const keyJson = m.keyJson as Uint8Array;
+  const keyPacked = m.keyPacked as Uint8Array;
+  let inner = (binding !== 0 ? 1 + varintSize(binding) : 0) + bytesFieldSize(keyJson) + bytesFieldSize(keyPacked);
+  let valuesJson: Uint8Array | undefined;
+  let valuesPacked: Uint8Array | undefined;
+  let docJson: Uint8Array | undefined;
+  if (isStore) {
+    valuesJson = m.valuesJson as Uint8Array;
+    valuesPacked = m.valuesPacked as Uint8Array;
+    docJson = m.docJson as Uint8Array;
+    inner += bytesFieldSize(valuesJson) + bytesFieldSize(valuesPacked) + bytesFieldSize(docJson);
+    if (m.exists) inner += 2;
+    if (m.delete) inner += 2;
+  }
+  const buf = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
+  buf[0] = tag;
+  let pos = putVarint(buf, 1, inner);
+  if (binding !== 0) {
+    buf[pos++] = 0x08;
+    pos = putVarint(buf, pos, binding);
+  }
+  pos = putBytesField(buf, pos, 0x12, keyJson);
+  pos = putBytesField(buf, pos, 0x1a, keyPacked);
+  if (isStore) {
+    pos = putBytesField(buf, pos, 0x22, valuesJson!);
+    pos = putBytesField(buf, pos, 0x2a, valuesPacked!);
+    pos = putBytesField(buf, pos, 0x32, docJson!);
+    if (m.exists) {
+      buf[pos++] = 0x38;
+      buf[pos++] = 1;
+    }
+    if (m.delete) {
+      buf[pos++] = 0x40;
+      buf[pos++] = 1;
+    }
+  }
+  return buf;
+}
+
+/**
+ * `{"store":{"binding":N,"key":K,"keyPacked":"…","values":V,"valuesPacked":"…","doc":D,"exists":true,"delete":true}}`
+ * assembled from byte pieces, so raw values are never decoded to strings.
+ */
+function encodeStoreLoadJson(isStore: boolean, m: Record<string, unknown>): Uint8Array | undefined {
+  const parts: (string | Uint8Array)[] = [isStore ? '{"store":{' : '{"load":{'];
+  let sep = "";
+  const binding = m.binding as number;
+  if (binding !== 0) {
+    parts.push('"binding":' + binding);
+    sep = ",";
+  }
+  const raw = (key: string, b: Uint8Array): boolean => {
+    if (b.length === 0) return true;
+    if (!plainRawBytes(b)) return false;
+    parts.push(sep + key, b);
+    sep = ",";
+    return true;
+  };
+  const b64 = (key: string, b: Uint8Array) => {
+    if (b.length === 0) return;
+    parts.push(sep + key + '"' + (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length)).toString("base64") + '"');
+    sep = ",";
+  };
+  if (!raw('"key":', m.keyJson as Uint8Array)) return undefined;
+  b64('"keyPacked":', m.keyPacked as Uint8Array);
+  if (isStore) {
+    if (!raw('"values":', m.valuesJson as Uint8Array)) return undefined;
+    b64('"valuesPacked":', m.valuesPacked as Uint8Array);
+    if (!raw('"doc":', m.docJson as Uint8Array)) return undefined;
+    if (m.exists) {
+      parts.push(sep + '"exists":true');
+      sep = ",";
+    }
+    if (m.delete) parts.push(sep + '"delete":true');
+  }
+  parts.push("}}");
+  let total = 0;
+  for (const p of parts) total += p.length; // strings here are ASCII
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  for (const p of parts) {
+    if (typeof p === "string") pos += out.write(p, pos, "latin1");
+    else {
+      out.set(p, pos);
+      pos += p.length;
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ varints
+
+function varintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
+}
+
+function putVarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[pos++] = n;
+  return pos;
 }

@@ -1,6 +1,10 @@
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { ResponseSchema as CaptureResponseSchema, type Response as CaptureResponse } from "../gen/capture/capture_pb.js";
+import {
+  RequestSchema as CaptureRequestSchema,
+  ResponseSchema as CaptureResponseSchema,
+  type Response as CaptureResponse,
+} from "../gen/capture/capture_pb.js";
 import {
   RequestSchema as MaterializeRequestSchema,
   ResponseSchema as MaterializeResponseSchema,
@@ -198,6 +202,58 @@ describe("generic codecs round-trip", () => {
   }
 });
 
+/** Store and Load requests with every combination of set and unset fields. */
+function storeLoadVariety(docs: string[] = ['{"n":1}']) {
+  const out = [];
+  for (let mask = 0; mask < 256; mask++) {
+    const on = (bit: number) => (mask & (1 << bit)) !== 0;
+    const doc = docs[mask % docs.length]!;
+    const store = {
+      binding: on(0) ? 300 + mask : 0,
+      keyJson: on(1) ? utf8(`["k${mask}"]`) : new Uint8Array(0),
+      keyPacked: on(2) ? new Uint8Array([1, mask]) : new Uint8Array(0),
+      valuesJson: on(3) ? utf8("[1.5,true]") : new Uint8Array(0),
+      valuesPacked: on(4) ? new Uint8Array([9, 0xff, 0xfe]) : new Uint8Array(0),
+      docJson: on(5) ? utf8(doc.replace("1", String(mask)) + " ".repeat(mask % 3)) : new Uint8Array(0),
+      exists: on(6),
+      delete: on(7),
+    };
+    out.push(create(MaterializeRequestSchema, { store }));
+    out.push(create(MaterializeRequestSchema, { load: { binding: store.binding, keyJson: store.keyJson, keyPacked: store.keyPacked } }));
+  }
+  return out;
+}
+
+describe("fast encode of materialize Store and Load requests matches the generic path", () => {
+  for (const wire of WIRES) {
+    it(`${wire}`, () => {
+      const fast = fastEncoder(MaterializeRequestSchema, wire)!;
+      const codec = messageCodec(MaterializeRequestSchema, wire);
+      let declined = 0;
+      for (const msg of storeLoadVariety(['{"n":1}', '{"big":12345678901234567890,"s":"é😀"}', '{\n"n": 1}'])) {
+        const want = wire === "proto" ? toBinary(MaterializeRequestSchema, msg) : utf8(toFlowJson(MaterializeRequestSchema, msg));
+        const got = fast(msg as never);
+        if (got === undefined) {
+          declined++;
+          expect(wire).toBe("json"); // only multi-line raw values are left to the generic path
+          expect(Buffer.from(msg.store!.docJson).includes(0x0a)).toBe(true);
+        } else {
+          expect(Buffer.from(got).equals(Buffer.from(want)), Buffer.from(want).toString(wire === "proto" ? "hex" : "utf8")).toBe(true);
+        }
+        expect(Buffer.from(codec.encode(msg)).equals(Buffer.from(want))).toBe(true);
+      }
+      if (wire === "json") expect(declined).toBeGreaterThan(0);
+    });
+  }
+
+  it("declines requests with anything besides the Store or Load", () => {
+    const fast = fastEncoder(MaterializeRequestSchema, "proto")!;
+    expect(fast(create(MaterializeRequestSchema, { store: {}, flush: {} }) as never)).toBeUndefined();
+    expect(fast(create(MaterializeRequestSchema, { load: {}, internal: new Uint8Array([1]) }) as never)).toBeUndefined();
+    expect(fast(create(MaterializeRequestSchema, { flush: {} }) as never)).toBeUndefined();
+  });
+});
+
 describe("fast protobuf decode of materialize Store and Load matches fromBinary", () => {
   const fast = fastProtoDecoder(MaterializeRequestSchema)!;
   const codec = messageCodec(MaterializeRequestSchema, "proto");
@@ -271,8 +327,60 @@ describe("fast protobuf decode of materialize Store and Load matches fromBinary"
 
 describe("fast paths only attach to the schemas they were written for", () => {
   it("returns no fast path for other types", () => {
-    expect(fastProtoDecoder(CaptureResponseSchema)).toBeUndefined();
-    expect(fastJsonDecoder(MaterializeResponseSchema)).toBeUndefined();
-    expect(fastEncoder(MaterializeRequestSchema, "proto")).toBeUndefined();
+    expect(fastProtoDecoder(CaptureRequestSchema)).toBeUndefined();
+    expect(fastJsonDecoder(MaterializeResponseSchema)).toBeDefined();
+    expect(fastEncoder(MaterializeResponseSchema, "proto")).toBeDefined();
+    expect(fastEncoder(CaptureRequestSchema, "proto")).toBeUndefined();
+    expect(fastJsonDecoder(CaptureRequestSchema)).toBeUndefined();
+  });
+});
+
+describe("fast decode of per-document responses matches the generic path", () => {
+  const hex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s/g, ""), "hex"));
+  for (const wire of WIRES) {
+    it(`capture.Response.captured and materialize.Response.loaded (${wire})`, () => {
+      const cap = (wire === "proto" ? fastProtoDecoder : fastJsonDecoder)(CaptureResponseSchema)!;
+      const mat = (wire === "proto" ? fastProtoDecoder : fastJsonDecoder)(MaterializeResponseSchema)!;
+      for (const doc of DOCS) {
+        for (const binding of BINDINGS) {
+          const c = create(CaptureResponseSchema, { captured: { binding, docJson: doc } });
+          const cBytes = genericEncode(CaptureResponseSchema, c, wire);
+          const cGot = cap(cBytes);
+          expect(cGot, `declined ${Buffer.from(cBytes).toString()}`).toBeDefined();
+          expect(equals(CaptureResponseSchema, cGot as never, c)).toBe(true);
+          const m = create(MaterializeResponseSchema, { loaded: { binding, docJson: utf8(doc) } });
+          const mBytes = genericEncode(MaterializeResponseSchema, m, wire);
+          const mGot = mat(mBytes);
+          expect(mGot).toBeDefined();
+          expect(equals(MaterializeResponseSchema, mGot as never, m)).toBe(true);
+        }
+      }
+    });
+  }
+
+  it("leaves invalid UTF-8 to the generic path and its error", () => {
+    const bytes = hex("32 06 08 01 12 02 ff 61");
+    expect(fastProtoDecoder(CaptureResponseSchema)!(bytes)).toBeUndefined();
+    expect(() => messageCodec(CaptureResponseSchema, "proto").decode(bytes)).toThrow(/cannot decode capture\.Response from protobuf/);
+    for (const [schema, prefix] of [
+      [CaptureResponseSchema, '{"captured":{"doc":"'],
+      [MaterializeResponseSchema, '{"loaded":{"doc":"'],
+      [MaterializeRequestSchema, '{"store":{"doc":"'],
+    ] as const) {
+      const payload = Buffer.concat([Buffer.from(prefix), Buffer.from([0xff]), Buffer.from('"}}')]);
+      expect(fastJsonDecoder(schema)!(payload), prefix).toBeUndefined();
+      expect(() => messageCodec(schema, "json").decode(payload)).toThrow(/JSON payload is not valid UTF-8/);
+    }
+  });
+
+  it("declines anything else, leaving it to the generic path", () => {
+    const proto = fastProtoDecoder(CaptureResponseSchema)!;
+    for (const c of ["32 04 08 01 18 01", "32 02 08 01 3a 00", "3a 00", "32 05 08 01", ""]) expect(proto(hex(c)), c).toBeUndefined();
+    const json = fastJsonDecoder(CaptureResponseSchema)!;
+    for (const c of ['{"captured":{"binding":1,"x":2}}', '{"captured":{"binding":1}, "checkpoint":{}}', '{ "captured":{}}', '{"captured":{"doc":{"a":}}}']) {
+      expect(json(utf8(c)), c).toBeUndefined();
+    }
+    const codec = messageCodec(CaptureResponseSchema, "json");
+    expect(codec.decode(utf8('{"captured":{"binding":1,"x":2}}')).captured?.binding).toBe(1);
   });
 });

@@ -4,9 +4,10 @@
  *
  * The generic paths use protobuf-es for binary and flow-json.ts for JSON.
  * Per-document messages (capture Captured and materialize Loaded responses,
- * materialize Store and Load requests) get hand-written fast paths
- * that produce exactly what the generic paths would; anything they do not
- * recognise falls through to the generic path.
+ * materialize Store and Load requests) get hand-written fast paths, for
+ * encoding and decoding in both wires, that produce exactly what the generic
+ * paths would; anything they do not recognise falls through to the generic
+ * path (see fast-encode.ts and fast-decode.ts).
  */
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { fromFlowJson, toFlowJson } from "./flow-json.js";
