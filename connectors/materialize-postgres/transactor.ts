@@ -157,6 +157,7 @@ export class PgTransactor implements Transactor {
     const conn = this.opts.storeConn;
     const hard = this.opts.hardDelete;
     const begun = performance.now();
+    const cpu = process.cpuUsage();
     await conn.query("BEGIN");
     try {
       const stager = new CopyStager(conn, (b) => this.plans[b]!.copyStore);
@@ -187,6 +188,7 @@ export class PgTransactor implements Transactor {
         bindings: stager.touched.size,
         stageMs: Math.round(staged - begun),
         mergeMs: Math.round(performance.now() - staged),
+        cpuMs: Math.round((process.cpuUsage(cpu).user + process.cpuUsage(cpu).system) / 1000),
         heapMb: Math.round(process.memoryUsage().heapUsed / 1e6),
         rssMb: Math.round(process.memoryUsage().rss / 1e6),
         extMb: Math.round(process.memoryUsage().external / 1e6 + process.memoryUsage().arrayBuffers / 1e6),
