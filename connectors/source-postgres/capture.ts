@@ -112,6 +112,8 @@ export class PostgresCapture {
   private txSource = "";
   private txLsnHex = "";
   private txSeq = 0;
+  /** Between a Begin and its Commit: no checkpoint may be taken. */
+  private inTx = false;
   private readonly newVals: TupleValue[] = [];
   private readonly oldVals: TupleValue[] = [];
 
@@ -251,6 +253,7 @@ export class PostgresCapture {
           this.sql = await connect(this.cfg);
           // Everything after the last checkpoint is read again; documents already sent are repeated, not lost.
           this.cursor = this.checkpointed;
+          this.inTx = false;
           for (const b of this.bound) this.resetFilter(b);
           this.relations = new Map();
           await this.startReplication();
@@ -376,6 +379,8 @@ export class PostgresCapture {
   private async pump(fence: string | null): Promise<void> {
     for (;;) {
       if (this.fatal) throw this.fatal;
+      // Commits coalesced while catching up are checkpointed before waiting for more.
+      if (fence === null && !this.inTx && this.docsSinceCheckpoint > 0 && this.repl.caughtUp()) await this.checkpoint({ cursor: formatLsn(this.cursor) });
       const m = await this.repl.next();
       if (!m) {
         if (this.stopping) return;
@@ -397,11 +402,13 @@ export class PostgresCapture {
           this.txLsnHex = begin.finalLsn.toString(16).padStart(16, "0");
           this.txSource = `,"lsn":"${formatLsn(begin.finalLsn)}","txid":${begin.xid},"ts_ms":${pgTimeToMillis(begin.commitTime)}`;
           this.txSeq = 0;
+          this.inTx = true;
           break;
         }
         case 0x43: {
           // C
           const commit = decodeCommit(buf, off);
+          this.inTx = false;
           if (commit.endLsn > this.cursor) this.cursor = commit.endLsn;
           if (fence === null) await this.maybeCheckpoint();
           break;
@@ -443,7 +450,7 @@ export class PostgresCapture {
     // Coalesce commits while catching up: checkpoint when the stream has no
     // more buffered messages, or after enough documents or time.
     const now = Date.now();
-    const caughtUp = this.repl.buffered === 0;
+    const caughtUp = this.repl.caughtUp();
     if (this.docsSinceCheckpoint === 0) {
       if (caughtUp && now - this.lastCheckpointAt >= 1000 && this.cursor > this.checkpointed) await this.checkpoint({ cursor: formatLsn(this.cursor) });
       return;

@@ -7,9 +7,8 @@
  * waiting for the runtime), the socket is no longer read and the server
  * blocks, so memory stays bounded however large a transaction is.
  */
-import type { Duplex } from "node:stream";
 import type pg from "pg";
-import copyStreams from "pg-copy-streams";
+import { CopyBothQuery } from "./copy-both.js";
 import { formatLsn, type Lsn } from "./lsn.js";
 import { quoteIdent } from "./connection.js";
 
@@ -30,8 +29,7 @@ export interface XLogData {
 }
 
 export class ReplicationStream {
-  private readonly copy: Duplex;
-  private readonly it: AsyncIterator<Buffer>;
+  private readonly copy: CopyBothQuery;
   private ackedLsn: Lsn;
   private timer: NodeJS.Timeout;
   private closed = false;
@@ -42,20 +40,12 @@ export class ReplicationStream {
     const sql =
       `START_REPLICATION SLOT ${quoteIdent(opts.slot)} LOGICAL ${formatLsn(opts.startLsn)} ` +
       `(proto_version '1', publication_names '${quoteIdent(opts.publication).replace(/'/g, "''")}', messages 'true')`;
-    // Object mode keeps each CopyData frame a separate chunk; the high-water
-    // mark bounds how many decoded frames wait in memory.
-    this.copy = (copyStreams as unknown as { both(sql: string, o: object): Duplex }).both(sql, {
-      alignOnCopyDataFrame: true,
-      readableObjectMode: true,
-      readableHighWaterMark: 1024,
-    });
+    // At most ~1024 frames wait in memory; beyond that the socket is paused.
+    this.copy = new CopyBothQuery(sql, 1024);
     client.query(this.copy as unknown as pg.Submittable);
-    this.it = this.copy[Symbol.asyncIterator]();
     this.ackedLsn = opts.startLsn;
     this.timer = setInterval(() => this.sendStatus(false), STATUS_INTERVAL_MS);
     this.timer.unref();
-    // Errors are delivered through the iterator; this keeps an error with no reader from crashing.
-    this.copy.on("error", () => {});
   }
 
   static start(client: pg.Client, opts: ReplicationOptions): ReplicationStream {
@@ -65,15 +55,11 @@ export class ReplicationStream {
   /** The next pgoutput message, or null when the server ended the stream. */
   async next(): Promise<XLogData | null> {
     for (;;) {
-      const r = await this.it.next();
-      if (r.done) return null;
-      const chunk = r.value;
+      const chunk = await this.copy.next();
+      if (chunk === null) return null;
       const tag = chunk[0];
       if (tag === 0x77 /* w: XLogData, 25-byte header */) return { buf: chunk, off: 25 };
-      if (tag === 0x6b /* k: primary keepalive */) {
-        this.serverWalEnd = chunk.readBigUInt64BE(1);
-        if (chunk[17] === 1) this.sendStatus(false);
-      }
+      if (tag === 0x6b /* k: primary keepalive */) this.onKeepalive(chunk);
     }
   }
 
@@ -85,9 +71,21 @@ export class ReplicationStream {
     }
   }
 
-  /** Messages received but not yet read: zero means the capture has caught up with the server. */
-  get buffered(): number {
-    return this.copy.readableLength;
+  /**
+   * Whether no change is waiting: the capture has read all the server has
+   * sent. Keepalives at the head of the queue are consumed on the way.
+   */
+  caughtUp(): boolean {
+    for (let f = this.copy.peek(); f && f[0] === 0x6b; f = this.copy.peek()) {
+      this.copy.take();
+      this.onKeepalive(f);
+    }
+    return this.copy.buffered === 0;
+  }
+
+  private onKeepalive(chunk: Buffer): void {
+    this.serverWalEnd = chunk.readBigUInt64BE(1);
+    if (chunk[17] === 1) this.sendStatus(false);
   }
 
   get acknowledged(): Lsn {

@@ -137,6 +137,9 @@ export class DriverProcess {
   committed: Captured[] = [];
   pendingCount = 0;
   committedCount = 0;
+  /** Bytes of document JSON, pending and committed. */
+  pendingBytes = 0;
+  committedBytes = 0;
   checkpoints = 0;
   state: CaptureState;
   stderr = "";
@@ -159,6 +162,7 @@ export class DriverProcess {
       const tag = line[0];
       if (tag === "D") {
         this.pendingCount++;
+        this.pendingBytes += line.length - line.indexOf("\t") - 1;
         if (keep) {
           const tab = line.indexOf("\t");
           const text = line.slice(tab + 1);
@@ -170,6 +174,8 @@ export class DriverProcess {
         this.pending = [];
         this.committedCount += this.pendingCount;
         this.pendingCount = 0;
+        this.committedBytes += this.pendingBytes;
+        this.pendingBytes = 0;
         this.checkpoints++;
         this.child.stdin!.write("1\n");
         for (const w of this.waiters.splice(0)) w();

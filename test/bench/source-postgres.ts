@@ -1,0 +1,109 @@
+/**
+ * source-postgres throughput beside the raw ceilings, measured in the same run
+ * on a throwaway cluster (or SOURCE_PG_URL):
+ *
+ *  - Backfill of BENCH_ROWS rows (default 1,000,000; 8 columns, ~390 bytes
+ *    as text, like ceilings.md) against `COPY (SELECT ... ORDER BY id) TO
+ *    STDOUT` of the same table.
+ *  - Change stream of BENCH_UPDATES updates (default 500,000) in
+ *    transactions of BENCH_TXN rows (1,000) against pg_recvlogical reading
+ *    a pgoutput slot over the same WAL. Each consumer runs alone.
+ *
+ * The connector runs in its own process (test-driver.js: one line per
+ * document on stdout, checkpoints acknowledged), so the figures include
+ * document encoding and the pipe but not a protocol codec. Peak RSS is the
+ * connector process's VmHWM.
+ */
+import { spawn } from "node:child_process";
+import pg from "pg";
+import { to as copyTo } from "pg-copy-streams";
+import { startPgCluster } from "../support/pg-cluster.js";
+import { DriverProcess } from "../../connectors/source-postgres/testing.js";
+import { report } from "./_measure.js";
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const UPDATES = Number(process.env.BENCH_UPDATES ?? 500_000);
+const TXN = Number(process.env.BENCH_TXN ?? 1_000);
+const BIN = process.env.PG_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
+const DB = "bench_source_pg";
+
+const cluster = await startPgCluster({ settings: { max_wal_size: "4GB", checkpoint_timeout: "30min" } });
+try {
+  await cluster.createDatabase(DB);
+  const sql = new pg.Client({ connectionString: cluster.urlFor(DB) });
+  await sql.connect();
+  await sql.query(`CREATE TABLE bench (
+      id bigint PRIMARY KEY, name text NOT NULL, price float8, active bool, created_at timestamptz,
+      qty int, category text, doc jsonb)`);
+  process.stdout.write(`loading ${ROWS.toLocaleString("en-US")} rows...\n`);
+  await sql.query(
+    `INSERT INTO bench SELECT g, 'widget number ' || g, g * 1.37, g % 2 = 0, '2024-01-01'::timestamptz + g * interval '1 second', g % 1000,
+            (ARRAY['tools','garden','kitchen','toys'])[g % 4 + 1],
+            jsonb_build_object('sku', 'SKU-' || g, 'tags', jsonb_build_array('a', 'b', 'c'), 'note',
+              'The quick brown fox jumps over the lazy dog while the widget factory hums along, batch ' || g,
+              'dims', jsonb_build_object('w', g % 100, 'h', g % 37, 'd', g % 11), 'flags', jsonb_build_object('new', true, 'sale', false),
+              'supplier', 'Acme Widgets International ' || (g % 50))
+       FROM generate_series(1, $1::int) g`,
+    [ROWS],
+  );
+  await sql.query(`VACUUM ANALYZE bench`);
+
+  // Ceiling: COPY of the same rows in key order.
+  let copyBytes = 0;
+  let t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const s = sql.query(copyTo(`COPY (SELECT * FROM bench ORDER BY id) TO STDOUT`));
+    s.on("data", (b: Buffer) => (copyBytes += b.length));
+    s.on("end", () => resolve());
+    s.on("error", reject);
+  });
+  const copySeconds = (performance.now() - t0) / 1000;
+
+  const config = {
+    address: `${cluster.host}:${cluster.port}`, database: DB, user: cluster.user, sslmode: "disable",
+    slot: "bench_slot", publication: "bench_pub", heartbeat_interval_seconds: 30,
+  };
+  const bindings = [{ namespace: "public", stream: "bench" }];
+  t0 = performance.now();
+  const fill = new DriverProcess(config, bindings, {}, { keep: false });
+  await fill.until(() => fill.committedCount >= ROWS && fill.state.bindingStateV1?.["public%2Fbench"]?.mode === "active", 600_000, "backfill");
+  const fillSeconds = (performance.now() - t0) / 1000;
+  const fillRss = fill.peakRssMb();
+  await fill.kill("SIGTERM");
+  report("backfill", { docs: fill.committedCount, bytes: fill.committedBytes, seconds: fillSeconds }, { docs: ROWS, bytes: copyBytes, seconds: copySeconds }, `peak RSS ${fillRss.toFixed(0)} MB`);
+
+  // The change stream: both consumers read the same WAL, one at a time.
+  await sql.query(`SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')`);
+  const state = fill.state;
+  process.stdout.write(`writing ${UPDATES.toLocaleString("en-US")} updates...\n`);
+  for (let first = 1; first <= UPDATES; first += TXN) {
+    await sql.query(`UPDATE bench SET qty = qty + 1 WHERE id BETWEEN $1 AND $2`, [((first - 1) % ROWS) + 1, ((first - 1) % ROWS) + Math.min(TXN, UPDATES - first + 1)]);
+  }
+  const endpos = (await sql.query(`SELECT pg_current_wal_lsn()::text AS l`)).rows[0].l;
+
+  t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn(`${BIN}/pg_recvlogical`, [
+      "-h", cluster.host, "-p", String(cluster.port), "-U", cluster.user, "-d", DB, "--slot", "bench_recv", "--start",
+      "-o", "proto_version=1", "-o", "publication_names=bench_pub", "--endpos", endpos, "-f", "/dev/null", "--no-loop",
+    ], { stdio: ["ignore", "inherit", "inherit"] });
+    p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`pg_recvlogical exited ${code}`))));
+  });
+  const recvSeconds = (performance.now() - t0) / 1000;
+
+  t0 = performance.now();
+  const stream = new DriverProcess(config, bindings, state, { keep: false });
+  await stream.until(() => stream.committedCount >= UPDATES, 600_000, "the updates");
+  const streamSeconds = (performance.now() - t0) / 1000;
+  const streamRss = stream.peakRssMb();
+  await stream.kill("SIGTERM");
+  report(
+    "change stream",
+    { docs: stream.committedCount, bytes: stream.committedBytes, seconds: streamSeconds },
+    { docs: UPDATES, bytes: 0, seconds: recvSeconds },
+    `peak RSS ${streamRss.toFixed(0)} MB (ceiling MB/s not measured: pg_recvlogical writes binary pgoutput)`,
+  );
+  await sql.end();
+} finally {
+  await cluster.stop();
+}
