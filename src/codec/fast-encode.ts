@@ -235,55 +235,65 @@ function encodeStoreLoadProto(tag: number, isStore: boolean, m: Record<string, u
   return buf;
 }
 
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (this: Uint8Array, start: number, end: number) => string }).utf8Slice;
+
+function bytesText(b: Uint8Array): string {
+  return utf8Slice ? utf8Slice.call(b, 0, b.length) : Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8");
+}
+
+function base64(b: Uint8Array): string {
+  return (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length)).toString("base64");
+}
+
 /**
  * `{"store":{"binding":N,"key":K,"keyPacked":"…","values":V,"valuesPacked":"…","doc":D,"exists":true,"delete":true}}`
- * assembled from byte pieces, so raw values are never decoded to strings.
+ * with zero values omitted, built as one string and encoded once (cheaper
+ * than many small writes into a buffer).
  */
 function encodeStoreLoadJson(isStore: boolean, m: Record<string, unknown>): Uint8Array | undefined {
-  const parts: (string | Uint8Array)[] = [isStore ? '{"store":{' : '{"load":{'];
+  let out = isStore ? '{"store":{' : '{"load":{';
   let sep = "";
   const binding = m.binding as number;
   if (binding !== 0) {
-    parts.push('"binding":' + binding);
+    out += '"binding":' + binding;
     sep = ",";
   }
-  const raw = (key: string, b: Uint8Array): boolean => {
-    if (b.length === 0) return true;
-    if (!plainRawBytes(b)) return false;
-    parts.push(sep + key, b);
+  const keyJson = m.keyJson as Uint8Array;
+  if (keyJson.length !== 0) {
+    if (!plainRawBytes(keyJson)) return undefined;
+    out += sep + '"key":' + bytesText(keyJson);
     sep = ",";
-    return true;
-  };
-  const b64 = (key: string, b: Uint8Array) => {
-    if (b.length === 0) return;
-    parts.push(sep + key + '"' + (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length)).toString("base64") + '"');
+  }
+  const keyPacked = m.keyPacked as Uint8Array;
+  if (keyPacked.length !== 0) {
+    out += sep + '"keyPacked":"' + base64(keyPacked) + '"';
     sep = ",";
-  };
-  if (!raw('"key":', m.keyJson as Uint8Array)) return undefined;
-  b64('"keyPacked":', m.keyPacked as Uint8Array);
+  }
   if (isStore) {
-    if (!raw('"values":', m.valuesJson as Uint8Array)) return undefined;
-    b64('"valuesPacked":', m.valuesPacked as Uint8Array);
-    if (!raw('"doc":', m.docJson as Uint8Array)) return undefined;
-    if (m.exists) {
-      parts.push(sep + '"exists":true');
+    const valuesJson = m.valuesJson as Uint8Array;
+    if (valuesJson.length !== 0) {
+      if (!plainRawBytes(valuesJson)) return undefined;
+      out += sep + '"values":' + bytesText(valuesJson);
       sep = ",";
     }
-    if (m.delete) parts.push(sep + '"delete":true');
-  }
-  parts.push("}}");
-  let total = 0;
-  for (const p of parts) total += p.length; // strings here are ASCII
-  const out = Buffer.allocUnsafe(total);
-  let pos = 0;
-  for (const p of parts) {
-    if (typeof p === "string") pos += out.write(p, pos, "latin1");
-    else {
-      out.set(p, pos);
-      pos += p.length;
+    const valuesPacked = m.valuesPacked as Uint8Array;
+    if (valuesPacked.length !== 0) {
+      out += sep + '"valuesPacked":"' + base64(valuesPacked) + '"';
+      sep = ",";
     }
+    const docJson = m.docJson as Uint8Array;
+    if (docJson.length !== 0) {
+      if (!plainRawBytes(docJson)) return undefined;
+      out += sep + '"doc":' + bytesText(docJson);
+      sep = ",";
+    }
+    if (m.exists) {
+      out += sep + '"exists":true';
+      sep = ",";
+    }
+    if (m.delete) out += sep + '"delete":true';
   }
-  return out;
+  return Buffer.from(out + "}}", "utf8");
 }
 
 // ------------------------------------------------------------------ varints
