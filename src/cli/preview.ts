@@ -25,10 +25,11 @@ materialization options:
   --fixture FILE|-        JSON lines ["<collection>", doc]; {"commit": true}
                           ends a transaction (default: stdin)
   --recovery-log PATH     the runtime's recovery log (default: a temp file)
-  --crash-at POINT[:TXN]  SIGKILL the connector at POINT of transaction TXN
-                          (from 1, default 1), then recover: after-open,
-                          mid-store, after-start-commit, after-started-commit,
-                          after-log-commit
+  --crash-at POINT[:N]    SIGKILL the connector at POINT of transaction N
+                          (from 1, default 1), then recover: mid-store,
+                          after-start-commit, after-started-commit,
+                          after-log-commit; or after-open of session N.
+                          Several points: comma-separated
   --zombie                open a second session on the same range mid-run
                           and check the first one is fenced off
   --shards N              split the key range over N shards (default 1)

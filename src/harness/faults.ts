@@ -11,7 +11,11 @@ export type CrashPointName = (typeof CRASH_POINTS)[number];
 
 export interface CrashPoint {
   point: CrashPointName;
-  /** The transaction (from 1, counted per shard) at which to crash. */
+  /**
+   * The transaction (from 1, counted per shard) at which to crash; for
+   * after-open, the session (from 1, per shard) whose Opened is followed by
+   * the crash.
+   */
   txn: number;
 }
 

@@ -221,7 +221,7 @@ class ShardRunner {
       }
       this.result.resumedFrom.push(session.resumedFrom);
       this.log.debug("opened", { shard: this.result.name, resumeAt: session.resumeAt, from: session.resumedFrom });
-      this.maybeCrash("after-open", this.startedTxns + 1);
+      this.maybeCrash("after-open", this.result.sessions);
       return session;
     } catch (err) {
       await proc.kill();
