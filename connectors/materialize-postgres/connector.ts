@@ -4,7 +4,7 @@
  * checkpoint commits in the same database transaction as its rows, under a
  * per-key-range fence that shuts out stale sessions.
  */
-import { fromBinary } from "@bufbuild/protobuf";
+import { equals, fromBinary } from "@bufbuild/protobuf";
 import type { MaterializationSpec_Binding } from "../../src/gen/flow/flow_pb.js";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
@@ -126,7 +126,7 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
         materialization: req.spec.name,
         keyBegin: req.range.keyBegin,
         keyEnd: req.range.keyEnd,
-      }).catch((err) => {
+      }, sameCheckpoint).catch((err) => {
         throw statementError(err, `installing the fence in ${ident} (has Apply run?)`);
       });
       const opts = { tables, storeConn, loadConn, fence, checkpointsIdent: ident, hardDelete: ep.hardDelete, log: ctx.log };
@@ -142,6 +142,12 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
     }
   },
 };
+
+/** Checkpoints are equivalent when they decode equal (map order in the bytes may differ). */
+function sameCheckpoint(a: string, b: string): boolean {
+  const decode = (s: string) => fromBinary(CheckpointSchema, Buffer.from(s, "base64"));
+  return equals(CheckpointSchema, decode(a), decode(b));
+}
 
 function resolveTable(
   b: { resourceConfig: ResourceConfig; resourcePath: string[]; collection: any; keys: string[]; values: string[]; document: string; deltaUpdates: boolean },

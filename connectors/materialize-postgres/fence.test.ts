@@ -47,7 +47,7 @@ describe("fencing", () => {
     await b.transactor.destroy!();
   });
 
-  it("forks a split child from its parent, fences the parent, and merges back", async () => {
+  it("forks split children from their parent, fences the parent, and merges children that agree", async () => {
     await admin.query(`DELETE FROM "${schema}".flow_checkpoints_v1`);
     const parent = await connector.open(openRequest(spec()), ctx());
     await transaction(parent.transactor, { stores: [store(10, "p")], checkpoint: checkpoint(5) });
@@ -57,31 +57,44 @@ describe("fencing", () => {
     expect(readThrough(left.runtimeCheckpoint)).toBe(5);
     expect(readThrough(right.runtimeCheckpoint)).toBe(5);
     expect(await fenceRows()).toEqual([
-      [0, MID, 2],
+      [0, MID, 3],
       [0, 0xffffffff, 3],
-      [MID + 1, 0xffffffff, 3],
+      [MID + 1, 0xffffffff, 4],
     ]);
 
     await expect(transaction(parent.transactor, { stores: [store(11, "zombie parent")], checkpoint: checkpoint(6) })).rejects.toThrow(/fenced off/);
     await transaction(left.transactor, { stores: [store(12, "l")], checkpoint: checkpoint(7) });
-    await transaction(right.transactor, { stores: [store(13, "r")], checkpoint: checkpoint(8) });
+    await transaction(right.transactor, { stores: [store(13, "r")], checkpoint: checkpoint(7) });
 
-    // A session straddling both children fences both and forks from the parent.
-    const straddle = await connector.open(openRequest(spec(), 0x40000000, 0xbfffffff), ctx());
-    expect(readThrough(straddle.runtimeCheckpoint)).toBe(5);
-    await expect(transaction(left.transactor, { stores: [store(14, "x")], checkpoint: checkpoint(9) })).rejects.toThrow(/fenced off/);
-    await expect(transaction(right.transactor, { stores: [store(15, "x")], checkpoint: checkpoint(9) })).rejects.toThrow(/fenced off/);
-    await straddle.transactor.destroy!();
-
-    // Merging back to the full range adopts the parent's row and fences every child.
+    // Merging back: the children (newer than the parent row) agree on 7.
     const merged = await connector.open(openRequest(spec()), ctx());
-    expect(readThrough(merged.runtimeCheckpoint)).toBe(5);
+    expect(readThrough(merged.runtimeCheckpoint)).toBe(7);
+    expect((await fenceRows()).map(([b, e]) => [b, e])).toEqual([[0, 0xffffffff]]);
+    await expect(transaction(left.transactor, { stores: [store(14, "x")], checkpoint: checkpoint(8) })).rejects.toThrow(/fenced off/);
     await transaction(merged.transactor, { stores: [store(16, "m")], checkpoint: checkpoint(10) });
-    const again = await connector.open(openRequest(spec()), ctx());
+
+    // Splitting again forks from the merged row.
+    const again = await connector.open(openRequest(spec(), 0, MID), ctx());
     expect(readThrough(again.runtimeCheckpoint)).toBe(10);
 
     const rows = await admin.query(`SELECT id FROM "${schema}".things WHERE id >= 10 ORDER BY id`);
     expect(rows.rows.map((r) => Number(r.id))).toEqual([10, 12, 13, 16]);
     for (const s of [parent, left, right, merged, again]) await s.transactor.destroy!();
+  });
+
+  it("refuses to merge or straddle ranges whose sessions stopped at different checkpoints", async () => {
+    await admin.query(`DELETE FROM "${schema}".flow_checkpoints_v1`);
+    const parent = await connector.open(openRequest(spec()), ctx());
+    await transaction(parent.transactor, { stores: [store(20, "p")], checkpoint: checkpoint(5) });
+    const left = await connector.open(openRequest(spec(), 0, MID), ctx());
+    const right = await connector.open(openRequest(spec(), MID + 1, 0xffffffff), ctx());
+    await transaction(left.transactor, { stores: [store(21, "l")], checkpoint: checkpoint(7) });
+    await transaction(right.transactor, { stores: [store(22, "r")], checkpoint: checkpoint(8) });
+
+    await expect(connector.open(openRequest(spec()), ctx())).rejects.toThrow(/stopped at different checkpoints \(at key 00000000 and at key 80000000\)/);
+    await expect(connector.open(openRequest(spec(), 0x40000000, 0xbfffffff), ctx())).rejects.toThrow(/stopped at different checkpoints/);
+    // A refused session takes nothing over: its fence bumps roll back, so the running sessions keep going.
+    await expect(transaction(left.transactor, { stores: [store(23, "l")], checkpoint: checkpoint(9) })).resolves.toBeDefined();
+    for (const s of [parent, left, right]) await s.transactor.destroy!();
   });
 });

@@ -41,51 +41,107 @@ export function createCheckpointsTable(tableIdent: string): string {
   );
 }
 
+interface FenceRow {
+  begin: number;
+  end: number;
+  fence: bigint;
+  checkpoint: string;
+}
+
 /**
  * Claims `range` for a new session, in one transaction of `q` (which must be
- * a single connection): fences every overlapping row, then adopts the
- * narrowest row covering the whole range, forking a row for exactly this
- * range when the cover is wider (a split child). No cover at all means the
- * destination holds nothing for this range: a fresh row, no checkpoint.
+ * a single connection):
+ *
+ * 1. Every row overlapping the range gets its fence bumped, so no session
+ *    that held any part of it can commit again.
+ * 2. For each part of the range, the authoritative row is the narrowest row
+ *    holding it: a split child is newer than the parent it forked from, and
+ *    merged children are newer than their old parent (adopting a range
+ *    deletes the rows inside it, so rows inside a range always postdate it).
+ *    All parts must agree on one checkpoint: a split child inherits its
+ *    parent's, merged children that stopped at the same checkpoint hand it
+ *    on. Parts that disagree cannot be resumed exactly once from a single
+ *    checkpoint, and are refused rather than guessed at.
+ * 3. The range's own row is written with that checkpoint and rows strictly
+ *    inside it are removed. No row at all means nothing was ever committed
+ *    for this range: no checkpoint (start from scratch).
+ *
+ * `same` decides whether two stored checkpoints are equivalent (by default,
+ * byte-identical).
  */
-export async function installFence(q: Querier, tableIdent: string, range: FenceRange): Promise<Fence> {
+export async function installFence(
+  q: Querier,
+  tableIdent: string,
+  range: FenceRange,
+  same: (a: string, b: string) => boolean = (a, b) => a === b,
+): Promise<Fence> {
   const { materialization: m, keyBegin: b, keyEnd: e } = range;
   await q.query("BEGIN");
   try {
+    const bumped = await q.query(
+      `UPDATE ${tableIdent} SET fence = fence + 1 WHERE materialization = $1 AND key_end >= $2 AND key_begin <= $3
+       RETURNING key_begin, key_end, fence, checkpoint`,
+      [m, b, e],
+    );
+    const rows: FenceRow[] = bumped.rows.map((r) => ({
+      begin: Number(r.key_begin),
+      end: Number(r.key_end),
+      fence: BigInt(r.fence),
+      checkpoint: r.checkpoint,
+    }));
+    const checkpoint = agreedCheckpoint(rows, range, same);
+
+    const exact = rows.find((r) => r.begin === b && r.end === e);
+    let fence = exact ? exact.fence : rows.reduce((max, r) => (r.fence > max ? r.fence : max), 0n) + 1n;
     await q.query(
-      `UPDATE ${tableIdent} SET fence = fence + 1 WHERE materialization = $1 AND key_end >= $2 AND key_begin <= $3`,
+      `DELETE FROM ${tableIdent} WHERE materialization = $1 AND key_begin >= $2 AND key_end <= $3 AND NOT (key_begin = $2 AND key_end = $3)`,
       [m, b, e],
     );
-    const cover = await q.query(
-      `SELECT key_begin, key_end, fence, checkpoint FROM ${tableIdent}
-        WHERE materialization = $1 AND key_begin <= $2 AND key_end >= $3
-        ORDER BY key_end - key_begin ASC LIMIT 1`,
-      [m, b, e],
+    // A racing session inserting the same row makes us bump and take over its fence.
+    const up = await q.query(
+      `INSERT INTO ${tableIdent} (materialization, key_begin, key_end, fence, checkpoint) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (materialization, key_begin, key_end) DO UPDATE SET fence = GREATEST(${tableIdent}.fence + 1, EXCLUDED.fence), checkpoint = EXCLUDED.checkpoint
+       RETURNING fence`,
+      [m, b, e, fence.toString(), checkpoint],
     );
-    let fence: string;
-    let checkpoint: string;
-    const row = cover.rows[0];
-    if (row && Number(row.key_begin) === b && Number(row.key_end) === e) {
-      fence = String(row.fence);
-      checkpoint = row.checkpoint;
-    } else {
-      // Fork from the cover (already fenced above) or start empty; a racing
-      // session inserting the same row makes us bump and adopt its fence.
-      const ins = await q.query(
-        `INSERT INTO ${tableIdent} (materialization, key_begin, key_end, fence, checkpoint) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (materialization, key_begin, key_end) DO UPDATE SET fence = ${tableIdent}.fence + 1
-         RETURNING fence, checkpoint`,
-        [m, b, e, row ? String(row.fence) : "1", row ? row.checkpoint : ""],
-      );
-      fence = String(ins.rows[0].fence);
-      checkpoint = ins.rows[0].checkpoint;
-    }
+    fence = BigInt(up.rows[0].fence);
     await q.query("COMMIT");
-    return { ...range, fence, checkpoint: checkpoint ? new Uint8Array(Buffer.from(checkpoint, "base64")) : undefined };
+    return { ...range, fence: fence.toString(), checkpoint: checkpoint ? new Uint8Array(Buffer.from(checkpoint, "base64")) : undefined };
   } catch (err) {
     await q.query("ROLLBACK").catch(() => undefined);
     throw err;
   }
+}
+
+/** The one checkpoint every part of `range` agrees on ("" for none), or a ConnectorError. */
+function agreedCheckpoint(rows: FenceRow[], range: FenceRange, same: (a: string, b: string) => boolean): string {
+  const { keyBegin: b, keyEnd: e } = range;
+  // Split the range at every row boundary inside it; each segment has one authoritative row set.
+  const cuts = new Set<number>([b]);
+  for (const r of rows) {
+    if (r.begin > b && r.begin <= e) cuts.add(r.begin);
+    if (r.end + 1 > b && r.end + 1 <= e) cuts.add(r.end + 1);
+  }
+  let agreed: string | undefined;
+  let agreedAt = "";
+  for (const s of [...cuts].sort((x, y) => x - y)) {
+    const holding = rows.filter((r) => r.begin <= s && s <= r.end);
+    const width = Math.min(...holding.map((r) => r.end - r.begin));
+    const narrowest = holding.filter((r) => r.end - r.begin === width);
+    for (const cp of narrowest.length ? narrowest.map((r) => r.checkpoint) : [""]) {
+      if (agreed === undefined) {
+        agreed = cp;
+        agreedAt = hex(s);
+      } else if (!(agreed === cp || (agreed !== "" && cp !== "" && same(agreed, cp)))) {
+        throw new ConnectorError(
+          `cannot resume ${range.materialization} for key range [${hex(b)}, ${hex(e)}]: the sessions that last held its parts ` +
+            `stopped at different checkpoints (at key ${agreedAt} and at key ${hex(s)}), so no single checkpoint resumes it exactly once. ` +
+            `Run the previous key ranges until they reach the same point before merging them, or backfill the materialization`,
+        );
+      }
+    }
+  }
+  return agreed ?? "";
 }
 
 /**
