@@ -178,13 +178,19 @@ async function materialize() {
 async function materializeSession() {
   write([{ opened: { disableLoadOptimization: true } }]);
   const keys = [];
+  let acksOwed = 0;
   for (let req = await next(); req; req = await next()) {
     if (req.acknowledge) {
       if (scenario === "flushed-before-flush") write([{ flushed: {} }]);
+      else if (scenario === "loaded-before-ack") acksOwed++;
       else write([{ acknowledged: {} }]);
     } else if (req.load) {
       keys.push(req.load.key);
-      if (scenario === "loaded-before-ack") write([{ loaded: { binding: 0, doc: { id: req.load.key[0] } } }]);
+      if (scenario === "loaded-before-ack" && acksOwed > 0) {
+        // Answers the Load, then acknowledges: the wrong way round.
+        write([{ loaded: { binding: 0, doc: { id: req.load.key[0] } } }, { acknowledged: {} }]);
+        acksOwed--;
+      }
     } else if (req.flush) {
       if (scenario === "loaded-not-requested") write([{ loaded: { binding: 0, doc: { id: 999 } } }]);
       else if (scenario === "loaded-twice") write([{ loaded: { binding: 0, doc: { id: keys[0][0] } } }, { loaded: { binding: 0, doc: { id: keys[0][0] } } }]);
