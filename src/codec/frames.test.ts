@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { FrameDecoder, FrameWriter, readFrames } from "./frames.js";
+import { FrameDecoder, FrameWriter, readFrameBatches, readFrames } from "./frames.js";
 import type { WireCodec } from "./wire.js";
 
 const PAYLOADS = ['{"a":1}', "", "x", '{"doc":"' + "é".repeat(300) + '"}', "[1,2,3]"].map((s) => Buffer.from(s));
@@ -151,6 +151,17 @@ describe("readFrames over a real pipe", () => {
       expect(got.length).toBe(payloads.length);
       expect(got[12345]).toBe(payloads[12345]!.toString());
       expect(got).toEqual(payloads.map(String));
+
+      const again = spawn("cat", [file], { stdio: ["ignore", "pipe", "inherit"] });
+      const batched: string[] = [];
+      let batches = 0;
+      for await (const batch of readFrameBatches(again.stdout, wire)) {
+        expect(batch.length).toBeGreaterThan(0);
+        batches++;
+        for (const f of batch) batched.push(Buffer.from(f).toString());
+      }
+      expect(batched).toEqual(got);
+      expect(batches).toBeLessThan(payloads.length / 10); // many frames per pipe read
     });
 
     it(`${wire}: fails when the pipe closes mid-frame`, async () => {
