@@ -151,8 +151,9 @@ function buildPlan(desc: DescMessage): MessagePlan {
     };
     fields.push(plan);
     byName.set(f.jsonName, plan);
-    byName.set(f.name, plan);
   }
+  // Proto names too, but a json name always wins if the two ever collide.
+  for (const plan of fields) if (!byName.has(plan.field.name)) byName.set(plan.field.name, plan);
   return { desc, fields, byName, wkt: desc.typeName.startsWith("google.protobuf.") };
 }
 
