@@ -204,6 +204,11 @@ describe("protojson rules", () => {
     expect(back.notAfter).toEqual(spec.notAfter);
     const z = fromFlowJson(Request_FlushSchema, '{"backfillBegins":[{"binding":1,"timestamp":"2023-11-14T22:13:20Z"}]}');
     expect(z.backfillBegins[0]!.timestamp!.seconds).toBe(1700000000n);
+    const offset = fromFlowJson(Request_FlushSchema, '{"backfillBegins":[{"timestamp":"2023-11-14T22:13:20.5-01:00"}]}');
+    expect(toFlowJson(Request_FlushSchema, offset)).toBe('{"backfillBegins":[{"timestamp":"2023-11-14T23:13:20.500+00:00"}]}');
+    expect(() => fromFlowJson(Request_FlushSchema, '{"backfillBegins":[{"timestamp":"yesterday"}]}')).toThrow(
+      'materialize.Request.Flush: materialize.Request.Flush.BackfillBegin.timestamp: invalid google.protobuf.Timestamp "yesterday": invalid RFC 3339 string at offset 32',
+    );
   });
 
   it("writes durations as protojson strings", () => {
@@ -211,7 +216,7 @@ describe("protojson rules", () => {
     expect(toFlowJson(ShardSpecSchema, t)).toBe('{"id":"s","maxTxnDuration":"62.250s"}');
     const back = fromFlowJson(ShardSpecSchema, '{"id":"s","max_txn_duration":"1.5s"}');
     expect(back.maxTxnDuration).toMatchObject({ seconds: 1n, nanos: 500000000 });
-    expect(() => fromFlowJson(ShardSpecSchema, '{"maxTxnDuration":"soon"}')).toThrow(/consumer\.ShardSpec.*google\.protobuf\.Duration/);
+    expect(() => fromFlowJson(ShardSpecSchema, '{"maxTxnDuration":"soon"}')).toThrow(/consumer\.ShardSpec\.max_txn_duration: invalid google\.protobuf\.Duration "soon"/);
   });
 
   it("writes bytes as base64 and reads standard or url-safe base64", () => {

@@ -366,8 +366,9 @@ export function fromFlowJson<D extends DescMessage>(schema: D, text: string): Me
   return msg as MessageShape<D>;
 }
 
-function decodeMessage(plan: MessagePlan, sc: JsonScanner): unknown {
-  if (plan.wkt) return decodeWkt(plan, sc);
+/** `path` names the field holding this message, for errors. */
+function decodeMessage(plan: MessagePlan, sc: JsonScanner, path?: string): unknown {
+  if (plan.wkt) return decodeWkt(plan, sc, path ?? plan.desc.typeName);
   const msg = create(plan.desc) as unknown as Record<string, unknown>;
   if (!sc.openObject(plan.desc.typeName)) return msg;
   do {
@@ -393,7 +394,7 @@ function decodeField(fp: FieldPlan, sc: JsonScanner): unknown {
     case Kind.Enum:
       return decodeEnum(fp, sc);
     case Kind.Message:
-      return decodeMessage(planFor(fp.message!), sc);
+      return decodeMessage(planFor(fp.message!), sc, fp.path);
     case Kind.List: {
       const list: unknown[] = [];
       if (!sc.openArray(fp.path)) return list;
@@ -423,7 +424,7 @@ function decodeField(fp: FieldPlan, sc: JsonScanner): unknown {
 }
 
 function decodeItem(fp: FieldPlan, sc: JsonScanner): unknown {
-  if (fp.message) return decodeMessage(planFor(fp.message), sc);
+  if (fp.message) return decodeMessage(planFor(fp.message), sc, fp.path);
   if (fp.enumDesc) return decodeEnum(fp, sc);
   if (fp.raw !== Raw.No) return decodeRaw(fp, sc);
   return decodeScalar(fp, fp.scalar!, sc);
@@ -528,12 +529,13 @@ function decodeScalar(fp: FieldPlan, t: ScalarType, sc: JsonScanner): unknown {
   }
 }
 
-function decodeWkt(plan: MessagePlan, sc: JsonScanner): unknown {
+function decodeWkt(plan: MessagePlan, sc: JsonScanner, path: string): unknown {
   const at = sc.pos;
   const text = sc.rawValue();
   try {
     return fromJson(plan.desc, JSON.parse(text) as JsonValue);
   } catch (err) {
-    return sc.fail(`${plan.desc.typeName}: ${(err as Error).message}`, at);
+    const why = (err as Error).message.replace(/^cannot decode message \S+ from JSON: /, "");
+    return sc.fail(`${path}: invalid ${plan.desc.typeName} ${text.length > 40 ? text.slice(0, 40) + "…" : text}: ${why}`, at);
   }
 }
