@@ -159,7 +159,6 @@ function buildPlan(desc: DescMessage): MessagePlan {
 
 // ------------------------------------------------------------------ encode
 
-const utf8Decoder = new TextDecoder();
 
 /** Renders `msg` as compact Flow JSON (one line, no trailing newline). */
 export function toFlowJson<D extends DescMessage>(schema: D, msg: MessageShape<D>): string {
