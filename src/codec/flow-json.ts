@@ -159,7 +159,6 @@ function buildPlan(desc: DescMessage): MessagePlan {
 
 // ------------------------------------------------------------------ encode
 
-
 /** Renders `msg` as compact Flow JSON (one line, no trailing newline). */
 export function toFlowJson<D extends DescMessage>(schema: D, msg: MessageShape<D>): string {
   return encodeMessage(planFor(schema), msg as unknown as Record<string, unknown>);
