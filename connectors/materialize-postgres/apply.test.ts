@@ -84,7 +84,7 @@ describe("Validate and Apply", () => {
     ];
     const b2: BindingDesc = { ...b1, collection: collection("acme/items", v2), values: ["qty", "label", "added"] };
     const validated = await connector.validate(validateRequest(endpointConfig(schema), [b2], spec1), ctx());
-    expect(validated[0]!.constraints.qty!.type).toBe(ConstraintType.FIELD_OPTIONAL);
+    expect(validated[0]!.constraints.qty!.type).toBe(ConstraintType.LOCATION_RECOMMENDED);
     expect(validated[0]!.constraints.id!.type).toBe(ConstraintType.FIELD_REQUIRED);
     expect(validated[0]!.constraints.added!.type).toBe(ConstraintType.LOCATION_RECOMMENDED);
 

@@ -110,7 +110,7 @@ describe("Validate constraints", () => {
     ]);
     const r = validateBinding({ collection: orders, deltaUpdates: false, existing: ex, last, backfill: 0, tableName: "public.orders" }, pgDialect);
     expect(r.id!.type).toBe(ConstraintType.FIELD_REQUIRED);
-    expect(r.name!.type).toBe(ConstraintType.FIELD_OPTIONAL);
+    expect(r.name!.type).toBe(ConstraintType.LOCATION_RECOMMENDED);
     expect(r.price!.type).toBe(ConstraintType.INCOMPATIBLE);
     expect(r.price!.reason).toContain('"BOOLEAN"');
     expect(r.price!.reason).toContain('"DOUBLE PRECISION"');

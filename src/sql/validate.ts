@@ -145,8 +145,12 @@ function againstExisting(
   const mapped = dialect.mapType(p, flatType(p, isKey), { isKey, isDocument: p.ptr === "" });
   if (isForbidden(mapped)) return c(ConstraintType.FIELD_FORBIDDEN, mapped.forbidden);
   if (isCompatible(col.type, mapped) || (!isKey && dialect.migration(col.type, mapped, col.name) !== undefined)) {
-    return isKey || (p.ptr === "" && !input.deltaUpdates)
-      ? c(ConstraintType.FIELD_REQUIRED, "This field is a key in the current materialization")
+    if (isKey) return c(ConstraintType.FIELD_REQUIRED, "This field is a key in the current materialization");
+    if (p.ptr === "" && !input.deltaUpdates) return c(ConstraintType.FIELD_REQUIRED, "This field is the document in the current materialization");
+    // The column fits: keep recommending what would be recommended for a new
+    // table, so a re-validation selects the same fields again.
+    return base.type === ConstraintType.LOCATION_RECOMMENDED
+      ? c(ConstraintType.LOCATION_RECOMMENDED, "This field is part of the current materialization")
       : c(ConstraintType.FIELD_OPTIONAL, "This field is part of the current materialization");
   }
   const types = (p.inference?.types ?? []).join(", ");
