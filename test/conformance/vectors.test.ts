@@ -3,6 +3,11 @@
  * exactly as Flow does.
  */
 import { equals, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
+import { ResponseSchema as MaterializeResponseSchema } from "../../src/gen/materialize/materialize_pb.js";
 import { describe, expect, it } from "vitest";
 import { fromFlowJson, toFlowJson } from "../../src/codec/flow-json.js";
 import { messageCodec } from "../../src/codec/wire.js";
@@ -15,7 +20,7 @@ const vectors = loadVectors();
 const NOT_BYTE_IDENTICAL = new Set(["materialize_request", "materialization_spec"]);
 const BYTE_IDENTICAL = ["capture_request", "capture_response", "materialize_response", "capture_spec", "collection_spec"];
 
-describe(`Flow vectors in ${vectorsDir}`, () => {
+describe(`Flow vectors in ${vectorsDir()}`, () => {
   it("has vector pairs to check", () => {
     expect(vectors.length).toBeGreaterThan(0);
     for (const name of BYTE_IDENTICAL) expect(vectors.map((v) => v.name)).toContain(name);
@@ -72,5 +77,34 @@ describe("vector naming convention", () => {
       expect(vectorType(`renamed_${v.name}_x`, v.bin, v.json).typeName).toBe(v.schema.typeName);
     }
     expect(() => vectorType("nothing_known", Buffer.from([0xff]), "{}")).toThrow(/no registered message type/);
+  });
+});
+
+describe("vector discovery", () => {
+  it("picks up new pairs from the folder in TRIBUTARY_VECTORS, typed by name or by content", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tributary-vectors-"));
+    const saved = process.env.TRIBUTARY_VECTORS;
+    try {
+      // A consumer.Checkpoint cut out of the materialize_response vector.
+      const response = vectors.find((v) => v.name === "materialize_response")!;
+      const cp = fromBinary(MaterializeResponseSchema, response.bin).opened!.runtimeCheckpoint!;
+      const cpJson = JSON.stringify(JSON.parse(response.json).opened.runtimeCheckpoint);
+      const cpBin = toBinary(CheckpointSchema, cp);
+      writeFileSync(join(dir, "consumer_checkpoint.bin"), cpBin);
+      writeFileSync(join(dir, "consumer_checkpoint.json"), cpJson);
+      writeFileSync(join(dir, "mystery.bin"), cpBin);
+      writeFileSync(join(dir, "mystery.json"), cpJson);
+      writeFileSync(join(dir, "lonely.bin"), cpBin); // no .json: not a vector
+      process.env.TRIBUTARY_VECTORS = dir;
+      const found = loadVectors();
+      expect(found.map((v) => [v.name, v.schema.typeName])).toEqual([
+        ["consumer_checkpoint", "consumer.Checkpoint"],
+        ["mystery", "consumer.Checkpoint"],
+      ]);
+    } finally {
+      if (saved === undefined) delete process.env.TRIBUTARY_VECTORS;
+      else process.env.TRIBUTARY_VECTORS = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -16,7 +16,10 @@ export const repoRoot = (() => {
   return dir;
 })();
 
-export const vectorsDir = resolve(process.env.TRIBUTARY_VECTORS ?? join(repoRoot, "..", "shared", "vectors"));
+/** The vectors folder: $TRIBUTARY_VECTORS, else `<repo>/../shared/vectors`. */
+export function vectorsDir(): string {
+  return resolve(process.env.TRIBUTARY_VECTORS || join(repoRoot, "..", "shared", "vectors"));
+}
 
 export interface Vector {
   name: string;
@@ -87,16 +90,17 @@ export function vectorType(name: string, bin: Buffer, json: string): DescMessage
   throw new Error(`vector ${name}: no registered message type decodes it to its JSON`);
 }
 
-export function loadVectors(): Vector[] {
-  if (!existsSync(vectorsDir)) throw new Error(`vectors folder ${vectorsDir} does not exist (set TRIBUTARY_VECTORS)`);
-  const files = new Set(readdirSync(vectorsDir));
+/** Every NAME.bin with a NAME.json next to it in `dir`, sorted by name. */
+export function loadVectors(dir = vectorsDir()): Vector[] {
+  if (!existsSync(dir)) throw new Error(`vectors folder ${dir} does not exist (set TRIBUTARY_VECTORS)`);
+  const files = new Set(readdirSync(dir));
   const out: Vector[] = [];
   for (const f of [...files].sort()) {
     if (!f.endsWith(".bin")) continue;
     const name = f.slice(0, -4);
     if (!files.has(`${name}.json`)) continue;
-    const bin = readFileSync(join(vectorsDir, f));
-    const json = readFileSync(join(vectorsDir, `${name}.json`), "utf8");
+    const bin = readFileSync(join(dir, f));
+    const json = readFileSync(join(dir, `${name}.json`), "utf8");
     out.push({ name, bin, json, schema: vectorType(name, bin, json) });
   }
   return out;
