@@ -187,13 +187,13 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
           let stamp = "";
           const w = await writeAll(plans, it, async () => {
             stamp = await writes.flowNextStamp(names.counter);
-            return new StageWriter(writes, names.stage(stamp));
+            return new StageWriter(writes, names.stage(stamp), ep.chunkRecords);
           });
           if (!w) return undefined;
           const records = await w.finish().catch((err) => {
             throw redisError(err, ep, "staging the transaction");
           });
-          return { stage: (w as StageWriter).stage, stamp, records, per: ep.chunkRecords };
+          return { stage: (w as StageWriter).stage, stamp, chunks: (w as StageWriter).chunks, records };
         },
       });
       return { transactor };

@@ -87,7 +87,7 @@ describe("materialize-redis process", () => {
     used.push(ns);
     const b = await commitBigTxn(ns);
     const txn = b.state.pending["00000000-ffffffff"]!;
-    const chunks = Math.ceil(txn.records / txn.per);
+    const chunks = txn.chunks;
     b.p.send(ack()); // starts the apply
     let progress = -1;
     while (progress < 500) {

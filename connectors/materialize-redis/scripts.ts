@@ -7,55 +7,73 @@ import type { Redis } from "ioredis";
 
 /**
  * Applies chunk ARGV[1] of a staged transaction.
- *   KEYS[1] the stage (a list of op, key, payload triples)
+ *   KEYS[1] the stage: a list of MessagePack chunks (chunk.ts)
  *   KEYS[2] the progress marker: index of the last chunk applied
- *   ARGV[1] chunk index, ARGV[2] records per chunk, ARGV[3] the transaction's stamp
+ *   ARGV[1] chunk index, ARGV[2] the transaction's stamp
  * Returns the number of records applied, 0 when the chunk was applied
  * before, -1 when the stage no longer exists. A chunk whose predecessor is
  * not applied is refused, so a pipelined apply never leaves a hole when an
  * earlier chunk failed.
+ * Runs of plain SETs become one MSET (keys are unique within a
+ * transaction, and the run is flushed before any other op, so order holds).
  * Stream entries get id <stamp>-<record index>; if the stream already has
  * that id (or a later one), the entry was written before and is skipped.
  */
 const APPLY_CHUNK = `
 local stage, marker = KEYS[1], KEYS[2]
 local chunk = tonumber(ARGV[1])
-local per = tonumber(ARGV[2])
-local stamp = ARGV[3]
+local stamp = ARGV[2]
 local done = tonumber(redis.call('GET', marker) or '-1')
 if done >= chunk then return 0 end
 if redis.call('EXISTS', stage) == 0 then return -1 end
 if done ~= chunk - 1 then return redis.error_reply('chunk ' .. chunk .. ' of ' .. stage .. ' follows unapplied chunk ' .. (done + 1)) end
-local first = chunk * per
-local items = redis.call('LRANGE', stage, first * 3, (first + per) * 3 - 1)
-for i = 1, #items, 3 do
-  local op, key, payload = items[i], items[i + 1], items[i + 2]
-  local kind = string.sub(op, 1, 1)
-  local ttl = string.sub(op, 2)
-  if kind == 'S' then
-    if ttl ~= '' then redis.call('SET', key, payload, 'EX', ttl) else redis.call('SET', key, payload) end
-  elseif kind == 'D' then
-    redis.call('DEL', key)
-  elseif kind == 'H' then
-    redis.call('DEL', key)
-    local fv = cjson.decode(payload)
-    if #fv > 0 then
-      redis.call('HSET', key, unpack(fv))
-      if ttl ~= '' then redis.call('EXPIRE', key, ttl) end
-    end
-  elseif kind == 'X' then
-    local fv = cjson.decode(payload)
-    local id = stamp .. '-' .. tostring(first + (i - 1) / 3)
-    local r = redis.pcall('XADD', key, id, unpack(fv))
-    if type(r) == 'table' and r.err and not string.find(r.err, 'equal or smaller', 1, true) then
-      return redis.error_reply(r.err)
-    end
-  else
-    return redis.error_reply('unknown staged op ' .. op)
+local blob = redis.call('LINDEX', stage, chunk)
+if not blob then return redis.error_reply('chunk ' .. chunk .. ' of ' .. stage .. ' is missing') end
+local items = cmsgpack.unpack(blob)
+local first = tonumber(items[1])
+local mset = {}
+local function flush()
+  if #mset > 0 then
+    redis.call('MSET', unpack(mset))
+    mset = {}
   end
 end
+for i = 2, #items, 3 do
+  local op, key, payload = items[i], items[i + 1], items[i + 2]
+  if op == 'S' then
+    mset[#mset + 1] = key
+    mset[#mset + 1] = payload
+    if #mset >= 2000 then flush() end
+  else
+    flush()
+    local kind = string.sub(op, 1, 1)
+    local ttl = string.sub(op, 2)
+    if kind == 'S' then
+      redis.call('SET', key, payload, 'EX', ttl)
+    elseif kind == 'D' then
+      redis.call('DEL', key)
+    elseif kind == 'H' then
+      redis.call('DEL', key)
+      local fv = cjson.decode(payload)
+      if #fv > 0 then
+        redis.call('HSET', key, unpack(fv))
+        if ttl ~= '' then redis.call('EXPIRE', key, ttl) end
+      end
+    elseif kind == 'X' then
+      local fv = cjson.decode(payload)
+      local id = stamp .. '-' .. tostring(first + (i - 2) / 3)
+      local r = redis.pcall('XADD', key, id, unpack(fv))
+      if type(r) == 'table' and r.err and not string.find(r.err, 'equal or smaller', 1, true) then
+        return redis.error_reply(r.err)
+      end
+    else
+      return redis.error_reply('unknown staged op ' .. op)
+    end
+  end
+end
+flush()
 redis.call('SET', marker, chunk)
-return #items / 3
+return (#items - 1) / 3
 `;
 
 /**
@@ -73,7 +91,7 @@ return string.format('%d', ms)
 `;
 
 export interface ScriptedRedis extends Redis {
-  flowApplyChunk(stage: string, marker: string, chunk: number, per: number, stamp: string): Promise<number>;
+  flowApplyChunk(stage: string, marker: string, chunk: number, stamp: string): Promise<number>;
   flowNextStamp(counter: string): Promise<string>;
 }
 

@@ -1,9 +1,9 @@
 /**
  * Staging and applying transactions (exactly-once delivery).
  *
- * During Store, each write record is appended to a Redis list named for the
- * materialization, the session's key range and the transaction's stamp; the
- * target keys are not touched. After the runtime acknowledges the commit,
+ * During Store, write records are gathered into chunks (chunk.ts) appended
+ * to a Redis list named for the materialization, the session's key range and
+ * the transaction's stamp; the target keys are not touched. After the runtime acknowledges the commit,
  * the list is applied chunk by chunk by a server-side script that also
  * records the chunk in a progress marker, so a chunk is applied at most
  * once however often the apply is repeated, and a repeated apply resumes
@@ -15,17 +15,19 @@ import type { ScriptedRedis } from "./scripts.js";
 import type { WriteRecord } from "./records.js";
 import { InFlight } from "./pipeline.js";
 import { globEscape } from "./keys.js";
+import { ChunkBuilder } from "./chunk.js";
 
 /** What StartedCommit's state records about a staged transaction. */
 export interface StagedTxn {
   stage: string;
   stamp: string;
+  /** Chunks in the stage list, each applied by one script call. */
+  chunks: number;
   records: number;
-  per: number;
 }
 
-/** Records to buffer before one RPUSH. */
-const PUSH_RECORDS = 512;
+/** A chunk closes at this many encoded bytes, if it has not reached its record count. */
+const CHUNK_BYTES = 1 << 20;
 /** Bytes of unanswered RPUSH arguments allowed in flight. */
 const PUSH_BUDGET = 16 << 20;
 /** Chunk scripts sent ahead of their replies. */
@@ -62,35 +64,33 @@ export interface RecordWriter {
   finish(): Promise<number>;
 }
 
-/** Appends records to a stage list in batches, with bounded memory. */
+/** Appends records to a stage list, one element per chunk, with bounded memory. */
 export class StageWriter implements RecordWriter {
-  private args: string[] = [];
-  private bytes = 0;
+  private readonly chunk = new ChunkBuilder(0);
   private count = 0;
+  chunks = 0;
   private readonly inflight = new InFlight(PUSH_BUDGET);
 
   constructor(
     private readonly redis: Redis,
     readonly stage: string,
+    private readonly perChunk: number,
   ) {}
 
   add(r: WriteRecord): void | Promise<void> {
-    this.args.push(r.op, r.key, r.payload);
-    this.bytes += r.key.length + r.payload.length + 8;
+    this.chunk.add(r.op, r.key, r.payload);
     this.count++;
-    if (this.args.length >= PUSH_RECORDS * 3) return this.push();
+    if (this.chunk.records >= this.perChunk || this.chunk.bytes >= CHUNK_BYTES) return this.push();
   }
 
   private push(): void | Promise<void> {
-    const args = this.args;
-    const bytes = this.bytes;
-    this.args = [];
-    this.bytes = 0;
-    return this.inflight.add(this.redis.rpush(this.stage, ...args), bytes);
+    const blob = this.chunk.take();
+    this.chunks++;
+    return this.inflight.add(this.redis.rpush(this.stage, blob), blob.length);
   }
 
   async finish(): Promise<number> {
-    if (this.args.length) await this.push();
+    if (this.chunk.records) await this.push();
     await this.inflight.finish();
     return this.count;
   }
@@ -101,14 +101,14 @@ export class StageWriter implements RecordWriter {
  * exists, which means an earlier session applied and removed it.
  */
 export async function applyStaged(redis: ScriptedRedis, t: StagedTxn): Promise<boolean> {
-  const chunks = Math.ceil(t.records / t.per);
+  const chunks = t.chunks;
   const marker = markerOf(t.stage);
   const pending: Array<Promise<number>> = [];
   let missing = false;
   // Scripts run in the order sent; each refuses to run after a failed
   // predecessor, so sending ahead is safe.
   for (let c = 0; c < chunks; c++) {
-    const p = redis.flowApplyChunk(t.stage, marker, c, t.per, t.stamp);
+    const p = redis.flowApplyChunk(t.stage, marker, c, t.stamp);
     p.catch(() => undefined);
     pending.push(p);
     if (pending.length >= APPLY_AHEAD) missing = (await pending.shift()!) === -1 || missing;

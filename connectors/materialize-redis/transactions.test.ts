@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import connector from "./connector.js";
 import { withScripts } from "./scripts.js";
 import { markerOf, type StagedTxn } from "./stage.js";
+import { ChunkBuilder } from "./chunk.js";
 import {
   ack,
   dropNamespace,
@@ -103,11 +104,11 @@ describe("materialize-redis transactions (exactly once)", () => {
     // StartedCommit describes the stage; nothing is in the target keys yet.
     const [started] = stateUpdates(sink.sent);
     const txn = (started!.updated as { pending: Record<string, StagedTxn> }).pending[ENTRY]!;
-    expect(txn).toMatchObject({ records: 6, per: 2 });
+    expect(txn).toMatchObject({ records: 6, chunks: 3 });
     expect(txn.stage).toBe(`${n}:internal:stage:acme/${n}:${ENTRY}:${txn.stamp}`);
     expect(await snapshot(r, t.users)).toEqual({});
     expect(await snapshot(r, t.events)).toEqual({});
-    expect(await r.llen(txn.stage)).toBe(18);
+    expect(await r.llen(txn.stage)).toBe(3); // one list element per chunk of 2 records
 
     await push(ack(), ...t.t2, ack());
     feed.end();
@@ -191,10 +192,10 @@ describe("materialize-redis transactions (exactly once)", () => {
 
     // As if a session crashed after applying chunk 0 and 1 of 3.
     const scripted = withScripts(redis());
-    expect(await scripted.flowApplyChunk(txn.stage, markerOf(txn.stage), 0, txn.per, txn.stamp)).toBe(2);
-    expect(await scripted.flowApplyChunk(txn.stage, markerOf(txn.stage), 1, txn.per, txn.stamp)).toBe(2);
+    expect(await scripted.flowApplyChunk(txn.stage, markerOf(txn.stage), 0, txn.stamp)).toBe(2);
+    expect(await scripted.flowApplyChunk(txn.stage, markerOf(txn.stage), 1, txn.stamp)).toBe(2);
     // Repeating a chunk is a no-op; skipping one is refused.
-    expect(await scripted.flowApplyChunk(txn.stage, markerOf(txn.stage), 1, txn.per, txn.stamp)).toBe(0);
+    expect(await scripted.flowApplyChunk(txn.stage, markerOf(txn.stage), 1, txn.stamp)).toBe(0);
     scripted.disconnect();
     expect(Object.keys(await snapshot(r, t.users))).toEqual([":1", ":2", ":3"]);
     expect(await snapshot(r, t.events)).toEqual({ "": [FINAL_EVENTS[""][0]] });
@@ -209,10 +210,17 @@ describe("materialize-redis transactions (exactly once)", () => {
   it("refuses to apply a chunk whose predecessor was not applied", async () => {
     const n = ns();
     const scripted = withScripts(redis());
-    await scripted.rpush(`${n}:stage`, "S", `${n}:a`, "1", "S", `${n}:b`, "2");
-    await expect(scripted.flowApplyChunk(`${n}:stage`, markerOf(`${n}:stage`), 1, 1, "5")).rejects.toThrow(/chunk 1 .* follows unapplied chunk 0/);
+    const chunk = new ChunkBuilder(0);
+    chunk.add("S", `${n}:a`, "1");
+    const first = chunk.take();
+    chunk.add("S", `${n}:b`, "2");
+    await scripted.rpush(`${n}:stage`, first, chunk.take());
+    await expect(scripted.flowApplyChunk(`${n}:stage`, markerOf(`${n}:stage`), 1, "5")).rejects.toThrow(/chunk 1 .* follows unapplied chunk 0/);
     expect(await r.exists(`${n}:b`)).toBe(0);
-    expect(await scripted.flowApplyChunk(`${n}:missing`, markerOf(`${n}:missing`), 0, 1, "5")).toBe(-1);
+    expect(await scripted.flowApplyChunk(`${n}:stage`, markerOf(`${n}:stage`), 0, "5")).toBe(1);
+    expect(await scripted.flowApplyChunk(`${n}:stage`, markerOf(`${n}:stage`), 1, "5")).toBe(1);
+    expect(await r.mget(`${n}:a`, `${n}:b`)).toEqual(["1", "2"]);
+    expect(await scripted.flowApplyChunk(`${n}:missing`, markerOf(`${n}:missing`), 0, "5")).toBe(-1);
     scripted.disconnect();
   });
 

@@ -1,0 +1,240 @@
+/**
+ * materialize-redis throughput, driven over stdio as the runtime drives it
+ * (framed protobuf requests into `tributary run materialize-redis`), beside
+ * the raw ceiling measured in the same run: one ioredis client SETting the
+ * same values to the same keys, pipelined.
+ *
+ * BENCH_DOCS documents (default 1,000,000) of ~300 bytes in transactions of
+ * BENCH_TXN (50,000): the first half create keys, the second half update
+ * them (each update is Loaded first, as the runtime does for keys that
+ * exist). BENCH_REDIS_MODES lists the delivery modes to measure (default
+ * "exactly_once,at_least_once"); the ratio is reported for each.
+ *
+ * Only the time between sending a transaction's first request and receiving
+ * its last response counts (building requests does not), plus the final
+ * Acknowledge that applies the last transaction. REDIS_URL selects the
+ * server (default redis://127.0.0.1:6379).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Redis } from "ioredis";
+import { RequestSchema, ResponseSchema, type Request, type Response } from "../../src/gen/materialize/materialize_pb.js";
+import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
+import { CollectionSpecSchema, MaterializationSpecSchema } from "../../src/gen/flow/flow_pb.js";
+import { FrameDecoder } from "../../src/codec/frames.js";
+import { connectorNames } from "../../connectors/registry.js";
+import { peakRssMb, report, type Rate } from "./_measure.js";
+
+const REPO = fileURLToPath(new URL("../../..", import.meta.url));
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const DOCS = Number(process.env.BENCH_DOCS ?? 1_000_000);
+const TXN = Number(process.env.BENCH_TXN ?? 50_000);
+const MODES = (process.env.BENCH_REDIS_MODES ?? "exactly_once,at_least_once").split(",").filter(Boolean);
+const HALF = Math.ceil(DOCS / 2);
+const enc = new TextEncoder();
+
+const FILLER = "The quick brown fox jumps over the lazy dog while the widget factory hums along";
+
+/** Document `i` of the run: keys 0..HALF-1, written once as a create and once as an update. */
+function doc(i: number): { id: number; text: string; update: boolean } {
+  const update = i >= HALF;
+  const id = update ? i - HALF : i;
+  const v = update ? 2 : 1;
+  const text = JSON.stringify({
+    id,
+    name: `widget ${id} rev ${v}`,
+    price: Math.round((id % 10_000) * 137) / 100 + v,
+    qty: (id * 7 + v) % 1000,
+    active: (id + v) % 3 !== 0,
+    created_at: new Date(Date.UTC(2024, 0, 1) + id * 1000 + v).toISOString(),
+    category: ["tools", "garden", "kitchen", "toys", "books"][id % 5],
+    note: `${FILLER} #${v}`,
+    tags: ["alpha", "beta", "gamma", "delta"],
+    supplier: { name: `supplier ${id % 97}`, country: "NZ" },
+  });
+  return { id, text, update };
+}
+
+const frame = (req: Partial<Request>): Buffer => {
+  const bytes = toBinary(RequestSchema, create(RequestSchema, req as never));
+  const out = Buffer.allocUnsafe(4 + bytes.length);
+  out.writeUInt32LE(bytes.length, 0);
+  out.set(bytes, 4);
+  return out;
+};
+
+class Driver {
+  private readonly child: ChildProcess;
+  private readonly responses: Response[] = [];
+  private wake: (() => void) | undefined;
+  private exited = false;
+
+  constructor() {
+    const node = [process.execPath, ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
+    const argv = connectorNames().includes("materialize-redis")
+      ? [...node, `${REPO}/bin/tributary`, "run", "materialize-redis"]
+      : [...node, `${REPO}/dist/connectors/materialize-redis/main.js`];
+    this.child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ["pipe", "pipe", "inherit"],
+      env: { ...process.env, FLOW_RUNTIME_CODEC: "proto", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
+    });
+    const dec = new FrameDecoder("proto");
+    this.child.stdout!.on("data", (chunk: Buffer) => {
+      for (const f of dec.push(chunk)) this.responses.push(fromBinary(ResponseSchema, f));
+      this.wake?.();
+    });
+    this.child.on("exit", () => {
+      this.exited = true;
+      this.wake?.();
+    });
+  }
+
+  get pid() {
+    return this.child.pid;
+  }
+
+  async send(buf: Buffer): Promise<void> {
+    if (!this.child.stdin!.write(buf)) await new Promise((r) => this.child.stdin!.once("drain", r));
+  }
+
+  async sendAll(frames: Buffer[]): Promise<void> {
+    for (let i = 0; i < frames.length; i += 512) await this.send(Buffer.concat(frames.slice(i, i + 512)));
+  }
+
+  /** Waits for a response of `kind`, passing Loaded responses to `onLoaded`. */
+  async next(kind: keyof Response, onLoaded?: () => void): Promise<Response> {
+    for (;;) {
+      while (this.responses.length > 0) {
+        const r = this.responses.shift()!;
+        if (r[kind] !== undefined) return r;
+        if (r.loaded && onLoaded) onLoaded();
+        else throw new Error(`expected ${String(kind)}, got ${Object.keys(r).filter((k) => (r as never)[k] !== undefined && k !== "$typeName" && k !== "internal")}`);
+      }
+      if (this.exited) throw new Error(`connector exited while waiting for ${String(kind)}`);
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  async close(): Promise<number | null> {
+    this.child.stdin!.end();
+    if (!this.exited) await new Promise((r) => this.child.once("exit", r));
+    return this.child.exitCode;
+  }
+}
+
+async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 5000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== "0");
+}
+
+async function runConnector(ns: string, delivery: string): Promise<{ rate: Rate; rssMb: number }> {
+  const spec = create(MaterializationSpecSchema, {
+    name: `bench/${ns}`,
+    configJson: enc.encode(JSON.stringify({ address: REDIS_URL, delivery, advanced: { internal_prefix: `${ns}:internal` } })),
+    bindings: [
+      {
+        resourceConfigJson: enc.encode(JSON.stringify({ prefix: `${ns}:w` })),
+        resourcePath: [`${ns}:w`],
+        collection: create(CollectionSpecSchema, { name: "bench/widgets", key: ["/id"] }),
+        stateKey: "widgets",
+        fieldSelection: { keys: ["id"], values: [], document: "flow_document" },
+      },
+    ],
+  });
+  const d = new Driver();
+  const ack = frame({ acknowledge: {} as never });
+  await d.send(frame({ open: { materialization: spec, version: "v1", range: { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff } } as never }));
+  await d.next("opened");
+
+  let seconds = 0;
+  let bytes = 0;
+  let loaded = 0;
+  let expectLoaded = 0;
+  for (let first = 0, t = 0; first < DOCS; first += TXN, t++) {
+    const loads: Buffer[] = [];
+    const stores: Buffer[] = [];
+    for (let i = first; i < Math.min(DOCS, first + TXN); i++) {
+      const { id, text, update } = doc(i);
+      const key = enc.encode(`[${id}]`);
+      if (update) loads.push(frame({ load: { binding: 0, keyJson: key } as never }));
+      stores.push(frame({ store: { binding: 0, keyJson: key, valuesJson: enc.encode("[]"), docJson: enc.encode(text), exists: update } as never }));
+      bytes += text.length;
+    }
+    expectLoaded += loads.length;
+    const commit = frame({ startCommit: { runtimeCheckpoint: create(CheckpointSchema, { sources: { "bench/src": { readThrough: BigInt(t + 1) } } }) } as never });
+
+    const start = performance.now();
+    // Loads are pipelined behind the Acknowledge, as the runtime does.
+    await d.send(ack);
+    await d.sendAll(loads);
+    await d.next("acknowledged", () => loaded++);
+    await d.send(frame({ flush: {} as never }));
+    await d.next("flushed", () => loaded++);
+    await d.sendAll(stores);
+    await d.send(commit);
+    await d.next("startedCommit");
+    seconds += (performance.now() - start) / 1000;
+  }
+  // The last transaction is applied at its Acknowledge.
+  const start = performance.now();
+  await d.send(ack);
+  await d.next("acknowledged");
+  seconds += (performance.now() - start) / 1000;
+  const rssMb = peakRssMb(d.pid);
+  const code = await d.close();
+  if (code !== 0) throw new Error(`connector exited with ${code}`);
+  if (loaded !== expectLoaded) throw new Error(`loaded ${loaded} documents, expected ${expectLoaded}`);
+  return { rate: { docs: DOCS, bytes, seconds }, rssMb };
+}
+
+async function runRaw(redis: Redis, ns: string): Promise<Rate> {
+  let seconds = 0;
+  let bytes = 0;
+  for (let first = 0; first < DOCS; first += TXN) {
+    const kv: Array<[string, string]> = [];
+    for (let i = first; i < Math.min(DOCS, first + TXN); i++) {
+      const { id, text } = doc(i);
+      kv.push([`${ns}:w:${id}`, text]);
+      bytes += text.length;
+    }
+    const start = performance.now();
+    const replies: Array<Promise<unknown>> = [];
+    for (let i = 0; i < kv.length; i += 1000) {
+      const p = redis.pipeline();
+      for (const [k, v] of kv.slice(i, i + 1000)) p.set(k, v);
+      replies.push(p.exec());
+    }
+    await Promise.all(replies);
+    seconds += (performance.now() - start) / 1000;
+  }
+  return { docs: DOCS, bytes, seconds };
+}
+
+async function main(): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  const ns = `bench-${randomBytes(3).toString("hex")}`;
+  process.stdout.write(`${DOCS.toLocaleString("en-US")} docs (${(DOCS - HALF).toLocaleString("en-US")} updates) in transactions of ${TXN.toLocaleString("en-US")}, ~${doc(0).text.length} bytes each\n`);
+  try {
+    const raw = await runRaw(redis, `${ns}-raw`);
+    await dropPrefix(redis, `${ns}-raw`);
+    for (const mode of MODES) {
+      const { rate, rssMb } = await runConnector(`${ns}-${mode}`, mode);
+      // Check the outcome: every key holds its last version.
+      const sample = [0, HALF - 1].map((id) => `${ns}-${mode}:w:${id}`);
+      const got = await redis.mget(sample);
+      if (got.some((v) => !v || !v.includes("rev 2") && DOCS > 1)) throw new Error(`unexpected final values ${JSON.stringify(got)}`);
+      report(`materialize-redis ${mode}`, rate, raw, `peak RSS ${rssMb.toFixed(0)} MB`);
+      await dropPrefix(redis, `${ns}-${mode}`);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
+await main();
