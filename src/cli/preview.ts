@@ -34,7 +34,7 @@ materialization options:
                           and check the first one is fenced off
   --shards N              split the key range over N shards (default 1)
 common options:
-  --timeout DURATION      stop after DURATION (e.g. 30s, 2m)
+  --timeout DURATION      stop DURATION after the first session starts (e.g. 30s)
   --codec proto|json      wire codec (default: protobuf for images, JSON for
                           local commands, as Flow does)
   --no-validate           skip JSON-schema validation of documents

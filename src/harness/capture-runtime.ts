@@ -33,7 +33,7 @@ export interface CapturePreviewOptions {
   sessions?: number[];
   /** Connector state to open the first session with (default {}). */
   initialState?: unknown;
-  /** Ends the preview (gracefully, discarding uncommitted documents) after this long. */
+  /** Ends the preview (gracefully, discarding uncommitted documents) this long after the first session starts. */
   timeoutMs?: number;
   /** Wire codec; default: the endpoint's (protobuf for images, JSON for local commands). */
   codec?: WireCodec;
@@ -86,10 +86,10 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
   const started = Date.now();
   const log = opts.log ?? createLogger();
   const catalog = typeof opts.catalog === "string" ? loadCatalog(opts.catalog) : opts.catalog;
-  const deadline = opts.timeoutMs !== undefined ? started + opts.timeoutMs : undefined;
-  const remaining = () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now()));
-
   const built = await buildCapture(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel });
+  // The timeout counts from the first session, not from building the task.
+  const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : undefined;
+  const remaining = () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now()));
   const n = built.spec.bindings.length;
   const extractors = built.collections.map((c) => keyExtractor(c.spec.key, c.writeShape));
   const validators = opts.validate === false ? [] : built.collections.map((c) => compileValidator(c.writeSchema, `collection ${c.spec.name}`));

@@ -6,13 +6,16 @@
  * when the input is a pipe.
  */
 import type { Readable } from "node:stream";
+import { open } from "node:fs/promises";
 import { HarnessError } from "./errors.js";
 
 export interface FixtureDoc {
   collection: string;
   doc: unknown;
-  /** Line number, from 1. */
-  line: number;
+  /** Where the document is, for messages: "name:line", or "name@offset" when the line is unknown. */
+  where: string;
+  /** Byte offset of the document's line: stable across re-reads. */
+  offset: number;
 }
 
 export interface FixtureTxn {
@@ -27,10 +30,39 @@ interface Line {
   begin: number;
   end: number;
   commit: boolean;
-  doc?: FixtureDoc;
+  line: number;
+  /** The document line's text, parsed again on every read (parsed documents are not retained). */
+  text?: Buffer;
 }
 
-export class FixtureSource {
+/** Where a materialization reads its transactions from. */
+export interface FixtureInput {
+  readonly name: string;
+  /** The transaction starting at byte offset `from`, or undefined at the end of input. */
+  readTxn(from: number): Promise<FixtureTxn | undefined>;
+  close?(): Promise<void>;
+}
+
+/** Classifies one line: a document, a commit marker, or nothing (blank). Throws on anything else. */
+function parseLine(where: string, bytes: Buffer, offset: number): { commit: true } | { commit: false; doc: FixtureDoc } | undefined {
+  const text = bytes.toString("utf8");
+  if (/^\s*$/.test(text)) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new HarnessError(`${where}: not valid JSON`);
+  }
+  if (v && typeof v === "object" && !Array.isArray(v) && (v as { commit?: unknown }).commit === true) return { commit: true };
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string") return { commit: false, doc: { collection: v[0], doc: v[1], where, offset } };
+  throw new HarnessError(`${where}: expected ["<collection>", document] or {"commit": true}`);
+}
+
+/**
+ * A stream input (e.g. stdin) kept in memory as raw lines, so that any
+ * committed offset can be read again after a crash.
+ */
+export class FixtureSource implements FixtureInput {
   private readonly lines: Line[] = [];
   private ended = false;
   private failure: Error | undefined;
@@ -70,21 +102,12 @@ export class FixtureSource {
     const begin = this.offset;
     this.offset += length;
     if (this.failure) return;
-    const text = bytes.toString("utf8").trim();
-    if (!text) return;
-    let v: unknown;
     try {
-      v = JSON.parse(text);
-    } catch {
-      this.failure = new HarnessError(`${this.name}:${lineNo}: not valid JSON`);
-      return;
-    }
-    if (v && typeof v === "object" && !Array.isArray(v) && (v as any).commit === true) {
-      this.lines.push({ begin, end: this.offset, commit: true });
-    } else if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string") {
-      this.lines.push({ begin, end: this.offset, commit: false, doc: { collection: v[0], doc: v[1], line: lineNo } });
-    } else {
-      this.failure = new HarnessError(`${this.name}:${lineNo}: expected ["<collection>", document] or {"commit": true}`);
+      const parsed = parseLine(`${this.name}:${lineNo}`, bytes, begin);
+      if (!parsed) return;
+      this.lines.push({ begin, end: this.offset, commit: parsed.commit, line: lineNo, text: parsed.commit ? undefined : Buffer.from(bytes) });
+    } catch (err) {
+      this.failure = err as Error;
     }
   }
 
@@ -118,7 +141,7 @@ export class FixtureSource {
           }
           return { docs, begin: this.lines[i]!.begin, end: l.end };
         }
-        docs.push(l.doc!);
+        docs.push((parseLine(`${this.name}:${l.line}`, l.text!, l.begin) as { doc: FixtureDoc }).doc);
       }
       if (this.ended) {
         if (docs.length === 0) return undefined;
@@ -140,5 +163,109 @@ export class FixtureSource {
 
   get totalBytes(): number {
     return this.offset;
+  }
+}
+
+/**
+ * A fixture file read from any offset without keeping it in memory: each
+ * reader (one per shard) keeps a cursor and reopens the file when asked for
+ * another position.
+ */
+export class FileFixture implements FixtureInput {
+  private fd: import("node:fs/promises").FileHandle | undefined;
+  private pos = 0; // file offset of buf[0]
+  private buf = Buffer.alloc(0);
+  private eof = false;
+  /** Line number of the last line read; NaN after a seek to an offset whose line is unknown. */
+  private lineNo = 0;
+  /** Line numbers at transaction boundaries seen so far, for seeks. */
+  private readonly linesAt = new Map<number, number>([[0, 0]]);
+
+  constructor(
+    readonly name: string,
+    private readonly path: string,
+  ) {}
+
+  private async fill(): Promise<boolean> {
+    if (this.eof) return false;
+    if (!this.fd) {
+      try {
+        this.fd = await open(this.path, "r");
+      } catch (err) {
+        throw new HarnessError(`cannot read fixture ${this.path}: ${(err as Error).message}`);
+      }
+    }
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    const { bytesRead } = await this.fd.read(chunk, 0, chunk.length, this.pos + this.buf.length);
+    if (bytesRead === 0) {
+      this.eof = true;
+      return false;
+    }
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+    return true;
+  }
+
+  async readTxn(from: number): Promise<FixtureTxn | undefined> {
+    if (from !== this.pos) {
+      // Seek: drop the buffer and continue from `from`.
+      if (from < this.pos || from > this.pos + this.buf.length) {
+        this.buf = Buffer.alloc(0);
+        this.eof = false;
+      } else {
+        this.buf = this.buf.subarray(from - this.pos);
+      }
+      this.pos = from;
+      this.lineNo = this.linesAt.get(from) ?? NaN;
+    }
+    const docs: FixtureDoc[] = [];
+    let begin = -1;
+    let start = 0; // consumed bytes of buf
+    for (;;) {
+      const nl = this.buf.indexOf(0x0a, start);
+      let lineBytes: Buffer;
+      let next: number;
+      if (nl < 0) {
+        if (await this.fill()) continue;
+        if (start >= this.buf.length) break;
+        lineBytes = this.buf.subarray(start);
+        next = this.buf.length;
+      } else {
+        lineBytes = this.buf.subarray(start, nl);
+        next = nl + 1;
+      }
+      const lineBegin = this.pos + start;
+      this.lineNo++;
+      const where = Number.isNaN(this.lineNo) ? `${this.name}@${lineBegin}` : `${this.name}:${this.lineNo}`;
+      const parsed = parseLine(where, lineBytes, lineBegin);
+      start = next;
+      if (!parsed) continue;
+      if (parsed.commit) {
+        if (docs.length === 0) continue;
+        return this.finish(docs, begin, start);
+      }
+      if (begin < 0) begin = lineBegin;
+      docs.push(parsed.doc);
+    }
+    if (docs.length === 0) {
+      this.advance(start);
+      return undefined;
+    }
+    return this.finish(docs, begin, start);
+  }
+
+  private finish(docs: FixtureDoc[], begin: number, consumed: number): FixtureTxn {
+    this.advance(consumed);
+    return { docs, begin, end: this.pos };
+  }
+
+  private advance(consumed: number) {
+    this.buf = this.buf.subarray(consumed);
+    this.pos += consumed;
+    if (!Number.isNaN(this.lineNo)) this.linesAt.set(this.pos, this.lineNo);
+  }
+
+  async close(): Promise<void> {
+    await this.fd?.close();
+    this.fd = undefined;
   }
 }

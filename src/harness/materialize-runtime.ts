@@ -16,7 +16,6 @@ import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type { Readable } from "node:stream";
-import { createReadStream } from "node:fs";
 import { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 import { RequestSchema, type Request, type Response } from "../gen/materialize/materialize_pb.js";
 import { CheckpointSchema, type Checkpoint } from "../gen/consumer/protocol/protocol_pb.js";
@@ -30,7 +29,7 @@ import { Combiner, type Combined } from "./combiner.js";
 import { ConnectorProcess, TIMED_OUT } from "./connector-process.js";
 import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
 import { InjectedCrash, type CrashPoint, type CrashPointName } from "./faults.js";
-import { FixtureSource, type FixtureTxn } from "./fixture.js";
+import { FileFixture, FixtureSource, type FixtureInput, type FixtureTxn } from "./fixture.js";
 import { keyHash } from "./key-hash.js";
 import { applyStateUpdate } from "./merge-patch.js";
 import { RecoveryLog } from "./recovery-log.js";
@@ -128,7 +127,7 @@ class ShardRunner {
     private readonly range: RangeSpec,
     private readonly rlPath: string,
     private readonly rlPrefix: string,
-    private readonly source: FixtureSource,
+    private readonly source: FixtureInput,
     private readonly docBase: number,
     private readonly validators: (DocValidator | undefined)[],
     private readonly stats: MaterializePreviewStats,
@@ -341,10 +340,10 @@ class ShardRunner {
         matched = true;
         let doc = d.doc;
         const bad = this.validators[plan.index]?.(doc);
-        if (bad) throw new HarnessError(`${this.source.name}:${d.line}: document of ${d.collection} does not match its schema: ${bad}`);
-        doc = withUuid(doc, this.docBase, d.line);
+        if (bad) throw new HarnessError(`${d.where}: document of ${d.collection} does not match its schema: ${bad}`);
+        doc = withUuid(doc, this.docBase, d.offset);
         const key = keyOf(plan, doc);
-        if (typeof key === "string") throw new HarnessError(`${this.source.name}:${d.line}: document of ${d.collection} has no value for key field ${JSON.stringify(key)}`);
+        if (typeof key === "string") throw new HarnessError(`${d.where}: document of ${d.collection} has no value for key field ${JSON.stringify(key)}`);
         const packed = packTuple(key);
         const h = keyHash(packed);
         if (h < this.range.keyBegin || h > this.range.keyEnd) continue;
@@ -494,21 +493,28 @@ function isTombstone(doc: unknown): boolean {
   return !!meta && typeof meta === "object" && meta.op === "d";
 }
 
-/** Gives a document a deterministic `_meta/uuid` when it has none, as every Flow document has one. */
-function withUuid(doc: unknown, baseMs: number, line: number): unknown {
+/**
+ * Gives a document a deterministic `_meta/uuid` when it has none, as every
+ * Flow document has one: its time is the input's base time plus the line's
+ * byte offset in 100 ns ticks, the same on every re-read. Documents are
+ * parsed afresh on each read, so they are changed in place.
+ */
+function withUuid(doc: unknown, baseMs: number, offset: number): unknown {
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) return doc;
   const d = doc as Record<string, unknown>;
   const meta = d._meta;
-  if (meta && typeof meta === "object" && typeof (meta as any).uuid === "string") return doc;
-  const uuid = uuidV1(baseMs + Math.floor(line / 10000), line % 10000);
-  return { ...d, _meta: { ...(meta && typeof meta === "object" ? meta : {}), uuid } };
+  if (meta !== null && typeof meta === "object" && !Array.isArray(meta)) {
+    if (typeof (meta as { uuid?: unknown }).uuid !== "string") (meta as Record<string, unknown>).uuid = uuidV1(baseMs, offset);
+  } else {
+    d._meta = { uuid: uuidV1(baseMs, offset) };
+  }
+  return doc;
 }
 
 export async function runMaterializePreview(opts: MaterializePreviewOptions): Promise<MaterializePreviewResult> {
   const started = Date.now();
   const log = opts.log ?? createLogger();
   const catalog = typeof opts.catalog === "string" ? loadCatalog(opts.catalog) : opts.catalog;
-  const deadline = opts.timeoutMs !== undefined ? started + opts.timeoutMs : undefined;
   const built = await buildMaterialization(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel });
   const plans = built.spec.bindings.map((b, i) => planBinding(i, b, built.collections[i]!.readShape));
   const validators = built.collections.map((c) => {
@@ -517,26 +523,26 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
     return compileValidator(JSON.parse(schemaText), `collection ${c.spec.name}`);
   });
 
-  // Input and its name in checkpoints.
-  let input: Readable;
+  // Input and its name in checkpoints. A file is read by each shard on its
+  // own; a stream is kept in memory once and shared.
   let sourceName = opts.sourceName;
   let docBase = started;
+  let inputFor: () => FixtureInput;
   if (typeof opts.fixture === "string" && opts.fixture !== "-") {
-    input = createReadStream(opts.fixture);
-    sourceName ??= `fixture/${basename(opts.fixture)}`;
+    const path = opts.fixture;
+    const name = (sourceName ??= `fixture/${basename(path)}`);
     try {
-      docBase = Math.floor(statSync(opts.fixture).mtimeMs);
+      docBase = Math.floor(statSync(path).mtimeMs);
     } catch (err) {
-      throw new HarnessError(`fixture ${opts.fixture}: ${(err as Error).message}`);
+      throw new HarnessError(`fixture ${path}: ${(err as Error).message}`);
     }
-  } else if (opts.fixture && typeof opts.fixture !== "string") {
-    input = opts.fixture;
-    sourceName ??= "fixture/stream";
+    inputFor = () => new FileFixture(name, path);
   } else {
-    input = process.stdin;
-    sourceName ??= "fixture/stdin";
+    const stream: Readable = opts.fixture && typeof opts.fixture !== "string" ? opts.fixture : process.stdin;
+    sourceName ??= stream === process.stdin ? "fixture/stdin" : "fixture/stream";
+    const shared = new FixtureSource(sourceName, stream);
+    inputFor = () => shared;
   }
-  const source = new FixtureSource(sourceName, input);
 
   const rlBase = opts.recoveryLog ?? join(mkdtempSync(join(tmpdir(), "tributary-preview-")), "recovery.json");
   const shards = opts.shards ?? 1;
@@ -557,10 +563,16 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
   leader.setLastApplied(built.version, toBinary(MaterializationSpecSchema, built.spec), leaderState);
 
   const stats: MaterializePreviewStats = { transactions: 0, documents: 0, loads: 0, loadsSkipped: 0, loaded: 0, stores: 0, deletes: 0, sessions: 0, crashes: 0, elapsedMs: 0 };
-  const runners = ranges.map(
-    (r) => new ShardRunner(built, plans, r, rlPathOf(r), rlBase, source, docBase, validators, stats, opts, log, deadline),
-  );
-  const results = await Promise.all(runners.map((r) => r.run()));
+  // The timeout counts from the first session, not from building the task.
+  const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : undefined;
+  const inputs = ranges.map(() => inputFor());
+  const runners = ranges.map((r, i) => new ShardRunner(built, plans, r, rlPathOf(r), rlBase, inputs[i]!, docBase, validators, stats, opts, log, deadline));
+  let results: ShardResult[];
+  try {
+    results = await Promise.all(runners.map((r) => r.run()));
+  } finally {
+    await Promise.all(inputs.map((i) => i.close?.()));
+  }
   stats.elapsedMs = Date.now() - started;
   return { applyDescription: applied.actionDescription, shards: results, stats, spec: built };
 }

@@ -5,8 +5,9 @@
  */
 const GREGORIAN_OFFSET_MS = 12219292800000n;
 
-export function uuidV1(epochMs: number, tick: number, producer = "0102030405a1"): string {
-  const t = (BigInt(Math.floor(epochMs)) + GREGORIAN_OFFSET_MS) * 10000n + BigInt(tick % 10000);
+/** A v1 UUID for `epochMs` plus `ticks` (100 ns each). */
+export function uuidV1(epochMs: number, ticks: number, producer = "0102030405a1"): string {
+  const t = (BigInt(Math.floor(epochMs)) + GREGORIAN_OFFSET_MS) * 10000n + BigInt(Math.floor(ticks));
   const low = (t & 0xffffffffn).toString(16).padStart(8, "0");
   const mid = ((t >> 32n) & 0xffffn).toString(16).padStart(4, "0");
   const hi = (((t >> 48n) & 0x0fffn) | 0x1000n).toString(16).padStart(4, "0");

@@ -53,7 +53,7 @@ describe("capture preview of source-hello-world", () => {
     const res = await runCapturePreview({
       catalog: helloCatalog(200),
       sessions: [2, 2, -1],
-      timeoutMs: 4000,
+      timeoutMs: 8000,
       log: quiet,
       onTransaction: (t) => {
         txnsPerSession[t.session] = (txnsPerSession[t.session] ?? 0) + 1;
@@ -76,7 +76,7 @@ describe("capture preview of source-hello-world", () => {
     const catalog = helloCatalog(100);
     const { stdout } = await run(
       process.execPath,
-      [join(root, "bin", "tributary"), "preview", "--source", catalog, "--name", "acmeCo/hello", "--sessions", "2,2,-1", "--timeout", "3s", "--output-state", "--initial-state", '{"bindingStateV1":{"greetings":{"count":41}}}'],
+      [join(root, "bin", "tributary"), "preview", "--source", catalog, "--name", "acmeCo/hello", "--sessions", "2,2,-1", "--timeout", "8s", "--output-state", "--initial-state", '{"bindingStateV1":{"greetings":{"count":41}}}'],
       { env: { ...process.env, LOG_LEVEL: "warn" } },
     );
     const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as [string, any]);

@@ -6,7 +6,10 @@ import { reduce } from "../../src/harness/reduce.js";
 import { buildShape } from "../../src/harness/schema-shape.js";
 import { applyMergePatch } from "../../src/harness/merge-patch.js";
 import { Combiner } from "../../src/harness/combiner.js";
-import { FixtureSource } from "../../src/harness/fixture.js";
+import { FileFixture, FixtureSource } from "../../src/harness/fixture.js";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { splitRanges } from "../../src/harness/task-common.js";
 import { uuidTime, uuidV1 } from "../../src/harness/uuid.js";
 import { parseCrashPoint } from "../../src/harness/faults.js";
@@ -126,15 +129,46 @@ describe("fixtures", () => {
     expect(t1.docs.map((d) => d.doc)).toEqual([{ id: 1 }]);
     expect(t1.end).toBe(text.indexOf("\n\n") + 1);
     const t2 = (await src.readTxn(t1.end))!;
-    expect(t2.docs.map((d) => [d.collection, d.line])).toEqual([
-      ["c", 4],
-      ["d", 5],
+    expect(t2.docs.map((d) => [d.collection, d.where])).toEqual([
+      ["c", "fixture/t:4"],
+      ["d", "fixture/t:5"],
     ]);
     const t3 = (await src.readTxn(t2.end))!;
     expect(t3.docs.map((d) => d.doc)).toEqual([{ id: 4 }]);
     expect(t3.end).toBe(Buffer.byteLength(text));
     expect(await src.readTxn(t3.end)).toBeUndefined();
     expect((await src.readTxn(t1.end))!.end).toBe(t2.end);
+  });
+
+  it("reads a file from any offset without holding it, as each shard does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fixture-"));
+    const path = join(dir, "f.jsonl");
+    const lines: string[] = [];
+    for (let t = 0; t < 50; t++) {
+      for (let i = 0; i < 100; i++) lines.push(JSON.stringify(["c", { t, i, pad: "x".repeat(200) }]));
+      lines.push('{"commit":true}');
+    }
+    writeFileSync(path, lines.join("\n")); // no final newline
+    const f = new FileFixture("fixture/f.jsonl", path);
+    const ends: number[] = [];
+    for (let off = 0, txn = await f.readTxn(0); txn; off = txn.end, txn = await f.readTxn(off)) {
+      expect(txn.docs.length).toBe(100);
+      expect((txn.docs[0]!.doc as { t: number }).t).toBe(ends.length);
+      ends.push(txn.end);
+    }
+    expect(ends.length).toBe(50);
+    expect(ends.at(-1)).toBe(statSync(path).size);
+    // Seek back (a recovery) and forward again; line numbers stay right.
+    const again = (await f.readTxn(ends[9]!))!;
+    expect((again.docs[0]!.doc as { t: number }).t).toBe(10);
+    expect(again.docs[0]!.where).toBe(`fixture/f.jsonl:${10 * 101 + 1}`);
+    const fresh = new FileFixture("fixture/f.jsonl", path);
+    const mid = (await fresh.readTxn(ends[40]!))!;
+    expect((mid.docs[5]!.doc as { i: number }).i).toBe(5);
+    expect(mid.docs[0]!.where).toBe(`fixture/f.jsonl@${ends[40]}`);
+    expect(mid.docs[0]!.offset).toBe(ends[40]);
+    await f.close();
+    await fresh.close();
   });
 
   it("names the line of a malformed fixture", async () => {
