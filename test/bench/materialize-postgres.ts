@@ -98,14 +98,7 @@ class Driver {
     const node = [process.execPath, ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
     const argv = registered
       ? [...node, `${REPO}/bin/tributary`, "run", "materialize-postgres"]
-      : [
-          ...node,
-          "--input-type=module",
-          "-e",
-          `import c from "${REPO}/dist/connectors/materialize-postgres/connector.js";
-           import { runStdio } from "${REPO}/dist/src/transport/stdio.js";
-           process.exit(await runStdio(c, {}));`,
-        ];
+      : [...node, `${REPO}/dist/connectors/materialize-postgres/main.js`];
     this.child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, FLOW_RUNTIME_CODEC: "proto", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" } });
     const dec = new FrameDecoder("proto");
     this.child.stdout!.on("data", (chunk: Buffer) => {
