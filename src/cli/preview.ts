@@ -37,6 +37,8 @@ common options:
   --timeout DURATION      stop DURATION after the first session starts (e.g. 30s)
   --codec proto|json      wire codec (default: protobuf for images, JSON for
                           local commands, as Flow does)
+  --grpc HOST:PORT        drive the connector served at HOST:PORT (e.g. by
+                          \`tributary serve\`) instead of spawning it
   --no-validate           skip JSON-schema validation of documents
   --log-level LEVEL       LOG_LEVEL for the connector
 `;
@@ -47,7 +49,7 @@ export async function preview(argv: string[]): Promise<number> {
     return 0;
   }
   const args = parseArgs(argv, {
-    values: ["source", "name", "sessions", "initial-state", "timeout", "codec", "fixture", "recovery-log", "crash-at", "shards", "log-level"],
+    values: ["source", "name", "sessions", "initial-state", "timeout", "codec", "fixture", "recovery-log", "crash-at", "shards", "log-level", "grpc"],
     flags: ["output-state", "output-commits", "zombie", "no-validate"],
   });
   const o = args.options;
@@ -59,7 +61,7 @@ export async function preview(argv: string[]): Promise<number> {
   if (codec !== undefined && codec !== "proto" && codec !== "json") throw new HarnessError(`--codec must be proto or json, got ${JSON.stringify(codec)}`);
   const timeoutMs = typeof o.timeout === "string" ? parseDuration(o.timeout, "--timeout") * 1000 : undefined;
   const log = createLogger();
-  const catalog = loadCatalog(o.source, { imageCodec: codec });
+  const catalog = loadCatalog(o.source, { imageCodec: codec, grpcAddress: typeof o.grpc === "string" ? o.grpc : undefined });
   const name = typeof o.name === "string" ? o.name : undefined;
 
   const isMaterialization = name !== undefined ? catalog.materializations.has(name) : catalog.captures.size === 0 && catalog.materializations.size === 1;

@@ -13,10 +13,10 @@ import { create } from "@bufbuild/protobuf";
 import { RequestSchema, type Request, type Response } from "../gen/capture/capture_pb.js";
 import type { RangeSpec } from "../gen/flow/flow_pb.js";
 import { createLogger, type Logger } from "../log.js";
-import { loadCatalog, type Catalog } from "./catalog.js";
+import { loadCatalog, withGrpcAddress, type Catalog } from "./catalog.js";
 import { buildCapture, type BuiltCapture } from "./build-capture.js";
 import { Combiner, keyExtractor } from "./combiner.js";
-import { ConnectorProcess, TIMED_OUT } from "./connector-process.js";
+import { openConnector, TIMED_OUT } from "./connector-session.js";
 import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
 import { applyStateUpdate } from "./merge-patch.js";
 import { fullRange } from "./task-common.js";
@@ -37,6 +37,10 @@ export interface CapturePreviewOptions {
   timeoutMs?: number;
   /** Wire codec; default: the endpoint's (protobuf for images, JSON for local commands). */
   codec?: WireCodec;
+  /** Drive the connector through the gRPC server at this address (e.g. `tributary serve`) instead of spawning it. */
+  grpcAddress?: string;
+  /** Aborting it ends the preview gracefully, like the timeout. */
+  signal?: AbortSignal;
   range?: RangeSpec;
   /** Validate documents against the collection's write schema (default true). */
   validate?: boolean;
@@ -45,8 +49,8 @@ export interface CapturePreviewOptions {
   log?: Logger;
   /** LOG_LEVEL passed to the connector. */
   logLevel?: string;
-  /** Called once per committed transaction, in order. */
-  onTransaction?: (txn: CaptureTransaction) => void | Promise<void>;
+  /** Called once per committed transaction, in order. Returning false ends the preview (like the timeout). */
+  onTransaction?: (txn: CaptureTransaction) => void | boolean | Promise<void | boolean>;
 }
 
 export interface CaptureTransaction {
@@ -76,6 +80,7 @@ export interface CapturePreviewResult {
     documents: number;
     sourcedSchemas: number;
     acknowledgements: number;
+    /** Ended early: by the timeout, the abort signal, or onTransaction returning false. */
     timedOut: boolean;
     elapsedMs: number;
   };
@@ -85,11 +90,13 @@ export interface CapturePreviewResult {
 export async function runCapturePreview(opts: CapturePreviewOptions): Promise<CapturePreviewResult> {
   const started = Date.now();
   const log = opts.log ?? createLogger();
-  const catalog = typeof opts.catalog === "string" ? loadCatalog(opts.catalog) : opts.catalog;
+  const catalog = withGrpcAddress(typeof opts.catalog === "string" ? loadCatalog(opts.catalog) : opts.catalog, opts.grpcAddress);
   const built = await buildCapture(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel });
   // The timeout counts from the first session, not from building the task.
   const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : undefined;
   const remaining = () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now()));
+  let stopped = false;
+  const over = () => stopped || opts.signal?.aborted === true || (deadline !== undefined && Date.now() >= deadline);
   const n = built.spec.bindings.length;
   const extractors = built.collections.map((c) => keyExtractor(c.spec.key, c.writeShape));
   const validators = opts.validate === false ? [] : built.collections.map((c) => compileValidator(c.writeSchema, `collection ${c.spec.name}`));
@@ -110,21 +117,29 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
   };
 
   sessionLoop: for (const [si, limit] of sessions.entries()) {
-    if (deadline !== undefined && Date.now() >= deadline) {
+    if (over()) {
       result.stats.timedOut = true;
       break;
     }
     result.stats.sessions++;
     const label = `capture ${built.def.name} session ${si + 1}`;
-    const proc = new ConnectorProcess<Request, Response>(built.def.endpoint, built.wire, { log, label, logLevel: opts.logLevel });
+    const proc = openConnector<Request, Response>(built.def.endpoint, built.wire, "capture", { log, label, logLevel: opts.logLevel });
     let failed = true;
+    // Waits for the next response, in slices when an abort signal may end the preview.
+    const readNext = async () => {
+      for (;;) {
+        const left = remaining();
+        const r = await proc.nextWithin(opts.signal ? Math.min(left ?? 250, 250) : left);
+        if (r !== TIMED_OUT || over()) return r;
+      }
+    };
     try {
       await proc.send(
         create(RequestSchema, {
           open: { capture: built.spec, version: built.version, range: opts.range ?? fullRange(), stateJson: JSON.stringify(result.state) },
         }),
       );
-      const first = await proc.nextWithin(remaining());
+      const first = await readNext();
       if (first === TIMED_OUT) {
         result.stats.timedOut = true;
         failed = false;
@@ -143,7 +158,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
         let checkpoints = 0;
         let closed = false;
         while (!closed) {
-          const r = await proc.nextWithin(remaining());
+          const r = await readNext();
           if (r === TIMED_OUT) {
             result.stats.timedOut = true;
             failed = false;
@@ -196,9 +211,15 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
         result.stats.checkpoints += checkpoints;
         result.stats.documents += documents.length;
         if (opts.collect !== false) for (const d of documents) result.documents.push(d);
-        await opts.onTransaction?.({ session: si, index: result.stats.transactions, documents, state: pendingState, checkpoints });
+        const go = await opts.onTransaction?.({ session: si, index: result.stats.transactions, documents, state: pendingState, checkpoints });
         result.stats.transactions++;
         txns++;
+        if (go === false) {
+          stopped = true;
+          result.stats.timedOut = true;
+          failed = false;
+          break sessionLoop;
+        }
         if (explicitAcks) {
           await proc.send(create(RequestSchema, { acknowledge: { checkpoints } }));
           result.stats.acknowledgements++;

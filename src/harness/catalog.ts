@@ -22,6 +22,8 @@ export interface ConnectorEndpoint {
   kind: "image" | "local";
   image?: string;
   config: unknown;
+  /** When set, sessions are streams of the gRPC server at this address instead of processes. */
+  grpcAddress?: string;
 }
 
 export interface CaptureBindingDef {
@@ -62,6 +64,8 @@ export interface Catalog {
 export interface LoadOptions {
   /** Codec for `connector: {image}` endpoints (Flow's default is protobuf). */
   imageCodec?: WireCodec;
+  /** Drive every endpoint through the gRPC server at this address instead of spawning it. */
+  grpcAddress?: string;
 }
 
 /** The repository root: where bin/tributary lives. */
@@ -108,6 +112,14 @@ export function parseDuration(v: unknown, what: string): number {
     rest = rest.slice(m[0].length);
   }
   return total;
+}
+
+/** A copy of `catalog` whose every endpoint is driven through the gRPC server at `address`. */
+export function withGrpcAddress(catalog: Catalog, address: string | undefined): Catalog {
+  if (!address) return catalog;
+  const retarget = <T extends { endpoint: ConnectorEndpoint }>(m: Map<string, T>) =>
+    new Map([...m].map(([k, v]) => [k, { ...v, endpoint: { ...v.endpoint, grpcAddress: address, codec: "proto" as const } }]));
+  return { ...catalog, captures: retarget(catalog.captures), materializations: retarget(catalog.materializations) };
 }
 
 export function loadCatalog(path: string, opts: LoadOptions = {}): Catalog {
@@ -174,6 +186,15 @@ function readConfig(v: unknown, base: string, what: string): unknown {
 }
 
 function readEndpoint(at: string, v: unknown, base: string, opts: LoadOptions): ConnectorEndpoint {
+  const ep = readEndpointDef(at, v, base, opts);
+  if (opts.grpcAddress) {
+    ep.grpcAddress = opts.grpcAddress;
+    ep.codec = "proto";
+  }
+  return ep;
+}
+
+function readEndpointDef(at: string, v: unknown, base: string, opts: LoadOptions): ConnectorEndpoint {
   if (!isObject(v)) throw new HarnessError(`${at}: endpoint must be a mapping with "connector" or "local"`);
   const env: Record<string, string> = {};
   if (isObject(v.connector)) {

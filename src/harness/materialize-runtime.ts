@@ -22,11 +22,11 @@ import { CheckpointSchema, type Checkpoint } from "../gen/consumer/protocol/prot
 import { MaterializationSpecSchema, type RangeSpec } from "../gen/flow/flow_pb.js";
 import { isZeroCheckpoint } from "../codec/checkpoint.js";
 import { createLogger, type Logger } from "../log.js";
-import { loadCatalog, type Catalog } from "./catalog.js";
+import { loadCatalog, withGrpcAddress, type Catalog } from "./catalog.js";
 import { applyMaterialization, buildMaterialization, type BuiltMaterialization } from "./build-materialization.js";
 import { keyOf, planBinding, valuesOf, type BindingPlan } from "./binding-plan.js";
 import { Combiner, type Combined } from "./combiner.js";
-import { ConnectorProcess, TIMED_OUT } from "./connector-process.js";
+import { openConnector, TIMED_OUT, type ConnectorSession } from "./connector-session.js";
 import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
 import { InjectedCrash, type CrashPoint, type CrashPointName } from "./faults.js";
 import { FileFixture, FixtureSource, type FixtureInput, type FixtureTxn } from "./fixture.js";
@@ -56,6 +56,8 @@ export interface MaterializePreviewOptions {
   /** Number of shards splitting the key range (default 1). */
   shards?: number;
   codec?: WireCodec;
+  /** Drive the connector through the gRPC server at this address instead of spawning it; crash points cancel the stream. */
+  grpcAddress?: string;
   timeoutMs?: number;
   validate?: boolean;
   log?: Logger;
@@ -104,7 +106,7 @@ const dec = new TextDecoder();
 
 /** A connector session of one shard. */
 interface Session {
-  proc: ConnectorProcess<Request, Response>;
+  proc: ConnectorSession<Request, Response>;
   label: string;
   /** Acknowledge sent and Acknowledged not yet received. */
   ackOutstanding: boolean;
@@ -194,7 +196,7 @@ class ShardRunner {
     this.result.sessions++;
     this.stats.sessions++;
     const label = `materialize ${this.built.def.name} shard ${this.result.name} session ${this.result.sessions}`;
-    const proc = new ConnectorProcess<Request, Response>(this.built.def.endpoint, this.built.wire, { log: this.log, label, logLevel: this.opts.logLevel });
+    const proc = openConnector<Request, Response>(this.built.def.endpoint, this.built.wire, "materialize", { log: this.log, label, logLevel: this.opts.logLevel });
     const session: Session = { proc, label, ackOutstanding: false, disableLoadOptimization: false, resumeAt: 0, resumedFrom: "" };
     try {
       this.state = rl.record.connectorState ?? {};
@@ -514,7 +516,7 @@ function withUuid(doc: unknown, baseMs: number, offset: number): unknown {
 export async function runMaterializePreview(opts: MaterializePreviewOptions): Promise<MaterializePreviewResult> {
   const started = Date.now();
   const log = opts.log ?? createLogger();
-  const catalog = typeof opts.catalog === "string" ? loadCatalog(opts.catalog) : opts.catalog;
+  const catalog = withGrpcAddress(typeof opts.catalog === "string" ? loadCatalog(opts.catalog) : opts.catalog, opts.grpcAddress);
   const built = await buildMaterialization(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel });
   const plans = built.spec.bindings.map((b, i) => planBinding(i, b, built.collections[i]!.readShape));
   const validators = built.collections.map((c) => {

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "../log.js";
 import type { ConnectorEndpoint } from "./catalog.js";
-import { ConnectorProcess } from "./connector-process.js";
+import { openConnector } from "./connector-session.js";
 import { ProtocolViolation } from "./errors.js";
 import type { ProtocolWire } from "./wire.js";
 
@@ -26,7 +26,7 @@ export async function unary<Req extends object, Res extends object>(
   opts: { log: Logger; protocol: "capture" | "materialize"; logLevel?: string },
 ): Promise<Res> {
   const what = `${opts.protocol}.Request.${variantOf(req)}`;
-  const proc = new ConnectorProcess(endpoint, wire, { log: opts.log, label: `${opts.protocol} ${variantOf(req)}`, logLevel: opts.logLevel });
+  const proc = openConnector(endpoint, wire, opts.protocol, { log: opts.log, label: `${opts.protocol} ${variantOf(req)}`, logLevel: opts.logLevel });
   try {
     await proc.send(req);
     proc.closeInput();
