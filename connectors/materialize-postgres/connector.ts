@@ -16,7 +16,7 @@ import { buildTable, type Table } from "../../src/sql/table.js";
 import { validateBinding } from "../../src/sql/validate.js";
 import { connect, statementError, type PgClient } from "./client.js";
 import { configSchema, resolveEndpoint, resourceConfigSchema, resourcePath, type Endpoint, type EndpointConfig, type ResourceConfig } from "./config.js";
-import { pgDdl, pgDialect } from "./dialect.js";
+import { OWNED_TABLE_COMMENT, pgDdl, pgDialect } from "./dialect.js";
 import { readInfoSchema } from "./introspect.js";
 import { createStagingTables, PgTransactor } from "./transactor.js";
 
@@ -129,7 +129,8 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
       }, sameCheckpoint).catch((err) => {
         throw statementError(err, `installing the fence in ${ident} (has Apply run?)`);
       });
-      const opts = { tables, storeConn, loadConn, fence, checkpointsIdent: ident, hardDelete: ep.hardDelete, log: ctx.log };
+      const directInserts = await ownedTables(storeConn, tables);
+      const opts = { tables, storeConn, loadConn, fence, checkpointsIdent: ident, hardDelete: ep.hardDelete, directInserts, log: ctx.log };
       await createStagingTables(opts);
       ctx.log.info("opened", { fence: fence.fence, keyBegin: fence.keyBegin, keyEnd: fence.keyEnd, recovered: fence.checkpoint !== undefined });
       return {
@@ -142,6 +143,18 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
     }
   },
 };
+
+/** Which tables carry this connector's ownership comment. */
+async function ownedTables(client: PgClient, tables: Table[]): Promise<boolean[]> {
+  const res = await client
+    .query<{ c: string | null }>("SELECT obj_description(to_regclass(t), 'pg_class') AS c FROM unnest($1::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i", [
+      tables.map((t) => t.ident),
+    ])
+    .catch((err) => {
+      throw statementError(err, "reading table comments");
+    });
+  return res.rows.map((r) => r.c === OWNED_TABLE_COMMENT);
+}
 
 /** Checkpoints are equivalent when they decode equal (map order in the bytes may differ). */
 function sameCheckpoint(a: string, b: string): boolean {

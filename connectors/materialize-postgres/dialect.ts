@@ -106,12 +106,21 @@ function comment(c: Table["columns"][number]): string {
   return what ? `${what}\n${auto}` : auto;
 }
 
+/**
+ * Table comment marking tables created by this connector. Only such tables
+ * take rows the runtime reports as new by plain COPY; a table that existed
+ * before (or whose comment was removed) gets every row through the upsert,
+ * which tolerates rows the runtime does not know about.
+ */
+export const OWNED_TABLE_COMMENT = "Materialized by Tributary materialize-postgres; rows are written only by this connector";
+
 export const pgDdl: DdlRenderer = {
   createTable(table) {
     const cols = table.columns.map((c) => "  " + columnDef(c));
     if (!table.deltaUpdates && table.keys.length > 0) cols.push(`  PRIMARY KEY (${table.keys.map((k) => k.ident).join(", ")})`);
     return [
       `CREATE TABLE IF NOT EXISTS ${table.ident} (\n${cols.join(",\n")}\n)`,
+      `COMMENT ON TABLE ${table.ident} IS ${quoteLiteral(OWNED_TABLE_COMMENT)}`,
       ...table.columns.map((c) => `COMMENT ON COLUMN ${table.ident}.${c.ident} IS ${quoteLiteral(comment(c))}`),
     ];
   },

@@ -112,6 +112,36 @@ describe("materialize-postgres transactions", () => {
     await t.destroy!();
   });
 
+  it("merges rows the runtime calls new into a table it did not create, and explains a clash in its own table", async () => {
+    const schema = fresh();
+    const spec = materialization("acme/mat", endpointConfig(schema), [widgetBinding()]);
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    await admin.query(`CREATE TABLE "${schema}".widgets (id BIGINT PRIMARY KEY, name TEXT, "_meta/op" TEXT, flow_document JSON NOT NULL)`);
+    await admin.query(`INSERT INTO "${schema}".widgets VALUES (1, 'foreign', NULL, '{}')`);
+    await connector.apply(applyRequest(spec), ctx());
+    let { transactor: t } = await connector.open(openRequest(spec), ctx());
+    await transaction(t, { stores: [w(1, "one"), w(2, "two")], checkpoint: checkpoint(1) });
+    expect(await rows(`SELECT id, name FROM "${schema}".widgets ORDER BY id`)).toEqual([
+      { id: "1", name: "one" },
+      { id: "2", name: "two" },
+    ]);
+    await t.destroy!();
+
+    // A table this connector created takes new rows by plain COPY: a foreign row clashes, with advice.
+    const own = fresh();
+    const spec2 = materialization("acme/mat", endpointConfig(own), [widgetBinding()]);
+    await connector.apply(applyRequest(spec2), ctx());
+    await admin.query(`INSERT INTO "${own}".widgets VALUES (1, 'foreign', NULL, '{}')`);
+    ({ transactor: t } = await connector.open(openRequest(spec2), ctx()));
+    await expect(transaction(t, { stores: [w(1, "one")], checkpoint: checkpoint(1) })).rejects.toThrow(/reported the row as new.*COMMENT ON TABLE <table> IS NULL/);
+    await t.destroy!();
+    await admin.query(`COMMENT ON TABLE "${own}".widgets IS NULL`);
+    ({ transactor: t } = await connector.open(openRequest(spec2), ctx()));
+    await transaction(t, { stores: [w(1, "one")], checkpoint: checkpoint(1) });
+    expect(await rows(`SELECT name FROM "${own}".widgets`)).toEqual([{ name: "one" }]);
+    await t.destroy!();
+  });
+
   it("appends every store of a delta-updates binding", async () => {
     const schema = fresh();
     const spec = materialization("acme/mat", endpointConfig(schema), [widgetBinding({ resource: { table: "events", delta_updates: true } })]);

@@ -27,6 +27,9 @@ interface BindingPlan {
   storeStage: string;
   loadStage: string;
   copyStore: string;
+  /** COPY straight into the target, for rows the runtime reports as new. */
+  copyInsert: string;
+  direct: boolean;
   copyLoadKeys: string;
   merge: string[];
 }
@@ -38,12 +41,14 @@ export interface TransactorOptions {
   fence: Fence;
   checkpointsIdent: string;
   hardDelete: boolean;
+  /** Per binding: whether new rows may be COPY'd straight into the table (see OWNED_TABLE_COMMENT). */
+  directInserts: boolean[];
   log: Logger;
 }
 
 const cols = (cs: { ident: string }[]) => cs.map((c) => c.ident).join(", ");
 
-function planBinding(table: Table, index: number, hardDelete: boolean): BindingPlan {
+function planBinding(table: Table, index: number, hardDelete: boolean, direct: boolean): BindingPlan {
   const storeStage = `flow_store_${index}`;
   const loadStage = `flow_load_${index}`;
   const all = cols(table.columns);
@@ -69,6 +74,8 @@ function planBinding(table: Table, index: number, hardDelete: boolean): BindingP
     storeStage,
     loadStage,
     copyStore: table.deltaUpdates ? `COPY ${table.ident} (${all}) FROM STDIN` : `COPY ${storeStage} (${all}, ${DELETE_FLAG}) FROM STDIN`,
+    copyInsert: `COPY ${table.ident} (${all}) FROM STDIN`,
+    direct: direct && !table.deltaUpdates,
     copyLoadKeys: `COPY ${loadStage} (${cols(table.keys)}) FROM STDIN`,
     merge,
   };
@@ -78,7 +85,7 @@ function planBinding(table: Table, index: number, hardDelete: boolean): BindingP
 export async function createStagingTables(opts: TransactorOptions): Promise<void> {
   for (const [i, table] of opts.tables.entries()) {
     if (table.deltaUpdates) continue;
-    const p = planBinding(table, i, opts.hardDelete);
+    const p = planBinding(table, i, opts.hardDelete, false);
     try {
       await opts.storeConn.query(
         `CREATE TEMPORARY TABLE ${p.storeStage} ON COMMIT DELETE ROWS AS SELECT ${cols(table.columns)} FROM ${table.ident} WITH NO DATA`,
@@ -97,7 +104,7 @@ export class PgTransactor implements Transactor {
   private readonly plans: BindingPlan[];
 
   constructor(private readonly opts: TransactorOptions) {
-    this.plans = opts.tables.map((t, i) => planBinding(t, i, opts.hardDelete));
+    this.plans = opts.tables.map((t, i) => planBinding(t, i, opts.hardDelete, opts.directInserts[i] ?? false));
   }
 
   async load(it: LoadIterator, loaded: (binding: number, doc: unknown) => void | Promise<void>): Promise<void> {
@@ -160,28 +167,32 @@ export class PgTransactor implements Transactor {
     const cpu = process.cpuUsage();
     await conn.query("BEGIN");
     try {
-      const stager = new CopyStager(conn, (b) => this.plans[b]!.copyStore);
+      // Two COPY targets per binding: 2b stages rows for the merge, 2b+1
+      // takes new rows straight into the table.
+      const stager = new CopyStager(conn, (k) => (k & 1 ? this.plans[k >> 1]!.copyInsert : this.plans[k >> 1]!.copyStore));
       let count = 0;
       for await (const s of it) {
         const plan = this.plan(s.binding);
         const isDelete = hard && s.delete;
         // A hard delete of a row that was never stored has nothing to remove.
         if (isDelete && !s.exists) continue;
+        const direct = plan.direct && !s.exists;
         let line: string;
         try {
           const doc = plan.table.document ? s.docJson : undefined;
-          line = plan.encoder.storeLine(s.keyJson, s.valuesJson, doc, plan.table.deltaUpdates ? undefined : isDelete ? "t" : "f");
+          const flag = plan.table.deltaUpdates || direct ? undefined : isDelete ? "t" : "f";
+          line = plan.encoder.storeLine(s.keyJson, s.valuesJson, doc, flag);
         } catch (err) {
           throw new ConnectorError(`binding ${s.binding} (${plan.table.ident}): bad Store: ${(err as Error).message}`);
         }
-        const wait = stager.write(s.binding, line);
+        const wait = stager.write(s.binding * 2 + (direct ? 1 : 0), line);
         if (wait) await wait;
         count++;
       }
       await stager.finish();
       const staged = performance.now();
-      for (const b of [...stager.touched].sort((a, b) => a - b)) {
-        for (const sql of this.plans[b]!.merge) await conn.query(sql);
+      for (const k of [...stager.touched].sort((a, b) => a - b)) {
+        if ((k & 1) === 0) for (const sql of this.plans[k >> 1]!.merge) await conn.query(sql);
       }
       this.opts.log.debug("stored documents", {
         count,
@@ -195,6 +206,13 @@ export class PgTransactor implements Transactor {
       });
     } catch (err) {
       await conn.query("ROLLBACK").catch(() => undefined);
+      if ((err as { code?: string }).code === "23505") {
+        throw new ConnectorError(
+          `storing documents: ${(err as Error).message}: the runtime reported the row as new, so the table holds rows this ` +
+            `materialization did not write. Run COMMENT ON TABLE <table> IS NULL to merge every row instead of inserting new ones`,
+          { cause: err },
+        );
+      }
       throw statementError(err, "storing documents");
     }
     return async ({ runtimeCheckpoint }) => {
