@@ -124,30 +124,43 @@ export function withGrpcAddress(catalog: Catalog, address: string | undefined): 
 
 export function loadCatalog(path: string, opts: LoadOptions = {}): Catalog {
   const catalog: Catalog = { path: resolve(path), collections: new Map(), captures: new Map(), materializations: new Map() };
-  const seen = new Set<string>();
-  const visit = (file: string) => {
-    const abs = resolve(file);
-    if (seen.has(abs)) return;
-    seen.add(abs);
-    const doc = readDoc(abs, "catalog");
-    if (!isObject(doc)) throw new HarnessError(`catalog ${abs}: must be a mapping with collections, captures, materializations`);
-    const base = dirname(abs);
-    for (const imp of (doc.import as unknown[]) ?? []) {
-      if (typeof imp !== "string") throw new HarnessError(`catalog ${abs}: import entries must be file paths`);
-      visit(resolve(base, imp));
-    }
-    for (const [name, def] of Object.entries(doc.collections ?? {})) {
-      catalog.collections.set(name, readCollection(name, def, base));
-    }
-    for (const [name, def] of Object.entries(doc.captures ?? {})) {
-      catalog.captures.set(name, readCapture(name, def, base, opts));
-    }
-    for (const [name, def] of Object.entries(doc.materializations ?? {})) {
-      catalog.materializations.set(name, readMaterialization(name, def, base, opts));
-    }
-  };
-  visit(path);
+  addFile(catalog, resolve(path), opts, new Set());
   return catalog;
+}
+
+/**
+ * A catalog from an object of the same shape as flow.yaml, for tests that
+ * build catalogs in code. Relative paths (schemas, configs, imports) resolve
+ * against `baseDir` (default: the working directory).
+ */
+export function catalogFromObject(doc: unknown, opts: LoadOptions & { baseDir?: string } = {}): Catalog {
+  const base = resolve(opts.baseDir ?? ".");
+  const catalog: Catalog = { path: "(inline catalog)", collections: new Map(), captures: new Map(), materializations: new Map() };
+  addDoc(catalog, doc, base, "(inline catalog)", opts, new Set());
+  return catalog;
+}
+
+function addFile(catalog: Catalog, abs: string, opts: LoadOptions, seen: Set<string>) {
+  if (seen.has(abs)) return;
+  seen.add(abs);
+  addDoc(catalog, readDoc(abs, "catalog"), dirname(abs), abs, opts, seen);
+}
+
+function addDoc(catalog: Catalog, doc: unknown, base: string, label: string, opts: LoadOptions, seen: Set<string>) {
+  if (!isObject(doc)) throw new HarnessError(`catalog ${label}: must be a mapping with collections, captures, materializations`);
+  for (const imp of (doc.import as unknown[]) ?? []) {
+    if (typeof imp !== "string") throw new HarnessError(`catalog ${label}: import entries must be file paths`);
+    addFile(catalog, resolve(base, imp), opts, seen);
+  }
+  for (const [name, def] of Object.entries(doc.collections ?? {})) {
+    catalog.collections.set(name, readCollection(name, def, base));
+  }
+  for (const [name, def] of Object.entries(doc.captures ?? {})) {
+    catalog.captures.set(name, readCapture(name, def, base, opts));
+  }
+  for (const [name, def] of Object.entries(doc.materializations ?? {})) {
+    catalog.materializations.set(name, readMaterialization(name, def, base, opts));
+  }
 }
 
 function readSchema(v: unknown, base: string, what: string): Record<string, unknown> {

@@ -10,7 +10,7 @@ export {
   type MaterializePreviewStats,
   type ShardResult,
 } from "./materialize-runtime.js";
-export { loadCatalog, repoRoot, type Catalog, type ConnectorEndpoint, type LoadOptions } from "./catalog.js";
+export { loadCatalog, catalogFromObject, withGrpcAddress, repoRoot, type Catalog, type ConnectorEndpoint, type LoadOptions } from "./catalog.js";
 export { buildCollection, type CollectionDef, type BuiltCollection } from "./collection-spec.js";
 export { buildCapture, type BuiltCapture } from "./build-capture.js";
 export { buildMaterialization, type BuiltMaterialization } from "./build-materialization.js";

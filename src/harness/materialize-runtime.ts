@@ -15,7 +15,7 @@
 import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { create, toBinary, fromBinary } from "@bufbuild/protobuf";
 import { RequestSchema, type Request, type Response } from "../gen/materialize/materialize_pb.js";
 import { CheckpointSchema, type Checkpoint } from "../gen/consumer/protocol/protocol_pb.js";
@@ -43,8 +43,11 @@ import type { WireCodec } from "./wire.js";
 export interface MaterializePreviewOptions {
   catalog: string | Catalog;
   name?: string;
-  /** Fixture path, "-" for stdin, or a stream of fixture lines. Default: stdin. */
-  fixture?: string | Readable;
+  /**
+   * Fixture path, "-" for stdin, a stream of fixture lines, or transactions
+   * given in code (each a list of [collection, document]). Default: stdin.
+   */
+  fixture?: string | Readable | [string, unknown][][];
   /** Source name recorded in runtime checkpoints (default "fixture/<file name>"). */
   sourceName?: string;
   /** Recovery log path (per shard: PATH for the full range, else PATH.<begin>-<end>). Default: a fresh temp file. */
@@ -539,6 +542,11 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
       throw new HarnessError(`fixture ${path}: ${(err as Error).message}`);
     }
     inputFor = () => new FileFixture(name, path);
+  } else if (Array.isArray(opts.fixture)) {
+    const text = opts.fixture.map((txn) => txn.map((d) => JSON.stringify(d) + "\n").join("") + '{"commit":true}\n').join("");
+    const shared = new FixtureSource((sourceName ??= "fixture/inline"), Readable.from([Buffer.from(text)]));
+    inputFor = () => shared;
+    docBase = Date.UTC(2024, 0, 1); // the same documents get the same UUIDs on every run
   } else {
     const stream: Readable = opts.fixture && typeof opts.fixture !== "string" ? opts.fixture : process.stdin;
     sourceName ??= stream === process.stdin ? "fixture/stdin" : "fixture/stream";

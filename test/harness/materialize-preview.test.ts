@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CRASH_POINTS, runMaterializePreview, type CrashPoint, type MaterializePreviewOptions } from "../../src/harness/index.js";
+import { CRASH_POINTS, catalogFromObject, runMaterializePreview, type CrashPoint, type MaterializePreviewOptions } from "../../src/harness/index.js";
 import { repoRoot } from "../../src/harness/catalog.js";
 import { buildShape } from "../../src/harness/schema-shape.js";
 import { reduce } from "../../src/harness/reduce.js";
@@ -228,6 +228,35 @@ describe("materialization preview into memory-materialize", () => {
     expect(rows(got)).toEqual(rows(baseline));
     // The delta binding appends each transaction's combined documents, tombstones included.
     expect(got.tables.events!.appended.length).toBe(distinct);
+  });
+
+  it("accepts a catalog and transactions built in code", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "harness-inline-"));
+    const store = join(dir, "store.json");
+    const catalog = catalogFromObject({
+      collections: { "acmeCo/things": { schema: SCHEMA, key: ["/id"] } },
+      materializations: {
+        "acmeCo/memory": {
+          endpoint: { local: { command: ["node", "<repo>/dist/test/support/memory-materialize/main.js"], config: { path: store } } },
+          bindings: [{ resource: { table: "things" }, source: "acmeCo/things", fields: { recommended: false, include: ["name"] } }],
+        },
+      },
+    });
+    const res = await runMaterializePreview({
+      catalog,
+      fixture: [
+        [["acmeCo/things", { id: 1, name: "a", n: 1 }], ["acmeCo/things", { id: 2, name: "b", n: 1 }]],
+        [["acmeCo/things", { id: 1, n: 5 }]],
+      ],
+      log: quiet,
+    });
+    expect(res.stats.transactions).toBe(2);
+    expect(res.shards[0]!.checkpoint["fixture/inline"]).toBeGreaterThan(0);
+    // Only the included value field: n is left out by `recommended: false`.
+    expect(res.spec.spec.bindings[0]!.fieldSelection!.values).toEqual(["name"]);
+    const rowsNow = readStore(store).tables.things!.rows;
+    expect(rowsNow["[1]"]!.values).toEqual(["a"]);
+    expect((rowsNow["[1]"]!.doc as any).n).toBe(6);
   });
 
   it("takes a capture preview's output on stdin (tributary preview | tributary preview)", async () => {
