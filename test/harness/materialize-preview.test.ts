@@ -298,3 +298,54 @@ describe("materialization preview into memory-materialize", () => {
     expect(got["[1]"]!.values).toEqual(["Hello #1"]);
   });
 });
+
+describe("connector state durability", () => {
+  function stateful() {
+    const dir = mkdtempSync(join(tmpdir(), "harness-state-"));
+    const catalog = catalogFromObject({
+      collections: { "acmeCo/things": { schema: SCHEMA, key: ["/id"] } },
+      materializations: {
+        "acmeCo/raw": {
+          endpoint: { local: { command: ["node", "<repo>/test/support/raw-connectors/raw.mjs"], env: { RAW_SCENARIO: "stateful", RAW_PROTOCOL: "materialize" } } },
+          bindings: [{ resource: { table: "t" }, source: "acmeCo/things" }],
+        },
+      },
+    });
+    const opened: unknown[] = [];
+    const log = createLogger({
+      level: "info",
+      write: (line) => {
+        const l = JSON.parse(line);
+        if (l.msg === "open-state") opened.push(l.state);
+      },
+    });
+    const fixture = join(dir, "f.jsonl");
+    const txn1 = '["acmeCo/things", {"id": 1}]\n{"commit": true}\n';
+    const txn2 = '["acmeCo/things", {"id": 2}]\n{"commit": true}\n';
+    writeFileSync(fixture, txn1 + txn2);
+    // Read positions after each transaction, as int64 JSON strings.
+    const cp1 = String(Buffer.byteLength(txn1));
+    const cp2 = String(Buffer.byteLength(txn1 + txn2));
+    return { catalog, fixture, log, opened, rl: join(dir, "rl.json"), cp1, cp2 };
+  }
+
+  it("keeps Flushed, StartedCommit and Acknowledged state in the recovery log", async () => {
+    const s = stateful();
+    const res = await runMaterializePreview({ catalog: s.catalog, fixture: s.fixture, recoveryLog: s.rl, log: s.log });
+    // Acknowledged three times (after Open and after each commit), two transactions.
+    expect(res.shards[0]!.connectorState).toEqual({ acked: 3, flushed: 2, started: 2, cp: s.cp2 });
+    expect(s.opened).toEqual([{}]);
+  });
+
+  it("commits StartedCommit state only with its checkpoint; Flushed and Acknowledged state are written at once", async () => {
+    const s = stateful();
+    const res = await runMaterializePreview({ catalog: s.catalog, fixture: s.fixture, recoveryLog: s.rl, log: s.log, crashAt: { point: "after-started-commit", txn: 2 } });
+    // The second session opens with transaction 1's commit, plus the state
+    // written outside commits before the crash (Flushed of txn 2, Acknowledged of txn 1).
+    expect(s.opened).toEqual([{}, { acked: 2, flushed: 2, started: 1, cp: s.cp1 }]);
+    // It resumed from the recovery log (no connector checkpoint) and replayed transaction 2.
+    expect(res.shards[0]!.resumedFrom).toEqual(["recovery-log", "recovery-log"]);
+    expect(res.shards[0]!.connectorState).toEqual({ acked: 2, flushed: 1, started: 1, cp: s.cp2 });
+    expect(res.shards[0]!.checkpoint).toEqual({ "fixture/f.jsonl": Number(s.cp2) });
+  });
+});

@@ -170,7 +170,25 @@ async function materialize() {
     } else if (req.apply) {
       write([{ applied: {} }]);
     } else if (req.open) {
+      if (scenario === "stateful") return statefulSession(req.open);
       return materializeSession();
+    }
+  }
+}
+
+// Reports connector state from every phase that may carry it, and logs the
+// state it was opened with, so tests can check what the runtime made durable.
+async function statefulSession(open) {
+  process.stderr.write(JSON.stringify({ level: "info", msg: "open-state", state: open.state ?? null }) + "\n");
+  write([{ opened: {} }]);
+  let acked = 0, flushed = 0, started = 0;
+  for (let req = await next(); req; req = await next()) {
+    if (req.acknowledge) write([{ acknowledged: { state: { updated: { acked: ++acked }, mergePatch: true } } }]);
+    else if (req.flush) write([{ flushed: { state: { updated: { flushed: ++flushed }, mergePatch: true } } }]);
+    else if (req.startCommit) {
+      const sources = req.startCommit.runtimeCheckpoint?.sources ?? {};
+      const cp = Object.values(sources)[0]?.readThrough ?? null;
+      write([{ startedCommit: { state: { updated: { started: ++started, cp }, mergePatch: true } } }]);
     }
   }
 }
