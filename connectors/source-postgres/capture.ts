@@ -3,9 +3,9 @@
  * stream runs, and turns pgoutput messages into documents and checkpoints.
  *
  * Consistency between backfill and stream (the fence approach): after each
- * backfill chunk, a non-transactional logical message (the fence) is written,
- * and the stream is read up to it before the single checkpoint that records
- * the chunk. Every change committed after the chunk's snapshot is in the WAL
+ * backfill chunk, a logical message (the fence) is committed, and the stream
+ * is read up to its commit before the single checkpoint that records the
+ * chunk. Every change committed after the chunk's snapshot is in the WAL
  * before the fence, so it is emitted after the chunk's rows in the same
  * transaction; earlier changes replayed there are harmless duplicates. A
  * table being backfilled has its changes emitted only for keys already read
@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { RawJson, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
-import { connect, qualified } from "./connection.js";
+import { connect, qualified, quoteLiteral } from "./connection.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./documents.js";
@@ -144,6 +144,7 @@ export class PostgresCapture {
       await this.loadBindings();
       const patch = this.reconcile();
       const slot = await ensureSlot(this.sql, this.cfg);
+      log.debug("capture prepared", { slotCreated: slot.created, slotLsn: formatLsn(slot.confirmedFlush) });
       const state = this.req.state ?? {};
       if (state.cursor) {
         this.cursor = parseLsn(state.cursor);
@@ -348,9 +349,14 @@ export class PostgresCapture {
     return err as Error;
   }
 
+  /**
+   * Writes a fence: a transactional logical message committed with a
+   * synchronous (flushing) commit, so the walsender sees it at once rather
+   * than after the WAL writer's next flush.
+   */
   private async writeFence(): Promise<string> {
     const token = `${this.cfg.slot}:${this.sessionId}:${++this.fenceSeq}`;
-    await this.sql.query("SELECT pg_logical_emit_message(false, $1, $2)", [MESSAGE_PREFIX, token]);
+    await this.sql.query(`BEGIN; SET LOCAL synchronous_commit = on; SELECT pg_logical_emit_message(true, ${quoteLiteral(MESSAGE_PREFIX)}, ${quoteLiteral(token)}); COMMIT`);
     return token;
   }
 
@@ -377,6 +383,7 @@ export class PostgresCapture {
    * without one, runs until the session stops, checkpointing at commits.
    */
   private async pump(fence: string | null): Promise<void> {
+    let fenceSeen = false;
     for (;;) {
       if (this.fatal) throw this.fatal;
       // Commits coalesced while catching up are checkpointed before waiting for more.
@@ -410,6 +417,7 @@ export class PostgresCapture {
           const commit = decodeCommit(buf, off);
           this.inTx = false;
           if (commit.endLsn > this.cursor) this.cursor = commit.endLsn;
+          if (fenceSeen) return;
           if (fence === null) await this.maybeCheckpoint();
           break;
         }
@@ -417,11 +425,15 @@ export class PostgresCapture {
           await this.onRelation(decodeRelation(buf, off));
           break;
         case 0x4d: {
-          // M: fences and heartbeats, written outside transactions
+          // M: fences (in their own transactions) and heartbeats (outside any)
           const msg = decodeMessage(buf, off);
-          if (msg.transactional || msg.prefix !== MESSAGE_PREFIX) break;
+          if (msg.prefix !== MESSAGE_PREFIX) break;
+          if (msg.transactional) {
+            // Our fence: everything before its commit has been read once the commit arrives.
+            if (fence !== null && msg.content === fence) fenceSeen = true;
+            break;
+          }
           if (msg.lsn > this.cursor) this.cursor = msg.lsn;
-          if (fence !== null && msg.content === fence) return;
           if (fence === null && this.cursor > this.checkpointed) await this.checkpoint({ cursor: formatLsn(this.cursor) });
           break;
         }

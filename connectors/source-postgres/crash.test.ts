@@ -90,8 +90,8 @@ describe("crash safety", () => {
     const db = "crash";
     await pg.createDatabase(db);
     await pg.query(db, `CREATE TABLE stress (id int PRIMARY KEY, v int NOT NULL)`);
-    await pg.query(db, `INSERT INTO stress SELECT g, 0 FROM generate_series(1, 20000) g`);
-    const load = loadGenerator(db, 20001);
+    await pg.query(db, `INSERT INTO stress SELECT g, 0 FROM generate_series(1, 50000) g`);
+    const load = loadGenerator(db, 50001);
     const config = cfgFor(db, { backfill_chunk_size: 500 });
     const bindings = [{ namespace: "public", stream: "stress" }];
 
@@ -100,8 +100,14 @@ describe("crash safety", () => {
     let sawBackfillKill = false;
     for (let round = 0; round < 6; round++) {
       const p = new DriverProcess(config, bindings, state);
-      await sleep(300 + Math.random() * 1200);
-      if (p.state.bindingStateV1?.["public%2Fstress"]?.mode !== "active") sawBackfillKill = true;
+      if (round < 3) {
+        // Early rounds die mid-backfill: once a chunk is committed, at a random moment of the next ones.
+        await p.until(() => p.checkpoints >= 2, 30_000, "a backfill checkpoint");
+        await sleep(Math.random() * 150);
+      } else {
+        await sleep(300 + Math.random() * 1200);
+      }
+      if (p.state.bindingStateV1?.["public%2Fstress"]?.mode === "backfill") sawBackfillKill = true;
       await p.kill("SIGKILL");
       committed.push(...p.committed);
       state = p.state;

@@ -140,6 +140,8 @@ export class DriverProcess {
   /** Bytes of document JSON, pending and committed. */
   pendingBytes = 0;
   committedBytes = 0;
+  /** performance.now() when the first document arrived. */
+  firstDocAt = 0;
   checkpoints = 0;
   state: CaptureState;
   stderr = "";
@@ -161,6 +163,7 @@ export class DriverProcess {
     rl.on("line", (line) => {
       const tag = line[0];
       if (tag === "D") {
+        if (this.firstDocAt === 0) this.firstDocAt = performance.now();
         this.pendingCount++;
         this.pendingBytes += line.length - line.indexOf("\t") - 1;
         if (keep) {
