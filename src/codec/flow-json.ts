@@ -235,13 +235,13 @@ function isZeroScalar(t: ScalarType, v: unknown): boolean {
 /**
  * Returns the stored raw text, or undefined when it is empty (the field is
  * then omitted). Output must stay on one line (the JSON wire is
- * newline-delimited), so text with line breaks or leading whitespace is
+ * newline-delimited), so text with a newline or leading whitespace is
  * compacted; that also checks it is one well-formed JSON value.
  */
 function encodeRaw(fp: FieldPlan, v: unknown): string | undefined {
   const text = fp.raw === Raw.String ? (v as string) : bytesToText(v as Uint8Array);
   if (text.length === 0) return undefined;
-  if (!startsLikeJson(text.charCodeAt(0)) || text.indexOf("\n") >= 0 || text.indexOf("\r") >= 0) {
+  if (!startsLikeJson(text.charCodeAt(0)) || text.indexOf("\n") >= 0) {
     if (text.trim().length === 0) throw new Error(`${fp.path}: raw JSON value is blank`);
     return compactJson(text, `${fp.path}: raw JSON value is not valid JSON`);
   }
@@ -255,7 +255,7 @@ function bytesToText(b: Uint8Array): string {
 
 /**
  * Whether a character can start a JSON value: { [ " - digit t f n. Raw text
- * that starts like this and has no line breaks is spliced in unchecked;
+ * that starts like this and has no newline is spliced in unchecked;
  * checking every document's grammar would cost a full scan on the hot path
  * (the decoder does check what comes in).
  */

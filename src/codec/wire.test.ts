@@ -33,7 +33,7 @@ function genericEncode<M extends CaptureResponse | MaterializeResponse>(schema: 
   return wire === "proto" ? toBinary(schema as never, msg as never) : utf8(toFlowJson(schema as never, msg as never));
 }
 
-const DOCS = ['{"a":1}', '{"big":12345678901234567890,"é":"😀\\n"}', "[]", '"s"', "0", "x".repeat(200).replace(/^/, '{"k":"') + '"}', "", '{"sp": [1, 2]}'];
+const DOCS = ['{"a":1}', '{"big":12345678901234567890,"é":"😀\\n"}', "[]", '"s"', "0", "x".repeat(200).replace(/^/, '{"k":"') + '"}', "", '{"sp": [1, 2]}', '{"cr":\r1}'];
 // Raw text the JSON fast path leaves to the generic path (which compacts it).
 const ODD_DOCS = ['{\n  "a": 1\n}', ' {"a":1}', '{"a":\r\n1}'];
 const BINDINGS = [0, 1, 127, 128, 16384, 4294967295];
