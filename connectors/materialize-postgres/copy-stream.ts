@@ -80,7 +80,7 @@ export class CopyStager {
   constructor(
     private readonly client: PgClient,
     private readonly sqlFor: (binding: number) => string,
-    private readonly maxPendingBytes = 8 * 1024 * 1024,
+    private readonly maxPendingBytes = 2 * 1024 * 1024,
   ) {}
 
   /** Stages one line; await the result only when it is a promise. */
