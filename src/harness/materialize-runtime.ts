@@ -25,7 +25,7 @@ import { createLogger, type Logger } from "../log.js";
 import { loadCatalog, withGrpcAddress, type Catalog } from "./catalog.js";
 import { applyMaterialization, buildMaterialization, type BuiltMaterialization } from "./build-materialization.js";
 import { keyOf, planBinding, valuesOf, type BindingPlan } from "./binding-plan.js";
-import { Combiner, type Combined } from "./combiner.js";
+import { Combiner } from "./combiner.js";
 import { openConnector, TIMED_OUT, type ConnectorSession } from "./connector-session.js";
 import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
 import { InjectedCrash, type CrashPoint, type CrashPointName } from "./faults.js";
@@ -370,21 +370,22 @@ class ShardRunner {
   private async runTxn(s: Session, rl: RecoveryLog, txn: FixtureTxn, txnNo: number, zombieRun = false) {
     const combiner = this.combine(txn);
     const entries = combiner.sorted();
-    const maxKeys = { ...rl.record.maxKeys };
+    // Stored-key bounds, decoded once per transaction.
+    const maxKeys = new Map<string, Buffer>(Object.entries(rl.record.maxKeys).map(([k, v]) => [k, Buffer.from(v, "base64")]));
 
     // Loads: each key once, skipped for keys never stored (unless disabled).
-    const requested = new Map<string, Combined>();
+    const requested = new Set<string>();
     const loads: Request[] = [];
     for (const e of entries) {
       const plan = this.plans[e.binding]!;
       if (plan.deltaUpdates) continue;
-      const max = maxKeys[plan.stateKey];
-      if (!s.disableLoadOptimization && (max === undefined || Buffer.compare(Buffer.from(e.packed), Buffer.from(max, "base64")) > 0)) {
+      const max = maxKeys.get(plan.stateKey);
+      if (!s.disableLoadOptimization && (max === undefined || Buffer.compare(e.packed, max) > 0)) {
         this.stats.loadsSkipped++;
         continue;
       }
-      requested.set(Combiner.id(e.binding, e.packed), e);
-      loads.push(create(RequestSchema, { load: { binding: e.binding, keyJson: enc.encode(JSON.stringify(e.key)), keyPacked: e.packed } }));
+      requested.add(Combiner.id(e.binding, e.packed));
+      loads.push(loadRequest(e.binding, utf8(JSON.stringify(e.key)), e.packed));
     }
     await s.proc.sendMany(loads);
     this.stats.loads += loads.length;
@@ -436,28 +437,27 @@ class ShardRunner {
       const isDelete = isTombstone(e.doc);
       const exists = e.loaded === true;
       if (isDelete && !exists && !plan.deltaUpdates) continue; // nothing to delete
+      const values = valuesOf(plan, e.doc);
       stores.push(
-        create(RequestSchema, {
-          store: {
-            binding: e.binding,
-            keyJson: enc.encode(JSON.stringify(e.key)),
-            keyPacked: e.packed,
-            valuesJson: enc.encode(JSON.stringify(valuesOf(plan, e.doc))),
-            valuesPacked: packTuple(valuesOf(plan, e.doc)),
-            docJson: plan.withDocument ? enc.encode(JSON.stringify(e.doc)) : new Uint8Array(),
-            exists: plan.deltaUpdates ? false : exists,
-            delete: plan.deltaUpdates ? false : isDelete,
-          },
-        }),
+        storeRequest(
+          e.binding,
+          utf8(JSON.stringify(e.key)),
+          e.packed,
+          utf8(JSON.stringify(values)),
+          packTuple(values),
+          plan.withDocument ? utf8(JSON.stringify(e.doc)) : EMPTY,
+          plan.deltaUpdates ? false : exists,
+          plan.deltaUpdates ? false : isDelete,
+        ),
       );
       if (isDelete && !plan.deltaUpdates) this.stats.deletes++;
       if (!plan.deltaUpdates) {
-        const max = maxKeys[plan.stateKey];
-        if (max === undefined || Buffer.compare(Buffer.from(e.packed), Buffer.from(max, "base64")) > 0) {
-          maxKeys[plan.stateKey] = Buffer.from(e.packed).toString("base64");
-        }
+        const max = maxKeys.get(plan.stateKey);
+        if (max === undefined || Buffer.compare(e.packed, max) > 0) maxKeys.set(plan.stateKey, Buffer.from(e.packed));
       }
     }
+    const maxKeysOut: Record<string, string> = {};
+    for (const [k, v] of maxKeys) maxKeysOut[k] = v.toString("base64");
     if (!zombieRun && this.crashesLeft.some((c) => c.point === "mid-store" && c.txn === txnNo)) {
       await s.proc.sendMany(stores.slice(0, Math.ceil(stores.length / 2)));
       await new Promise((r) => setTimeout(r, 20)); // let the connector take them in
@@ -465,7 +465,7 @@ class ShardRunner {
     }
     await s.proc.sendMany(stores);
     this.stats.stores += stores.length;
-    if (!zombieRun) rl.writeMaxKeys(maxKeys);
+    if (!zombieRun) rl.writeMaxKeys(maxKeysOut);
 
     // StartCommit with the read position this transaction reaches.
     const sources = { ...rl.record.sources, [this.source.name]: txn.end };
@@ -486,11 +486,43 @@ class ShardRunner {
       state = applyStateUpdate(state, u.updated, u.mergePatch);
     }
     // The recovery-log commit: checkpoint, StartedCommit state and key bounds together.
-    rl.commit({ sources, connectorState: state, maxKeys });
+    rl.commit({ sources, connectorState: state, maxKeys: maxKeysOut });
     this.state = state;
     this.opts.onCommit?.({ shard: this.result.name, txn: txnNo, checkpoint: sources, stores: stores.length });
     this.maybeCrash("after-log-commit", txnNo);
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function utf8(text: string): Uint8Array {
+  return Buffer.from(text, "utf8");
+}
+
+// Requests are built as plain message objects (what create() would return, without its cost per document).
+function loadRequest(binding: number, keyJson: Uint8Array, keyPacked: Uint8Array): Request {
+  return {
+    $typeName: "materialize.Request",
+    internal: EMPTY,
+    load: { $typeName: "materialize.Request.Load", binding, keyJson, keyPacked },
+  } as Request;
+}
+
+function storeRequest(
+  binding: number,
+  keyJson: Uint8Array,
+  keyPacked: Uint8Array,
+  valuesJson: Uint8Array,
+  valuesPacked: Uint8Array,
+  docJson: Uint8Array,
+  exists: boolean,
+  del: boolean,
+): Request {
+  return {
+    $typeName: "materialize.Request",
+    internal: EMPTY,
+    store: { $typeName: "materialize.Request.Store", binding, keyJson, keyPacked, valuesJson, valuesPacked, docJson, exists, delete: del },
+  } as Request;
 }
 
 function isTombstone(doc: unknown): boolean {
