@@ -91,7 +91,8 @@ export function skipNumberBytes(b: Uint8Array, i: number): number {
   return i;
 }
 
-function literalAt(b: Uint8Array, i: number, lit: string): boolean {
+/** True if the ASCII string `lit` is at b[i..]. */
+export function literalAt(b: Uint8Array, i: number, lit: string): boolean {
   for (let k = 0; k < lit.length; k++) if (b[i + k] !== lit.charCodeAt(k)) return false;
   return true;
 }
@@ -168,5 +169,3 @@ export function skipValueBytes(b: Uint8Array, i: number): number {
     }
   }
 }
-
-export { literalAt };
