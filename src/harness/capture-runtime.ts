@@ -42,6 +42,13 @@ export interface CapturePreviewOptions {
   /** Aborting it ends the preview gracefully, like the timeout. */
   signal?: AbortSignal;
   range?: RangeSpec;
+  /**
+   * A transaction closes at a checkpoint once it has been open this long
+   * (default 1000 ms, Flow's default for captures) or holds `maxTxnDocs`
+   * documents (default 100000), even if more responses are waiting.
+   */
+  maxTxnMs?: number;
+  maxTxnDocs?: number;
   /** Validate documents against the collection's write schema (default true). */
   validate?: boolean;
   /** Keep every committed document in the result (default true). */
@@ -102,6 +109,8 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
   const validators = opts.validate === false ? [] : built.collections.map((c) => compileValidator(c.writeSchema, `collection ${c.spec.name}`));
   const shapes = built.collections.map((c) => c.readShape);
 
+  const maxTxnMs = opts.maxTxnMs ?? 1000;
+  const maxTxnDocs = opts.maxTxnDocs ?? 100_000;
   const sessions = opts.sessions ?? [-1];
   if (sessions.length === 0 || sessions.some((s) => !Number.isInteger(s) || s === 0 || s < -1)) {
     throw new HarnessError(`sessions must be a list of positive transaction counts or -1, got ${JSON.stringify(sessions)}`);
@@ -154,6 +163,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
       let txns = 0;
       while (limit < 0 || txns < limit) {
         const combiner = new Combiner(shapes);
+        const txnStarted = Date.now();
         let pendingState = result.state;
         let checkpoints = 0;
         let closed = false;
@@ -199,7 +209,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
             }
             pendingState = applyStateUpdate(pendingState, updated, st.mergePatch);
             checkpoints++;
-            if (!proc.hasBuffered()) closed = true;
+            if (!proc.hasBuffered() || Date.now() - txnStarted >= maxTxnMs || combiner.size >= maxTxnDocs) closed = true;
           } else {
             throw new ProtocolViolation(`capture.Response.${variantOf(r) || "(empty)"}`, "unexpected-response", "after Opened only Captured, SourcedSchema and Checkpoint may be sent");
           }
