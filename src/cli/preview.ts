@@ -64,6 +64,10 @@ export async function preview(argv: string[]): Promise<number> {
   const catalog = loadCatalog(o.source, { imageCodec: codec, grpcAddress: typeof o.grpc === "string" ? o.grpc : undefined });
   const name = typeof o.name === "string" ? o.name : undefined;
 
+  if (name !== undefined && !catalog.captures.has(name) && !catalog.materializations.has(name)) {
+    const all = [...catalog.captures.keys(), ...catalog.materializations.keys()];
+    throw new HarnessError(`no capture or materialization named ${JSON.stringify(name)} in ${catalog.path} (tasks: ${all.join(", ") || "none"})`);
+  }
   const isMaterialization = name !== undefined ? catalog.materializations.has(name) : catalog.captures.size === 0 && catalog.materializations.size === 1;
   if (isMaterialization) {
     const { previewMaterialization } = await import("./preview-materialize.js");
