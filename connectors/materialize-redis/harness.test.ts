@@ -69,7 +69,7 @@ async function outcome(ns: string) {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(all)) {
     if (k.startsWith("internal:stamp:") || k.startsWith("internal:probe:")) continue;
-    out[k] = k === "delta" ? (v as string[][]).map(stripMeta) : typeof v === "string" ? stripUuid(v) : v;
+    out[k] = k.startsWith("delta") ? (v as string[][]).map(stripMeta) : typeof v === "string" ? stripUuid(v) : v;
   }
   return out;
 }
@@ -83,12 +83,13 @@ function stripMeta(fields: string[]): string[] {
   return fields.map(stripUuid);
 }
 
-async function run(ns: string, crashAt?: CrashPoint, delivery?: string) {
+async function run(ns: string, crashAt?: CrashPoint, delivery?: string, shards = 1) {
   used.push(ns);
   return runMaterializePreview({
     catalog: catalog(ns, delivery),
     fixture: FIXTURE,
     crashAt,
+    shards,
     log: createLogger({ level: process.env.TEST_LOG ?? "error" }),
     timeoutMs: 30_000,
   });
@@ -126,4 +127,20 @@ describe("materialize-redis under the runtime harness", () => {
       expect(await outcome(ns)).toEqual(baseline);
     },
   );
+
+  it("splits across two shards: the same keys, and each shard's entries in its own stream", async () => {
+    expect(baseline).toBeDefined();
+    const ns = namespace();
+    const res = await run(ns, { point: "after-log-commit", txn: 1 }, undefined, 2);
+    expect(res.shards.map((s) => s.name)).toEqual(["00000000-7fffffff", "80000000-ffffffff"]);
+    const got = await outcome(ns);
+    const streams = Object.keys(got).filter((k) => k.startsWith("delta"));
+    expect(streams.sort()).toEqual(["delta:00000000-7fffffff", "delta:80000000-ffffffff"]);
+    const entries = streams.flatMap((k) => got[k] as string[][]);
+    for (const k of streams) delete got[k];
+    const { delta, ...keys } = baseline;
+    expect(got).toEqual(keys);
+    // Same entries in all; within a shard, a key's entries keep their order.
+    expect(entries.map((e) => JSON.stringify(e)).sort()).toEqual((delta as string[][]).map((e) => JSON.stringify(e)).sort());
+  });
 });

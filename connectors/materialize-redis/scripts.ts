@@ -17,7 +17,8 @@ import type { Redis } from "ioredis";
  * Runs of plain SETs become one MSET (keys are unique within a
  * transaction, and the run is flushed before any other op, so order holds).
  * Stream entries get id <stamp>-<record index>; if the stream already has
- * that id (or a later one), the entry was written before and is skipped.
+ * an entry with that id, it was written before and is skipped. A stream
+ * whose last id is beyond ours for any other reason is an error.
  */
 const APPLY_CHUNK = `
 local stage, marker = KEYS[1], KEYS[2]
@@ -63,8 +64,12 @@ for i = 2, #items, 3 do
       local fv = cjson.decode(payload)
       local id = stamp .. '-' .. tostring(first + (i - 2) / 3)
       local r = redis.pcall('XADD', key, id, unpack(fv))
-      if type(r) == 'table' and r.err and not string.find(r.err, 'equal or smaller', 1, true) then
-        return redis.error_reply(r.err)
+      if type(r) == 'table' and r.err then
+        -- Only an entry with exactly this id proves it was written before;
+        -- a later id from another writer must not make us drop the entry.
+        if not string.find(r.err, 'equal or smaller', 1, true) or #redis.call('XRANGE', key, id, id) == 0 then
+          return redis.error_reply('XADD ' .. key .. ' ' .. id .. ': ' .. r.err)
+        end
       end
     else
       return redis.error_reply('unknown staged op ' .. op)

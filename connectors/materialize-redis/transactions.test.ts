@@ -344,3 +344,23 @@ describe("materialize-redis at-least-once delivery", () => {
     expect((await snapshot(r, `${n}:e`))[""]).toHaveLength(2); // the re-run transaction was appended twice
   });
 });
+
+describe("materialize-redis stream ids", () => {
+  it("skips an entry whose id exists, and refuses to drop one when another writer went past it", async () => {
+    const n = ns();
+    const scripted = withScripts(redis());
+    const chunk = new ChunkBuilder(0);
+    chunk.add("X", `${n}:s`, JSON.stringify(["key", "[1]", "op", "c"]));
+    await scripted.rpush(`${n}:stage`, chunk.take());
+    await r.xadd(`${n}:s`, "5-0", "key", "[1]", "op", "c"); // as if applied before the marker was lost
+    expect(await scripted.flowApplyChunk(`${n}:stage`, markerOf(`${n}:stage`), 0, "5")).toBe(1);
+    expect(await streamIds(r, `${n}:s`)).toEqual(["5-0"]);
+
+    await r.xadd(`${n}:t`, "9-0", "other", "writer");
+    const c2 = new ChunkBuilder(0);
+    c2.add("X", `${n}:t`, JSON.stringify(["key", "[1]", "op", "c"]));
+    await scripted.rpush(`${n}:stage2`, c2.take());
+    await expect(scripted.flowApplyChunk(`${n}:stage2`, markerOf(`${n}:stage2`), 0, "5")).rejects.toThrow(/XADD .*:t 5-0: ERR The ID specified in XADD is equal or smaller/);
+    scripted.disconnect();
+  });
+});
