@@ -174,6 +174,11 @@ describe("materialization preview into memory-materialize", () => {
     expect(rows(readStore(s.store))).toEqual(rows(baseline));
   });
 
+  it("fails when a superseded session can still commit (a connector that does not fence)", async () => {
+    const s = setup({ config: { noFence: true } });
+    await expect(preview(s, { zombie: true })).rejects.toThrow(/zombie session committed a transaction after a newer session opened range 00000000-ffffffff: the connector does not fence off superseded sessions/);
+  });
+
   it("splits the key range over shards (with crashes), then merges back to one shard", async () => {
     const s = setup();
     const res = await preview(s, { shards: 3, crashAt: [{ point: "mid-store", txn: 2 }, { point: "after-started-commit", txn: 4 }] });

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ProtocolViolation, runCapturePreview, runMaterializePreview } from "../../src/harness/index.js";
+import { ConnectorFailed, ProtocolViolation, runCapturePreview, runMaterializePreview } from "../../src/harness/index.js";
 import { createLogger } from "../../src/log.js";
 
 const quiet = createLogger({ level: "error" });
@@ -90,6 +90,18 @@ describe("protocol checks: capture", () => {
     const v = await capture("captured-unknown-binding");
     expect(v.rule).toBe("captured-unknown-binding");
     expect(v.message).toMatch(/binding 7 does not exist \(the capture has 1 bindings\)/);
+  });
+
+  it("a response that cannot be decoded", async () => {
+    const v = await capture("garbage");
+    expect(v.rule).toBe("undecodable-message");
+    expect(v.message).toMatch(/cannot decode a response \(json\)/);
+  });
+
+  it("a connector that fails mid-session is reported with its last error log line", async () => {
+    const err = await runCapturePreview({ catalog: catalog("capture", "exit-mid-session").path, sessions: [1], log: quiet }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConnectorFailed);
+    expect(err.message).toMatch(/exited with code 3: lost the source connection/);
   });
 
   it("a Captured document that is not JSON", async () => {

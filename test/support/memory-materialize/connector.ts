@@ -22,6 +22,8 @@ interface Config {
   noCheckpoint?: boolean;
   /** Ask the runtime to send every Load. */
   disableLoadOptimization?: boolean;
+  /** Skip the fence check at commit: a broken connector, for testing the harness's zombie check. */
+  noFence?: boolean;
 }
 
 interface Resource {
@@ -53,6 +55,7 @@ const connector: MaterializeConnector<Config, Resource> = {
       forbid: { type: "array", items: { type: "string" } },
       noCheckpoint: { type: "boolean" },
       disableLoadOptimization: { type: "boolean" },
+      noFence: { type: "boolean" },
     },
     required: ["path"],
   },
@@ -142,7 +145,7 @@ const connector: MaterializeConnector<Config, Resource> = {
             await withLock(config.path, () => {
               const s = readStore(config.path);
               const f = s.fences[me];
-              if (!f || f.generation !== generation) {
+              if (!config.noFence && (!f || f.generation !== generation)) {
                 throw new ConnectorError(`fenced off: range ${me} was opened by a newer session (generation ${f?.generation}, ours ${generation})`);
               }
               for (const st of pending) {
@@ -158,7 +161,7 @@ const connector: MaterializeConnector<Config, Resource> = {
                   t.rows[st.keyJson] = row;
                 }
               }
-              f.checkpoint = Buffer.from(toBinary(CheckpointSchema, req.runtimeCheckpoint)).toString("base64");
+              f!.checkpoint = Buffer.from(toBinary(CheckpointSchema, req.runtimeCheckpoint)).toString("base64");
               s.commits++;
               writeStore(config.path, s);
             });

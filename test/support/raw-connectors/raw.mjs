@@ -132,6 +132,14 @@ async function captureSession(open) {
     case "opened-not-first":
       write([{ checkpoint: { state: { updated: {}, mergePatch: true } } }]);
       break;
+    case "garbage":
+      write([{ opened: {} }]);
+      process.stdout.write('{"captured": {"doc": nope}}\n');
+      break;
+    case "exit-mid-session":
+      write([{ opened: {} }, { captured: { doc: { id: 1 } } }]);
+      process.stderr.write(JSON.stringify({ level: "error", msg: "lost the source connection" }) + "\n");
+      process.exit(3);
     case "checkpoint-no-state":
       write([{ opened: {} }, { captured: { doc: { id: 1, n: 1 } } }, { checkpoint: {} }]);
       break;
