@@ -194,16 +194,19 @@ export class PgTransactor implements Transactor {
       for (const k of [...stager.touched].sort((a, b) => a - b)) {
         if ((k & 1) === 0) for (const sql of this.plans[k >> 1]!.merge) await conn.query(sql);
       }
-      this.opts.log.debug("stored documents", {
-        count,
-        bindings: stager.touched.size,
-        stageMs: Math.round(staged - begun),
-        mergeMs: Math.round(performance.now() - staged),
-        cpuMs: Math.round((process.cpuUsage(cpu).user + process.cpuUsage(cpu).system) / 1000),
-        heapMb: Math.round(process.memoryUsage().heapUsed / 1e6),
-        rssMb: Math.round(process.memoryUsage().rss / 1e6),
-        extMb: Math.round(process.memoryUsage().external / 1e6 + process.memoryUsage().arrayBuffers / 1e6),
-      });
+      if (this.opts.log.enabled("debug")) {
+        const used = process.cpuUsage(cpu);
+        const mem = process.memoryUsage();
+        this.opts.log.debug("stored documents", {
+          count,
+          targets: stager.touched.size,
+          stageMs: Math.round(staged - begun),
+          mergeMs: Math.round(performance.now() - staged),
+          cpuMs: Math.round((used.user + used.system) / 1000),
+          heapMb: Math.round(mem.heapUsed / 1e6),
+          rssMb: Math.round(mem.rss / 1e6),
+        });
+      }
     } catch (err) {
       await conn.query("ROLLBACK").catch(() => undefined);
       if ((err as { code?: string }).code === "23505") {

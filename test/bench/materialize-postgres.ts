@@ -74,7 +74,8 @@ function transactionRows(t: number, size: number): Row[] {
   const half = Math.floor(size / 2);
   for (let i = 0; i < half; i++) rows.push(row(SEED + t * half + i + 1, t + 1));
   for (let i = 0; i < size - half; i++) rows.push(row(((t * (size - half) + i) % SEED) + 1, t + 1));
-  return rows;
+  // The runtime sends a transaction's stores in key order.
+  return rows.sort((a, b) => a.id - b.id);
 }
 
 const frame = (req: Partial<Request>): Buffer => {
@@ -181,10 +182,28 @@ async function main(): Promise<void> {
     await d.send(frame({ open: { materialization: spec, version: "v1", range: { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff } } as never }));
     await d.next("opened");
 
+    // The ceiling's table: same shape, same seed. Its transactions alternate
+    // with the connector's so that both see the same load on a shared machine.
+    const raw = `${schema}.raw`;
+    await admin.query(`CREATE TABLE ${raw} (LIKE ${table} INCLUDING ALL)`);
+    await seed(admin, raw);
+    const cols = ["id", ...FIELDS, "flow_document"].map((c) => `"${c}"`).join(", ");
+    const updates = [...FIELDS, "flow_document"].map((c) => `"${c}" = EXCLUDED."${c}"`).join(", ");
+    await admin.query(`CREATE TEMP TABLE raw_stage ON COMMIT DELETE ROWS AS SELECT * FROM ${raw} WITH NO DATA`);
+    let rawSeconds = 0;
+
     let storeSeconds = 0;
     let docBytes = 0;
     for (let t = 0; t < txns; t++) {
       const rows = transactionRows(t, Math.min(TXN, DOCS - t * TXN));
+      const text = rows.map(copyLine).join("");
+      const rawStart = performance.now();
+      await admin.query("BEGIN");
+      await copyIn(admin, `COPY raw_stage (${cols}) FROM STDIN`, text);
+      await admin.query(`INSERT INTO ${raw} (${cols}) SELECT ${cols} FROM raw_stage ON CONFLICT (id) DO UPDATE SET ${updates}`);
+      await admin.query("COMMIT");
+      rawSeconds += (performance.now() - rawStart) / 1000;
+
       const frames = rows.map((r) =>
         frame({
           store: {
@@ -237,22 +256,6 @@ async function main(): Promise<void> {
     if (count !== SEED + DOCS - Math.floor(DOCS / 2)) process.stdout.write(`warning: table has ${count} rows\n`);
 
     // ------------------------------------------------------ raw ceilings
-    const raw = `${schema}.raw`;
-    await admin.query(`CREATE TABLE ${raw} (LIKE ${table} INCLUDING ALL)`);
-    await seed(admin, raw);
-    const cols = ["id", ...FIELDS, "flow_document"].map((c) => `"${c}"`).join(", ");
-    const updates = [...FIELDS, "flow_document"].map((c) => `"${c}" = EXCLUDED."${c}"`).join(", ");
-    await admin.query(`CREATE TEMP TABLE raw_stage ON COMMIT DELETE ROWS AS SELECT * FROM ${raw} WITH NO DATA`);
-    let rawSeconds = 0;
-    for (let t = 0; t < txns; t++) {
-      const text = transactionRows(t, Math.min(TXN, DOCS - t * TXN)).map(copyLine).join("");
-      const start = performance.now();
-      await admin.query("BEGIN");
-      await copyIn(admin, `COPY raw_stage (${cols}) FROM STDIN`, text);
-      await admin.query(`INSERT INTO ${raw} (${cols}) SELECT ${cols} FROM raw_stage ON CONFLICT (id) DO UPDATE SET ${updates}`);
-      await admin.query("COMMIT");
-      rawSeconds += (performance.now() - start) / 1000;
-    }
 
     const keysText = Array.from({ length: LOAD_KEYS }, (_, i) => `${i + 1}\n`).join("");
     await admin.query(`CREATE TEMP TABLE raw_keys (id BIGINT) ON COMMIT DELETE ROWS`);
