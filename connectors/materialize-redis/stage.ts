@@ -14,7 +14,6 @@ import type { Redis } from "ioredis";
 import type { ScriptedRedis } from "./scripts.js";
 import type { WriteRecord } from "./records.js";
 import { InFlight } from "./pipeline.js";
-import { globEscape } from "./keys.js";
 import { ChunkBuilder } from "./chunk.js";
 
 /** What StartedCommit's state records about a staged transaction. */
@@ -52,10 +51,15 @@ export class StageNames {
     return `${this.internalPrefix}:stage:${this.materialization}:${this.range}:${stamp}`;
   }
 
-  /** SCAN pattern matching every stage (and marker) of this materialization and range. */
-  get pattern(): string {
-    return `${globEscape(`${this.internalPrefix}:stage:${this.materialization}:${this.range}:`)}*`;
+  /** The set of this materialization and range's stages that exist. */
+  get index(): string {
+    return indexOf(this.stage(""));
   }
+}
+
+/** A stage's index: its name without the stamp. Derived, so Apply's drain can find it too. */
+function indexOf(stage: string): string {
+  return stage.slice(0, stage.lastIndexOf(":"));
 }
 
 /** Where a transaction's records go: a stage list, or the targets directly. */
@@ -75,7 +79,11 @@ export class StageWriter implements RecordWriter {
     private readonly redis: Redis,
     readonly stage: string,
     private readonly perChunk: number,
-  ) {}
+  ) {
+    // Indexed before its first chunk (commands on one connection run in
+    // order), so a session that dies while staging leaves a findable orphan.
+    void this.inflight.add(redis.sadd(indexOf(stage), stage), 0);
+  }
 
   add(r: WriteRecord): void | Promise<void> {
     this.chunk.add(r.op, r.key, r.payload);
@@ -118,7 +126,7 @@ export async function applyStaged(redis: ScriptedRedis, t: StagedTxn): Promise<b
 }
 
 export async function removeStaged(redis: Redis, t: Pick<StagedTxn, "stage">): Promise<void> {
-  await redis.del(t.stage, markerOf(t.stage));
+  await redis.multi().del(t.stage, markerOf(t.stage)).srem(indexOf(t.stage), t.stage).exec();
 }
 
 /**
@@ -126,13 +134,7 @@ export async function removeStaged(redis: Redis, t: Pick<StagedTxn, "stage">): P
  * left by sessions that failed before their commit. Returns how many.
  */
 export async function sweepOrphans(redis: Redis, names: StageNames, keep: string | undefined): Promise<number> {
-  let cursor = "0";
-  let removed = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", names.pattern, "COUNT", 1000);
-    cursor = next;
-    const drop = keys.filter((k) => keep === undefined || (k !== keep && k !== markerOf(keep)));
-    if (drop.length) removed += await redis.unlink(...drop);
-  } while (cursor !== "0");
-  return removed;
+  const stages = (await redis.smembers(names.index)).filter((s) => s !== keep);
+  for (const stage of stages) await removeStaged(redis, { stage });
+  return stages.length;
 }
