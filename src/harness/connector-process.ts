@@ -16,6 +16,10 @@ export interface SpawnOptions {
   logLevel?: string;
 }
 
+/** Decoded responses held before the harness stops reading the connector's output (backpressure). */
+const QUEUE_HIGH = 20_000;
+const QUEUE_LOW = 5_000;
+
 export class ConnectorProcess<Req, Res> {
   readonly child: ChildProcess;
   private readonly queue: Res[] = [];
@@ -68,6 +72,7 @@ export class ConnectorProcess<Req, Res> {
           this.queue.push(this.decodeOne(payload));
           this.received++;
         }
+        if (this.queue.length > QUEUE_HIGH) this.child.stdout!.pause();
       } catch (err) {
         this.failure = err as Error;
       }
@@ -182,7 +187,11 @@ export class ConnectorProcess<Req, Res> {
    */
   async next(): Promise<Res | undefined> {
     for (;;) {
-      if (this.queue.length > 0) return this.queue.shift()!;
+      if (this.queue.length > 0) {
+        const r = this.queue.shift()!;
+        if (this.queue.length <= QUEUE_LOW && this.child.stdout!.isPaused()) this.child.stdout!.resume();
+        return r;
+      }
       if (this.failure) throw this.failure;
       if (this.stdoutEnded) {
         const { code, signal } = await this.exited;

@@ -44,6 +44,8 @@ export class GrpcSession<Req, Res> {
     this.done = new Promise<void>((resolve) => {
       this.call.on("data", (res: Res) => {
         this.queue.push(res);
+        // Backpressure: stop reading while many responses wait.
+        if (this.queue.length > 20_000) this.call.pause();
         this.wake();
       });
       this.call.on("end", () => {
@@ -88,7 +90,11 @@ export class GrpcSession<Req, Res> {
 
   async next(): Promise<Res | undefined> {
     for (;;) {
-      if (this.queue.length) return this.queue.shift()!;
+      if (this.queue.length) {
+        const r = this.queue.shift()!;
+        if (this.queue.length <= 5_000 && this.call.isPaused()) this.call.resume();
+        return r;
+      }
       if (this.failure) throw this.failure;
       if (this.cancelled) throw new ConnectorFailed(`connector ${this.opts.label} was cancelled by the harness`, null, null, this.lastMessage);
       if (this.ended) return undefined;
