@@ -144,4 +144,44 @@ describe("source-postgres capture", () => {
     expect(parts.filter((d) => d._meta.source.snapshot).map((d) => d.id).sort()).toEqual([1, 2]);
     expect(parts.at(-1)).toMatchObject({ id: 2, region: "us", v: 20, _meta: { op: "u", source: { table: "parts" } } });
   });
+
+  it("backfills a table added later while the others stream, skips backfills on request, and refuses a slot in use", async () => {
+    const db = "later";
+    await pg.createDatabase(db);
+    await pg.query(db, `CREATE TABLE a (id int PRIMARY KEY, v int)`);
+    await pg.query(db, `CREATE TABLE b (id int PRIMARY KEY, v int)`);
+    await pg.query(db, `CREATE TABLE c (id int PRIMARY KEY, v int)`);
+    await pg.query(db, `INSERT INTO a SELECT g, 0 FROM generate_series(1, 10) g`);
+    await pg.query(db, `INSERT INTO b SELECT g, 0 FROM generate_series(1, 3000) g`);
+    await pg.query(db, `INSERT INTO c SELECT g, 0 FROM generate_series(1, 10) g`);
+    const config = configFor(db, { backfill_chunk_size: 100, skip_backfills: ["public.c"] });
+    const first = new MemoryOutput();
+    let cap = startCapture(config, [{ namespace: "public", stream: "a" }], first);
+    await first.until(() => first.state.bindingStateV1?.["public%2Fa"]?.mode === "active", 30_000, "a's backfill");
+    await cap.stop();
+
+    // Second session: b and c are new; a keeps its state.
+    const out = new MemoryOutput(first.state);
+    cap = startCapture(config, [{ namespace: "public", stream: "a" }, { namespace: "public", stream: "b" }, { namespace: "public", stream: "c" }], out);
+    await out.until(() => out.state.bindingStateV1?.["public%2Fb"]?.mode === "backfill", 30_000, "b's backfill to start");
+    await pg.query(db, `UPDATE a SET v = 1 WHERE id = 1`);
+    await pg.query(db, `UPDATE c SET v = 1 WHERE id = 1`);
+    await out.until(() => out.committed.some((d) => d.binding === 0 && d.doc.v === 1), 30_000, "a's change");
+    const bDuringA = out.state.bindingStateV1?.["public%2Fb"]?.mode;
+    await out.until(() => out.state.bindingStateV1?.["public%2Fb"]?.mode === "active", 60_000, "b's backfill");
+
+    // A second capture on the same slot is refused with a clear error.
+    const other = new MemoryOutput(out.state);
+    const dup = startCapture(config, [{ namespace: "public", stream: "a" }], other);
+    const dupErr = await dup.done.then(() => null, (e) => e as Error);
+    await cap.stop();
+
+    expect(bDuringA).toBe("backfill");
+    expect(out.committed.filter((d) => d.binding === 0 && d.doc._meta.source.snapshot)).toHaveLength(0);
+    expect(out.committed.filter((d) => d.binding === 1 && d.doc._meta.source.snapshot)).toHaveLength(3000);
+    const cDocs = out.committed.filter((d) => d.binding === 2).map((d) => d.doc);
+    expect(cDocs).toHaveLength(1);
+    expect(cDocs[0]).toMatchObject({ id: 1, v: 1, _meta: { op: "u" } });
+    expect(dupErr?.message).toMatch(/slot "slot_later" is in use by another connection/);
+  });
 });

@@ -243,6 +243,9 @@ export class PostgresCapture {
         return;
       } catch (err) {
         if (this.stopping) return;
+        if ((err as { code?: string }).code === "55006") {
+          throw new ConnectorError(`replication slot ${JSON.stringify(this.cfg.slot)} is in use by another connection: is another capture running with the same slot?`);
+        }
         if (!isConnectionError(err) || failures >= 8) throw err;
         failures++;
         const delay = Math.min(30_000, 500 * 2 ** failures);
