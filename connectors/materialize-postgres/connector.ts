@@ -136,6 +136,9 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
       return {
         transactor: new PgTransactor(opts),
         runtimeCheckpoint: fence.checkpoint ? fromBinary(CheckpointSchema, fence.checkpoint) : ZERO_CHECKPOINT,
+        // A table this connector did not create may hold keys the runtime has
+        // never stored: have it load every key so reductions see those rows.
+        disableLoadOptimization: tables.some((t, i) => !t.deltaUpdates && !directInserts[i]),
       };
     } catch (err) {
       await Promise.allSettled([storeConn.end(), loadConn?.end()]);

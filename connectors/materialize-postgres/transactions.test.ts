@@ -119,7 +119,9 @@ describe("materialize-postgres transactions", () => {
     await admin.query(`CREATE TABLE "${schema}".widgets (id BIGINT PRIMARY KEY, name TEXT, "_meta/op" TEXT, flow_document JSON NOT NULL)`);
     await admin.query(`INSERT INTO "${schema}".widgets VALUES (1, 'foreign', NULL, '{}')`);
     await connector.apply(applyRequest(spec), ctx());
-    let { transactor: t } = await connector.open(openRequest(spec), ctx());
+    const opened = await connector.open(openRequest(spec), ctx());
+    expect(opened.disableLoadOptimization).toBe(true);
+    let t = opened.transactor;
     await transaction(t, { stores: [w(1, "one"), w(2, "two")], checkpoint: checkpoint(1) });
     expect(await rows(`SELECT id, name FROM "${schema}".widgets ORDER BY id`)).toEqual([
       { id: "1", name: "one" },
@@ -132,7 +134,9 @@ describe("materialize-postgres transactions", () => {
     const spec2 = materialization("acme/mat", endpointConfig(own), [widgetBinding()]);
     await connector.apply(applyRequest(spec2), ctx());
     await admin.query(`INSERT INTO "${own}".widgets VALUES (1, 'foreign', NULL, '{}')`);
-    ({ transactor: t } = await connector.open(openRequest(spec2), ctx()));
+    const own2 = await connector.open(openRequest(spec2), ctx());
+    expect(own2.disableLoadOptimization).toBe(false);
+    t = own2.transactor;
     await expect(transaction(t, { stores: [w(1, "one")], checkpoint: checkpoint(1) })).rejects.toThrow(/reported the row as new.*COMMENT ON TABLE <table> IS NULL/);
     await t.destroy!();
     await admin.query(`COMMENT ON TABLE "${own}".widgets IS NULL`);
