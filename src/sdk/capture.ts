@@ -20,6 +20,7 @@ import { ConnectorError, ProtocolError } from "./errors.js";
 import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { captureBindings, fullRange, resourcePathOf } from "./bindings.js";
 import { RequestReader, type Variants } from "./reader.js";
+import { servePhases } from "./phases.js";
 import {
   PROTOCOL_VERSION,
   RawJson,
@@ -55,102 +56,88 @@ export async function runCaptureSession(
   sink: ResponseSink<Response>,
   opts: SessionOptions,
 ): Promise<void> {
-  const reader = new RequestReader(requests, "capture.Request", VARIANTS);
-  const abort = new AbortController();
-  opts.signal?.addEventListener("abort", () => abort.abort(opts.signal!.reason), { once: true });
-  const ctx: Context = { log: opts.log, signal: abort.signal };
-  const respond = async (res: Partial<Response>) => {
-    await sink.send(create(ResponseSchema, res as never));
-    await sink.flush();
-  };
-
-  try {
-    for (;;) {
-      const r = await reader.next();
-      if (!r) return;
-      const { req } = r;
-      switch (r.kind) {
-        case "spec":
-          await respond({
-            spec: {
-              protocol: PROTOCOL_VERSION,
-              configSchemaJson: JSON.stringify(connector.configSchema),
-              resourceConfigSchemaJson: JSON.stringify(connector.resourceConfigSchema),
-              documentationUrl: connector.documentationUrl,
-              resourcePathPointers: connector.resourcePathPointers,
-            } as never,
-          });
-          break;
-        case "discover": {
-          const config = parseConfig(connector.configSchema, req.discover!.configJson, "endpoint config");
-          const bindings = await connector.discover(config, ctx);
-          await respond({
-            discovered: {
-              bindings: bindings.map((b) => ({
-                recommendedName: b.recommendedName,
-                resourceConfigJson: JSON.stringify(b.resourceConfig),
-                documentSchemaJson: JSON.stringify(b.documentSchema),
-                key: b.key,
-                disable: b.disable ?? false,
-                resourcePath: b.resourcePath ?? resourcePathOf(b.resourceConfig, connector.resourcePathPointers),
-              })),
-            } as never,
-          });
-          break;
-        }
-        case "validate": {
-          const v = req.validate!;
-          const config = parseConfig(connector.configSchema, v.configJson, "endpoint config");
-          const bindings = v.bindings.map((b, i) => {
-            if (!b.collection) throw new ConnectorError(`binding ${i} has no collection`);
-            const resourceConfig = parseConfig(connector.resourceConfigSchema, b.resourceConfigJson, `resource config of binding ${i}`);
-            return {
-              resourceConfig,
-              resourcePath: resourcePathOf(resourceConfig, connector.resourcePathPointers),
-              collection: b.collection,
-              backfill: b.backfill,
-              stateKey: "",
-            };
-          });
-          const paths =
-            (await connector.validate?.({ name: v.name, config, bindings, lastCapture: v.lastCapture, request: v }, ctx)) ??
-            bindings.map((b) => b.resourcePath);
-          if (paths.length !== bindings.length) {
-            throw new ConnectorError(`validate returned ${paths.length} resource paths for ${bindings.length} bindings`);
-          }
-          const seen = new Map<string, number>();
-          paths.forEach((p, i) => {
-            const k = JSON.stringify(p);
-            if (seen.has(k)) throw new ConnectorError(`bindings ${seen.get(k)} and ${i} both capture resource ${p.join("/")}`);
-            seen.set(k, i);
-          });
-          await respond({ validated: { bindings: paths.map((resourcePath) => ({ resourcePath })) } as never });
-          break;
-        }
-        case "apply": {
-          const a = req.apply!;
-          if (!a.capture) throw new ProtocolError("capture.Request.Apply has no capture spec");
-          const config = parseConfig(connector.configSchema, a.capture.configJson, "endpoint config");
-          const bindings = captureBindings(a.capture, connector.resourceConfigSchema, connector.resourcePathPointers);
-          const actionDescription =
-            (await connector.apply?.(
-              { config, bindings, spec: a.capture, version: a.version, lastCapture: a.lastCapture, lastVersion: a.lastVersion },
-              ctx,
-            )) ?? "";
-          await respond({ applied: { actionDescription } as never });
-          break;
-        }
-        case "open":
-          await runOpen(connector, req.open!, reader, sink, ctx, abort);
-          return;
-        default:
-          throw new ProtocolError(`${r.name} is only valid after Open, and this stream has not opened a session`);
+  const proto = { typeName: "capture.Request", variants: VARIANTS, responseSchema: ResponseSchema };
+  return servePhases<Request, typeof ResponseSchema>(requests, sink, opts, proto, async (r, { reader, ctx, abort, respond }) => {
+    const { req } = r;
+    switch (r.kind) {
+      case "spec":
+        await respond({
+          spec: {
+            protocol: PROTOCOL_VERSION,
+            configSchemaJson: JSON.stringify(connector.configSchema),
+            resourceConfigSchemaJson: JSON.stringify(connector.resourceConfigSchema),
+            documentationUrl: connector.documentationUrl,
+            resourcePathPointers: connector.resourcePathPointers,
+          },
+        });
+        break;
+      case "discover": {
+        const config = parseConfig(connector.configSchema, req.discover!.configJson, "endpoint config");
+        const bindings = await connector.discover(config, ctx);
+        await respond({
+          discovered: {
+            bindings: bindings.map((b) => ({
+              recommendedName: b.recommendedName,
+              resourceConfigJson: JSON.stringify(b.resourceConfig),
+              documentSchemaJson: JSON.stringify(b.documentSchema),
+              key: b.key,
+              disable: b.disable ?? false,
+              resourcePath: b.resourcePath ?? resourcePathOf(b.resourceConfig, connector.resourcePathPointers),
+            })),
+          },
+        });
+        break;
       }
+      case "validate": {
+        const v = req.validate!;
+        const config = parseConfig(connector.configSchema, v.configJson, "endpoint config");
+        const bindings = v.bindings.map((b, i) => {
+          if (!b.collection) throw new ConnectorError(`binding ${i} has no collection`);
+          const resourceConfig = parseConfig(connector.resourceConfigSchema, b.resourceConfigJson, `resource config of binding ${i}`);
+          return {
+            resourceConfig,
+            resourcePath: resourcePathOf(resourceConfig, connector.resourcePathPointers),
+            collection: b.collection,
+            backfill: b.backfill,
+            stateKey: "",
+          };
+        });
+        const paths =
+          (await connector.validate?.({ name: v.name, config, bindings, lastCapture: v.lastCapture, request: v }, ctx)) ??
+          bindings.map((b) => b.resourcePath);
+        if (paths.length !== bindings.length) {
+          throw new ConnectorError(`validate returned ${paths.length} resource paths for ${bindings.length} bindings`);
+        }
+        const seen = new Map<string, number>();
+        paths.forEach((p, i) => {
+          const k = JSON.stringify(p);
+          if (seen.has(k)) throw new ConnectorError(`bindings ${seen.get(k)} and ${i} both capture resource ${p.join("/")}`);
+          seen.set(k, i);
+        });
+        await respond({ validated: { bindings: paths.map((resourcePath) => ({ resourcePath })) } });
+        break;
+      }
+      case "apply": {
+        const a = req.apply!;
+        if (!a.capture) throw new ProtocolError("capture.Request.Apply has no capture spec");
+        const config = parseConfig(connector.configSchema, a.capture.configJson, "endpoint config");
+        const bindings = captureBindings(a.capture, connector.resourceConfigSchema, connector.resourcePathPointers);
+        const actionDescription =
+          (await connector.apply?.(
+            { config, bindings, spec: a.capture, version: a.version, lastCapture: a.lastCapture, lastVersion: a.lastVersion },
+            ctx,
+          )) ?? "";
+        await respond({ applied: { actionDescription } });
+        break;
+      }
+      case "open":
+        await runOpen(connector, req.open!, reader, sink, ctx, abort);
+        return true;
+      default:
+        throw new ProtocolError(`${r.name} is only valid after Open, and this stream has not opened a session`);
     }
-  } finally {
-    abort.abort();
-    reader.close();
-  }
+    return false;
+  });
 }
 
 async function runOpen(

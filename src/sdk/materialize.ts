@@ -27,6 +27,7 @@ import { ConnectorError, ProtocolError } from "./errors.js";
 import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { fieldConfigOf, fullRange, materializeBindings } from "./bindings.js";
 import { RequestReader, type Received, type Variants } from "./reader.js";
+import { servePhases } from "./phases.js";
 import { AsyncQueue } from "./queue.js";
 import { docText } from "./capture.js";
 import {
@@ -75,98 +76,84 @@ export async function runMaterializeSession(
   sink: ResponseSink<Response>,
   opts: SessionOptions,
 ): Promise<void> {
-  const reader = new RequestReader(requests, "materialize.Request", VARIANTS);
-  const abort = new AbortController();
-  opts.signal?.addEventListener("abort", () => abort.abort(opts.signal!.reason), { once: true });
-  const ctx: Context = { log: opts.log, signal: abort.signal };
-  const respond = async (res: Partial<Response>) => {
-    await sink.send(create(ResponseSchema, res as never));
-    await sink.flush();
-  };
-
-  try {
-    for (;;) {
-      const r = await reader.next();
-      if (!r) return;
-      const { req } = r;
-      switch (r.kind) {
-        case "spec":
-          await respond({
-            spec: {
-              protocol: PROTOCOL_VERSION,
-              configSchemaJson: encoder.encode(JSON.stringify(connector.configSchema)),
-              resourceConfigSchemaJson: encoder.encode(JSON.stringify(connector.resourceConfigSchema)),
-              documentationUrl: connector.documentationUrl,
-            } as never,
-          });
-          break;
-        case "validate": {
-          const v = req.validate!;
-          const config = parseConfig(connector.configSchema, v.configJson, "endpoint config");
-          const bindings = v.bindings.map((b, i) => {
-            if (!b.collection) throw new ConnectorError(`binding ${i} has no collection`);
-            return {
-              resourceConfig: parseConfig(connector.resourceConfigSchema, b.resourceConfigJson, `resource config of binding ${i}`),
-              collection: b.collection,
-              fieldConfig: fieldConfigOf(b.fieldConfigJsonMap, i),
-              backfill: b.backfill,
-              groupBy: b.groupBy,
-            };
-          });
-          const validated = await connector.validate(
-            { name: v.name, config, bindings, lastMaterialization: v.lastMaterialization, request: v },
-            ctx,
-          );
-          if (validated.length !== bindings.length) {
-            throw new ConnectorError(`validate returned ${validated.length} bindings for ${bindings.length} requested`);
-          }
-          await respond({
-            validated: {
-              bindings: validated.map((b) => ({
-                constraints: Object.fromEntries(
-                  Object.entries(b.constraints).map(([field, c]) => [
-                    field,
-                    create(Response_Validated_ConstraintSchema, { type: c.type as number, reason: c.reason, foldedField: c.foldedField ?? "" }),
-                  ]),
-                ),
-                resourcePath: b.resourcePath,
-                deltaUpdates: b.deltaUpdates,
-                caseInsensitiveFields: b.caseInsensitiveFields ?? false,
-              })),
-            } as never,
-          });
-          break;
+  const proto = { typeName: "materialize.Request", variants: VARIANTS, responseSchema: ResponseSchema };
+  return servePhases<Request, typeof ResponseSchema>(requests, sink, opts, proto, async (r, { reader, ctx, respond }) => {
+    const { req } = r;
+    switch (r.kind) {
+      case "spec":
+        await respond({
+          spec: {
+            protocol: PROTOCOL_VERSION,
+            configSchemaJson: encoder.encode(JSON.stringify(connector.configSchema)),
+            resourceConfigSchemaJson: encoder.encode(JSON.stringify(connector.resourceConfigSchema)),
+            documentationUrl: connector.documentationUrl,
+          },
+        });
+        break;
+      case "validate": {
+        const v = req.validate!;
+        const config = parseConfig(connector.configSchema, v.configJson, "endpoint config");
+        const bindings = v.bindings.map((b, i) => {
+          if (!b.collection) throw new ConnectorError(`binding ${i} has no collection`);
+          return {
+            resourceConfig: parseConfig(connector.resourceConfigSchema, b.resourceConfigJson, `resource config of binding ${i}`),
+            collection: b.collection,
+            fieldConfig: fieldConfigOf(b.fieldConfigJsonMap, i),
+            backfill: b.backfill,
+            groupBy: b.groupBy,
+          };
+        });
+        const validated = await connector.validate(
+          { name: v.name, config, bindings, lastMaterialization: v.lastMaterialization, request: v },
+          ctx,
+        );
+        if (validated.length !== bindings.length) {
+          throw new ConnectorError(`validate returned ${validated.length} bindings for ${bindings.length} requested`);
         }
-        case "apply": {
-          const a = req.apply!;
-          if (!a.materialization) throw new ProtocolError("materialize.Request.Apply has no materialization spec");
-          const config = parseConfig(connector.configSchema, a.materialization.configJson, "endpoint config");
-          const applied = await connector.apply(
-            {
-              config,
-              bindings: materializeBindings(a.materialization, connector.resourceConfigSchema),
-              spec: a.materialization,
-              version: a.version,
-              lastMaterialization: a.lastMaterialization,
-              lastVersion: a.lastVersion,
-              state: parseJson(jsonText(a.stateJson), "connector state", {}),
-            },
-            ctx,
-          );
-          await respond({ applied: { actionDescription: applied.actionDescription, state: stateOf(applied.state) } as never });
-          break;
-        }
-        case "open":
-          await runTransactions(connector, req.open!, reader, sink, ctx);
-          return;
-        default:
-          throw new ProtocolError(`${r.name} is only valid after Open, and this stream has not opened a session`);
+        await respond({
+          validated: {
+            bindings: validated.map((b) => ({
+              constraints: Object.fromEntries(
+                Object.entries(b.constraints).map(([field, c]) => [
+                  field,
+                  create(Response_Validated_ConstraintSchema, { type: c.type as number, reason: c.reason, foldedField: c.foldedField ?? "" }),
+                ]),
+              ),
+              resourcePath: b.resourcePath,
+              deltaUpdates: b.deltaUpdates,
+              caseInsensitiveFields: b.caseInsensitiveFields ?? false,
+            })),
+          },
+        });
+        break;
       }
+      case "apply": {
+        const a = req.apply!;
+        if (!a.materialization) throw new ProtocolError("materialize.Request.Apply has no materialization spec");
+        const config = parseConfig(connector.configSchema, a.materialization.configJson, "endpoint config");
+        const applied = await connector.apply(
+          {
+            config,
+            bindings: materializeBindings(a.materialization, connector.resourceConfigSchema),
+            spec: a.materialization,
+            version: a.version,
+            lastMaterialization: a.lastMaterialization,
+            lastVersion: a.lastVersion,
+            state: parseJson(jsonText(a.stateJson), "connector state", {}),
+          },
+          ctx,
+        );
+        await respond({ applied: { actionDescription: applied.actionDescription, state: stateOf(applied.state) } });
+        break;
+      }
+      case "open":
+        await runTransactions(connector, req.open!, reader, sink, ctx);
+        return true;
+      default:
+        throw new ProtocolError(`${r.name} is only valid after Open, and this stream has not opened a session`);
     }
-  } finally {
-    abort.abort();
-    reader.close();
-  }
+    return false;
+  });
 }
 
 async function runTransactions(

@@ -1,0 +1,53 @@
+/**
+ * The part of a session both protocols share: read requests one at a time,
+ * hand each to the protocol's handler with a context and a way to answer,
+ * and always release the stream and abort the context at the end.
+ */
+import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import type { ResponseSink } from "../transport/sink.js";
+import type { SessionOptions } from "./session.js";
+import { RequestReader, type Received, type Variants } from "./reader.js";
+import type { Context } from "./types.js";
+
+export interface Phase<Req extends object, Res extends DescMessage> {
+  reader: RequestReader<Req>;
+  ctx: Context;
+  /** Aborts ctx.signal, e.g. when the runtime closes the stream. */
+  abort: AbortController;
+  /** Sends one response and flushes it: the answer of a unary phase. */
+  respond(init: MessageInitShape<Res>): Promise<void>;
+}
+
+/**
+ * Serves requests until the stream ends or `handle` returns true (the
+ * session it started is over).
+ */
+export async function servePhases<Req extends object, Res extends DescMessage>(
+  requests: AsyncIterable<Req>,
+  sink: ResponseSink<unknown>,
+  opts: SessionOptions,
+  proto: { typeName: string; variants: Variants; responseSchema: Res },
+  handle: (r: Received<Req>, phase: Phase<Req, Res>) => Promise<boolean>,
+): Promise<void> {
+  const reader = new RequestReader(requests, proto.typeName, proto.variants);
+  const abort = new AbortController();
+  opts.signal?.addEventListener("abort", () => abort.abort(opts.signal!.reason), { once: true });
+  const phase: Phase<Req, Res> = {
+    reader,
+    abort,
+    ctx: { log: opts.log, signal: abort.signal },
+    async respond(init) {
+      await sink.send(create(proto.responseSchema, init));
+      await sink.flush();
+    },
+  };
+  try {
+    for (;;) {
+      const r = await reader.next();
+      if (!r || (await handle(r, phase))) return;
+    }
+  } finally {
+    abort.abort();
+    reader.close();
+  }
+}
