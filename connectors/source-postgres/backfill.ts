@@ -43,6 +43,12 @@ export function keylessChunkSql(t: BackfillTable, page: number, pages: number): 
   return `SELECT ctid::text, ${cols} FROM ${qualified(t.schema, t.name)} WHERE ctid >= '(${page},0)'::tid AND ctid < '(${page + pages},0)'::tid`;
 }
 
+/** Keyless partitioned tables: one pass, each row located by its partition and ctid. */
+export function keylessFullScanSql(t: BackfillTable): string {
+  const cols = t.columns.map((c) => quoteIdent(c.name)).join(", ");
+  return `SELECT tableoid::regclass::text || ctid::text, ${cols} FROM ${qualified(t.schema, t.name)}`;
+}
+
 /** Streams the rows of one query to `onRow` as text values; returns the row count. */
 export async function copyQuery(client: pg.Client, sql: string, onRow: (values: (string | null)[]) => void | Promise<void>): Promise<number> {
   const stream = client.query(copyStreams.to(`COPY (${sql}) TO STDOUT`));

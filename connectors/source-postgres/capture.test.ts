@@ -101,15 +101,21 @@ describe("source-postgres capture", () => {
     await pg.query(db, `INSERT INTO t VALUES (1, 'x')`);
     await pg.query(db, `INSERT INTO logs SELECT 'm' || g, g FROM generate_series(1, 30) g`);
     await pg.query(db, `INSERT INTO parts VALUES (1, 'eu', 1), (2, 'us', 2)`);
+    await pg.query(db, `CREATE TABLE events (kind text, n int) PARTITION BY LIST (kind)`);
+    await pg.query(db, `CREATE TABLE events_a PARTITION OF events FOR VALUES IN ('a')`);
+    await pg.query(db, `CREATE TABLE events_b PARTITION OF events FOR VALUES IN ('b')`);
+    for (const t of ["events", "events_a", "events_b"]) await pg.query(db, `ALTER TABLE ${t} REPLICA IDENTITY FULL`);
+    await pg.query(db, `INSERT INTO events SELECT CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END, g FROM generate_series(1, 6) g`);
     const out = new MemoryOutput();
     const bindings = [
       { namespace: "public", stream: "t" },
       { namespace: "public", stream: "logs" },
       { namespace: "public", stream: "parts" },
+      { namespace: "public", stream: "events" },
     ];
     const logLines: string[] = [];
     const cap = startCapture(configFor(db), bindings, out, logLines);
-    await out.until(() => Object.values(out.state.bindingStateV1 ?? {}).filter((s: any) => s.mode === "active").length === 3, 30_000, "backfills");
+    await out.until(() => Object.values(out.state.bindingStateV1 ?? {}).filter((s: any) => s.mode === "active").length === 4, 30_000, "backfills");
     const schemasBefore = out.schemas.length;
     await pg.query(db, `ALTER TABLE t ADD COLUMN b int`);
     await pg.query(db, `INSERT INTO t VALUES (2, 'y', 7)`);
@@ -143,6 +149,12 @@ describe("source-postgres capture", () => {
     const parts = out.committed.filter((d) => d.binding === 2).map((d) => d.doc);
     expect(parts.filter((d) => d._meta.source.snapshot).map((d) => d.id).sort()).toEqual([1, 2]);
     expect(parts.at(-1)).toMatchObject({ id: 2, region: "us", v: 20, _meta: { op: "u", source: { table: "parts" } } });
+
+    // A keyless partitioned table is read in one pass, each row with a distinct locator.
+    const events = out.committed.filter((d) => d.binding === 3).map((d) => d.doc);
+    expect(events.map((d) => d.n).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(new Set(events.map((d) => d._meta.source.loc)).size).toBe(6);
+    expect(events[0]._meta.source.loc).toMatch(/^events_[ab]\(0,\d+\)$/);
   });
 
   it("backfills a table added later while the others stream, skips backfills on request, and refuses a slot in use", async () => {

@@ -23,7 +23,7 @@ import { connect, qualified, quoteLiteral } from "./connection.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./documents.js";
-import { copyQuery, keyedChunkSql, keylessChunkSql, tablePages } from "./backfill.js";
+import { copyQuery, keyedChunkSql, keylessChunkSql, keylessFullScanSql, tablePages } from "./backfill.js";
 import { formatLsn, parseLsn, type Lsn } from "./lsn.js";
 import {
   decodeBegin,
@@ -304,8 +304,8 @@ export class PostgresCapture {
         state.after = last;
       } else if (t.kind === "p") {
         // Pages do not identify rows across partitions: a keyless partitioned table is read in one pass.
-        rows = await copyQuery(this.sql, keylessChunkSql(t, 0, 2 ** 31 - 1).replace(/ WHERE ctid.*$/, ""), (vals) =>
-          this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals.slice(1)), "c", source + `,"loc":"${rows}"`))),
+        rows = await copyQuery(this.sql, keylessFullScanSql(t), (vals) =>
+          this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals.slice(1)), "c", `${source},"loc":${JSON.stringify(vals[0])}`))),
         );
         done = true;
       } else {

@@ -38,6 +38,8 @@ export class MemoryOutput implements CaptureOutput {
   private waiters: (() => void)[] = [];
   /** When false, checkpoints are not acknowledged (the runtime is "slow"). */
   autoAck = true;
+  /** Set when the session using this output failed, so waits end at once. */
+  failure: unknown;
 
   constructor(initial: CaptureState = {}) {
     this.state = initial;
@@ -65,6 +67,7 @@ export class MemoryOutput implements CaptureOutput {
   async until(pred: () => boolean, timeoutMs = 30_000, what = "condition"): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pred()) {
+      if (this.failure) throw new Error(`the capture failed while waiting for ${what}: ${(this.failure as Error).message}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);
@@ -103,7 +106,10 @@ export function startCapture(config: Record<string, unknown>, bindings: TestBind
     { log, signal: ac.signal },
   );
   let error: unknown;
-  done.catch((e) => (error = e));
+  done.catch((e) => {
+    error = e;
+    out.failure = e;
+  });
   return {
     done,
     get error() {
