@@ -1,0 +1,416 @@
+/**
+ * One shard of a materialization preview: its connector sessions, its
+ * transactions, its recovery log, and the faults injected into it. The
+ * protocol's runtime side lives here; materialize-runtime.ts sets shards up.
+ */
+import { create } from "@bufbuild/protobuf";
+import { RequestSchema, type Request, type Response } from "../gen/materialize/materialize_pb.js";
+import { CheckpointSchema } from "../gen/consumer/protocol/protocol_pb.js";
+import type { RangeSpec } from "../gen/flow/flow_pb.js";
+import { isZeroCheckpoint } from "../codec/checkpoint.js";
+import type { Logger } from "../log.js";
+import type { BuiltMaterialization } from "./build-materialization.js";
+import { keyOf, valuesOf, type BindingPlan } from "./binding-plan.js";
+import { Combiner } from "./combiner.js";
+import { openConnector, TIMED_OUT, type ConnectorSession } from "./connector-session.js";
+import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
+import { InjectedCrash, type CrashPoint, type CrashPointName } from "./faults.js";
+import type { FixtureInput, FixtureTxn } from "./fixture.js";
+import { keyHash } from "./key-hash.js";
+import { applyStateUpdate } from "./merge-patch.js";
+import { EMPTY, isTombstone, loadRequest, storeRequest, utf8, withUuid } from "./materialize-messages.js";
+import type { MaterializePreviewOptions, MaterializePreviewStats, ShardResult } from "./materialize-runtime.js";
+import { RecoveryLog } from "./recovery-log.js";
+import { rangeName } from "./task-common.js";
+import { packTuple } from "./tuple.js";
+import { variantOf } from "./unary.js";
+import type { DocValidator } from "./validator.js";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A connector session of one shard. */
+interface Session {
+  proc: ConnectorSession<Request, Response>;
+  label: string;
+  /** Acknowledge sent and Acknowledged not yet received. */
+  ackOutstanding: boolean;
+  disableLoadOptimization: boolean;
+  /** Read offset the session resumes from. */
+  resumeAt: number;
+  resumedFrom: string;
+}
+
+export class ShardRunner {
+  private readonly result: ShardResult;
+  private readonly crashesLeft: CrashPoint[];
+  private startedTxns = 0;
+  private zombieDone = false;
+  private state: unknown = {};
+
+  constructor(
+    private readonly built: BuiltMaterialization,
+    private readonly plans: BindingPlan[],
+    private readonly range: RangeSpec,
+    private readonly rlPath: string,
+    private readonly rlPrefix: string,
+    private readonly source: FixtureInput,
+    private readonly docBase: number,
+    private readonly validators: (DocValidator | undefined)[],
+    private readonly stats: MaterializePreviewStats,
+    private readonly opts: MaterializePreviewOptions,
+    private readonly log: Logger,
+    private readonly deadline: number | undefined,
+  ) {
+    this.crashesLeft = opts.crashAt === undefined ? [] : Array.isArray(opts.crashAt) ? [...opts.crashAt] : [opts.crashAt];
+    this.result = {
+      range,
+      name: rangeName(range),
+      recoveryLog: rlPath,
+      sessions: 0,
+      transactions: 0,
+      crashes: [],
+      checkpoint: {},
+      connectorState: {},
+      resumedFrom: [],
+    };
+  }
+
+  private get zombieAfter(): number | undefined {
+    const z = this.opts.zombie;
+    if (!z) return undefined;
+    return z === true ? 1 : z.afterTxn;
+  }
+
+  private maybeCrash(point: CrashPointName, txn: number) {
+    const i = this.crashesLeft.findIndex((c) => c.point === point && c.txn === txn);
+    if (i < 0) return;
+    const [c] = this.crashesLeft.splice(i, 1);
+    throw new InjectedCrash(c!);
+  }
+
+  private remaining(): number | undefined {
+    return this.deadline === undefined ? undefined : Math.max(0, this.deadline - Date.now());
+  }
+
+  async run(): Promise<ShardResult> {
+    for (;;) {
+      const rl = RecoveryLog.open(this.rlPath, this.rlPrefix);
+      let session: Session | undefined;
+      try {
+        session = await this.openSession(rl);
+        await this.loop(session, rl);
+        const rec = RecoveryLog.open(this.rlPath).record;
+        this.result.checkpoint = rec.sources;
+        this.result.connectorState = rec.connectorState;
+        return this.result;
+      } catch (err) {
+        if (session) await session.proc.kill();
+        if (err instanceof InjectedCrash) {
+          this.result.crashes.push(`${err.at.point}:${err.at.txn}`);
+          this.stats.crashes++;
+          this.log.info("injected crash: connector killed, recovering", { shard: this.result.name, at: `${err.at.point}:${err.at.txn}` });
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  private async openSession(rl: RecoveryLog): Promise<Session> {
+    this.result.sessions++;
+    this.stats.sessions++;
+    const label = `materialize ${this.built.def.name} shard ${this.result.name} session ${this.result.sessions}`;
+    const proc = openConnector<Request, Response>(this.built.def.endpoint, this.built.wire, "materialize", { log: this.log, label, logLevel: this.opts.logLevel });
+    const session: Session = { proc, label, ackOutstanding: false, disableLoadOptimization: false, resumeAt: 0, resumedFrom: "" };
+    try {
+      this.state = rl.record.connectorState ?? {};
+      await proc.send(
+        create(RequestSchema, {
+          open: { materialization: this.built.spec, version: this.built.version, range: this.range, stateJson: enc.encode(JSON.stringify(this.state)) },
+        }),
+      );
+      const r = await this.read(session, "Opened");
+      if (!r.opened) this.violation(r, "opened-first", "the first response to Open must be Opened");
+      session.disableLoadOptimization = r.opened.disableLoadOptimization;
+      const cp = r.opened.runtimeCheckpoint;
+      if (cp === undefined) {
+        session.resumeAt = rl.record.sources[this.source.name] ?? 0;
+        session.resumedFrom = "recovery-log";
+      } else if (isZeroCheckpoint(cp)) {
+        session.resumeAt = 0;
+        session.resumedFrom = "zero";
+      } else {
+        const src = cp.sources[this.source.name];
+        session.resumeAt = src ? Number(src.readThrough) : 0;
+        session.resumedFrom = "connector";
+      }
+      this.result.resumedFrom.push(session.resumedFrom);
+      this.log.debug("opened", { shard: this.result.name, resumeAt: session.resumeAt, from: session.resumedFrom });
+      this.maybeCrash("after-open", this.result.sessions);
+      return session;
+    } catch (err) {
+      await proc.kill();
+      throw err;
+    }
+  }
+
+  private violation(r: Response, rule: string, detail: string): never {
+    throw new ProtocolViolation(`materialize.Response.${variantOf(r) || "(empty)"}`, rule, detail);
+  }
+
+  /** The next response; EOF or a timeout while one is expected is an error. */
+  private async read(s: Session, expecting: string): Promise<Response> {
+    const r = await s.proc.nextWithin(this.remaining());
+    if (r === TIMED_OUT) throw new HarnessError(`${s.label}: timed out waiting for ${expecting}`);
+    if (r === undefined) throw new ProtocolViolation("materialize.Response", "unexpected-eof", `${s.label}: the connector closed its output while the runtime waited for ${expecting}`);
+    return r;
+  }
+
+  private parseState(what: string, st: { updatedJson: Uint8Array; mergePatch: boolean }): { updated: unknown; mergePatch: boolean } {
+    try {
+      return { updated: JSON.parse(dec.decode(st.updatedJson)), mergePatch: st.mergePatch };
+    } catch {
+      throw new ProtocolViolation(`materialize.Response.${what}`, "state-not-json", `the state's \`updated\` is not valid JSON`);
+    }
+  }
+
+  /** Reads responses until Acknowledged; only Acknowledged may come first. */
+  private async awaitAcknowledged(s: Session, rl: RecoveryLog) {
+    if (!s.ackOutstanding) return;
+    const r = await this.read(s, "Acknowledged");
+    if (!r.acknowledged) {
+      const v = variantOf(r);
+      const rule = v === "loaded" ? "loaded-before-acknowledged" : v === "flushed" ? "flushed-before-flush" : "response-order";
+      this.violation(r, rule, `expected Acknowledged (the runtime sent Acknowledge), got ${v || "an empty response"}`);
+    }
+    s.ackOutstanding = false;
+    if (r.acknowledged.state) {
+      // Best-effort state: applied and written, but not part of any commit.
+      const u = this.parseState("Acknowledged", r.acknowledged.state);
+      this.state = applyStateUpdate(this.state, u.updated, u.mergePatch);
+      rl.writeState(this.state);
+    }
+  }
+
+  private async sendAcknowledge(s: Session) {
+    await s.proc.send(create(RequestSchema, { acknowledge: {} }));
+    s.ackOutstanding = true;
+  }
+
+  private async loop(s: Session, rl: RecoveryLog) {
+    let offset = s.resumeAt;
+    await this.sendAcknowledge(s);
+    for (;;) {
+      if (this.deadline !== undefined && Date.now() >= this.deadline) break;
+      const txn = await this.source.readTxn(offset);
+      if (!txn) break;
+      this.startedTxns++;
+      await this.runTxn(s, rl, txn, this.startedTxns);
+      offset = txn.end;
+      this.result.transactions++;
+      this.stats.transactions++;
+      await this.sendAcknowledge(s);
+      const za = this.zombieAfter;
+      if (za !== undefined && !this.zombieDone && this.startedTxns === za) {
+        this.zombieDone = true;
+        s = await this.supersede(s, rl);
+        offset = s.resumeAt;
+      }
+    }
+    // Clean shutdown: the last Acknowledged, then EOF on the request stream.
+    await this.awaitAcknowledged(s, rl);
+    s.proc.closeInput();
+    const r = await s.proc.nextWithin(this.remaining());
+    if (r === TIMED_OUT) throw new HarnessError(`${s.label}: the connector did not exit after its input closed`);
+    if (r !== undefined) this.violation(r, "response-after-eof", "the connector sent a response after the runtime closed the request stream");
+  }
+
+  /**
+   * Opens a second session on this range while `zombie` still runs, drives
+   * one more transaction through the zombie, and requires it to fail as
+   * fenced off. Continues with the new session.
+   */
+  private async supersede(zombie: Session, rl: RecoveryLog): Promise<Session> {
+    const fresh = await this.openSession(RecoveryLog.open(this.rlPath, this.rlPrefix));
+    const txn = await this.source.readTxn(Math.max(zombie.resumeAt, rl.record.sources[this.source.name] ?? 0));
+    let outcome: { fenced: boolean; error: string };
+    if (!txn) {
+      outcome = { fenced: false, error: "no transaction left to drive through the zombie session" };
+    } else {
+      try {
+        await this.runTxn(zombie, rl, txn, -1, /* dryRun */ true);
+        throw new HarnessError(
+          `zombie session committed a transaction after a newer session opened range ${this.result.name}: the connector does not fence off superseded sessions`,
+        );
+      } catch (err) {
+        if (err instanceof HarnessError) throw err;
+        const msg = err instanceof Error ? err.message : String(err);
+        if (!(err instanceof ConnectorFailed) || !/fenc/i.test(msg)) throw err;
+        outcome = { fenced: true, error: msg };
+      }
+    }
+    await zombie.proc.kill();
+    this.result.zombie = outcome;
+    this.log.info("zombie session fenced off", { shard: this.result.name, error: outcome.error });
+    await this.sendAcknowledge(fresh);
+    return fresh;
+  }
+
+  /** Routes, validates and combines a transaction's documents for this shard. */
+  private combine(txn: FixtureTxn): Combiner {
+    const combiner = new Combiner(this.plans.map((p) => p.shape));
+    for (const d of txn.docs) {
+      let matched = false;
+      for (const plan of this.plans) {
+        if (plan.collection !== d.collection) continue;
+        matched = true;
+        let doc = d.doc;
+        const bad = this.validators[plan.index]?.(doc);
+        if (bad) throw new HarnessError(`${d.where}: document of ${d.collection} does not match its schema: ${bad}`);
+        doc = withUuid(doc, this.docBase, d.offset);
+        const key = keyOf(plan, doc);
+        if (typeof key === "string") throw new HarnessError(`${d.where}: document of ${d.collection} has no value for key field ${JSON.stringify(key)}`);
+        const packed = packTuple(key);
+        const h = keyHash(packed);
+        if (h < this.range.keyBegin || h > this.range.keyEnd) continue;
+        combiner.add(plan.index, key, doc, packed);
+        this.stats.documents++;
+      }
+      if (!matched && !this.plans.some((p) => p.collection === d.collection)) {
+        // Documents of collections no binding reads are not this task's input.
+        continue;
+      }
+    }
+    return combiner;
+  }
+
+  /**
+   * One transaction. `txnNo` counts from 1 (for crash points); `zombieRun`
+   * drives a superseded session and must not touch the recovery log.
+   */
+  private async runTxn(s: Session, rl: RecoveryLog, txn: FixtureTxn, txnNo: number, zombieRun = false) {
+    const combiner = this.combine(txn);
+    const entries = combiner.sorted();
+    // Stored-key bounds, decoded once per transaction.
+    const maxKeys = new Map<string, Buffer>(Object.entries(rl.record.maxKeys).map(([k, v]) => [k, Buffer.from(v, "base64")]));
+
+    // Loads: each key once, skipped for keys never stored (unless disabled).
+    const requested = new Set<string>();
+    const loads: Request[] = [];
+    for (const e of entries) {
+      const plan = this.plans[e.binding]!;
+      if (plan.deltaUpdates) continue;
+      const max = maxKeys.get(plan.stateKey);
+      if (!s.disableLoadOptimization && (max === undefined || Buffer.compare(e.packed, max) > 0)) {
+        this.stats.loadsSkipped++;
+        continue;
+      }
+      requested.add(Combiner.id(e.binding, e.packed));
+      loads.push(loadRequest(e.binding, utf8(JSON.stringify(e.key)), e.packed));
+    }
+    await s.proc.sendMany(loads);
+    this.stats.loads += loads.length;
+
+    // Flush only once the previous commit is acknowledged.
+    await this.awaitAcknowledged(s, rl);
+    await s.proc.send(create(RequestSchema, { flush: {} }));
+    const loadedKeys = new Set<string>();
+    for (;;) {
+      const r = await this.read(s, "Loaded or Flushed");
+      if (r.loaded) {
+        const { binding, docJson } = r.loaded;
+        const plan = this.plans[binding];
+        if (!plan) this.violation(r, "loaded-unknown-binding", `binding ${binding} does not exist (the materialization has ${this.plans.length} bindings)`);
+        if (plan.deltaUpdates) this.violation(r, "loaded-binding-without-loads", `binding ${binding} uses delta updates and is never sent Load`);
+        let doc: unknown;
+        try {
+          doc = JSON.parse(dec.decode(docJson));
+        } catch {
+          this.violation(r, "loaded-doc-not-json", `binding ${binding}: the loaded document is not valid JSON`);
+        }
+        const key = keyOf(plan, doc);
+        if (typeof key === "string") this.violation(r, "loaded-key-not-requested", `binding ${binding}: the loaded document has no value for key field ${JSON.stringify(key)}`);
+        const packed = packTuple(key);
+        const id = Combiner.id(binding, packed);
+        if (!requested.has(id)) this.violation(r, "loaded-key-not-requested", `binding ${binding}: key ${JSON.stringify(key)} was not requested by a Load in this transaction`);
+        if (loadedKeys.has(id)) this.violation(r, "loaded-key-twice", `binding ${binding}: key ${JSON.stringify(key)} was loaded twice in this transaction`);
+        loadedKeys.add(id);
+        combiner.addLoaded(binding, packed, doc);
+        this.stats.loaded++;
+      } else if (r.flushed) {
+        if (r.flushed.state && !zombieRun) {
+          // Flushed state is durable before the next Store.
+          const u = this.parseState("Flushed", r.flushed.state);
+          this.state = applyStateUpdate(this.state, u.updated, u.mergePatch);
+          rl.writeState(this.state);
+        }
+        break;
+      } else {
+        const v = variantOf(r);
+        this.violation(r, v === "acknowledged" ? "acknowledged-twice" : "response-order", `expected Loaded or Flushed after Flush, got ${v || "an empty response"}`);
+      }
+    }
+
+    // Stores, with exists = loaded and delete for tombstones of existing keys.
+    const stores: Request[] = [];
+    for (const e of entries) {
+      const plan = this.plans[e.binding]!;
+      const isDelete = isTombstone(e.doc);
+      const exists = e.loaded === true;
+      if (isDelete && !exists && !plan.deltaUpdates) continue; // nothing to delete
+      const values = valuesOf(plan, e.doc);
+      stores.push(
+        storeRequest(
+          e.binding,
+          utf8(JSON.stringify(e.key)),
+          e.packed,
+          utf8(JSON.stringify(values)),
+          packTuple(values),
+          plan.withDocument ? utf8(JSON.stringify(e.doc)) : EMPTY,
+          plan.deltaUpdates ? false : exists,
+          plan.deltaUpdates ? false : isDelete,
+        ),
+      );
+      if (isDelete && !plan.deltaUpdates) this.stats.deletes++;
+      if (!plan.deltaUpdates) {
+        const max = maxKeys.get(plan.stateKey);
+        if (max === undefined || Buffer.compare(e.packed, max) > 0) maxKeys.set(plan.stateKey, Buffer.from(e.packed));
+      }
+    }
+    const maxKeysOut: Record<string, string> = {};
+    for (const [k, v] of maxKeys) maxKeysOut[k] = v.toString("base64");
+    if (!zombieRun && this.crashesLeft.some((c) => c.point === "mid-store" && c.txn === txnNo)) {
+      await s.proc.sendMany(stores.slice(0, Math.ceil(stores.length / 2)));
+      await new Promise((r) => setTimeout(r, 20)); // let the connector take them in
+      this.maybeCrash("mid-store", txnNo);
+    }
+    await s.proc.sendMany(stores);
+    this.stats.stores += stores.length;
+    if (!zombieRun) rl.writeMaxKeys(maxKeysOut);
+
+    // StartCommit with the read position this transaction reaches.
+    const sources = { ...rl.record.sources, [this.source.name]: txn.end };
+    const checkpoint = create(CheckpointSchema, {});
+    for (const [name, off] of Object.entries(sources)) checkpoint.sources[name] = { $typeName: "consumer.Checkpoint.Source", readThrough: BigInt(off), producers: [] };
+    await s.proc.send(create(RequestSchema, { startCommit: { runtimeCheckpoint: checkpoint } }));
+    if (!zombieRun) this.maybeCrash("after-start-commit", txnNo);
+    const r = await this.read(s, "StartedCommit");
+    if (!r.startedCommit) {
+      const v = variantOf(r);
+      this.violation(r, v === "loaded" ? "loaded-after-flushed" : v === "flushed" ? "flushed-twice" : "response-order", `expected StartedCommit after StartCommit, got ${v || "an empty response"}`);
+    }
+    if (zombieRun) return;
+    this.maybeCrash("after-started-commit", txnNo);
+    let state = this.state;
+    if (r.startedCommit.state) {
+      const u = this.parseState("StartedCommit", r.startedCommit.state);
+      state = applyStateUpdate(state, u.updated, u.mergePatch);
+    }
+    // The recovery-log commit: checkpoint, StartedCommit state and key bounds together.
+    rl.commit({ sources, connectorState: state, maxKeys: maxKeysOut });
+    this.state = state;
+    this.opts.onCommit?.({ shard: this.result.name, txn: txnNo, checkpoint: sources, stores: stores.length });
+    this.maybeCrash("after-log-commit", txnNo);
+  }
+}
