@@ -46,7 +46,7 @@ export function findMaterialization(catalog: Catalog, name: string | undefined):
 export async function buildMaterialization(
   catalog: Catalog,
   name: string | undefined,
-  opts: { log: Logger; codec?: WireCodec; logLevel?: string },
+  opts: { log: Logger; codec?: WireCodec; logLevel?: string; last?: { spec?: MaterializationSpec; version: string } },
 ): Promise<BuiltMaterialization> {
   const def = findMaterialization(catalog, name);
   const at = `materialization ${JSON.stringify(def.name)}`;
@@ -75,6 +75,8 @@ export async function buildMaterialization(
         name: def.name,
         connectorType,
         configJson,
+        lastMaterialization: opts.last?.spec,
+        lastVersion: opts.last?.version ?? "",
         bindings: bindings.map((b, i) => ({
           resourceConfigJson: enc.encode(JSON.stringify(b.resource)),
           collection: collections[i]!.spec,
@@ -92,7 +94,11 @@ export async function buildMaterialization(
 
   const specBindings = bindings.map((b, i) => {
     const collection = collections[i]!.spec;
-    const fieldSelection = selectFields(`${at}: bindings[${i}] (${collection.name})`, collection, vb[i]!.constraints, b.fields);
+    // The same binding in the last applied spec (same resource path and backfill) keeps its fields stable.
+    const liveBinding = opts.last?.spec?.bindings.find(
+      (lb) => JSON.stringify(lb.resourcePath) === JSON.stringify(vb[i]!.resourcePath) && lb.backfill === b.backfill,
+    );
+    const fieldSelection = selectFields(`${at}: bindings[${i}] (${collection.name})`, collection, vb[i]!.constraints, b.fields, liveBinding?.fieldSelection);
     return create(MaterializationSpec_BindingSchema, {
       resourceConfigJson: enc.encode(JSON.stringify(b.resource)),
       resourcePath: vb[i]!.resourcePath,

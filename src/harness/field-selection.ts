@@ -53,6 +53,8 @@ export function selectFields(
   collection: CollectionSpec,
   constraints: Record<string, Response_Validated_Constraint>,
   fields: FieldsDef = {},
+  /** The binding's selection in the last applied spec, when its backfill counter is unchanged. */
+  live?: FieldSelection,
 ): FieldSelection {
   const byField = new Map<string, Projection>(collection.projections.map((p) => [p.field, p]));
   const include = asMap(fields.include ?? fields.require);
@@ -85,9 +87,21 @@ export function selectFields(
   }
   const selectedPtrs = new Set(keys.map((f) => byField.get(f)!.ptr));
 
-  // 2. The document field: the root projection the connector requires or recommends.
+  // Fields materialized today stay selected: changing them needs a backfill.
+  const current = new Set(live?.values ?? []);
+  if (live?.document) current.add(live.document);
+  for (const f of current) {
+    if (!byField.has(f) || exclude.has(f)) continue;
+    const c = constraints[f];
+    if (c && (c.type === CT.INCOMPATIBLE || c.type === CT.UNSATISFIABLE)) {
+      throw new HarnessError(`${at}: field ${JSON.stringify(f)} is materialized today but the connector now says ${describe(f)}; increment the binding's backfill counter to re-create it`);
+    }
+  }
+
+  // 2. The document field: the current one if still allowed, else the root projection the connector requires or recommends.
   let document = "";
   const roots = collection.projections.filter((p) => p.ptr === "").map((p) => p.field);
+  if (live?.document && roots.includes(live.document) && !exclude.has(live.document) && usable(live.document)) roots.unshift(live.document);
   for (const f of roots) {
     const c = constraints[f];
     if (include.has(f)) {
@@ -101,7 +115,7 @@ export function selectFields(
       }
       continue;
     }
-    if (c.type === CT.FIELD_REQUIRED || c.type === CT.LOCATION_REQUIRED || c.type === CT.LOCATION_RECOMMENDED) {
+    if (c.type === CT.FIELD_REQUIRED || c.type === CT.LOCATION_REQUIRED || c.type === CT.LOCATION_RECOMMENDED || (f === live?.document && usable(f))) {
       document = f;
       break;
     }
@@ -117,10 +131,12 @@ export function selectFields(
     values.push(f);
     selectedPtrs.add(byField.get(f)!.ptr);
   };
-  // Pass a: what the user includes and what the connector requires by name.
+  // Pass a: what the user includes, what is materialized today, and what the connector requires by name.
   for (const f of candidates) {
     const c = constraints[f];
-    if (include.has(f)) {
+    if (current.has(f) && !exclude.has(f) && usable(f)) {
+      select(f);
+    } else if (include.has(f)) {
       if (!usable(f)) throw new HarnessError(`${at}: field ${JSON.stringify(f)} is included but the connector says ${describe(f)}`);
       select(f);
     } else if (c?.type === CT.FIELD_REQUIRED) {

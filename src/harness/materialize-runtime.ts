@@ -102,7 +102,20 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
   const started = Date.now();
   const log = opts.log ?? createLogger();
   const catalog = withGrpcAddress(typeof opts.catalog === "string" ? loadCatalog(opts.catalog) : opts.catalog, opts.grpcAddress);
-  const built = await buildMaterialization(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel });
+  // The recovery logs, one per key range; the leader's (range begins at 0)
+  // holds the last applied spec, which Validate and Apply are given.
+  const rlBase = opts.recoveryLog ?? join(mkdtempSync(join(tmpdir(), "tributary-preview-")), "recovery.json");
+  const shards = opts.shards ?? 1;
+  const ranges = shards === 1 ? [fullRange()] : splitRanges(shards);
+  const rlPathOf = (r: RangeSpec) => (r.keyBegin === 0 && r.keyEnd === 0xffffffff ? rlBase : `${rlBase}.${rangeName(r)}`);
+  const leader = RecoveryLog.open(rlPathOf(ranges[0]!), rlBase);
+  const lastApplied = leader.record.lastApplied;
+  const last = {
+    spec: lastApplied ? fromBinary(MaterializationSpecSchema, Buffer.from(lastApplied.spec, "base64")) : undefined,
+    version: lastApplied?.version ?? "",
+  };
+
+  const built = await buildMaterialization(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel, last });
   const plans = built.spec.bindings.map((b, i) => planBinding(i, b, built.collections[i]!.readShape));
   const validators = built.collections.map((c) => {
     if (opts.validate === false) return undefined;
@@ -136,20 +149,8 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
     inputFor = () => shared;
   }
 
-  const rlBase = opts.recoveryLog ?? join(mkdtempSync(join(tmpdir(), "tributary-preview-")), "recovery.json");
-  const shards = opts.shards ?? 1;
-  const ranges = shards === 1 ? [fullRange()] : splitRanges(shards);
-  const rlPathOf = (r: RangeSpec) => (r.keyBegin === 0 && r.keyEnd === 0xffffffff ? rlBase : `${rlBase}.${rangeName(r)}`);
-
-  // Apply runs once, on the leader (the shard whose range begins at 0).
-  const leader = RecoveryLog.open(rlPathOf(ranges[0]!), rlBase);
-  const last = leader.record.lastApplied;
-  const applied = await applyMaterialization(
-    built,
-    { spec: last ? fromBinary(MaterializationSpecSchema, Buffer.from(last.spec, "base64")) : undefined, version: last?.version ?? "" },
-    leader.record.connectorState,
-    { log, logLevel: opts.logLevel },
-  );
+  // Apply runs once, on the leader.
+  const applied = await applyMaterialization(built, last, leader.record.connectorState, { log, logLevel: opts.logLevel });
   let leaderState: unknown = leader.record.connectorState ?? {};
   if (applied.state) leaderState = applyStateUpdate(leaderState, applied.state.updated, applied.state.mergePatch);
   leader.setLastApplied(built.version, toBinary(MaterializationSpecSchema, built.spec), leaderState);

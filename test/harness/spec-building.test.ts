@@ -233,6 +233,19 @@ describe("field selection", () => {
     expect(fs.values).not.toContain("status");
   });
 
+  it("keeps the fields materialized today; a field turned incompatible needs a backfill", () => {
+    const live = selectFields("b", spec, sqlLike(), { include: ["total/amount"] });
+    // The user no longer includes total/amount, but it stays while the binding isn't backfilled.
+    const next = selectFields("b", spec, sqlLike(), {}, live);
+    expect(next.values).toContain("total/amount");
+    expect(next.document).toBe("flow_document");
+    expect(() => selectFields("b", spec, sqlLike({ blob: c(CT.INCOMPATIBLE, "was bytea") }), {}, live)).toThrow(
+      /"blob" is materialized today but the connector now says INCOMPATIBLE \(was bytea\); increment the binding's backfill counter/,
+    );
+    // Explicit exclusion still wins.
+    expect(selectFields("b", spec, sqlLike(), { exclude: ["total/amount"] }, live).values).not.toContain("total/amount");
+  });
+
   it("selects no document when the connector only allows it (delta updates style)", () => {
     const fs = selectFields("b", spec, sqlLike({ flow_document: c(CT.FIELD_OPTIONAL) }));
     expect(fs.document).toBe("");
