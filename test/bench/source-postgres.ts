@@ -19,6 +19,9 @@ import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { startPgCluster } from "../support/pg-cluster.js";
 import { DriverProcess } from "../../connectors/source-postgres/testing.js";
+import connector from "../../connectors/source-postgres/connector.js";
+import { RawJson, type CaptureOutput } from "../../src/sdk/types.js";
+import { createLogger } from "../../src/log.js";
 import { report } from "./_measure.js";
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -26,6 +29,41 @@ const UPDATES = Number(process.env.BENCH_UPDATES ?? 500_000);
 const TXN = Number(process.env.BENCH_TXN ?? 1_000);
 const BIN = process.env.PG_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
 const DB = "bench_source_pg";
+
+/**
+ * The connector in this process with an output that only counts: its own
+ * cost without a pipe or a parent. Returns docs, bytes and seconds from the
+ * first document to the checkpoint where `done` holds.
+ */
+async function inProcess(config: any, state: object, done: (docs: number, updated: any) => boolean) {
+  const ac = new AbortController();
+  let docs = 0;
+  let bytes = 0;
+  let first = 0;
+  let end = 0;
+  let ack: ((n: number) => void | Promise<void>) | undefined;
+  const out: CaptureOutput = {
+    async opened() {},
+    document(_b, d) {
+      if (docs++ === 0) first = performance.now();
+      bytes += (d as RawJson).text.length;
+    },
+    sourcedSchema() {},
+    async checkpoint(s) {
+      if (docs > 0 && done(docs, s.updated)) {
+        end = performance.now();
+        ac.abort();
+      }
+      setImmediate(() => void ack?.(1));
+    },
+    onAcknowledge(h) {
+      ack = h;
+    },
+  };
+  const bindings = [{ resourceConfig: { namespace: "public", stream: "bench" }, resourcePath: ["public", "bench"], collection: {} as never, backfill: 0, stateKey: "public%2Fbench" }];
+  await connector.open({ config, bindings, spec: {} as never, version: "bench", range: {} as never, state }, out, { log: createLogger({ level: "warn" }), signal: ac.signal });
+  return { docs, bytes, seconds: (end - first) / 1000 };
+}
 
 const cluster = await startPgCluster({ settings: { max_wal_size: "4GB", checkpoint_timeout: "30min" } });
 try {
@@ -74,9 +112,13 @@ try {
   const fillSeconds = (fillEnd - fill.firstDocAt) / 1000;
   const startup = (fill.firstDocAt - t0) / 1000;
   report("backfill", { docs: fill.committedCount, bytes: fill.committedBytes, seconds: fillSeconds }, { docs: ROWS, bytes: copyBytes, seconds: copySeconds }, `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB`);
+  const fillIn = await inProcess({ ...config, slot: "bench_slot_in" }, {}, (_n, u) => u.bindingStateV1?.["public%2Fbench"]?.mode === "active");
+  report("backfill, in-process count-only sink", fillIn, { docs: ROWS, bytes: copyBytes, seconds: copySeconds });
 
   // The change stream: both consumers read the same WAL, one at a time.
   await sql.query(`SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')`);
+  await sql.query(`SELECT pg_drop_replication_slot('bench_slot_in')`);
+  await sql.query(`SELECT pg_create_logical_replication_slot('bench_slot_in', 'pgoutput')`);
   const state = fill.state;
   process.stdout.write(`writing ${UPDATES.toLocaleString("en-US")} updates...\n`);
   for (let first = 1; first <= UPDATES; first += TXN) {
@@ -107,6 +149,8 @@ try {
     { docs: UPDATES, bytes: 0, seconds: recvSeconds },
     `peak RSS ${streamRss.toFixed(0)} MB (ceiling MB/s not measured: pg_recvlogical writes binary pgoutput)`,
   );
+  const streamIn = await inProcess({ ...config, slot: "bench_slot_in" }, state, (n) => n >= UPDATES);
+  report("change stream, in-process count-only sink", streamIn, { docs: UPDATES, bytes: 0, seconds: recvSeconds }, "timed from the first document");
   await sql.end();
 } finally {
   await cluster.stop();
