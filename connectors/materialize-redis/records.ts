@@ -13,6 +13,7 @@ import type { ResourceConfig, ValueFormat } from "./config.js";
 import { arrayElements, plainText, redisKey } from "./keys.js";
 import { rangeEntry } from "../../src/sdk/staged.js";
 import type { RangeSpec } from "../../src/gen/flow/flow_pb.js";
+import { ConnectorError } from "../../src/sdk/errors.js";
 
 export interface BindingPlan {
   prefix: string;
@@ -44,6 +45,9 @@ const FULL_RANGE = "00000000-ffffffff";
 export function planBinding(b: MaterializeBinding<ResourceConfig>, range: Pick<RangeSpec, "keyBegin" | "keyEnd">): BindingPlan {
   const r = b.resourceConfig;
   const entry = rangeEntry(range);
+  if (!b.deltaUpdates && !b.document) {
+    throw new ConnectorError(`binding with prefix ${JSON.stringify(r.prefix)} selects no document field, which standard updates need to answer Loads`);
+  }
   return {
     prefix: r.prefix,
     delta: b.deltaUpdates,

@@ -33,6 +33,8 @@ export interface BindingOpts {
   softDelete?: boolean;
   values?: string[];
   backfill?: number;
+  /** The selected document field; "" for none. */
+  document?: string;
 }
 
 export function collection() {
@@ -72,7 +74,7 @@ export function materialization(ns: string, bindings: BindingOpts[], config: Rec
       deltaUpdates: b.delta ?? false,
       backfill: b.backfill ?? 0,
       stateKey: `binding-${i}`,
-      fieldSelection: { keys: ["id"], values: b.values ?? (b.format === "hash" ? ["n", "name", "tags"] : []), document: "flow_document" },
+      fieldSelection: { keys: ["id"], values: b.values ?? (b.format === "hash" ? ["n", "name", "tags"] : []), document: b.document ?? "flow_document" },
     })),
   });
 }

@@ -298,6 +298,16 @@ describe("materialize-redis transactions (exactly once)", () => {
   });
 });
 
+describe("materialize-redis Open", () => {
+  it("refuses a standard binding without a document field, which Loads need", async () => {
+    const n = ns();
+    const s = session(connector);
+    await s.push(open(materialization(n, [{ prefix: `${n}:x`, document: "" }])));
+    s.feed.end();
+    await expect(s.done).rejects.toThrow(`binding with prefix "${n}:x" selects no document field, which standard updates need to answer Loads`);
+  });
+});
+
 describe("materialize-redis Apply", () => {
   it("drains pending work before changing anything, then deletes a backfilled binding's keys", async () => {
     const n = ns();
