@@ -161,7 +161,8 @@ export class PostgresCapture {
         this.cursor = slot.confirmedFlush;
       }
       this.checkpointed = this.cursor;
-      this.acked = this.cursor;
+      // Never report a position below the slot's: PostgreSQL 15 would move it back.
+      this.acked = slot.confirmedFlush > this.cursor ? slot.confirmedFlush : this.cursor;
 
       await this.out.opened({ explicitAcknowledgements: true });
       this.out.onAcknowledge((n) => this.onAcknowledge(n));
@@ -366,11 +367,12 @@ export class PostgresCapture {
   private async heartbeat(): Promise<void> {
     if (this.stopping) return;
     try {
-      for (const b of this.bound) {
-        const r = await this.sql.query("SELECT to_regclass($1) IS NULL AS gone", [qualified(b.table.schema, b.table.name)]);
-        if (r.rows[0].gone) {
-          this.fatal = new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
-        }
+      // DROP TABLE leaves nothing in the stream: look for captured tables that are gone.
+      const names = this.bound.map((b) => qualified(b.table.schema, b.table.name));
+      const gone = await this.sql.query("SELECT n FROM unnest($1::text[]) WITH ORDINALITY AS t(n, i) WHERE to_regclass(n) IS NULL ORDER BY i", [names]);
+      if (gone.rows.length > 0) {
+        const b = this.bound[names.indexOf(gone.rows[0].n)];
+        this.fatal = new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
       }
       await this.sql.query("SELECT pg_logical_emit_message(false, $1, $2)", [MESSAGE_PREFIX, `${this.cfg.slot}:heartbeat`]);
     } catch (err) {
