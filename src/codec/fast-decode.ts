@@ -162,6 +162,42 @@ function storeLoadProtoDecoder(schema: DescMessage): FastDecode | undefined {
   };
 }
 
+const STORE_KEYS = [
+  "binding",
+  "key",
+  "key_json",
+  "keyPacked",
+  "key_packed",
+  "values",
+  "values_json",
+  "valuesPacked",
+  "values_packed",
+  "doc",
+  "doc_json",
+  "exists",
+  "delete",
+];
+// Candidates by first letter, so a key is matched by comparing bytes rather
+// than by building a string from them.
+const KEYS_BY_FIRST = new Map<number, string[]>();
+for (const k of STORE_KEYS) {
+  const list = KEYS_BY_FIRST.get(k.charCodeAt(0)) ?? [];
+  list.push(k);
+  KEYS_BY_FIRST.set(k.charCodeAt(0), list);
+}
+
+/** The Store/Load field name whose text and closing `":` are at b[i..], if any. */
+function storeKey(b: Uint8Array, i: number): string | undefined {
+  const candidates = KEYS_BY_FIRST.get(b[i]!);
+  if (candidates === undefined) return undefined;
+  for (let k = 0; k < candidates.length; k++) {
+    const key = candidates[k]!;
+    const end = i + key.length;
+    if (b[end] === 0x22 && b[end + 1] === 0x3a && literalAt(b, i, key)) return key;
+  }
+  return undefined;
+}
+
 /**
  * materialize.Request `store` and `load` in JSON, scanned over the bytes so
  * raw values are copied out without a UTF-8 round trip. Handles the compact
@@ -197,15 +233,9 @@ function storeLoadJsonDecoder(schema: DescMessage): FastDecode | undefined {
     } else {
       for (;;) {
         if (b[i] !== 0x22) return undefined;
-        // Field names are short ASCII; anything else (escapes, non-ASCII) goes the generic way.
-        let key = "";
-        let j = i + 1;
-        for (let c = b[j]; c !== 0x22; c = b[++j]) {
-          if (c === undefined || c === 0x5c || c >= 0x80 || j - i > 24) return undefined;
-          key += String.fromCharCode(c);
-        }
-        if (b[j + 1] !== 0x3a) return undefined;
-        i = j + 2;
+        const key = storeKey(b, i + 1);
+        if (key === undefined) return undefined; // unknown or escaped: the generic path decides
+        i += key.length + 3; // quotes and colon
         if (literalAt(b, i, "null")) {
           i += 4;
         } else {
