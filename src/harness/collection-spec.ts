@@ -39,6 +39,19 @@ export interface BuiltCollection {
 
 const enc = new TextEncoder();
 
+/**
+ * What Flow's own schema URLs stand for in a read schema: the collection's
+ * write schema (also for the relaxed form), and an inferred schema that the
+ * harness does not have (anything goes).
+ */
+export function flowSchemaRefs(writeSchema: Record<string, unknown>): Record<string, unknown> {
+  return {
+    "flow://write-schema": writeSchema,
+    "flow://relaxed-write-schema": writeSchema,
+    "flow://inferred-schema": true,
+  };
+}
+
 export function buildCollection(name: string, def: CollectionDef): BuiltCollection {
   const at = `collection ${JSON.stringify(name)}`;
   if (!/^[\p{L}\p{N}\-_.]+(\/[\p{L}\p{N}\-_.]+)*$/u.test(name)) {
@@ -59,7 +72,7 @@ export function buildCollection(name: string, def: CollectionDef): BuiltCollecti
   let writeShape: Shape, readShape: Shape;
   try {
     writeShape = buildShape(writeSchema);
-    readShape = readSchema ? buildShape(readSchema) : writeShape;
+    readShape = readSchema ? buildShape(readSchema, flowSchemaRefs(writeSchema)) : writeShape;
   } catch (err) {
     throw new HarnessError(`${at}: schema: ${(err as Error).message}`);
   }

@@ -22,6 +22,7 @@ import { createLogger, type Logger } from "../log.js";
 import { loadCatalog, withGrpcAddress, type Catalog } from "./catalog.js";
 import { applyMaterialization, buildMaterialization, type BuiltMaterialization } from "./build-materialization.js";
 import { planBinding } from "./binding-plan.js";
+import { flowSchemaRefs } from "./collection-spec.js";
 import { HarnessError } from "./errors.js";
 import type { CrashPoint } from "./faults.js";
 import { FileFixture, FixtureSource, type FixtureInput } from "./fixture.js";
@@ -119,8 +120,8 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
   const plans = built.spec.bindings.map((b, i) => planBinding(i, b, built.collections[i]!.readShape));
   const validators = built.collections.map((c) => {
     if (opts.validate === false) return undefined;
-    const schemaText = c.spec.readSchemaJson.length ? dec.decode(c.spec.readSchemaJson) : dec.decode(c.spec.writeSchemaJson);
-    return compileValidator(JSON.parse(schemaText), `collection ${c.spec.name}`);
+    if (!c.spec.readSchemaJson.length) return compileValidator(c.writeSchema, `collection ${c.spec.name}`);
+    return compileValidator(JSON.parse(dec.decode(c.spec.readSchemaJson)), `collection ${c.spec.name} (read schema)`, flowSchemaRefs(c.writeSchema));
   });
 
   // Input and its name in checkpoints. A file is read by each shard on its

@@ -191,12 +191,32 @@ function maxDefined(a?: number, b?: number) {
   return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
 
-/** Builds the shape of `root`, resolving local $refs against it. */
-export function buildShape(root: unknown): Shape {
+/**
+ * Builds the shape of `root`, resolving local $refs against it and absolute
+ * ones against `external` (e.g. Flow's `flow://write-schema`).
+ */
+export function buildShape(root: unknown, external: Record<string, unknown> = {}): Shape {
   const building = new Map<unknown, Shape>();
 
+  const externalShapes = new Map<string, Shape>();
+  // An absolute reference: the shape of another document (its own local refs resolve within it).
+  const externalShape = (ref: string): Shape | undefined => {
+    const hash = ref.indexOf("#");
+    const base = hash < 0 ? ref : ref.slice(0, hash);
+    if (base === "") return undefined;
+    if (!(base in external)) {
+      throw new Error(`schema $ref ${JSON.stringify(ref)} is not local; only "#..." references and ${Object.keys(external).join(", ") || "no external schemas"} are supported`);
+    }
+    if (hash >= 0 && ref.length > hash + 1) throw new Error(`schema $ref ${JSON.stringify(ref)}: fragments of external schemas are not supported`);
+    let shape = externalShapes.get(base);
+    if (!shape) {
+      shape = buildShape(external[base], {});
+      externalShapes.set(base, shape);
+    }
+    return shape;
+  };
+
   const resolveRef = (ref: string): unknown => {
-    if (!ref.startsWith("#")) throw new Error(`schema $ref ${JSON.stringify(ref)} is not local; only "#..." references are supported`);
     let target: unknown;
     const frag = decodeURIComponent(ref.slice(1));
     if (frag === "" || frag.startsWith("/")) {
@@ -275,7 +295,7 @@ export function buildShape(root: unknown): Shape {
     }
 
     building.set(schema, shape);
-    if (typeof s.$ref === "string") shape = intersect(shape, walk(resolveRef(s.$ref), depth + 1));
+    if (typeof s.$ref === "string") shape = intersect(shape, externalShape(s.$ref) ?? walk(resolveRef(s.$ref), depth + 1));
     if (Array.isArray(s.allOf)) for (const sub of s.allOf) shape = intersect(shape, walk(sub, depth + 1));
     for (const kw of ["anyOf", "oneOf"]) {
       if (Array.isArray(s[kw]) && s[kw].length > 0) {

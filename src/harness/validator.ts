@@ -9,9 +9,16 @@ import type { ValidateFunction } from "ajv";
 
 export type DocValidator = (doc: unknown) => string | undefined;
 
-export function compileValidator(schema: Record<string, unknown>, what: string): DocValidator {
+/** Compiles `schema`; `external` maps absolute $ref URLs (e.g. flow://write-schema) to schemas. */
+export function compileValidator(schema: Record<string, unknown>, what: string, external: Record<string, unknown> = {}): DocValidator {
   const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true, allowUnionTypes: true });
   (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+  for (const [url, s] of Object.entries(external)) {
+    const body = s === true ? {} : { ...(s as Record<string, unknown>) };
+    delete body.$id;
+    delete body.$schema;
+    ajv.addSchema(body, url);
+  }
   let fn: ValidateFunction;
   try {
     const s = { ...schema };

@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { splitRanges } from "../../src/harness/task-common.js";
 import { uuidTime, uuidV1 } from "../../src/harness/uuid.js";
 import { parseCrashPoint } from "../../src/harness/faults.js";
+import { compileValidator } from "../../src/harness/validator.js";
+import { flowSchemaRefs } from "../../src/harness/collection-spec.js";
 import { buildCollection } from "../../src/harness/collection-spec.js";
 import { collectionsFor } from "../../src/harness/task-common.js";
 
@@ -174,6 +176,17 @@ describe("fixtures", () => {
   it("names the line of a malformed fixture", async () => {
     const src = new FixtureSource("fixture/bad", Readable.from(['["c", {}]\n{"nope": 1}\n']));
     await expect(src.readTxn(0)).rejects.toThrow(/fixture\/bad:2: expected \["<collection>", document\]/);
+  });
+});
+
+describe("document validation", () => {
+  it("validates against read schemas that refer to Flow's schema URLs", () => {
+    const write = { type: "object", properties: { id: { type: "integer" }, at: { type: "string", format: "date-time" } }, required: ["id"] };
+    const v = compileValidator({ allOf: [{ $ref: "flow://write-schema" }, { $ref: "flow://inferred-schema" }] }, "t", flowSchemaRefs(write));
+    expect(v({ id: 1, at: "2024-01-01T00:00:00Z" })).toBeUndefined();
+    expect(v({ id: "x" })).toBe("/id must be integer");
+    expect(v({ id: 1, at: "yesterday" })).toMatch(/\/at must match format "date-time"/);
+    expect(v({})).toMatch(/required property 'id'/);
   });
 });
 

@@ -156,6 +156,12 @@ describe("collection spec", () => {
     expect(JSON.parse(dec.decode(s.readSchemaJson))).toEqual(read);
     expect(s.projections.map((p) => p.field)).toContain("extra");
     expect(() => buildCollection("acmeCo/rw", { schema: write, writeSchema: write, key: ["/id"] })).toThrow(/either "schema", or both/);
+
+    // Flow's read schemas refer to the write schema and the inferred schema by URL.
+    const flowRead = { allOf: [{ $ref: "flow://write-schema" }, { $ref: "flow://inferred-schema" }], properties: { more: { type: "boolean" } } };
+    const { spec: f } = buildCollection("acmeCo/rw", { writeSchema: write, readSchema: flowRead, key: ["/id"] });
+    expect(f.projections.find((p) => p.field === "id")!.inference!.types).toEqual(["integer"]);
+    expect(f.projections.map((p) => p.field)).toContain("more");
   });
 });
 
