@@ -2,12 +2,14 @@
  * materialize-postgres as a real process under the runtime harness
  * (src/harness), over stdio with the protobuf codec: fixture runs through a
  * standard and a delta-updates binding, every crash point, a zombie session,
- * and a split into two shards followed by a merge. Every run must leave the
+ * a split into two shards followed by a merge, and a run over gRPC against
+ * `tributary serve`. Every run must leave the
  * tables exactly as a run without faults: no row lost, none applied twice
  * (the collection sums `n` through Loads, so a replayed transaction shows).
  *
  * Needs `npx tsc -p .` first (the harness runs dist/connectors/materialize-postgres/main.js).
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -173,5 +175,29 @@ describe("materialize-postgres under the runtime harness", () => {
     expect(await outcome(schema)).toEqual(baseline);
     const rows = await admin.query(`SELECT key_begin::bigint AS b, key_end::bigint AS e FROM "${schema}".flow_checkpoints_v1`);
     expect(rows.rows.map((r) => [Number(r.b), Number(r.e)])).toEqual([[0, 0xffffffff]]);
+  });
+
+  it("runs the same over gRPC against `tributary serve materialize-postgres`", async () => {
+    const server = spawn(process.execPath, [join(HERE, "../../bin/tributary"), "serve", "materialize-postgres", "--port", "0", "--host", "127.0.0.1"], {
+      stdio: ["ignore", "pipe", "ignore"],
+      env: { ...process.env, LOG_LEVEL: "error" },
+    });
+    try {
+      const address = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        server.stdout!.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        server.once("exit", (code) => reject(new Error(`tributary serve exited with ${code}`)));
+      });
+      const schema = uniqueSchema("harness");
+      const res = await run(catalog(schema), { grpcAddress: address });
+      expect(res.stats.transactions).toBe(4);
+      expect(await outcome(schema)).toEqual(baseline);
+    } finally {
+      server.kill("SIGTERM");
+    }
   });
 });
