@@ -88,7 +88,7 @@ export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   if (err instanceof ConnectorError) return false;
   if (typeof e?.code === "string" && (/^(08|57P)/.test(e.code) || /^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH)$/.test(e.code))) return true;
-  return /Connection terminated|connection (?:is )?closed|server closed the connection|terminating connection|the database system is (?:starting up|shutting down)|ended unexpectedly/i.test(
+  return /Connection terminated|not queryable|connection (?:is )?closed|server closed the connection|terminating connection|the database system is (?:starting up|shutting down)|ended unexpectedly/i.test(
     String(e?.message ?? ""),
   );
 }

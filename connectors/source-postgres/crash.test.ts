@@ -147,6 +147,25 @@ describe("crash safety", () => {
     await cap.stop();
   });
 
+  it("finishes a backfill interrupted by a server restart, without a process restart", async () => {
+    if (!pg.owned) return;
+    const db = "restart_fill";
+    await pg.createDatabase(db);
+    await pg.query(db, `CREATE TABLE stress (id int PRIMARY KEY, v int NOT NULL)`);
+    await pg.query(db, `INSERT INTO stress SELECT g, 0 FROM generate_series(1, 30000) g`);
+    const out = new MemoryOutput();
+    const cap = startCapture(cfgFor(db, { backfill_chunk_size: 300 }), [{ namespace: "public", stream: "stress" }], out);
+    await out.until(() => out.state.bindingStateV1?.["public%2Fstress"]?.mode === "backfill", 30_000, "the backfill to start");
+    await pg.restart();
+    await pg.query(db, `UPDATE stress SET v = 1 WHERE id IN (1, 29999)`);
+    await out.until(() => out.state.bindingStateV1?.["public%2Fstress"]?.mode === "active", 60_000, "the backfill to finish");
+    await out.until(() => out.committed.filter((d) => d.doc.v === 1).length >= 2, 30_000, "the updates");
+    await cap.stop();
+    expect(cap.error).toBeUndefined();
+    const rows = await pg.query<{ id: number; v: number }>(db, `SELECT id, v FROM stress`);
+    expect(checkAgainstTable(out.committed, rows)).toEqual([]);
+  });
+
   it("streams a 1,000,000-row transaction in bounded memory", async () => {
     const db = "bigtx";
     await pg.createDatabase(db);

@@ -93,7 +93,8 @@ describe("validate", () => {
     const db = "prereq_ok";
     await pg.createDatabase(db);
     await pg.query(db, `CREATE TABLE a (id int PRIMARY KEY)`);
-    const paths = await connector.validate!(validateReq(cfgFor(pg, db), ["public.a"]) as any, ctx());
+    // sslmode=prefer falls back to plain TCP on a server without TLS.
+    const paths = await connector.validate!(validateReq(cfgFor(pg, db, { sslmode: "prefer" }), ["public.a"]) as any, ctx());
     expect(paths).toEqual([["public", "a"]]);
     const rows = await pg.query(db, `SELECT tablename FROM pg_publication_tables WHERE pubname = 'pub_prereq_ok'`);
     expect(rows.map((r) => r.tablename)).toEqual(["a"]);
@@ -108,6 +109,22 @@ describe("validate", () => {
     await pg.query(db, `GRANT SELECT ON a TO repl`);
     const err = await connector.validate!(validateReq({ ...cfgFor(pg, db), user: "repl" }, ["public.a"]) as any, ctx()).catch((e) => e as Error);
     expect((err as Error).message).toMatch(/public.a is not in publication pub_prereq_pub[\s\S]*ALTER PUBLICATION "pub_prereq_pub" ADD TABLE "public"."a";/);
+  });
+});
+
+describe("config", () => {
+  it("names the field at fault", async () => {
+    const { normalizeConfig } = await import("./config.js");
+    expect(() => normalizeConfig({ user: "u" })).toThrow("endpoint config /address must be a string and is required");
+    expect(() => normalizeConfig({ address: "db:5432", user: "u", slot: "Bad-Slot" })).toThrow(/\/slot may hold only lower-case letters/);
+    expect(() => normalizeConfig({ address: "db:5432", user: "u", backfill_chunk_size: 0 })).toThrow("endpoint config /backfill_chunk_size must be a positive integer");
+    expect(() => normalizeConfig({ address: "db:5432:1", user: "u" })).toThrow(/\/address must be host or host:port/);
+    expect(normalizeConfig({ address: "db", user: "u" })).toMatchObject({ database: "postgres", slot: "flow_slot", publication: "flow_publication", sslmode: "prefer" });
+  });
+  it("reports an unreachable server by its address, without the password", async () => {
+    const err = await connector.discover({ address: "127.0.0.1:1", user: "u", password: "hunter2", sslmode: "disable" } as any, ctx()).catch((e) => e as Error);
+    expect((err as Error).message).toMatch(/127\.0\.0\.1:1|ECONNREFUSED/);
+    expect((err as Error).message).not.toContain("hunter2");
   });
 });
 
