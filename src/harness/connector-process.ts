@@ -34,7 +34,7 @@ export class ConnectorProcess<Req, Res> {
   received = 0;
 
   constructor(
-    private readonly endpoint: ConnectorEndpoint,
+    endpoint: ConnectorEndpoint,
     private readonly wire: ProtocolWire<Req, Res>,
     private readonly opts: SpawnOptions,
   ) {

@@ -32,7 +32,7 @@ export class GrpcSession<Req, Res> {
   lastMessage = "";
 
   constructor(
-    private readonly address: string,
+    address: string,
     protocol: "capture" | "materialize",
     private readonly opts: SpawnOptions,
   ) {
