@@ -21,13 +21,12 @@ export interface Received<Req> {
 
 export class RequestReader<Req extends object> {
   private readonly it: AsyncIterator<Req>;
-  private readonly failure: Promise<never>;
-  private fail!: (err: unknown) => void;
+  private failed = false;
+  private error: unknown;
+  private rejectPending: ((err: unknown) => void) | undefined;
 
   constructor(requests: AsyncIterable<Req>, private readonly typeName: string, private readonly variants: Variants) {
     this.it = requests[Symbol.asyncIterator]();
-    this.failure = new Promise<never>((_, reject) => (this.fail = reject));
-    this.failure.catch(() => {}); // observed through next()
   }
 
   /** Classifies a request by its single set message field. */
@@ -47,21 +46,36 @@ export class RequestReader<Req extends object> {
     return { kind: found[0], name: `${this.typeName}.${found[1]}`, req };
   }
 
-  /** The next request, or undefined at the end of the stream. */
+  /**
+   * The next request, or undefined at the end of the stream. A failure of
+   * watched work rejects the pending read. (No Promise.race against a
+   * long-lived promise here: every race would leave a reaction on it that
+   * keeps its request alive for the whole session.)
+   */
   async next(): Promise<Received<Req> | undefined> {
-    const r = await Promise.race([this.it.next(), this.failure]);
+    if (this.failed) throw this.error;
+    const r = await new Promise<IteratorResult<Req>>((resolve, reject) => {
+      this.rejectPending = reject;
+      this.it.next().then(resolve, reject);
+    });
+    this.rejectPending = undefined;
     if (r.done) return undefined;
     return this.classify(r.value);
   }
 
   /** Fails the current or next read if `work` rejects. */
   watch(work: Promise<unknown>): void {
-    work.catch((err) => this.fail(err));
+    work.catch((err) => this.abort(err));
   }
 
-  /** Rejects pending and future reads with `err`. */
+  /** Rejects the pending read, and every later one, with `err`. */
   abort(err: unknown): void {
-    this.fail(err);
+    if (this.failed) return;
+    this.failed = true;
+    this.error = err;
+    const reject = this.rejectPending;
+    this.rejectPending = undefined;
+    reject?.(err);
   }
 
   /**

@@ -11,7 +11,7 @@
  */
 import type { Readable, Writable } from "node:stream";
 import { messageCodec, wireCodecFromEnv, type WireCodec } from "../codec/wire.js";
-import { FrameWriter, readFrames } from "../codec/frames.js";
+import { FrameWriter, readFrameBatches } from "../codec/frames.js";
 import { RequestSchema as CaptureRequestSchema, ResponseSchema as CaptureResponseSchema } from "../gen/capture/capture_pb.js";
 import {
   RequestSchema as MaterializeRequestSchema,
@@ -79,15 +79,18 @@ async function* decodeRequests(
   typeName: string,
 ): AsyncGenerator<AnyRequest> {
   let n = 0;
-  for await (const payload of readFrames(stdin, wire)) {
-    n++;
-    let req: AnyRequest;
-    try {
-      req = decode(payload);
-    } catch (err) {
-      throw new ProtocolError(`could not decode ${typeName} #${n} from stdin (${wire} codec): ${describeError(err)}`);
+  // Frames come in batches (one per stdin chunk): one await per chunk, not per message.
+  for await (const batch of readFrameBatches(stdin, wire)) {
+    for (const payload of batch) {
+      n++;
+      let req: AnyRequest;
+      try {
+        req = decode(payload);
+      } catch (err) {
+        throw new ProtocolError(`could not decode ${typeName} #${n} from stdin (${wire} codec): ${describeError(err)}`);
+      }
+      yield req;
     }
-    yield req;
   }
 }
 
