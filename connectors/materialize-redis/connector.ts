@@ -162,7 +162,7 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
           load,
           destroy,
           async write(it) {
-            const w = await writeAll(plans, it, async () => new DirectWriter(writes));
+            const w = await writeAll(plans, it, async () => new DirectWriter(writes, ep.chunkRecords));
             await w?.finish().catch((err) => {
               throw redisError(err, ep, "writing documents");
             });

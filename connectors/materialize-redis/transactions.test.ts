@@ -347,8 +347,12 @@ describe("materialize-redis Apply", () => {
 describe("materialize-redis at-least-once delivery", () => {
   it("writes targets during Store, keeps no state, and re-runs append again", async () => {
     const n = ns();
-    const spec = materialization(n, [{ prefix: `${n}:u` }, { prefix: `${n}:e`, delta: true }], endpoint(n, { delivery: "at_least_once" }));
-    const txn = [flush(), store(0, { id: 1, name: "a" }), store(1, { id: 1, name: "a" }), startCommit()];
+    const spec = materialization(
+      n,
+      [{ prefix: `${n}:u` }, { prefix: `${n}:e`, delta: true }, { prefix: `${n}:h`, format: "hash" }],
+      endpoint(n, { delivery: "at_least_once" }),
+    );
+    const txn = [flush(), store(0, { id: 1, name: "a" }), store(1, { id: 1, name: "a" }), store(2, { id: 1, name: "a", n: 3 }, { values: HASH_VALUES }), startCommit()];
     for (let i = 0; i < 2; i++) {
       const s = session(connector);
       await s.push(open(spec), ack(), ...txn);
@@ -359,6 +363,7 @@ describe("materialize-redis at-least-once delivery", () => {
       expect(stateUpdates(s.sink.sent)).toEqual([]);
     }
     expect((await snapshot(r, `${n}:e`))[""]).toHaveLength(2); // the re-run transaction was appended twice
+    expect(await r.hgetall(`${n}:h:1`)).toEqual({ n: "3", name: "a", flow_document: JSON.stringify({ id: 1, name: "a", n: 3 }) });
   });
 });
 
