@@ -29,8 +29,11 @@ const cfgFor = (db: string, extra: Record<string, unknown> = {}) => ({
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The key of row number `x`: the number itself, or (text keys) an md5 whose order is unrelated to it. */
+const keyExpr = (textKey: boolean, x: string) => (textKey ? `md5((${x})::text)` : `(${x})`);
+
 /** Random inserts (v=0), increments (v=v+1) and deletes (ids never reused), in small transactions. */
-function loadGenerator(db: string, firstNewId: number) {
+function loadGenerator(db: string, firstNewId: number, textKey = false) {
   let stop = false;
   let nextId = firstNewId;
   const done = (async () => {
@@ -41,12 +44,12 @@ function loadGenerator(db: string, firstNewId: number) {
       const r = Math.random();
       await c.query("BEGIN");
       if (r < 0.3) {
-        await c.query(`INSERT INTO stress (id, v) SELECT g, 0 FROM generate_series($1::int, $2::int) g`, [nextId, nextId + 4]);
+        await c.query(`INSERT INTO stress (id, v) SELECT ${keyExpr(textKey, "g")}, 0 FROM generate_series($1::int, $2::int) g`, [nextId, nextId + 4]);
         nextId += 5;
       } else if (r < 0.9) {
-        await c.query(`UPDATE stress SET v = v + 1 WHERE id IN (SELECT (random() * $1)::int FROM generate_series(1, 20))`, [nextId]);
+        await c.query(`UPDATE stress SET v = v + 1 WHERE id IN (SELECT ${keyExpr(textKey, "(random() * $1)::int")} FROM generate_series(1, 20))`, [nextId]);
       } else {
-        await c.query(`DELETE FROM stress WHERE id = (SELECT (random() * $1)::int)`, [nextId]);
+        await c.query(`DELETE FROM stress WHERE id = (SELECT ${keyExpr(textKey, "(random() * $1)::int")})`, [nextId]);
       }
       await c.query("COMMIT");
     }
@@ -60,8 +63,8 @@ function loadGenerator(db: string, firstNewId: number) {
   };
 }
 
-function checkAgainstTable(committed: Captured[], rows: { id: number; v: number }[]) {
-  const byId = new Map<number, { values: Set<number>; last: any }>();
+function checkAgainstTable(committed: Captured[], rows: { id: number | string; v: number }[]) {
+  const byId = new Map<number | string, { values: Set<number>; last: any }>();
   for (const { doc } of committed) {
     if (doc.id === undefined) continue;
     const e = byId.get(doc.id) ?? { values: new Set<number>(), last: undefined };
@@ -86,19 +89,24 @@ function checkAgainstTable(committed: Captured[], rows: { id: number; v: number 
 }
 
 describe("crash safety", () => {
-  it("recovers from kills at random points of backfill and streaming with nothing lost", async () => {
-    const db = "crash";
+  /**
+   * Kills the connector `rounds` times (the first three inside its backfill)
+   * while writes go on, then lets a last run catch up, and checks the result.
+   * Integer keys exercise the precise backfill filter, text keys (in an order
+   * unrelated to insertion) the unfiltered one.
+   */
+  async function crashRounds(db: string, textKey: boolean, rounds: number) {
     await pg.createDatabase(db);
-    await pg.query(db, `CREATE TABLE stress (id int PRIMARY KEY, v int NOT NULL)`);
-    await pg.query(db, `INSERT INTO stress SELECT g, 0 FROM generate_series(1, 50000) g`);
-    const load = loadGenerator(db, 50001);
+    await pg.query(db, `CREATE TABLE stress (id ${textKey ? "text" : "int"} PRIMARY KEY, v int NOT NULL)`);
+    await pg.query(db, `INSERT INTO stress SELECT ${keyExpr(textKey, "g")}, 0 FROM generate_series(1, 50000) g`);
+    const load = loadGenerator(db, 50001, textKey);
     const config = cfgFor(db, { backfill_chunk_size: 500 });
     const bindings = [{ namespace: "public", stream: "stress" }];
 
     let state: CaptureState = {};
     const committed: Captured[] = [];
     let sawBackfillKill = false;
-    for (let round = 0; round < 6; round++) {
+    for (let round = 0; round < rounds; round++) {
       const p = new DriverProcess(config, bindings, state);
       if (round < 3) {
         // Early rounds die mid-backfill: once a chunk is committed, at a random moment of the next ones.
@@ -114,20 +122,26 @@ describe("crash safety", () => {
     }
     await load.stop();
     // A last run to catch up with everything written.
-    await pg.query(db, `CREATE TABLE IF NOT EXISTS marker (id int PRIMARY KEY)`);
     const p = new DriverProcess(config, bindings, state);
     await p.until(() => p.state.bindingStateV1?.["public%2Fstress"]?.mode === "active", 60_000, "backfill to finish");
-    const last = (await pg.query(db, `SELECT max(id) AS m FROM stress`))[0].m;
-    await pg.query(db, `UPDATE stress SET v = v + 1 WHERE id = (SELECT max(id) FROM stress)`);
-    const finalV = (await pg.query(db, `SELECT v FROM stress WHERE id = $1`, [last]))[0].v;
+    const [{ id: last }] = await pg.query(db, `SELECT id FROM stress ORDER BY id DESC LIMIT 1`);
+    const [{ v: finalV }] = await pg.query(db, `UPDATE stress SET v = v + 1 WHERE id = $1 RETURNING v`, [last]);
     await p.until(() => p.committed.some((d) => d.doc.id === last && d.doc.v === finalV), 60_000, "the final update");
     await p.kill("SIGTERM");
     committed.push(...p.committed);
 
     expect(sawBackfillKill).toBe(true);
-    const rows = await pg.query<{ id: number; v: number }>(db, `SELECT id, v FROM stress`);
+    const rows = await pg.query<{ id: number | string; v: number }>(db, `SELECT id, v FROM stress`);
     expect(checkAgainstTable(committed, rows)).toEqual([]);
     expect(committed.filter((d) => d.doc._meta.op === "d").length).toBeGreaterThan(0);
+  }
+
+  it("recovers from kills at random points of backfill and streaming with nothing lost (integer keys)", async () => {
+    await crashRounds("crash", false, 6);
+  });
+
+  it("recovers from kills at random points of backfill and streaming with nothing lost (text keys)", async () => {
+    await crashRounds("crash_text", true, 4);
   });
 
   it("keeps streaming across a server restart", async () => {

@@ -179,6 +179,14 @@ export class DriverProcess {
     };
     if (keep) {
       createInterface({ input: this.child.stdout! }).on("line", (line) => {
+        try {
+          onLine(line);
+        } catch (err) {
+          // A process killed mid-write leaves a partial last line: it was never sent in full, so it is dropped.
+          if (!this.killed) throw err;
+        }
+      });
+      const onLine = (line: string) => {
         if (line[0] === "D") {
           if (this.firstDocAt === 0) this.firstDocAt = performance.now();
           const tab = line.indexOf("\t");
@@ -187,7 +195,7 @@ export class DriverProcess {
           this.pendingBytes += text.length;
           this.pending.push({ binding: Number(line.slice(1, tab)), text, doc: JSON.parse(text) });
         } else if (line[0] === "C") onCheckpoint(line.slice(1));
-      });
+      };
     } else {
       // Counting only (benchmarks): scan bytes for line starts, so the parent
       // costs little CPU beside the connector it measures.
@@ -236,7 +244,10 @@ export class DriverProcess {
     }
   }
 
+  private killed = false;
+
   kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
+    this.killed = true;
     this.child.kill(signal);
     return this.exited;
   }
