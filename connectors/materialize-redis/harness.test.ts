@@ -5,7 +5,8 @@
  * run without crashes: nothing lost, nothing applied twice (the fixture sums
  * `n`, so a transaction counted twice would show).
  *
- * Needs `npx tsc -p .` first (the harness runs dist/connectors/materialize-redis/main.js).
+ * Needs `npx tsc -p .` first (the harness runs the image's entry point,
+ * `tributary run materialize-redis`, from this checkout).
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -48,8 +49,8 @@ function catalog(ns: string, delivery = "exactly_once"): string {
 materializations:
   acmeCo/redis:
     endpoint:
-      local:
-        command: ["node", "<repo>/dist/connectors/materialize-redis/main.js"]
+      connector:
+        image: ghcr.io/tributary-dev/materialize-redis:dev
         config: ${JSON.stringify(config)}
     bindings:
       - resource: { prefix: "${ns}:json" }

@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { RequestSchema, ResponseSchema, type Request, type Response } from "../../src/gen/materialize/materialize_pb.js";
-import { ConnectorProcess, REPO } from "../../test/support/process.js";
+import { ConnectorProcess, TRIBUTARY } from "../../test/support/process.js";
 import { markerOf, type StagedTxn } from "./stage.js";
 import {
   ack,
@@ -24,7 +24,7 @@ import {
   streamIds,
 } from "./test-support.js";
 
-const MAIN = `${REPO}dist/connectors/materialize-redis/main.js`;
+
 const r = redis();
 const used: string[] = [];
 const ACL_USER = `${namespace()}-user`;
@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 function spawnConnector() {
-  return new ConnectorProcess(["node", MAIN], "proto", RequestSchema, ResponseSchema);
+  return new ConnectorProcess(["node", TRIBUTARY, "run", "materialize-redis"], "proto", RequestSchema, ResponseSchema);
 }
 
 const count = (rs: Response[], k: keyof Response) => rs.filter((x) => x[k] !== undefined).length;

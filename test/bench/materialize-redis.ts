@@ -24,7 +24,6 @@ import { RequestSchema, ResponseSchema, type Request, type Response } from "../.
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { CollectionSpecSchema, MaterializationSpecSchema } from "../../src/gen/flow/flow_pb.js";
 import { FrameDecoder } from "../../src/codec/frames.js";
-import { connectorNames } from "../../connectors/registry.js";
 import { peakRssMb, report, type Rate } from "./_measure.js";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
@@ -73,9 +72,7 @@ class Driver {
 
   constructor() {
     const node = [process.execPath, ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
-    const argv = connectorNames().includes("materialize-redis")
-      ? [...node, `${REPO}/bin/tributary`, "run", "materialize-redis"]
-      : [...node, `${REPO}/dist/connectors/materialize-redis/main.js`];
+    const argv = [...node, `${REPO}/bin/tributary`, "run", "materialize-redis"];
     this.child = spawn(argv[0]!, argv.slice(1), {
       stdio: ["pipe", "pipe", "inherit"],
       env: { ...process.env, FLOW_RUNTIME_CODEC: "proto", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
