@@ -218,16 +218,22 @@ async function main(): Promise<void> {
   const ns = `bench-${randomBytes(3).toString("hex")}`;
   process.stdout.write(`${DOCS.toLocaleString("en-US")} docs (${(DOCS - HALF).toLocaleString("en-US")} updates) in transactions of ${TXN.toLocaleString("en-US")}, ~${doc(0).text.length} bytes each\n`);
   try {
-    const raw = await runRaw(redis, `${ns}-raw`);
-    await dropPrefix(redis, `${ns}-raw`);
+    let raw: Rate;
+    try {
+      raw = await runRaw(redis, `${ns}-raw`);
+    } finally {
+      await dropPrefix(redis, `${ns}-raw`);
+    }
     for (const mode of MODES) {
-      const { rate, rssMb } = await runConnector(`${ns}-${mode}`, mode);
-      // Check the outcome: every key holds its last version.
-      const sample = [0, HALF - 1].map((id) => `${ns}-${mode}:w:${id}`);
-      const got = await redis.mget(sample);
-      if (got.some((v) => !v || !v.includes("rev 2") && DOCS > 1)) throw new Error(`unexpected final values ${JSON.stringify(got)}`);
-      report(`materialize-redis ${mode}`, rate, raw, `peak RSS ${rssMb.toFixed(0)} MB`);
-      await dropPrefix(redis, `${ns}-${mode}`);
+      try {
+        const { rate, rssMb } = await runConnector(`${ns}-${mode}`, mode);
+        // Check the outcome: keys hold their last version.
+        const got = await redis.mget([0, HALF - 1].map((id) => `${ns}-${mode}:w:${id}`));
+        if (got.some((v) => !v || (DOCS > 1 && !v.includes("rev 2")))) throw new Error(`unexpected final values ${JSON.stringify(got)}`);
+        report(`materialize-redis ${mode}`, rate, raw, `peak RSS ${rssMb.toFixed(0)} MB`);
+      } finally {
+        await dropPrefix(redis, `${ns}-${mode}`);
+      }
     }
   } finally {
     redis.disconnect();
