@@ -367,6 +367,29 @@ describe("materialize-redis at-least-once delivery", () => {
   });
 });
 
+describe("materialize-redis delta updates in hash format", () => {
+  it("appends the key, the action and the selected fields, leaving out nulls", async () => {
+    const n = ns();
+    const spec = materialization(n, [{ prefix: `${n}:d`, delta: true, format: "hash", document: "" }]);
+    const { feed, done, push } = session(connector);
+    await push(
+      open(spec),
+      ack(),
+      flush(),
+      store(0, { id: 1, name: "a", n: null, tags: ["x"] }, { values: HASH_VALUES }),
+      store(0, { id: 1, name: "b", n: 2, tags: [], _meta: { op: "u" } }, { values: HASH_VALUES }),
+      startCommit(),
+      ack(),
+    );
+    feed.end();
+    await done;
+    expect((await snapshot(r, `${n}:d`))[""]).toEqual([
+      ["key", "[1]", "op", "c", "name", "a", "tags", '["x"]'],
+      ["key", "[1]", "op", "u", "n", "2", "name", "b", "tags", "[]"],
+    ]);
+  });
+});
+
 describe("materialize-redis stream ids", () => {
   it("skips an entry whose id exists, and refuses to drop one when another writer went past it", async () => {
     const n = ns();
