@@ -34,6 +34,8 @@ export async function previewMaterialization(
     log: common.log,
     logLevel: typeof o["log-level"] === "string" ? o["log-level"] : undefined,
   });
+  // Input that is still open (a never-ending pipe) must not keep the process alive.
+  if (o.fixture === undefined || o.fixture === "-") process.stdin.destroy();
   // A summary on stdout, one JSON object, for scripts.
   process.stdout.write(
     JSON.stringify({

@@ -21,7 +21,7 @@ import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
 import { applyStateUpdate } from "./merge-patch.js";
 import { fullRange } from "./task-common.js";
 import { compileValidator } from "./validator.js";
-import { variantOf } from "./unary.js";
+import { variantName } from "./unary.js";
 import type { WireCodec } from "./wire.js";
 
 export interface CapturePreviewOptions {
@@ -156,7 +156,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
       }
       if (first === undefined) throw new ProtocolViolation("capture.Response", "opened-first", "the connector closed its output before sending Opened");
       if (!first.opened) {
-        throw new ProtocolViolation(`capture.Response.${variantOf(first) || "(empty)"}`, "opened-first", "the first response to Open must be Opened");
+        throw new ProtocolViolation(`capture.Response.${variantName(first)}`, "opened-first", "the first response to Open must be Opened");
       }
       const explicitAcks = first.opened.explicitAcknowledgements;
 
@@ -211,7 +211,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
             checkpoints++;
             if (!proc.hasBuffered() || Date.now() - txnStarted >= maxTxnMs || combiner.size >= maxTxnDocs) closed = true;
           } else {
-            throw new ProtocolViolation(`capture.Response.${variantOf(r) || "(empty)"}`, "unexpected-response", "after Opened only Captured, SourcedSchema and Checkpoint may be sent");
+            throw new ProtocolViolation(`capture.Response.${variantName(r)}`, "unexpected-response", "after Opened only Captured, SourcedSchema and Checkpoint may be sent");
           }
         }
         if (!closed) break; // EOF

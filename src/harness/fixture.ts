@@ -72,7 +72,7 @@ export class FixtureSource implements FixtureInput {
   /** `name` identifies the source in runtime checkpoints, e.g. "fixture/data.jsonl". */
   constructor(
     readonly name: string,
-    input: Readable,
+    private readonly input: Readable,
   ) {
     let partial = Buffer.alloc(0);
     let lineNo = 0;
@@ -163,6 +163,12 @@ export class FixtureSource implements FixtureInput {
 
   get totalBytes(): number {
     return this.offset;
+  }
+
+  /** Stops reading the stream (it is not destroyed: it belongs to the caller). */
+  async close(): Promise<void> {
+    this.input.removeAllListeners("data");
+    this.input.pause();
   }
 }
 

@@ -23,7 +23,7 @@ import type { MaterializePreviewOptions, MaterializePreviewStats, ShardResult } 
 import { RecoveryLog } from "./recovery-log.js";
 import { rangeName } from "./task-common.js";
 import { packTuple } from "./tuple.js";
-import { variantOf } from "./unary.js";
+import { variantName, variantOf } from "./unary.js";
 import type { DocValidator } from "./validator.js";
 
 const enc = new TextEncoder();
@@ -89,8 +89,25 @@ export class ShardRunner {
     throw new InjectedCrash(c!);
   }
 
+  /**
+   * How long to wait for a response. Past the preview's deadline, a
+   * transaction in flight still gets a minute to finish: the timeout ends a
+   * preview between transactions, it does not fail a slow one.
+   */
   private remaining(): number | undefined {
-    return this.deadline === undefined ? undefined : Math.max(0, this.deadline - Date.now());
+    return this.deadline === undefined ? undefined : Math.max(0, this.deadline + 60_000 - Date.now());
+  }
+
+  /** The next transaction of the input, or undefined at its end or at the deadline. */
+  private async nextTxn(offset: number): Promise<FixtureTxn | undefined> {
+    if (this.deadline === undefined) return this.source.readTxn(offset);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, this.deadline! - Date.now()))));
+    try {
+      return await Promise.race([this.source.readTxn(offset), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async run(): Promise<ShardResult> {
@@ -156,7 +173,7 @@ export class ShardRunner {
   }
 
   private violation(r: Response, rule: string, detail: string): never {
-    throw new ProtocolViolation(`materialize.Response.${variantOf(r) || "(empty)"}`, rule, detail);
+    throw new ProtocolViolation(`materialize.Response.${variantName(r)}`, rule, detail);
   }
 
   /** The next response; EOF or a timeout while one is expected is an error. */
@@ -182,7 +199,7 @@ export class ShardRunner {
     if (!r.acknowledged) {
       const v = variantOf(r);
       const rule = v === "loaded" ? "loaded-before-acknowledged" : v === "flushed" ? "flushed-before-flush" : "response-order";
-      this.violation(r, rule, `expected Acknowledged (the runtime sent Acknowledge), got ${v || "an empty response"}`);
+      this.violation(r, rule, `expected Acknowledged (the runtime sent Acknowledge), got ${variantName(r)}`);
     }
     s.ackOutstanding = false;
     if (r.acknowledged.state) {
@@ -203,7 +220,7 @@ export class ShardRunner {
     await this.sendAcknowledge(s);
     for (;;) {
       if (this.deadline !== undefined && Date.now() >= this.deadline) break;
-      const txn = await this.source.readTxn(offset);
+      const txn = await this.nextTxn(offset);
       if (!txn) break;
       this.startedTxns++;
       await this.runTxn(s, rl, txn, this.startedTxns);
@@ -348,7 +365,7 @@ export class ShardRunner {
         break;
       } else {
         const v = variantOf(r);
-        this.violation(r, v === "acknowledged" ? "acknowledged-twice" : "response-order", `expected Loaded or Flushed after Flush, got ${v || "an empty response"}`);
+        this.violation(r, v === "acknowledged" ? "acknowledged-twice" : "response-order", `expected Loaded or Flushed after Flush, got ${variantName(r)}`);
       }
     }
 
@@ -398,7 +415,7 @@ export class ShardRunner {
     const r = await this.read(s, "StartedCommit");
     if (!r.startedCommit) {
       const v = variantOf(r);
-      this.violation(r, v === "loaded" ? "loaded-after-flushed" : v === "flushed" ? "flushed-twice" : "response-order", `expected StartedCommit after StartCommit, got ${v || "an empty response"}`);
+      this.violation(r, v === "loaded" ? "loaded-after-flushed" : v === "flushed" ? "flushed-twice" : "response-order", `expected StartedCommit after StartCommit, got ${variantName(r)}`);
     }
     if (zombieRun) return;
     this.maybeCrash("after-started-commit", txnNo);

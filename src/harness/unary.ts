@@ -18,6 +18,12 @@ export function variantOf(msg: object): string {
   return "";
 }
 
+/** The variant's message name as the protocol spells it, e.g. "StartedCommit"; "(empty)" when none is set. */
+export function variantName(msg: object): string {
+  const v = variantOf(msg);
+  return v ? v.charAt(0).toUpperCase() + v.slice(1) : "(empty)";
+}
+
 export async function unary<Req extends object, Res extends object>(
   endpoint: ConnectorEndpoint,
   wire: ProtocolWire<Req, Res>,
@@ -25,7 +31,7 @@ export async function unary<Req extends object, Res extends object>(
   expect: string,
   opts: { log: Logger; protocol: "capture" | "materialize"; logLevel?: string },
 ): Promise<Res> {
-  const what = `${opts.protocol}.Request.${variantOf(req)}`;
+  const what = `${opts.protocol}.Request.${variantName(req)}`;
   const proc = openConnector(endpoint, wire, opts.protocol, { log: opts.log, label: `${opts.protocol} ${variantOf(req)}`, logLevel: opts.logLevel });
   try {
     await proc.send(req);
@@ -36,9 +42,9 @@ export async function unary<Req extends object, Res extends object>(
       throw new ProtocolViolation(`${opts.protocol}.Response`, "unary-exactly-one-response", `${what} must be answered by exactly one response, got ${responses.length}`);
     }
     const res = responses[0]!;
-    const got = variantOf(res);
-    if (got !== expect) {
-      throw new ProtocolViolation(`${opts.protocol}.Response.${got || "(empty)"}`, "unary-response-kind", `${what} must be answered by ${expect}, got ${got || "an empty response"}`);
+    if (variantOf(res) !== expect) {
+      const got = variantName(res);
+      throw new ProtocolViolation(`${opts.protocol}.Response.${got}`, "unary-response-kind", `${what} must be answered by ${variantName({ [expect]: true })}, got ${got}`);
     }
     return res;
   } finally {

@@ -71,13 +71,13 @@ describe("protocol checks: capture", () => {
   it("two responses to a unary request", async () => {
     const v = await capture("unary-two");
     expect(v.rule).toBe("unary-exactly-one-response");
-    expect(v.message).toMatch(/capture\.Request\.spec must be answered by exactly one response, got 2/);
+    expect(v.message).toMatch(/capture\.Request\.Spec must be answered by exactly one response, got 2/);
   });
 
   it("a first response to Open that is not Opened", async () => {
     const v = await capture("opened-not-first");
     expect(v.rule).toBe("opened-first");
-    expect(v.offending).toBe("capture.Response.checkpoint");
+    expect(v.offending).toBe("capture.Response.Checkpoint");
   });
 
   it("a Checkpoint without state", async () => {
@@ -121,7 +121,7 @@ describe("protocol checks: materialize", () => {
   it("a Loaded key that was not requested", async () => {
     const v = await materialize("loaded-not-requested");
     expect(v.rule).toBe("loaded-key-not-requested");
-    expect(v.message).toMatch(/materialize\.Response\.loaded: binding 0: key \[999\] was not requested/);
+    expect(v.message).toMatch(/materialize\.Response\.Loaded: binding 0: key \[999\] was not requested/);
   });
 
   it("a key loaded twice", async () => {
@@ -154,6 +154,6 @@ describe("protocol checks: materialize", () => {
   it("a StartedCommit before Flushed (wrong order)", async () => {
     const v = await materialize("started-commit-before-flushed");
     expect(v.rule).toBe("response-order");
-    expect(v.message).toMatch(/expected Loaded or Flushed after Flush, got startedCommit/);
+    expect(v.message).toMatch(/materialize\.Response\.StartedCommit: expected Loaded or Flushed after Flush, got StartedCommit/);
   });
 });
