@@ -110,7 +110,9 @@ export class ConnectorProcess<Req, Res> {
 
   private onLogLine(line: string) {
     if (!line.trim()) return;
-    let level = "info";
+    // Unstructured text is taken as a log line; one that names an error
+    // (e.g. "TypeError: ..." of a crash) counts as an error line.
+    let level = /\b(\w*Error|error|panic|fatal)\b/.test(line) && !/^\s+at /.test(line) ? "error" : "info";
     let msg = line;
     let fields: Record<string, unknown> = {};
     try {
