@@ -31,6 +31,9 @@ import { RecoveryLog } from "./recovery-log.js";
 import { ShardRunner } from "./shard-runner.js";
 import { fullRange, rangeName, splitRanges } from "./task-common.js";
 import { compileValidator } from "./validator.js";
+
+/** Apply rounds before a connector whose Applied keeps carrying state is declared stuck. */
+const MAX_APPLY_ROUNDS = 10;
 import type { WireCodec } from "./wire.js";
 
 export interface MaterializePreviewOptions {
@@ -150,10 +153,21 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
     inputFor = () => shared;
   }
 
-  // Apply runs once, on the leader.
-  const applied = await applyMaterialization(built, last, leader.record.connectorState, { log, logLevel: opts.logLevel });
+  // Apply runs on the leader. Like Flow, the harness keeps the state an
+  // Applied returns and calls Apply again until none is returned: that is
+  // how a connector finishes pending work before it changes anything.
   let leaderState: unknown = leader.record.connectorState ?? {};
-  if (applied.state) leaderState = applyStateUpdate(leaderState, applied.state.updated, applied.state.mergePatch);
+  const descriptions: string[] = [];
+  for (let round = 1; ; round++) {
+    const applied = await applyMaterialization(built, last, leaderState, { log, logLevel: opts.logLevel });
+    if (applied.actionDescription) descriptions.push(applied.actionDescription);
+    if (!applied.state) break;
+    leaderState = applyStateUpdate(leaderState, applied.state.updated, applied.state.mergePatch);
+    if (round === MAX_APPLY_ROUNDS) {
+      throw new HarnessError(`materialize.Response.Applied carried a state update ${round} times in a row; Apply must settle`);
+    }
+  }
+  const applied = { actionDescription: descriptions.join("\n") };
   leader.setLastApplied(built.version, toBinary(MaterializationSpecSchema, built.spec), leaderState);
 
   const stats: MaterializePreviewStats = { transactions: 0, documents: 0, loads: 0, loadsSkipped: 0, loaded: 0, stores: 0, deletes: 0, sessions: 0, crashes: 0, elapsedMs: 0 };

@@ -13,6 +13,11 @@ export type DocValidator = (doc: unknown) => string | undefined;
 export function compileValidator(schema: Record<string, unknown>, what: string, external: Record<string, unknown> = {}): DocValidator {
   const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: true, allowUnionTypes: true });
   (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+  // Flow's own string formats: numbers (and special floats) carried as strings.
+  ajv.addFormat("integer", /^[+-]?\d+$/);
+  ajv.addFormat("number", /^([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|NaN|-?Infinity)$/);
+  ajv.addFormat("macaddr", /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/);
+  ajv.addFormat("macaddr8", /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){7}$/);
   for (const [url, s] of Object.entries(external)) {
     const body = s === true ? {} : { ...(s as Record<string, unknown>) };
     delete body.$id;

@@ -305,13 +305,13 @@ describe("materialization preview into memory-materialize", () => {
 });
 
 describe("connector state durability", () => {
-  function stateful() {
+  function stateful(scenario = "stateful") {
     const dir = mkdtempSync(join(tmpdir(), "harness-state-"));
     const catalog = catalogFromObject({
       collections: { "acmeCo/things": { schema: SCHEMA, key: ["/id"] } },
       materializations: {
         "acmeCo/raw": {
-          endpoint: { local: { command: ["node", "<repo>/test/support/raw-connectors/raw.mjs"], env: { RAW_SCENARIO: "stateful", RAW_PROTOCOL: "materialize" } } },
+          endpoint: { local: { command: ["node", "<repo>/test/support/raw-connectors/raw.mjs"], env: { RAW_SCENARIO: scenario, RAW_PROTOCOL: "materialize" } } },
           bindings: [{ resource: { table: "t" }, source: "acmeCo/things" }],
         },
       },
@@ -333,6 +333,13 @@ describe("connector state durability", () => {
     const cp2 = String(Buffer.byteLength(txn1 + txn2));
     return { catalog, fixture, log, opened, rl: join(dir, "rl.json"), cp1, cp2 };
   }
+
+  it("calls Apply again while Applied carries state, and opens with that state", async () => {
+    const s = stateful("apply-rounds");
+    const res = await runMaterializePreview({ catalog: s.catalog, fixture: s.fixture, recoveryLog: s.rl, log: s.log });
+    expect(res.applyDescription).toBe("drained pending work\napplied changes");
+    expect(s.opened).toEqual([{ applyRounds: 1 }]);
+  });
 
   it("keeps Flushed, StartedCommit and Acknowledged state in the recovery log", async () => {
     const s = stateful();

@@ -176,9 +176,15 @@ async function materialize() {
         },
       ]);
     } else if (req.apply) {
-      write([{ applied: {} }]);
+      // "apply-rounds": the first Apply only drains (and says so in its
+      // state); the runtime must call Apply again to make the change.
+      if (scenario === "apply-rounds" && !req.apply.state?.applyRounds) {
+        write([{ applied: { actionDescription: "drained pending work", state: { updated: { applyRounds: 1 }, mergePatch: true } } }]);
+      } else if (scenario === "apply-rounds") {
+        write([{ applied: { actionDescription: "applied changes" } }]);
+      } else write([{ applied: {} }]);
     } else if (req.open) {
-      if (scenario === "stateful") return statefulSession(req.open);
+      if (scenario === "stateful" || scenario === "apply-rounds") return statefulSession(req.open);
       return materializeSession();
     }
   }
