@@ -5,22 +5,10 @@ import { ConstraintType, type MaterializeValidate } from "../../src/sdk/types.js
 import { collection, ROOT, type ProjectionDesc } from "../../src/sql/test-fixtures.js";
 import connector from "./connector.js";
 import type { EndpointConfig } from "./config.js";
-import { adminClient, applyRequest, checkpoint, ctx, endpointConfig, materialization, openRequest, transaction, uniqueSchema, type BindingDesc } from "./test-support.js";
+import { applyRequest, checkpoint, ctx, endpointConfig, materialization, openRequest, transaction, type BindingDesc } from "./test-support.js";
+import { testSchemas } from "./test-schemas.js";
 
-let admin: pg.Client;
-const schemas: string[] = [];
-beforeAll(async () => {
-  admin = await adminClient();
-});
-afterAll(async () => {
-  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await admin.end();
-});
-function fresh(): string {
-  const s = uniqueSchema("apply");
-  schemas.push(s);
-  return s;
-}
+const db = testSchemas("apply");
 
 function validateRequest(config: EndpointConfig, bindings: BindingDesc[], last?: ReturnType<typeof materialization>): MaterializeValidate<any, any> {
   return {
@@ -33,7 +21,7 @@ function validateRequest(config: EndpointConfig, bindings: BindingDesc[], last?:
 }
 
 async function columns(schema: string, table: string) {
-  const r = await admin.query(
+  const r = await db.admin.query(
     `SELECT column_name AS c, data_type AS t, is_nullable AS n FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
     [schema, table],
   );
@@ -49,7 +37,7 @@ const v1: ProjectionDesc[] = [
 
 describe("Validate and Apply", () => {
   it("creates everything once, then is a no-op with an empty description", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const binding: BindingDesc = { resource: { table: "items" }, collection: collection("acme/items", v1), keys: ["id"], values: ["qty", "label"], document: "flow_document" };
     const spec = materialization("acme/mat", endpointConfig(schema), [binding]);
 
@@ -66,7 +54,7 @@ describe("Validate and Apply", () => {
   });
 
   it("adds fields, relaxes a field that stops being required, widens a type, and reports an incompatible change", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const b1: BindingDesc = { resource: { table: "items" }, collection: collection("acme/items", v1), keys: ["id"], values: ["qty", "label"], document: "flow_document" };
     const spec1 = materialization("acme/mat", endpointConfig(schema), [b1]);
     await connector.apply(applyRequest(spec1), ctx());
@@ -102,7 +90,7 @@ describe("Validate and Apply", () => {
       "flow_document json not null",
       "added boolean",
     ]);
-    expect((await admin.query(`SELECT qty FROM "${schema}".items`)).rows).toEqual([{ qty: 5 }]);
+    expect((await db.admin.query(`SELECT qty FROM "${schema}".items`)).rows).toEqual([{ qty: 5 }]);
 
     // label turning into an integer cannot be cast in place.
     const v3 = v2.map((p) => (p.field === "label" ? { ...p, types: ["integer"] } : p));
@@ -119,23 +107,23 @@ describe("Validate and Apply", () => {
     const spec4 = materialization("acme/mat", endpointConfig(schema), [b4]);
     const recreated = await connector.apply(applyRequest(spec4, spec2), ctx());
     expect(recreated.actionDescription).toMatch(new RegExp(`^DROP TABLE IF EXISTS ${schema}.items;\nCREATE TABLE`));
-    expect((await admin.query(`SELECT count(*)::int AS n FROM "${schema}".items`)).rows[0].n).toBe(0);
+    expect((await db.admin.query(`SELECT count(*)::int AS n FROM "${schema}".items`)).rows[0].n).toBe(0);
   });
 
   it("truncates on a backfill when the table still fits", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const b: BindingDesc = { resource: { table: "items" }, collection: collection("acme/items", v1), keys: ["id"], values: ["qty", "label"], document: "flow_document" };
     const spec1 = materialization("acme/mat", endpointConfig(schema), [b]);
     await connector.apply(applyRequest(spec1), ctx());
-    await admin.query(`INSERT INTO "${schema}".items VALUES (1, 1, 'x', '{}')`);
+    await db.admin.query(`INSERT INTO "${schema}".items VALUES (1, 1, 'x', '{}')`);
     const spec2 = materialization("acme/mat", endpointConfig(schema), [{ ...b, backfill: 1 }]);
     const applied = await connector.apply(applyRequest(spec2, spec1), ctx());
     expect(applied.actionDescription).toBe(`TRUNCATE TABLE ${schema}.items;`);
-    expect((await admin.query(`SELECT count(*)::int AS n FROM "${schema}".items`)).rows[0].n).toBe(0);
+    expect((await db.admin.query(`SELECT count(*)::int AS n FROM "${schema}".items`)).rows[0].n).toBe(0);
   });
 
   it("refuses to switch a delta-updates binding to standard updates", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const b: BindingDesc = { resource: { table: "log", delta_updates: true }, collection: collection("acme/items", v1), keys: ["id"], values: ["qty"], document: "flow_document" };
     const spec1 = materialization("acme/mat", endpointConfig(schema), [b]);
     await connector.apply(applyRequest(spec1), ctx());

@@ -11,19 +11,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
-import { adminClient, endpointConfig, uniqueSchema } from "./test-support.js";
+import { endpointConfig } from "./test-support.js";
+import { testSchemas } from "./test-schemas.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const REPO = join(HERE, "../..");
-let admin: pg.Client;
-const schemas: string[] = [];
-beforeAll(async () => {
-  admin = await adminClient();
-});
-afterAll(async () => {
-  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await admin.end();
-});
+const db = testSchemas("cli");
 
 function preview(catalog: string, codec: string) {
   const r = spawnSync(process.execPath, [join(REPO, "bin/tributary"), "preview", "--source", catalog, "--fixture", join(HERE, "testdata/things-3.jsonl"), "--codec", codec], {
@@ -37,8 +30,7 @@ function preview(catalog: string, codec: string) {
 
 describe("tributary preview with materialize-postgres", () => {
   it.each(["proto", "json"])("materializes the fixture once over the %s codec, then resumes from the stored checkpoint", async (codec) => {
-    const schema = uniqueSchema("cli");
-    schemas.push(schema);
+    const schema = db.fresh();
     const dir = mkdtempSync(join(tmpdir(), "mpg-cli-"));
     const catalog = join(dir, "flow.yaml");
     writeFileSync(
@@ -71,7 +63,7 @@ materializations:
     expect(second.applied).toBe("");
     expect(second.stats.transactions).toBe(0);
     expect(second.shards[0].resumedFrom).toEqual(["connector"]);
-    const rows = await admin.query(`SELECT id::int, n::int FROM "${schema}".things ORDER BY id`);
+    const rows = await db.admin.query(`SELECT id::int, n::int FROM "${schema}".things ORDER BY id`);
     expect(rows.rows).toEqual([
       { id: 1, n: 111 },
       { id: 2, n: 2 },

@@ -19,23 +19,14 @@ import type pg from "pg";
 import { runMaterializePreview, type MaterializePreviewOptions } from "../../src/harness/materialize-runtime.js";
 import { CRASH_POINTS, type CrashPoint } from "../../src/harness/faults.js";
 import { createLogger } from "../../src/log.js";
-import { adminClient, endpointConfig, uniqueSchema } from "./test-support.js";
+import { endpointConfig } from "./test-support.js";
+import { testSchemas } from "./test-schemas.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const fixture = (n: number) => join(HERE, `testdata/things-${n}.jsonl`);
-let admin: pg.Client;
-const schemas: string[] = [];
-
-beforeAll(async () => {
-  admin = await adminClient();
-});
-afterAll(async () => {
-  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await admin.end();
-});
+const db = testSchemas("harness");
 
 function catalog(schema: string, extra: Record<string, unknown> = {}): string {
-  schemas.push(schema);
   const dir = mkdtempSync(join(tmpdir(), "mpg-harness-"));
   const path = join(dir, "flow.yaml");
   const config = { ...endpointConfig(schema), ...extra };
@@ -89,12 +80,12 @@ function run(cat: string, opts: Partial<MaterializePreviewOptions> = {}) {
 /** Both tables' rows, without the publication time (it derives from fixture file times). */
 async function outcome(schema: string) {
   const strip = (doc: string) => doc.replace(/"uuid":"[^"]*"/g, '"uuid":"-"');
-  const things = await admin.query(
+  const things = await db.admin.query(
     `SELECT id::int, name, n::int, tags::text, "nested/a" AS a, (at AT TIME ZONE 'UTC')::text AS at, price::text, "Odd Name $" AS odd,
             "_meta/op" AS op, coalesce(flow_document::text, '(none)') AS doc
        FROM "${schema}".things ORDER BY id`,
   );
-  const log = await admin.query(`SELECT id::int, n::int, "_meta/op" AS op, coalesce(flow_document::text, '(none)') AS doc FROM "${schema}".things_log ORDER BY id, n NULLS FIRST, "_meta/op" NULLS FIRST`);
+  const log = await db.admin.query(`SELECT id::int, n::int, "_meta/op" AS op, coalesce(flow_document::text, '(none)') AS doc FROM "${schema}".things_log ORDER BY id, n NULLS FIRST, "_meta/op" NULLS FIRST`);
   return {
     things: things.rows.map((r) => ({ ...r, doc: strip(r.doc) })),
     log: log.rows.map((r) => ({ ...r, doc: strip(r.doc) })),
@@ -105,7 +96,7 @@ describe("materialize-postgres under the runtime harness", () => {
   let baseline: Awaited<ReturnType<typeof outcome>>;
 
   it("materializes the fixture: reductions through Loads, soft deletes, delta appends, exact types", async () => {
-    const schema = uniqueSchema("harness");
+    const schema = db.fresh();
     const res = await run(catalog(schema));
     expect(res.stats.crashes).toBe(0);
     expect(res.applyDescription).toContain(`CREATE TABLE IF NOT EXISTS ${schema}.things (`);
@@ -134,9 +125,9 @@ describe("materialize-postgres under the runtime harness", () => {
   });
 
   it("removes deleted rows when hardDelete is set", async () => {
-    const schema = uniqueSchema("harness");
+    const schema = db.fresh();
     await run(catalog(schema, { hardDelete: true }));
-    const ids = (await admin.query(`SELECT id::int FROM "${schema}".things ORDER BY id`)).rows.map((r) => r.id);
+    const ids = (await db.admin.query(`SELECT id::int FROM "${schema}".things ORDER BY id`)).rows.map((r) => r.id);
     expect(ids).toEqual([1, 3, 4, 5, 7]);
   });
 
@@ -144,7 +135,7 @@ describe("materialize-postgres under the runtime harness", () => {
     "after a crash at %s of transaction %i, the tables equal the run without crashes",
     async (point, txn) => {
       expect(baseline).toBeDefined();
-      const schema = uniqueSchema("harness");
+      const schema = db.fresh();
       const res = await run(catalog(schema), { crashAt: { point, txn } as CrashPoint });
       expect(res.stats.crashes).toBe(1);
       expect(await outcome(schema)).toEqual(baseline);
@@ -152,7 +143,7 @@ describe("materialize-postgres under the runtime harness", () => {
   );
 
   it("fences off a zombie session, which cannot commit", async () => {
-    const schema = uniqueSchema("harness");
+    const schema = db.fresh();
     const res = await run(catalog(schema), { zombie: { afterTxn: 1 } });
     expect(res.shards[0]!.zombie).toMatchObject({ fenced: true });
     expect(res.shards[0]!.zombie!.error).toMatch(/fenced off/);
@@ -160,7 +151,7 @@ describe("materialize-postgres under the runtime harness", () => {
   });
 
   it("splits into two shards mid-stream, then merges back, with one consistent checkpoint history", async () => {
-    const schema = uniqueSchema("harness");
+    const schema = db.fresh();
     const cat = catalog(schema);
     const log = join(mkdtempSync(join(tmpdir(), "mpg-log-")), "recovery.json");
     const first = await run(cat, { fixture: fixture(1), recoveryLog: log });
@@ -173,7 +164,7 @@ describe("materialize-postgres under the runtime harness", () => {
     expect(merged.shards[0]!.resumedFrom.at(-1)).toBe("connector");
     expect(merged.stats.transactions).toBe(1);
     expect(await outcome(schema)).toEqual(baseline);
-    const rows = await admin.query(`SELECT key_begin::bigint AS b, key_end::bigint AS e FROM "${schema}".flow_checkpoints_v1`);
+    const rows = await db.admin.query(`SELECT key_begin::bigint AS b, key_end::bigint AS e FROM "${schema}".flow_checkpoints_v1`);
     expect(rows.rows.map((r) => [Number(r.b), Number(r.e)])).toEqual([[0, 0xffffffff]]);
   });
 
@@ -192,7 +183,7 @@ describe("materialize-postgres under the runtime harness", () => {
         });
         server.once("exit", (code) => reject(new Error(`tributary serve exited with ${code}`)));
       });
-      const schema = uniqueSchema("harness");
+      const schema = db.fresh();
       const res = await run(catalog(schema), { grpcAddress: address });
       expect(res.stats.transactions).toBe(4);
       expect(await outcome(schema)).toEqual(baseline);

@@ -5,7 +5,7 @@ import { ZERO_CHECKPOINT } from "../../src/sdk/types.js";
 import { collection, ROOT } from "../../src/sql/test-fixtures.js";
 import connector from "./connector.js";
 import {
-  adminClient,
+ 
   applyRequest,
   checkpoint,
   ctx,
@@ -14,26 +14,12 @@ import {
   openRequest,
   readThrough,
   transaction,
-  uniqueSchema,
   type BindingDesc,
 } from "./test-support.js";
+import { testSchemas } from "./test-schemas.js";
 
-let admin: pg.Client;
-const schemas: string[] = [];
+const db = testSchemas("mpg");
 
-beforeAll(async () => {
-  admin = await adminClient();
-});
-afterAll(async () => {
-  for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await admin.end();
-});
-
-function fresh(): string {
-  const s = uniqueSchema("mpg");
-  schemas.push(s);
-  return s;
-}
 
 const widgets = collection("acme/widgets", [
   { field: "id", types: ["integer"], key: true },
@@ -56,12 +42,12 @@ function w(id: number, name: string, op = "c") {
 }
 
 async function rows(sql: string) {
-  return (await admin.query(sql)).rows;
+  return (await db.admin.query(sql)).rows;
 }
 
 describe("materialize-postgres transactions", () => {
   it("creates, updates and soft-deletes in one transaction, loads what it stored, and recovers its checkpoint", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const spec = materialization("acme/mat", endpointConfig(schema), [widgetBinding()]);
     await connector.apply(applyRequest(spec), ctx());
 
@@ -99,7 +85,7 @@ describe("materialize-postgres transactions", () => {
   });
 
   it("removes rows on delete when hardDelete is set, and skips deletes of unknown keys", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const spec = materialization("acme/mat", endpointConfig(schema, { hardDelete: true }), [widgetBinding()]);
     await connector.apply(applyRequest(spec), ctx());
     const { transactor: t } = await connector.open(openRequest(spec), ctx());
@@ -113,11 +99,11 @@ describe("materialize-postgres transactions", () => {
   });
 
   it("merges rows the runtime calls new into a table it did not create, and explains a clash in its own table", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const spec = materialization("acme/mat", endpointConfig(schema), [widgetBinding()]);
-    await admin.query(`CREATE SCHEMA "${schema}"`);
-    await admin.query(`CREATE TABLE "${schema}".widgets (id BIGINT PRIMARY KEY, name TEXT, "_meta/op" TEXT, flow_document JSON NOT NULL)`);
-    await admin.query(`INSERT INTO "${schema}".widgets VALUES (1, 'foreign', NULL, '{}')`);
+    await db.admin.query(`CREATE SCHEMA "${schema}"`);
+    await db.admin.query(`CREATE TABLE "${schema}".widgets (id BIGINT PRIMARY KEY, name TEXT, "_meta/op" TEXT, flow_document JSON NOT NULL)`);
+    await db.admin.query(`INSERT INTO "${schema}".widgets VALUES (1, 'foreign', NULL, '{}')`);
     await connector.apply(applyRequest(spec), ctx());
     const opened = await connector.open(openRequest(spec), ctx());
     expect(opened.disableLoadOptimization).toBe(true);
@@ -130,16 +116,16 @@ describe("materialize-postgres transactions", () => {
     await t.destroy!();
 
     // A table this connector created takes new rows by plain COPY: a foreign row clashes, with advice.
-    const own = fresh();
+    const own = db.fresh();
     const spec2 = materialization("acme/mat", endpointConfig(own), [widgetBinding()]);
     await connector.apply(applyRequest(spec2), ctx());
-    await admin.query(`INSERT INTO "${own}".widgets VALUES (1, 'foreign', NULL, '{}')`);
+    await db.admin.query(`INSERT INTO "${own}".widgets VALUES (1, 'foreign', NULL, '{}')`);
     const own2 = await connector.open(openRequest(spec2), ctx());
     expect(own2.disableLoadOptimization).toBe(false);
     t = own2.transactor;
     await expect(transaction(t, { stores: [w(1, "one")], checkpoint: checkpoint(1) })).rejects.toThrow(/reported the row as new.*COMMENT ON TABLE <table> IS NULL/);
     await t.destroy!();
-    await admin.query(`COMMENT ON TABLE "${own}".widgets IS NULL`);
+    await db.admin.query(`COMMENT ON TABLE "${own}".widgets IS NULL`);
     ({ transactor: t } = await connector.open(openRequest(spec2), ctx()));
     await transaction(t, { stores: [w(1, "one")], checkpoint: checkpoint(1) });
     expect(await rows(`SELECT name FROM "${own}".widgets`)).toEqual([{ name: "one" }]);
@@ -147,7 +133,7 @@ describe("materialize-postgres transactions", () => {
   });
 
   it("appends every store of a delta-updates binding", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const spec = materialization("acme/mat", endpointConfig(schema), [widgetBinding({ resource: { table: "events", delta_updates: true } })]);
     await connector.apply(applyRequest(spec), ctx());
     const { transactor: t } = await connector.open(openRequest(spec), ctx());
@@ -164,7 +150,7 @@ describe("materialize-postgres transactions", () => {
   });
 
   it("writes every mapped type exactly, including big integers, decimals, offsets, unicode and bytes", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const coll = collection("acme/types", [
       { field: "id", types: ["string"], key: true },
       { field: "big", types: ["integer"], maximum: 1e30 },
@@ -247,7 +233,7 @@ describe("materialize-postgres transactions", () => {
   });
 
   it("handles names with spaces, quotes, $, emoji, capitals, leading digits, keywords and over-long names", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const long = "a_really_long_field_name_that_goes_on_and_on_beyond_the_limit_of_postgres";
     const fields = ["Key Field", 'say "hi"', "cost$", "🐟 fish", "CamelCase", "1st", "select", long];
     const coll = collection("acme/names", [
@@ -277,7 +263,7 @@ describe("materialize-postgres transactions", () => {
   });
 
   it("keeps nothing of a transaction whose document violates a column type", async () => {
-    const schema = fresh();
+    const schema = db.fresh();
     const coll = collection("acme/dated", [{ field: "id", types: ["integer"], key: true }, { field: "day", types: ["string"], format: "date" }, ROOT]);
     const spec = materialization("acme/mat", endpointConfig(schema), [
       { resource: { table: "dated" }, collection: coll, keys: ["id"], values: ["day"], document: "flow_document" },
