@@ -15,18 +15,13 @@
  * receiving its last response counts; building requests does not. PG_URL
  * selects the database (default postgres://postgres@127.0.0.1:5432/test).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { create } from "@bufbuild/protobuf";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { RequestSchema, ResponseSchema, type Request, type Response } from "../../src/gen/materialize/materialize_pb.js";
-import { FrameDecoder } from "../../src/codec/frames.js";
-import { messageCodec } from "../../src/codec/wire.js";
 import { collection, ROOT } from "../../src/sql/test-fixtures.js";
 import { checkpoint, endpointConfig, materialization, PG_URL, uniqueSchema } from "../../connectors/materialize-postgres/test-support.js";
-import { connectorNames } from "../../connectors/registry.js";
 import { peakRssMb, report, type Rate } from "./_measure.js";
+import { frame, MaterializeDriver } from "./_materialize-driver.js";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const DOCS = Number(process.env.BENCH_DOCS ?? 1_000_000);
@@ -80,70 +75,7 @@ function transactionRows(t: number, size: number): Row[] {
 }
 
 // The runtime's side of the wire, with the codec's fast paths for Store, Load and Loaded.
-const requestCodec = messageCodec(RequestSchema, "proto");
-const responseCodec = messageCodec(ResponseSchema, "proto");
-
-const frame = (req: Partial<Request>): Buffer => {
-  const bytes = requestCodec.encode(create(RequestSchema, req as never));
-  const out = Buffer.allocUnsafe(4 + bytes.length);
-  out.writeUInt32LE(bytes.length, 0);
-  out.set(bytes, 4);
-  return out;
-};
 const enc = new TextEncoder();
-
-class Driver {
-  private readonly child: ChildProcess;
-  private readonly responses: Response[] = [];
-  private wake: (() => void) | undefined;
-  private exited = false;
-
-  constructor() {
-    const registered = connectorNames().includes("materialize-postgres");
-    // BENCH_NODE_ARGS passes flags such as --cpu-prof to the connector's node.
-    const node = [process.execPath, ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
-    const argv = registered
-      ? [...node, `${REPO}/bin/tributary`, "run", "materialize-postgres"]
-      : [...node, `${REPO}/dist/connectors/materialize-postgres/main.js`];
-    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, FLOW_RUNTIME_CODEC: "proto", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" } });
-    const dec = new FrameDecoder("proto");
-    this.child.stdout!.on("data", (chunk: Buffer) => {
-      for (const f of dec.push(chunk)) this.responses.push(responseCodec.decode(f));
-      this.wake?.();
-    });
-    this.child.on("exit", () => {
-      this.exited = true;
-      this.wake?.();
-    });
-  }
-
-  get pid() {
-    return this.child.pid;
-  }
-
-  async send(buf: Buffer): Promise<void> {
-    if (!this.child.stdin!.write(buf)) await new Promise((r) => this.child.stdin!.once("drain", r));
-  }
-
-  /** Waits for a response of `kind`, passing any others to `other`. */
-  async next(kind: keyof Response, other?: (r: Response) => void): Promise<Response> {
-    for (;;) {
-      while (this.responses.length > 0) {
-        const r = this.responses.shift()!;
-        if (r[kind] !== undefined) return r;
-        if (other) other(r);
-        else throw new Error(`expected ${String(kind)}, got ${JSON.stringify(Object.keys(r).filter((k) => (r as any)[k] !== undefined && k !== "$typeName" && k !== "internal"))}`);
-      }
-      if (this.exited) throw new Error(`connector exited while waiting for ${String(kind)}`);
-      await new Promise<void>((r) => (this.wake = r));
-    }
-  }
-
-  async close(): Promise<void> {
-    this.child.stdin!.end();
-    if (!this.exited) await new Promise((r) => this.child.once("exit", r));
-  }
-}
 
 async function seed(client: pg.Client, table: string): Promise<void> {
   await client.query(
@@ -180,7 +112,7 @@ async function main(): Promise<void> {
 
   try {
     // ---------------------------------------------------------- connector
-    const d = new Driver();
+    const d = new MaterializeDriver("materialize-postgres");
     await d.send(frame({ apply: { materialization: spec, version: "v1" } as never }));
     await d.next("applied");
     await seed(admin, table);

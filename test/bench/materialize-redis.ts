@@ -15,16 +15,15 @@
  * Acknowledge that applies the last transaction. REDIS_URL selects the
  * server (default redis://127.0.0.1:6379).
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { Redis } from "ioredis";
-import { RequestSchema, ResponseSchema, type Request, type Response } from "../../src/gen/materialize/materialize_pb.js";
+import type { Response } from "../../src/gen/materialize/materialize_pb.js";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { CollectionSpecSchema, MaterializationSpecSchema } from "../../src/gen/flow/flow_pb.js";
-import { FrameDecoder } from "../../src/codec/frames.js";
 import { peakRssMb, report, type Rate } from "./_measure.js";
+import { frame, MaterializeDriver } from "./_materialize-driver.js";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -56,71 +55,6 @@ function doc(i: number): { id: number; text: string; update: boolean } {
   return { id, text, update };
 }
 
-const frame = (req: Partial<Request>): Buffer => {
-  const bytes = toBinary(RequestSchema, create(RequestSchema, req as never));
-  const out = Buffer.allocUnsafe(4 + bytes.length);
-  out.writeUInt32LE(bytes.length, 0);
-  out.set(bytes, 4);
-  return out;
-};
-
-class Driver {
-  private readonly child: ChildProcess;
-  private readonly responses: Response[] = [];
-  private wake: (() => void) | undefined;
-  private exited = false;
-
-  constructor() {
-    const node = [process.execPath, ...(process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)];
-    const argv = [...node, `${REPO}/bin/tributary`, "run", "materialize-redis"];
-    this.child = spawn(argv[0]!, argv.slice(1), {
-      stdio: ["pipe", "pipe", "inherit"],
-      env: { ...process.env, FLOW_RUNTIME_CODEC: "proto", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
-    });
-    const dec = new FrameDecoder("proto");
-    this.child.stdout!.on("data", (chunk: Buffer) => {
-      for (const f of dec.push(chunk)) this.responses.push(fromBinary(ResponseSchema, f));
-      this.wake?.();
-    });
-    this.child.on("exit", () => {
-      this.exited = true;
-      this.wake?.();
-    });
-  }
-
-  get pid() {
-    return this.child.pid;
-  }
-
-  async send(buf: Buffer): Promise<void> {
-    if (!this.child.stdin!.write(buf)) await new Promise((r) => this.child.stdin!.once("drain", r));
-  }
-
-  async sendAll(frames: Buffer[]): Promise<void> {
-    for (let i = 0; i < frames.length; i += 512) await this.send(Buffer.concat(frames.slice(i, i + 512)));
-  }
-
-  /** Waits for a response of `kind`, passing Loaded responses to `onLoaded`. */
-  async next(kind: keyof Response, onLoaded?: () => void): Promise<Response> {
-    for (;;) {
-      while (this.responses.length > 0) {
-        const r = this.responses.shift()!;
-        if (r[kind] !== undefined) return r;
-        if (r.loaded && onLoaded) onLoaded();
-        else throw new Error(`expected ${String(kind)}, got ${Object.keys(r).filter((k) => (r as never)[k] !== undefined && k !== "$typeName" && k !== "internal")}`);
-      }
-      if (this.exited) throw new Error(`connector exited while waiting for ${String(kind)}`);
-      await new Promise<void>((r) => (this.wake = r));
-    }
-  }
-
-  async close(): Promise<number | null> {
-    this.child.stdin!.end();
-    if (!this.exited) await new Promise((r) => this.child.once("exit", r));
-    return this.child.exitCode;
-  }
-}
-
 async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
   let cursor = "0";
   do {
@@ -144,7 +78,7 @@ async function runConnector(ns: string, delivery: string): Promise<{ rate: Rate;
       },
     ],
   });
-  const d = new Driver();
+  const d = new MaterializeDriver("materialize-redis");
   const ack = frame({ acknowledge: {} as never });
   await d.send(frame({ open: { materialization: spec, version: "v1", range: { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff } } as never }));
   await d.next("opened");
@@ -166,13 +100,17 @@ async function runConnector(ns: string, delivery: string): Promise<{ rate: Rate;
     expectLoaded += loads.length;
     const commit = frame({ startCommit: { runtimeCheckpoint: create(CheckpointSchema, { sources: { "bench/src": { readThrough: BigInt(t + 1) } } }) } as never });
 
+    const countLoaded = (r: Response) => {
+      if (!r.loaded) throw new Error("expected Loaded, Acknowledged or Flushed");
+      loaded++;
+    };
     const start = performance.now();
     // Loads are pipelined behind the Acknowledge, as the runtime does.
     await d.send(ack);
     await d.sendAll(loads);
-    await d.next("acknowledged", () => loaded++);
+    await d.next("acknowledged", countLoaded);
     await d.send(frame({ flush: {} as never }));
-    await d.next("flushed", () => loaded++);
+    await d.next("flushed", countLoaded);
     await d.sendAll(stores);
     await d.send(commit);
     await d.next("startedCommit");
