@@ -210,9 +210,17 @@ export class PgTransactor implements Transactor {
     } catch (err) {
       await conn.query("ROLLBACK").catch(() => undefined);
       if ((err as { code?: string }).code === "23505") {
+        // The runtime called a key new that the table already holds: the
+        // table has rows this materialization did not write, or the
+        // runtime's record of stored keys is behind the table. Nothing of
+        // the transaction committed. Drop the ownership marker so the next
+        // session merges every row (and loads every key); the runtime
+        // retries the transaction when it restarts the session.
+        const direct = this.plans.filter((p) => p.direct).map((p) => p.table.ident);
+        for (const ident of direct) await conn.query(`COMMENT ON TABLE ${ident} IS NULL`).catch(() => undefined);
         throw new ConnectorError(
-          `storing documents: ${(err as Error).message}: the runtime reported the row as new, so the table holds rows this ` +
-            `materialization did not write. Run COMMENT ON TABLE <table> IS NULL to merge every row instead of inserting new ones`,
+          `storing documents: ${(err as Error).message}: the runtime reported the row as new, but the table already holds it. ` +
+            `Nothing was committed; ${direct.join(", ")} will merge every row from the next session on, which retries this transaction`,
           { cause: err },
         );
       }
