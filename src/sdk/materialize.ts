@@ -189,6 +189,15 @@ async function runTransactions(
   }
 }
 
+/**
+ * A transactor's load() or store() ended while requests were still coming:
+ * report its own failure if it failed, else that it stopped reading early.
+ */
+async function earlyEnd(done: Promise<unknown>, message: string): Promise<never> {
+  await done;
+  throw new ConnectorError(message);
+}
+
 function checkBinding(bindings: MaterializeBinding[], binding: number, what: string) {
   if (binding >= bindings.length) {
     throw new ProtocolError(`${what} names binding ${binding}, but the materialization has ${bindings.length} bindings`);
@@ -265,7 +274,7 @@ async function transactionLoop(
         });
         reader.watch(loadDone);
       }
-      if (loadFinished) throw new ConnectorError("load() returned before reading every Load of the transaction");
+      if (loadFinished) await earlyEnd(loadDone!, "load() returned before reading every Load of the transaction");
       await loads.push({ binding: l.binding, keyJson: utf8(l.keyJson), keyPacked: l.keyPacked });
       r = expect(await reader.next(), "materialize.Request.Load", ["Load", "Flush"]);
     }
@@ -294,7 +303,7 @@ async function transactionLoop(
     while (r.kind === "store") {
       const s = r.req.store!;
       checkBinding(bindings, s.binding, "materialize.Request.Store");
-      if (storeFinished) throw new ConnectorError("store() returned before reading every Store of the transaction");
+      if (storeFinished) await earlyEnd(storeDone, "store() returned before reading every Store of the transaction");
       await stores.push({
         binding: s.binding,
         keyJson: utf8(s.keyJson),

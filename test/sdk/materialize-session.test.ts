@@ -171,6 +171,37 @@ describe("materialize session", () => {
     await expect(done).rejects.toThrow(error);
   });
 
+  it("reports a store() failure itself, not that store() stopped reading", async () => {
+    const { connector } = memoryConnector();
+    const openConnector = connector.open.bind(connector);
+    connector.open = async (r, c) => {
+      const o = await openConnector(r, c);
+      o.transactor.store = async (it) => {
+        for await (const _ of it) throw new Error("disk full");
+        throw new Error("unreachable");
+      };
+      return o;
+    };
+    const { feed, done } = start(connector);
+    feed.push(open(), ack(), flush(), ...Array.from({ length: 50 }, (_, i) => store(i)), startCommit());
+    feed.end();
+    await expect(done).rejects.toThrow("disk full");
+  });
+
+  it("says so when store() returns before reading every Store", async () => {
+    const { connector } = memoryConnector();
+    const openConnector = connector.open.bind(connector);
+    connector.open = async (r, c) => {
+      const o = await openConnector(r, c);
+      o.transactor.store = async () => async () => undefined;
+      return o;
+    };
+    const { feed, done } = start(connector);
+    feed.push(open(), ack(), flush(), store(1), store(2), startCommit());
+    feed.end();
+    await expect(done).rejects.toThrow("store() returned before reading every Store of the transaction");
+  });
+
   it("rejects a Load for a delta-updates binding", async () => {
     const { connector } = memoryConnector();
     const { feed, done } = start(connector);
