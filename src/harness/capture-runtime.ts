@@ -18,7 +18,7 @@ import { buildCapture, type BuiltCapture } from "./build-capture.js";
 import { Combiner, keyExtractor } from "./combiner.js";
 import { openConnector, TIMED_OUT } from "./connector-session.js";
 import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
-import { applyStateUpdate } from "./merge-patch.js";
+import { applyStateUpdate } from "../sdk/state.js";
 import { fullRange } from "./task-common.js";
 import { compileValidator } from "./validator.js";
 import { variantName } from "./unary.js";
@@ -207,7 +207,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
             } catch {
               throw new ProtocolViolation("capture.Response.Checkpoint", "checkpoint-state-not-json", "the Checkpoint state's `updated` is not valid JSON");
             }
-            pendingState = applyStateUpdate(pendingState, updated, st.mergePatch);
+            pendingState = applyStateUpdate(pendingState, { updated, mergePatch: st.mergePatch });
             checkpoints++;
             if (!proc.hasBuffered() || Date.now() - txnStarted >= maxTxnMs || combiner.size >= maxTxnDocs) closed = true;
           } else {

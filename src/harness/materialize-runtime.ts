@@ -26,7 +26,7 @@ import { flowSchemaRefs } from "./collection-spec.js";
 import { HarnessError } from "./errors.js";
 import type { CrashPoint } from "./faults.js";
 import { FileFixture, FixtureSource, type FixtureInput } from "./fixture.js";
-import { applyStateUpdate } from "./merge-patch.js";
+import { applyStateUpdate } from "../sdk/state.js";
 import { RecoveryLog } from "./recovery-log.js";
 import { ShardRunner } from "./shard-runner.js";
 import { fullRange, rangeName, splitRanges } from "./task-common.js";
@@ -162,7 +162,7 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
     const applied = await applyMaterialization(built, last, leaderState, { log, logLevel: opts.logLevel });
     if (applied.actionDescription) descriptions.push(applied.actionDescription);
     if (!applied.state) break;
-    leaderState = applyStateUpdate(leaderState, applied.state.updated, applied.state.mergePatch);
+    leaderState = applyStateUpdate(leaderState, applied.state);
     if (round === MAX_APPLY_ROUNDS) {
       throw new HarnessError(`materialize.Response.Applied carried a state update ${round} times in a row; Apply must settle`);
     }

@@ -17,7 +17,7 @@ import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
 import { InjectedCrash, type CrashPoint, type CrashPointName } from "./faults.js";
 import type { FixtureInput, FixtureTxn } from "./fixture.js";
 import { keyHash } from "./key-hash.js";
-import { applyStateUpdate } from "./merge-patch.js";
+import { applyStateUpdate } from "../sdk/state.js";
 import { EMPTY, isTombstone, loadRequest, storeRequest, utf8, withUuid } from "./materialize-messages.js";
 import type { MaterializePreviewOptions, MaterializePreviewStats, ShardResult } from "./materialize-runtime.js";
 import { RecoveryLog } from "./recovery-log.js";
@@ -205,7 +205,7 @@ export class ShardRunner {
     if (r.acknowledged.state) {
       // Best-effort state: applied and written, but not part of any commit.
       const u = this.parseState("Acknowledged", r.acknowledged.state);
-      this.state = applyStateUpdate(this.state, u.updated, u.mergePatch);
+      this.state = applyStateUpdate(this.state, u);
       rl.writeState(this.state);
     }
   }
@@ -359,7 +359,7 @@ export class ShardRunner {
         if (r.flushed.state && !zombieRun) {
           // Flushed state is durable before the next Store.
           const u = this.parseState("Flushed", r.flushed.state);
-          this.state = applyStateUpdate(this.state, u.updated, u.mergePatch);
+          this.state = applyStateUpdate(this.state, u);
           rl.writeState(this.state);
         }
         break;
@@ -422,7 +422,7 @@ export class ShardRunner {
     let state = this.state;
     if (r.startedCommit.state) {
       const u = this.parseState("StartedCommit", r.startedCommit.state);
-      state = applyStateUpdate(state, u.updated, u.mergePatch);
+      state = applyStateUpdate(state, u);
     }
     // The recovery-log commit: checkpoint, StartedCommit state and key bounds together.
     rl.commit({ sources, connectorState: state, maxKeys: maxKeysOut });

@@ -4,7 +4,7 @@ import { packTuple } from "../../src/harness/tuple.js";
 import { keyHash } from "../../src/harness/key-hash.js";
 import { reduce } from "../../src/harness/reduce.js";
 import { buildShape } from "../../src/harness/schema-shape.js";
-import { applyMergePatch } from "../../src/harness/merge-patch.js";
+import { mergePatch as applyMergePatch } from "../../src/sdk/state.js";
 import { Combiner } from "../../src/harness/combiner.js";
 import { FileFixture, FixtureSource } from "../../src/harness/fixture.js";
 import { mkdtempSync, statSync, writeFileSync } from "node:fs";
