@@ -220,18 +220,8 @@ export class ConnectorProcess<Req, Res> {
    */
   async nextWithin(ms: number | undefined): Promise<Res | undefined | typeof TIMED_OUT> {
     if (ms === undefined) return this.next();
-    const deadline = Date.now() + ms;
-    while (this.queue.length === 0 && !this.failure && !this.stdoutEnded) {
-      const left = deadline - Date.now();
-      if (left <= 0) return TIMED_OUT;
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-      this.waiter = undefined;
-    }
+    const ready = () => this.queue.length > 0 || !!this.failure || this.stdoutEnded;
+    if (!(await waitReady(ready, ms, (wake) => (this.waiter = wake)))) return TIMED_OUT;
     return this.next();
   }
 
@@ -258,3 +248,24 @@ export class ConnectorProcess<Req, Res> {
 }
 
 export const TIMED_OUT = Symbol("timed-out");
+
+/**
+ * Waits until `ready()` holds or `ms` pass, whichever is first; `arm`
+ * installs (and, with undefined, removes) the callback that the producer
+ * calls on news. Resolves false on a timeout.
+ */
+export async function waitReady(ready: () => boolean, ms: number, arm: (wake: (() => void) | undefined) => void): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      arm(resolve);
+      timer = setTimeout(resolve, left);
+    });
+    clearTimeout(timer);
+    arm(undefined);
+  }
+  return true;
+}

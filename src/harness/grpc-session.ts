@@ -8,7 +8,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { serviceFor } from "../transport/grpc-services.js";
 import { ConnectorFailed } from "./errors.js";
-import { TIMED_OUT, type SpawnOptions } from "./connector-process.js";
+import { TIMED_OUT, waitReady, type SpawnOptions } from "./connector-process.js";
 
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   "grpc.max_receive_message_length": -1,
@@ -104,18 +104,8 @@ export class GrpcSession<Req, Res> {
 
   async nextWithin(ms: number | undefined): Promise<Res | undefined | typeof TIMED_OUT> {
     if (ms === undefined) return this.next();
-    const deadline = Date.now() + ms;
-    while (this.queue.length === 0 && !this.failure && !this.ended && !this.cancelled) {
-      const left = deadline - Date.now();
-      if (left <= 0) return TIMED_OUT;
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-      this.waiter = undefined;
-    }
+    const ready = () => this.queue.length > 0 || !!this.failure || this.ended || this.cancelled;
+    if (!(await waitReady(ready, ms, (wake) => (this.waiter = wake)))) return TIMED_OUT;
     return this.next();
   }
 
