@@ -44,9 +44,9 @@ const CREATE = `CREATE TABLE accounts (
 )`;
 
 /** The comparable image of a table: every column as PostgreSQL's own text. */
-const SNAPSHOT = `SELECT region, id::text AS id, balance::text AS balance, big::text AS big, note,
+const snapshot = (table: string, where = "true") => `SELECT region, id::text AS id, balance::text AS balance, big::text AS big, note,
   to_char(seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS seen, attrs::jsonb::text AS attrs
-  FROM accounts ORDER BY region COLLATE "C", id`;
+  FROM ${table} WHERE ${where} ORDER BY region COLLATE "C", id`;
 
 const quiet = createLogger({ level: process.env.TEST_LOG ?? "error" });
 
@@ -103,6 +103,16 @@ async function pipeline(tag: string, bigs: Bigs): Promise<void> {
           },
           bindings: [{ resource: { table: "accounts" }, source: "acmeCo/accounts" }],
         },
+        // The connector's default: deleted rows stay, marked by `_meta/op` = "d".
+        "acmeCo/dest-pg-soft": {
+          endpoint: {
+            connector: {
+              image: "ghcr.io/estuary/materialize-postgres:dev",
+              config: { address: `${pg.host}:${pg.port}`, user: pg.user, database: DST, schema: "soft", advanced: { sslmode: "disable" } },
+            },
+          },
+          bindings: [{ resource: { table: "accounts" }, source: "acmeCo/accounts" }],
+        },
       },
     }),
   );
@@ -120,7 +130,6 @@ async function pipeline(tag: string, bigs: Bigs): Promise<void> {
       return (t.state as any)?.bindingStateV1?.[STATE_KEY]?.mode !== "active";
     },
   });
-  expect(first.stats.timedOut).toBe(true); // stopped by onTransaction, not by the clock...
   expect((first.state as any).bindingStateV1[STATE_KEY]).toMatchObject({ mode: "active", backfilled: 6 });
   expect(first.documents).toHaveLength(6);
 
@@ -163,20 +172,51 @@ async function pipeline(tag: string, bigs: Bigs): Promise<void> {
   });
   expect(mat.stats.crashes).toBe(1);
   expect(mat.stats.deletes).toBe(1);
+  // Recovery came from the checkpoint the connector committed with the
+  // second transaction's rows (not a replay), and everything was read.
+  const fixtureBytes = transactions.reduce((n, t) => n + t.reduce((m, d) => m + Buffer.byteLength(JSON.stringify(d)) + 1, 0) + '{"commit":true}\n'.length, 0);
+  expect(mat.shards[0]!.resumedFrom).toEqual(["zero", "connector"]);
+  expect(mat.shards[0]!.checkpoint).toEqual({ "fixture/inline": fixtureBytes });
 
-  const source = await pg.query(SRC, SNAPSHOT);
-  const dest = await pg.query(DST, SNAPSHOT);
+  const types = await pg.query(DST, `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'accounts'`);
+  expect(Object.fromEntries(types.map((r: any) => [r.column_name, r.data_type]))).toMatchObject({
+    region: "text", id: "bigint", balance: "numeric", big: "bigint", note: "text", seen: "timestamp with time zone",
+  });
+
+  const source = await pg.query(SRC, snapshot("accounts"));
+  const dest = await pg.query(DST, snapshot("public.accounts"));
   expect(source).toHaveLength(7); // 6 backfilled - 1 deleted + 2 inserted
   expect(dest).toEqual(source);
   // Spot checks that the comparison itself sees the hard values.
   expect(dest.find((r: any) => r.region === "eu" && r.id === "1")!.balance).toBe("37037036703703703670.37037036703703703670");
   expect(dest.find((r: any) => r.region === "ap")!.balance).toBe("3.14159265358979323846264338327950288419");
+  expect(dest.find((r: any) => r.region === "us" && r.id === "4")!.seen).toBe("2030-06-15 12:00:00.000001");
   expect(dest.find((r: any) => r.region === "eu" && r.id === "3")).toBeUndefined();
   const dup = await pg.query(DST, `SELECT region, id, count(*) FROM accounts GROUP BY 1, 2 HAVING count(*) > 1`);
   expect(dup).toEqual([]);
+
+  // Soft deletes: the same documents, no crash; the deleted row remains as a tombstone.
+  const soft = await runMaterializePreview({ catalog, name: "acmeCo/dest-pg-soft", fixture: transactions, timeoutMs: 30_000, log: quiet, logLevel: "warn" });
+  expect(soft.stats.deletes).toBe(1);
+  expect(await pg.query(DST, snapshot("soft.accounts", `"_meta/op" <> 'd'`))).toEqual(source);
+  const tombstones = await pg.query(DST, `SELECT region, id::text AS id FROM soft.accounts WHERE "_meta/op" = 'd'`);
+  expect(tombstones).toEqual([{ region: "eu", id: "3" }]);
 }
 
 it("captures a table (backfill, then changes) and materializes it exactly once into another database", async () => {
   // int8 at the edges of what a JSON number keeps exactly (±(2^53 - 1)).
   await pipeline("safe", { max: "9007199254740991", min: "-9007199254740991", odd: "9007199254740989", negOdd: "-9007199254740987" });
+}, 60_000);
+
+// KNOWN HARNESS BUG, kept visible rather than worked around: the harness holds
+// documents as JavaScript values (JSON.parse of Captured docs in
+// src/harness/capture-runtime.ts, of fixture lines in src/harness/fixture.ts,
+// JSON.stringify of Store key/values in src/harness/shard-runner.ts), so an
+// int8 beyond 2^53 reaches materialize-postgres rounded: 9223372036854775807
+// becomes 9223372036854776000, which PostgreSQL rejects as out of range for
+// bigint. Both connectors carry such values verbatim. When the harness keeps
+// numbers exact this test starts passing, and `it.fails` turns it red: make
+// it a plain `it` then.
+it.fails("carries int8 beyond 2^53 digit for digit from source to destination", async () => {
+  await pipeline("wide", { max: "9223372036854775807", min: "-9223372036854775808", odd: "9007199254740993", negOdd: "-9007199254740995" });
 }, 60_000);
