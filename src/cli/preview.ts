@@ -9,6 +9,7 @@ import { loadCatalog, parseDuration } from "../harness/catalog.js";
 import { runCapturePreview } from "../harness/capture-runtime.js";
 import { HarnessError } from "../harness/errors.js";
 import type { WireCodec } from "../harness/wire.js";
+import { stringifyJson } from "../harness/lossless-json.js";
 
 export const PREVIEW_USAGE = `usage: tributary preview --source CATALOG [--name TASK] [options]
 
@@ -103,7 +104,7 @@ export async function preview(argv: string[]): Promise<number> {
     validate: o["no-validate"] !== true,
     collect: false,
     onTransaction: async (txn) => {
-      for (const [c, doc] of txn.documents) out.line(JSON.stringify([c, doc]));
+      for (const [c, doc] of txn.documents) out.line(stringifyJson([c, doc]));
       if (o["output-state"] === true) out.line(JSON.stringify(["connectorState", txn.state]));
       if (o["output-commits"] === true) out.line('{"commit":true}');
       await out.flush();

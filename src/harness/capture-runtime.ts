@@ -23,6 +23,7 @@ import { fullRange } from "./task-common.js";
 import { compileValidator } from "./validator.js";
 import { variantName } from "./unary.js";
 import type { WireCodec } from "./wire.js";
+import { parseJson } from "./lossless-json.js";
 
 export interface CapturePreviewOptions {
   /** Path of the catalog, or a loaded catalog. */
@@ -182,7 +183,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
             }
             let doc: unknown;
             try {
-              doc = JSON.parse(docJson);
+              doc = parseJson(docJson);
             } catch (err) {
               throw new ProtocolViolation("capture.Response.Captured", "captured-doc-not-json", `binding ${binding}: the document is not valid JSON: ${(err as Error).message}`);
             }

@@ -8,6 +8,7 @@
 import type { Readable } from "node:stream";
 import { open } from "node:fs/promises";
 import { HarnessError } from "./errors.js";
+import { parseJson } from "./lossless-json.js";
 
 export interface FixtureDoc {
   collection: string;
@@ -49,7 +50,7 @@ function parseLine(where: string, bytes: Buffer, offset: number): { commit: true
   if (/^\s*$/.test(text)) return undefined;
   let v: unknown;
   try {
-    v = JSON.parse(text);
+    v = parseJson(text);
   } catch {
     throw new HarnessError(`${where}: not valid JSON`);
   }

@@ -31,6 +31,7 @@ import { RecoveryLog } from "./recovery-log.js";
 import { ShardRunner } from "./shard-runner.js";
 import { fullRange, rangeName, splitRanges } from "./task-common.js";
 import { compileValidator } from "./validator.js";
+import { stringifyJson } from "./lossless-json.js";
 
 /** Apply rounds before a connector whose Applied keeps carrying state is declared stuck. */
 const MAX_APPLY_ROUNDS = 10;
@@ -142,7 +143,7 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
     }
     inputFor = () => new FileFixture(name, path);
   } else if (Array.isArray(opts.fixture)) {
-    const text = opts.fixture.map((txn) => txn.map((d) => JSON.stringify(d) + "\n").join("") + '{"commit":true}\n').join("");
+    const text = opts.fixture.map((txn) => txn.map((d) => stringifyJson(d) + "\n").join("") + '{"commit":true}\n').join("");
     const shared = new FixtureSource((sourceName ??= "fixture/inline"), Readable.from([Buffer.from(text)]));
     inputFor = () => shared;
     docBase = Date.UTC(2024, 0, 1); // the same documents get the same UUIDs on every run

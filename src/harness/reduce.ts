@@ -8,6 +8,7 @@
  * `jsonSchemaMerge` are rejected when the collection is built.
  */
 import { childShape, itemShape, type Shape } from "./schema-shape.js";
+import { stringifyJson } from "./lossless-json.js";
 
 export const SUPPORTED_STRATEGIES = new Set(["lastWriteWins", "firstWriteWins", "sum", "minimize", "maximize", "merge", "append"]);
 
@@ -31,14 +32,39 @@ const TYPE_ORDER = ["null", "boolean", "number", "string", "array", "object"];
 function typeRank(v: unknown): number {
   if (v === null) return 0;
   if (Array.isArray(v)) return 4;
+  if (typeof v === "bigint") return 2; // an integer beyond 2^53 (see lossless-json.ts)
   return TYPE_ORDER.indexOf(typeof v === "object" ? "object" : typeof v);
+}
+
+const isNumeric = (v: unknown): v is number | bigint => typeof v === "number" || typeof v === "bigint";
+const isInt = (v: number | bigint) => typeof v === "bigint" || Number.isInteger(v);
+
+/** Compares two numbers exactly when both are integers, whatever their size. */
+function compareNumbers(a: number | bigint, b: number | bigint): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  if (isInt(a) && isInt(b)) {
+    const x = BigInt(a), y = BigInt(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  return Number(a) - Number(b);
+}
+
+/** Adds exactly when both are integers; a sum that fits a safe integer stays a number. */
+function addNumbers(a: number | bigint, b: number | bigint): number | bigint {
+  if (typeof a === "number" && typeof b === "number" && Number.isSafeInteger(a + b)) return a + b;
+  if (isInt(a) && isInt(b)) {
+    const sum = BigInt(a) + BigInt(b);
+    return sum >= BigInt(Number.MIN_SAFE_INTEGER) && sum <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(sum) : sum;
+  }
+  return Number(a) + Number(b);
 }
 
 /** Total order over JSON values (null < booleans < numbers < strings < arrays < objects). */
 export function compareJson(a: unknown, b: unknown): number {
   const ra = typeRank(a), rb = typeRank(b);
   if (ra !== rb) return ra - rb;
-  if (typeof a === "number" || typeof a === "boolean") return Number(a) - Number(b);
+  if (isNumeric(a)) return compareNumbers(a, b as number | bigint);
+  if (typeof a === "boolean") return Number(a) - Number(b);
   if (typeof a === "string") return a < (b as string) ? -1 : a > (b as string) ? 1 : 0;
   if (Array.isArray(a)) {
     const bb = b as unknown[];
@@ -48,7 +74,10 @@ export function compareJson(a: unknown, b: unknown): number {
     }
     return a.length - bb.length;
   }
-  if (isObject(a)) return JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0;
+  if (isObject(a)) {
+    const x = stringifyJson(a), y = stringifyJson(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
   return 0;
 }
 
@@ -60,7 +89,7 @@ export function reduce(shape: Shape | undefined, lhs: unknown, rhs: unknown): un
     case "firstWriteWins":
       return lhs;
     case "sum":
-      return typeof lhs === "number" && typeof rhs === "number" ? lhs + rhs : rhs;
+      return isNumeric(lhs) && isNumeric(rhs) ? addNumbers(lhs, rhs) : rhs;
     case "minimize":
       return compareJson(rhs, lhs) < 0 ? rhs : lhs;
     case "maximize":

@@ -25,6 +25,7 @@ import { rangeName } from "./task-common.js";
 import { packTuple } from "./tuple.js";
 import { variantName, variantOf } from "./unary.js";
 import type { DocValidator } from "./validator.js";
+import { parseJson, stringifyJson } from "./lossless-json.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -324,7 +325,7 @@ export class ShardRunner {
         continue;
       }
       requested.add(Combiner.id(e.binding, e.packed));
-      loads.push(loadRequest(e.binding, utf8(JSON.stringify(e.key)), e.packed));
+      loads.push(loadRequest(e.binding, utf8(stringifyJson(e.key)), e.packed));
     }
     await s.proc.sendMany(loads);
     this.stats.loads += loads.length;
@@ -342,7 +343,7 @@ export class ShardRunner {
         if (plan.deltaUpdates) this.violation(r, "loaded-binding-without-loads", `binding ${binding} uses delta updates and is never sent Load`);
         let doc: unknown;
         try {
-          doc = JSON.parse(dec.decode(docJson));
+          doc = parseJson(dec.decode(docJson));
         } catch {
           this.violation(r, "loaded-doc-not-json", `binding ${binding}: the loaded document is not valid JSON`);
         }
@@ -380,11 +381,11 @@ export class ShardRunner {
       stores.push(
         storeRequest(
           e.binding,
-          utf8(JSON.stringify(e.key)),
+          utf8(stringifyJson(e.key)),
           e.packed,
-          utf8(JSON.stringify(values)),
+          utf8(stringifyJson(values)),
           packTuple(values),
-          plan.withDocument ? utf8(JSON.stringify(e.doc)) : EMPTY,
+          plan.withDocument ? utf8(stringifyJson(e.doc)) : EMPTY,
           plan.deltaUpdates ? false : exists,
           plan.deltaUpdates ? false : isDelete,
         ),

@@ -6,6 +6,7 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import type { ValidateFunction } from "ajv";
+import { withoutBigInts } from "./lossless-json.js";
 
 export type DocValidator = (doc: unknown) => string | undefined;
 
@@ -35,7 +36,15 @@ export function compileValidator(schema: Record<string, unknown>, what: string, 
   }
   return (doc) => {
     if (fn(doc)) return undefined;
+    // ajv knows no BigInt: judge integers beyond 2^53 by a copy holding them as numbers.
+    if (hasBigInt(doc) && fn(withoutBigInts(doc))) return undefined;
     const e = fn.errors?.[0];
     return e ? `${e.instancePath || "(root)"} ${e.message ?? "is invalid"}` : "is invalid";
   };
+}
+
+function hasBigInt(v: unknown): boolean {
+  if (typeof v === "bigint") return true;
+  if (v !== null && typeof v === "object") return Object.values(v).some(hasBigInt);
+  return false;
 }

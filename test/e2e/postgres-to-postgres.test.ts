@@ -18,6 +18,7 @@ import { runCapturePreview, runMaterializePreview } from "../../src/harness/inde
 import { createLogger } from "../../src/log.js";
 import connector from "../../connectors/source-postgres/connector.js";
 import { startPgCluster, type PgCluster } from "../support/pg-cluster.js";
+import { stringifyJson } from "../../src/harness/lossless-json.js";
 
 const STATE_KEY = "public%2Faccounts";
 
@@ -174,7 +175,7 @@ async function pipeline(tag: string, bigs: Bigs): Promise<void> {
   expect(mat.stats.deletes).toBe(1);
   // Recovery came from the checkpoint the connector committed with the
   // second transaction's rows (not a replay), and everything was read.
-  const fixtureBytes = transactions.reduce((n, t) => n + t.reduce((m, d) => m + Buffer.byteLength(JSON.stringify(d)) + 1, 0) + '{"commit":true}\n'.length, 0);
+  const fixtureBytes = transactions.reduce((n, t) => n + t.reduce((m, d) => m + Buffer.byteLength(stringifyJson(d)) + 1, 0) + '{"commit":true}\n'.length, 0);
   expect(mat.shards[0]!.resumedFrom).toEqual(["zero", "connector"]);
   expect(mat.shards[0]!.checkpoint).toEqual({ "fixture/inline": fixtureBytes });
 
@@ -212,11 +213,9 @@ it("captures a table (backfill, then changes) and materializes it exactly once i
 // documents as JavaScript values (JSON.parse of Captured docs in
 // src/harness/capture-runtime.ts, of fixture lines in src/harness/fixture.ts,
 // JSON.stringify of Store key/values in src/harness/shard-runner.ts), so an
-// int8 beyond 2^53 reaches materialize-postgres rounded: 9223372036854775807
-// becomes 9223372036854776000, which PostgreSQL rejects as out of range for
-// bigint. Both connectors carry such values verbatim. When the harness keeps
-// numbers exact this test starts passing, and `it.fails` turns it red: make
-// it a plain `it` then.
-it.fails("carries int8 beyond 2^53 digit for digit from source to destination", async () => {
+// int8 beyond 2^53 must survive the whole chain: source-postgres writes the
+// digits, the harness keeps them as BigInt (src/harness/lossless-json.ts),
+// and materialize-postgres stores them without passing through JS numbers.
+it("carries int8 beyond 2^53 digit for digit from source to destination", async () => {
   await pipeline("wide", { max: "9223372036854775807", min: "-9223372036854775808", odd: "9007199254740993", negOdd: "-9007199254740995" });
 }, 60_000);
