@@ -17,7 +17,7 @@ import type { Catalog, CaptureDef } from "./catalog.js";
 import type { BuiltCollection } from "./collection-spec.js";
 import { HarnessError, ProtocolViolation } from "./errors.js";
 import { encodeStateKey } from "./state-key.js";
-import { collectionsFor, recoveryLogTemplate, shardTemplate, specVersion } from "./task-common.js";
+import { collectionsFor, recoveryLogTemplate, shardTemplate, specVersion, findTask } from "./task-common.js";
 import { unary } from "./unary.js";
 import { protocolWire, type ProtocolWire, type WireCodec } from "./wire.js";
 
@@ -42,13 +42,7 @@ export interface BuildOptions {
 const enc = new TextEncoder();
 
 export function findCapture(catalog: Catalog, name: string | undefined): CaptureDef {
-  if (name === undefined) {
-    if (catalog.captures.size === 1 && catalog.materializations.size === 0) return [...catalog.captures.values()][0]!;
-    throw new HarnessError(`name the task with --name; captures in ${catalog.path}: ${[...catalog.captures.keys()].join(", ") || "none"}`);
-  }
-  const def = catalog.captures.get(name);
-  if (!def) throw new HarnessError(`capture ${JSON.stringify(name)} is not in ${catalog.path} (captures: ${[...catalog.captures.keys()].join(", ") || "none"})`);
-  return def;
+  return findTask("capture", catalog.captures, catalog.materializations.size, catalog.path, name);
 }
 
 export function checkSpecResponse(protocol: number | undefined, kind: "capture" | "materialize") {

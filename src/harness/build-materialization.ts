@@ -18,7 +18,7 @@ import { HarnessError } from "./errors.js";
 import { selectFields } from "./field-selection.js";
 import { encodeStateKey } from "./state-key.js";
 import { checkResourcePaths, checkSpecResponse } from "./build-capture.js";
-import { collectionsFor, recoveryLogTemplate, shardTemplate, specVersion } from "./task-common.js";
+import { collectionsFor, recoveryLogTemplate, shardTemplate, specVersion, findTask } from "./task-common.js";
 import { unary } from "./unary.js";
 import { protocolWire, type ProtocolWire, type WireCodec } from "./wire.js";
 
@@ -34,13 +34,7 @@ export interface BuiltMaterialization {
 const enc = new TextEncoder();
 
 export function findMaterialization(catalog: Catalog, name: string | undefined): MaterializationDef {
-  if (name === undefined) {
-    if (catalog.materializations.size === 1 && catalog.captures.size === 0) return [...catalog.materializations.values()][0]!;
-    throw new HarnessError(`name the task with --name; materializations in ${catalog.path}: ${[...catalog.materializations.keys()].join(", ") || "none"}`);
-  }
-  const def = catalog.materializations.get(name);
-  if (!def) throw new HarnessError(`materialization ${JSON.stringify(name)} is not in ${catalog.path} (materializations: ${[...catalog.materializations.keys()].join(", ") || "none"})`);
-  return def;
+  return findTask("materialization", catalog.materializations, catalog.captures.size, catalog.path, name);
 }
 
 export async function buildMaterialization(

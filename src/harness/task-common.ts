@@ -64,3 +64,24 @@ export function collectionsFor(catalog: Catalog, names: string[], at: string): M
   }
   return out;
 }
+
+/**
+ * The task of `kind` named `name` in a catalog; with no name, the only task
+ * of the catalog (when it has no task of the other kind).
+ */
+export function findTask<T>(
+  kind: "capture" | "materialization",
+  tasks: Map<string, T>,
+  others: number,
+  catalogPath: string,
+  name: string | undefined,
+): T {
+  const names = () => [...tasks.keys()].join(", ") || "none";
+  if (name === undefined) {
+    if (tasks.size === 1 && others === 0) return [...tasks.values()][0]!;
+    throw new HarnessError(`name the task with --name; ${kind}s in ${catalogPath}: ${names()}`);
+  }
+  const def = tasks.get(name);
+  if (!def) throw new HarnessError(`${kind} ${JSON.stringify(name)} is not in ${catalogPath} (${kind}s: ${names()})`);
+  return def;
+}
