@@ -6,18 +6,7 @@
  * decide how to interpret it from the field's descriptor.
  */
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-const MINUS = 0x2d;
-
-const IN_OBJECT = 1;
-const IN_ARRAY = 2;
+import { BACKSLASH, COLON, COMMA, IN_ARRAY, IN_OBJECT, LBRACE, LBRACKET, MINUS, QUOTE, RBRACE, RBRACKET } from "./json-chars.js";
 
 export class JsonScanner {
   pos = 0;
