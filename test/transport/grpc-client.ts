@@ -21,13 +21,17 @@ export type Stream<Req, Res> = grpc.ClientDuplexStream<Req, Res>;
 /** Opens the service's bidi method; messages are encoded by the service's own codec. */
 export function openStream<Req, Res>(client: grpc.Client, svc: ConnectorService): Stream<Req, Res> {
   const def = svc.definition[svc.method]!;
-  return client.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize);
+  const call: Stream<Req, Res> = client.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize);
+  inbox(call);
+  return call;
 }
 
 /** Opens the method with no serialization, to send arbitrary bytes. */
 export function openRawStream<Res>(client: grpc.Client, svc: ConnectorService): Stream<Buffer, Res> {
   const def = svc.definition[svc.method]!;
-  return client.makeBidiStreamRequest(def.path, (b: Buffer) => b, def.responseDeserialize);
+  const call: Stream<Buffer, Res> = client.makeBidiStreamRequest(def.path, (b: Buffer) => b, def.responseDeserialize);
+  inbox(call);
+  return call;
 }
 
 export interface Outcome<Res> {
@@ -56,26 +60,43 @@ export async function exchange<Req, Res>(client: grpc.Client, svc: ConnectorServ
   return done;
 }
 
-/** The next response of a stream. */
-export function nextResponse<Res>(call: Stream<any, Res>): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const onData = (r: Res) => {
-      cleanup();
-      resolve(r);
-    };
-    const onEnd = (err?: Error) => {
-      cleanup();
-      reject(err ?? new Error("the stream ended before another response"));
-    };
-    const cleanup = () => {
-      call.off("data", onData);
-      call.off("error", onEnd);
-      call.off("end", onEnd);
-    };
-    call.on("data", onData);
-    call.on("error", onEnd);
-    call.on("end", onEnd);
+/**
+ * Every response of a stream in arrival order, buffered from the moment the
+ * stream opens: a response that arrives while a test is not waiting (during
+ * a sleep, say) is kept for the next `nextResponse` instead of being lost.
+ */
+interface Inbox<Res> {
+  queued: Res[];
+  waiters: Array<{ resolve: (r: Res) => void; reject: (e: Error) => void }>;
+  ended?: Error;
+}
+const inboxes = new WeakMap<object, Inbox<any>>();
+
+function inbox<Res>(call: Stream<any, Res>): Inbox<Res> {
+  let box = inboxes.get(call) as Inbox<Res> | undefined;
+  if (box) return box;
+  const b: Inbox<Res> = { queued: [], waiters: [] };
+  inboxes.set(call, b);
+  call.on("data", (r: Res) => {
+    const w = b.waiters.shift();
+    if (w) w.resolve(r);
+    else b.queued.push(r);
   });
+  const onEnd = (err?: Error) => {
+    b.ended ??= err ?? new Error("the stream ended before another response");
+    for (const w of b.waiters.splice(0)) w.reject(b.ended);
+  };
+  call.on("error", onEnd);
+  call.on("end", () => onEnd());
+  return b;
+}
+
+/** The next response of a stream (buffered since the stream was opened). */
+export function nextResponse<Res>(call: Stream<any, Res>): Promise<Res> {
+  const box = inbox(call);
+  if (box.queued.length > 0) return Promise.resolve(box.queued.shift()!);
+  if (box.ended) return Promise.reject(box.ended);
+  return new Promise((resolve, reject) => box.waiters.push({ resolve, reject }));
 }
 
 const HealthClient = grpc.makeClientConstructor(
