@@ -7,6 +7,7 @@ import { runMaterializeSession } from "../../src/sdk/materialize.js";
 import { ConstraintType, ZERO_CHECKPOINT, type MaterializeConnector, type Transactor, type StoreRequest } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
 import { RecordingSink, RequestFeed } from "../support/sessions.js";
+import { eventually } from "../support/eventually.js";
 
 const enc = new TextEncoder();
 const log = createLogger({ level: "error" });
@@ -133,8 +134,7 @@ describe("materialize session", () => {
     feed.push(open(), ack(), flush(), store(7), startCommit());
     await sink.waitFor(4);
     feed.push(ack(), load(7));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(events).toContain("stage [7]");
+    await eventually(() => events.includes("stage [7]"), "the pipelined Load to be staged");
     expect(kinds(sink.sent)).toHaveLength(4); // no Acknowledged, no Loaded yet
     release();
     await sink.waitFor(5);

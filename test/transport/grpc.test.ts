@@ -14,6 +14,7 @@ import { captureService, materializeService } from "../../src/transport/grpc-ser
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { ConstraintType, PROTOCOL_VERSION, type CaptureConnector, type MaterializeConnector } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
+import { eventually } from "../support/eventually.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import * as path from "node:path";
@@ -339,7 +340,7 @@ describe("gRPC transport: health and shutdown", () => {
     const done = outcome(call);
     call.write(openReq());
     call.end();
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => statuses.length > 0, "the health watch's first status");
     expect(statuses).toEqual(["SERVING"]);
 
     const closed = server.close(10_000);
