@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Readable } from "node:stream";
 import { packTuple } from "../../src/harness/tuple.js";
-import { keyHash } from "../../src/harness/key-hash.js";
+import { FLOW_KEY_HASH_KEY, HighwayHash64, keyHash } from "../../src/harness/key-hash.js";
 import { reduce } from "../../src/harness/reduce.js";
 import { buildShape } from "../../src/harness/schema-shape.js";
 import { mergePatch as applyMergePatch } from "../../src/sdk/state.js";
@@ -43,10 +43,49 @@ describe("FoundationDB tuple packing", () => {
 });
 
 describe("shard routing", () => {
-  it("hashes with MurmurHash3 x86-32 (seed 0)", () => {
-    expect(keyHash(new Uint8Array())).toBe(0);
-    expect(keyHash(Buffer.from("hello"))).toBe(0x248bfa47);
-    expect(keyHash(Buffer.from("The quick brown fox jumps over the lazy dog"))).toBe(0x2e4ff723);
+  it("hashes packed keys to the same numbers as Flow's runtime (its regression vectors)", () => {
+    // Flow pins PackedKeyHash_HH64 with these values in its own tests.
+    const cases: Array<[number, unknown[]]> = [
+      [0xb9f08d38, [true]], [0x1505e3cb, [false]], [0x6ae719f3, ["foo", "bar"]],
+      [0x8adddd61, ["foobar"]], [0x7273e587, ["foobas"]], [0xf4ec4d33, ["1"]],
+      [0x1e023d95, ["2"]], [0x38a34efe, ["3"]], [0x17751bae, ["10"]], [0x87d93806, ["11"]],
+      [0x3c90c1d9, [1]], [0x97901bac, [2]], [0xcbc7f1e2, [3]], [0xd1d3f3eb, [10]],
+    ];
+    for (const [want, key] of cases) expect([key, keyHash(packTuple(key)).toString(16)]).toEqual([key, want.toString(16)]);
+    // Raw byte strings, as Flow's shuffle tests pin them.
+    for (const [want, token] of [[0x64ecbab1, "bar"], [0x38ad3674, "qib"], [0x8cad4162, "foo"], [0xa08b7e30, "fub"]] as const) {
+      expect(keyHash(Buffer.from(token)).toString(16)).toBe(want.toString(16));
+    }
+  });
+
+  it("computes HighwayHash-64 for inputs of every length class (whole packets, 16+ and short tails)", () => {
+    // The reference test key 00 01 .. 1f over inputs 00 01 .. n-1.
+    const h = new HighwayHash64(Uint8Array.from({ length: 32 }, (_, i) => i));
+    const hex64 = (n: number) => {
+      const [lo, hi] = h.hash(Uint8Array.from({ length: n }, (_, i) => i));
+      return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0");
+    };
+    expect(hex64(0)).toBe("907a56de22c26e53");
+    expect(hex64(1)).toBe("7eab43aac7cddd78");
+    expect(hex64(2)).toBe("b8d0569ab0b53d62");
+  });
+
+  it("agrees with an independent HighwayHash implementation across packet boundaries", () => {
+    // Little-endian digests from the `highwayhasher` npm package (Rust), Flow's
+    // key, input byte i = (37 i + n) mod 256 for an input of n bytes.
+    const flow = new HighwayHash64(Buffer.from(FLOW_KEY_HASH_KEY, "hex"));
+    const want: Array<[number, string]> = [
+      [16, "acbc9be7ef2f1c0b"], [17, "44af9efc45c35355"], [31, "a6e001269dd8f644"],
+      [32, "ceaef914bd7187f0"], [33, "d9a8856944af389b"], [63, "b3b558a7ec785821"],
+      [64, "8534d8642ae59b1e"], [100, "b1d5afb05b6dca63"], [199, "9324951115c3bf9b"],
+    ];
+    for (const [n, digest] of want) {
+      const [lo, hi] = flow.hash(Uint8Array.from({ length: n }, (_, i) => (i * 37 + n) & 0xff));
+      const le = Buffer.alloc(8);
+      le.writeUInt32LE(lo, 0);
+      le.writeUInt32LE(hi, 4);
+      expect([n, le.toString("hex")]).toEqual([n, digest]);
+    }
   });
 
   it("splits the key space into contiguous inclusive ranges", () => {
