@@ -1,12 +1,14 @@
 /**
  * The documents a materialization reads: JSON lines `["<collection>", doc]`,
  * with `{"commit": true}` closing a transaction (end of input closes the
- * last one). Lines are kept in memory with their end offsets, so the
- * harness can re-read from any committed position after a crash, even
- * when the input is a pipe.
+ * last one). The harness re-reads from any committed byte offset after a
+ * crash, from a file directly or from a pipe spooled to a temporary file.
  */
 import type { Readable } from "node:stream";
 import { open } from "node:fs/promises";
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { HarnessError } from "./errors.js";
 import { parseJson } from "./lossless-json.js";
 
@@ -25,15 +27,6 @@ export interface FixtureTxn {
   end: number;
   /** Byte offset of its first line. */
   begin: number;
-}
-
-interface Line {
-  begin: number;
-  end: number;
-  commit: boolean;
-  line: number;
-  /** The document line's text, parsed again on every read (parsed documents are not retained). */
-  text?: Buffer;
 }
 
 /** Where a materialization reads its transactions from. */
@@ -60,36 +53,44 @@ function parseLine(where: string, bytes: Buffer, offset: number): { commit: true
 }
 
 /**
- * A stream input (e.g. stdin) kept in memory as raw lines, so that any
- * committed offset can be read again after a crash.
+ * A stream input (stdin, a pipe from a capture preview) spooled to a
+ * temporary file as it arrives, so that any committed offset can be read
+ * again after a crash while memory stays bounded however long the stream
+ * runs. Each shard reads the spool through its own `reader()`; a reader at
+ * the end of what has arrived waits for more until the stream ends.
  */
 export class FixtureSource implements FixtureInput {
-  private readonly lines: Line[] = [];
+  private readonly dir: string;
+  private readonly path: string;
+  private fd: number | undefined;
+  private written = 0;
   private ended = false;
   private failure: Error | undefined;
   private waiters: (() => void)[] = [];
-  private offset = 0;
+  private readonly readers: FileFixture[] = [];
+  private defaultReader: FileFixture | undefined;
 
-  /** `name` identifies the source in runtime checkpoints, e.g. "fixture/data.jsonl". */
+  /** `name` identifies the source in runtime checkpoints, e.g. "fixture/stdin". */
   constructor(
     readonly name: string,
     private readonly input: Readable,
   ) {
-    let partial = Buffer.alloc(0);
-    let lineNo = 0;
+    this.dir = mkdtempSync(join(tmpdir(), "tributary-spool-"));
+    this.path = join(this.dir, "input.jsonl");
+    this.fd = openSync(this.path, "w");
     input.on("data", (data: Buffer | string) => {
+      if (this.fd === undefined) return;
       const chunk = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-      const buf = partial.length ? Buffer.concat([partial, chunk]) : chunk;
-      let start = 0;
-      for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
-        this.addLine(buf.subarray(start, nl), nl + 1 - start, ++lineNo);
-        start = nl + 1;
+      try {
+        // Synchronous: the bytes are in the file before readers are told.
+        for (let at = 0; at < chunk.length; ) at += writeSync(this.fd, chunk, at, chunk.length - at);
+      } catch (err) {
+        this.failure = new HarnessError(`cannot spool ${name} to ${this.path}: ${(err as Error).message}`);
       }
-      partial = Buffer.from(buf.subarray(start));
+      this.written += chunk.length;
       this.wake();
     });
     input.on("end", () => {
-      if (partial.length) this.addLine(partial, partial.length, ++lineNo);
       this.ended = true;
       this.wake();
     });
@@ -99,78 +100,56 @@ export class FixtureSource implements FixtureInput {
     });
   }
 
-  private addLine(bytes: Buffer, length: number, lineNo: number) {
-    const begin = this.offset;
-    this.offset += length;
-    if (this.failure) return;
-    try {
-      const parsed = parseLine(`${this.name}:${lineNo}`, bytes, begin);
-      if (!parsed) return;
-      this.lines.push({ begin, end: this.offset, commit: parsed.commit, line: lineNo, text: parsed.commit ? undefined : Buffer.from(bytes) });
-    } catch (err) {
-      this.failure = err as Error;
-    }
-  }
-
   private wake() {
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
   }
 
-  private async waitMore(): Promise<void> {
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  /** A reader of its own, with its own position (one per shard). */
+  reader(): FileFixture {
+    const r = new FileFixture(this.name, this.path, {
+      available: () => {
+        if (this.failure) throw this.failure;
+        return { bytes: this.written, ended: this.ended };
+      },
+      more: () => new Promise<void>((resolve) => this.waiters.push(resolve)),
+    });
+    this.readers.push(r);
+    return r;
   }
 
-  /**
-   * The transaction starting at byte offset `from`, or undefined at the end
-   * of input. Waits for more input when the stream is still open.
-   */
-  async readTxn(from: number): Promise<FixtureTxn | undefined> {
-    for (;;) {
-      if (this.failure) throw this.failure;
-      let i = this.firstAtOrAfter(from);
-      const docs: FixtureDoc[] = [];
-      let j = i;
-      for (; j < this.lines.length; j++) {
-        const l = this.lines[j]!;
-        if (l.commit) {
-          if (docs.length === 0) {
-            // An empty transaction: skip the marker.
-            i = j + 1;
-            continue;
-          }
-          return { docs, begin: this.lines[i]!.begin, end: l.end };
-        }
-        docs.push((parseLine(`${this.name}:${l.line}`, l.text!, l.begin) as { doc: FixtureDoc }).doc);
-      }
-      if (this.ended) {
-        if (docs.length === 0) return undefined;
-        return { docs, begin: this.lines[i]!.begin, end: this.offset };
-      }
-      await this.waitMore();
-    }
-  }
-
-  private firstAtOrAfter(offset: number): number {
-    let lo = 0, hi = this.lines.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.lines[mid]!.begin < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+  readTxn(from: number): Promise<FixtureTxn | undefined> {
+    this.defaultReader ??= this.reader();
+    return this.defaultReader.readTxn(from);
   }
 
   get totalBytes(): number {
-    return this.offset;
+    return this.written;
   }
 
-  /** Stops reading the stream (it is not destroyed: it belongs to the caller). */
+  /** The temporary file holding the stream's bytes, removed by close(). */
+  get spoolPath(): string {
+    return this.path;
+  }
+
+  /** Stops reading the stream (it is not destroyed: it belongs to the caller) and deletes the spool. */
   async close(): Promise<void> {
     this.input.removeAllListeners("data");
     this.input.pause();
+    await Promise.all(this.readers.map((r) => r.close()));
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** How a reader of a file that is still being written learns about new bytes. */
+export interface GrowingFile {
+  /** Bytes in the file so far and whether more can come; throws if the writer failed. */
+  available(): { bytes: number; ended: boolean };
+  /** Resolves when more bytes arrive or the writer ends. */
+  more(): Promise<void>;
 }
 
 /**
@@ -188,13 +167,25 @@ export class FileFixture implements FixtureInput {
   /** Line numbers at transaction boundaries seen so far, for seeks. */
   private readonly linesAt = new Map<number, number>([[0, 0]]);
 
+  /** `growing`: the file is still being written (a spooled stream). */
   constructor(
     readonly name: string,
     private readonly path: string,
+    private readonly growing?: GrowingFile,
   ) {}
 
   private async fill(): Promise<boolean> {
     if (this.eof) return false;
+    if (this.growing) {
+      const at = this.pos + this.buf.length;
+      for (let a = this.growing.available(); a.bytes <= at; a = this.growing.available()) {
+        if (a.ended) {
+          this.eof = true;
+          return false;
+        }
+        await this.growing.more();
+      }
+    }
     if (!this.fd) {
       try {
         this.fd = await open(this.path, "r");

@@ -129,10 +129,11 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
   });
 
   // Input and its name in checkpoints. A file is read by each shard on its
-  // own; a stream is kept in memory once and shared.
+  // own; a stream is spooled to a temporary file once, read by every shard.
   let sourceName = opts.sourceName;
   let docBase = started;
   let inputFor: () => FixtureInput;
+  let spool: FixtureSource | undefined;
   if (typeof opts.fixture === "string" && opts.fixture !== "-") {
     const path = opts.fixture;
     const name = (sourceName ??= `fixture/${basename(path)}`);
@@ -144,14 +145,15 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
     inputFor = () => new FileFixture(name, path);
   } else if (Array.isArray(opts.fixture)) {
     const text = opts.fixture.map((txn) => txn.map((d) => stringifyJson(d) + "\n").join("") + '{"commit":true}\n').join("");
-    const shared = new FixtureSource((sourceName ??= "fixture/inline"), Readable.from([Buffer.from(text)]));
-    inputFor = () => shared;
+    const name = (sourceName ??= "fixture/inline");
+    inputFor = () => (spool ??= new FixtureSource(name, Readable.from([Buffer.from(text)]))).reader();
     docBase = Date.UTC(2024, 0, 1); // the same documents get the same UUIDs on every run
   } else {
     const stream: Readable = opts.fixture && typeof opts.fixture !== "string" ? opts.fixture : process.stdin;
     sourceName ??= stream === process.stdin ? "fixture/stdin" : "fixture/stream";
-    const shared = new FixtureSource(sourceName, stream);
-    inputFor = () => shared;
+    const name = sourceName;
+    // Spooled only once the sessions start, so a failed Apply leaves nothing behind.
+    inputFor = () => (spool ??= new FixtureSource(name, stream)).reader();
   }
 
   // Apply runs on the leader. Like Flow, the harness keeps the state an
@@ -181,6 +183,7 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
     results = await Promise.all(runners.map((r) => r.run()));
   } finally {
     await Promise.all(inputs.map((i) => i.close?.()));
+    await spool?.close();
   }
   stats.elapsedMs = Date.now() - started;
   return { applyDescription: applied.actionDescription, shards: results, stats, spec: built };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { packTuple } from "../../src/harness/tuple.js";
 import { FLOW_KEY_HASH_KEY, HighwayHash64, keyHash } from "../../src/harness/key-hash.js";
 import { reduce } from "../../src/harness/reduce.js";
@@ -7,7 +7,7 @@ import { buildShape } from "../../src/harness/schema-shape.js";
 import { mergePatch as applyMergePatch } from "../../src/sdk/state.js";
 import { Combiner } from "../../src/harness/combiner.js";
 import { FileFixture, FixtureSource } from "../../src/harness/fixture.js";
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { splitRanges } from "../../src/harness/task-common.js";
@@ -179,6 +179,32 @@ describe("fixtures", () => {
     expect(t3.end).toBe(Buffer.byteLength(text));
     expect(await src.readTxn(t3.end)).toBeUndefined();
     expect((await src.readTxn(t1.end))!.end).toBe(t2.end);
+    await src.close();
+  });
+
+  it("spools a stream to disk: readers wait for lines still to come, re-read old ones, and the spool goes at close", async () => {
+    const pipe = new PassThrough();
+    const src = new FixtureSource("fixture/pipe", pipe);
+    const a = src.reader(), b = src.reader();
+    const first = a.readTxn(0);
+    pipe.write('["c", {"id": 1}]\n["c", {"id"');
+    await new Promise((r) => setTimeout(r, 20));
+    pipe.write(': 2}]\n{"commit": true}\n["c", {"id": 3}]\n');
+    const t1 = (await first)!;
+    expect(t1.docs.map((d) => d.doc)).toEqual([{ id: 1 }, { id: 2 }]);
+    // The open transaction is not complete until its marker or the end.
+    let second: unknown = "pending";
+    const t2p = a.readTxn(t1.end).then((t) => (second = t));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(second).toBe("pending");
+    pipe.end('["c", {"id": 4}]\n');
+    expect((await t2p)!.docs.map((d) => d.doc)).toEqual([{ id: 3 }, { id: 4 }]);
+    // Another shard's reader, and a re-read from the start after a "crash".
+    expect((await b.readTxn(t1.end))!.docs.length).toBe(2);
+    expect((await a.readTxn(0))!.docs[0]!.where).toBe("fixture/pipe:1");
+    expect(statSync(src.spoolPath).size).toBe(src.totalBytes);
+    await src.close();
+    expect(existsSync(src.spoolPath)).toBe(false);
   });
 
   it("reads a file from any offset without holding it, as each shard does", async () => {
@@ -215,6 +241,7 @@ describe("fixtures", () => {
   it("names the line of a malformed fixture", async () => {
     const src = new FixtureSource("fixture/bad", Readable.from(['["c", {}]\n{"nope": 1}\n']));
     await expect(src.readTxn(0)).rejects.toThrow(/fixture\/bad:2: expected \["<collection>", document\]/);
+    await src.close();
   });
 });
 
