@@ -4,7 +4,7 @@
  * file replaced atomically. A lock file (holding the owner's pid, stolen
  * from dead owners) serializes sessions of several shards.
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { existsSync, linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 
 export interface Row {
   key: unknown[];
@@ -52,9 +52,15 @@ export async function withLock<T>(path: string, fn: () => T | Promise<T>): Promi
   const lock = `${path}.lock`;
   for (let i = 0; ; i++) {
     try {
-      const fd = openSync(lock, "wx");
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
+      // The pid is written before the lock appears (link is atomic), so a
+      // session killed at any point never leaves an empty, unstealable lock.
+      const mine = `${lock}.${process.pid}`;
+      writeFileSync(mine, String(process.pid));
+      try {
+        linkSync(mine, lock);
+      } finally {
+        unlinkSync(mine);
+      }
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
