@@ -5,70 +5,44 @@
 import pg from "pg";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import type { Endpoint } from "./config.js";
+import { connectWithSslMode } from "../../src/postgres/tls.js";
+import { describeConnectError } from "../../src/postgres/connect-errors.js";
 
 export type PgClient = pg.Client;
 
-function sslOption(mode: Endpoint["sslmode"]): pg.ClientConfig["ssl"] {
-  switch (mode) {
-    case "require":
-      return { rejectUnauthorized: false };
-    case "verify-ca":
-    case "verify-full":
-      return { rejectUnauthorized: true };
-    default:
-      // node-postgres cannot fall back between TLS and plain text, so
-      // allow/prefer connect in plain text, like disable.
-      return false;
-  }
-}
-
 export async function connect(ep: Endpoint, appName = "tributary materialize-postgres"): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: ep.host,
-    port: ep.port,
-    user: ep.user,
-    password: ep.password,
-    database: ep.database,
-    ssl: sslOption(ep.sslmode),
-    keepAlive: true,
-    application_name: appName,
-    connectionTimeoutMillis: 30_000,
-  });
-  // An idle connection that drops would otherwise crash the process.
-  client.on("error", () => undefined);
+  const attempt = async (ssl: pg.ClientConfig["ssl"]) => {
+    const client = new pg.Client({
+      host: ep.host,
+      port: ep.port,
+      user: ep.user,
+      password: ep.password,
+      database: ep.database,
+      ssl,
+      keepAlive: true,
+      application_name: appName,
+      connectionTimeoutMillis: 30_000,
+    });
+    // An idle connection that drops would otherwise crash the process.
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    return client;
+  };
   try {
-    await client.connect();
+    return await connectWithSslMode(ep.sslmode, attempt);
   } catch (err) {
-    await client.end().catch(() => undefined);
     throw connectionError(err, ep);
   }
-  return client;
 }
 
 /** A user-facing description of a failure to connect. */
 export function connectionError(err: unknown, ep: Endpoint): ConnectorError {
-  const e = err as { code?: string; message?: string };
-  const where = `${ep.host}:${ep.port}`;
-  switch (e.code) {
-    case "ECONNREFUSED":
-      return new ConnectorError(`cannot connect to PostgreSQL at ${where}: connection refused (is the address right and the server running?)`, { cause: err });
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return new ConnectorError(`cannot connect to PostgreSQL at ${where}: host ${JSON.stringify(ep.host)} not found`, { cause: err });
-    case "ETIMEDOUT":
-    case "EHOSTUNREACH":
-    case "ENETUNREACH":
-      return new ConnectorError(`cannot connect to PostgreSQL at ${where}: host unreachable (${e.code})`, { cause: err });
-    case "28P01":
-    case "28000":
-      return new ConnectorError(`cannot connect to PostgreSQL at ${where}: authentication failed for user ${JSON.stringify(ep.user)} (check user and password)`, { cause: err });
-    case "3D000":
-      return new ConnectorError(`cannot connect to PostgreSQL at ${where}: database ${JSON.stringify(ep.database)} does not exist`, { cause: err });
-  }
-  if (/timeout/i.test(e.message ?? "")) {
-    return new ConnectorError(`cannot connect to PostgreSQL at ${where}: connection timed out`, { cause: err });
-  }
-  return new ConnectorError(`cannot connect to PostgreSQL at ${where}: ${e.message ?? String(err)}`, { cause: err });
+  return describeConnectError(err, { ...ep, sslField: "advanced.sslmode" });
 }
 
 /** A user-facing description of a failed statement. */

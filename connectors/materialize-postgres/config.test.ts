@@ -32,7 +32,7 @@ describe("materialize-postgres configuration", () => {
       database: "flow",
       schema: "public",
       hardDelete: false,
-      sslmode: undefined,
+      sslmode: "prefer",
     });
     expect(resolveEndpoint({ address: "[::1]:6543", user: "u", schema: "s" })).toMatchObject({ host: "::1", port: 6543, schema: "s" });
     expect(() => parseConfig(connector.configSchema, JSON.stringify({ address: "x", user: "u", advanced: { sslmode: "bogus" } }), "endpoint config")).toThrow(

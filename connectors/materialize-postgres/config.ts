@@ -3,9 +3,9 @@
  * (titles, descriptions, order, secret), and their parsed form with defaults.
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
 
-export const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
-export type SslMode = (typeof SSL_MODES)[number];
+export { SSL_MODES, type SslMode };
 
 export interface EndpointConfig {
   address: string;
@@ -62,7 +62,8 @@ export const configSchema = {
         sslmode: {
           type: "string",
           title: "SSL Mode",
-          description: "Overrides SSL connection behavior by setting the 'sslmode' parameter.",
+          description:
+            "Overrides SSL connection behavior by setting the 'sslmode' parameter, as libpq does: prefer (the default) uses TLS when the server offers it; require insists on TLS; verify-ca and verify-full also check the server's certificate; allow and disable connect in plain text (allow retries with TLS when the server requires it).",
           enum: [...SSL_MODES],
         },
       },
@@ -105,7 +106,8 @@ export interface Endpoint {
   database: string;
   schema: string;
   hardDelete: boolean;
-  sslmode: SslMode | undefined;
+  /** libpq's default, prefer, when the config names none. */
+  sslmode: SslMode;
 }
 
 /** Resolves defaults and checks what the schema cannot express. */
@@ -126,7 +128,7 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
     database: c.database || c.user,
     schema: c.schema || "public",
     hardDelete: c.hardDelete ?? false,
-    sslmode,
+    sslmode: sslmode ?? "prefer",
   };
 }
 

@@ -3,13 +3,14 @@
  * advertises, and their normalised TypeScript form.
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
 
 export interface EndpointConfig {
   address: string;
   database: string;
   user: string;
   password: string;
-  sslmode: "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+  sslmode: SslMode;
   publication: string;
   slot: string;
   backfill_chunk_size: number;
@@ -38,9 +39,10 @@ export const configSchema = {
     sslmode: {
       type: "string",
       title: "SSL mode",
-      enum: ["disable", "prefer", "require", "verify-ca", "verify-full"],
+      enum: [...SSL_MODES],
       default: "prefer",
-      description: "prefer tries TLS without verifying the certificate and falls back to plain TCP.",
+      description:
+        "As libpq: prefer (the default) uses TLS when the server offers it; require insists on TLS; verify-ca and verify-full also check the server's certificate; allow and disable connect in plain text (allow retries with TLS when the server requires it).",
       order: 4,
     },
     publication: { type: "string", title: "Publication", default: "flow_publication", pattern: "^[^\"\\x00]+$", order: 5 },
@@ -95,8 +97,8 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
   const hb = c.heartbeat_interval_seconds ?? 60;
   if (typeof hb !== "number" || !(hb > 0)) throw new ConnectorError("endpoint config /heartbeat_interval_seconds must be a positive number");
   const sslmode = str("sslmode", "prefer");
-  if (!["disable", "prefer", "require", "verify-ca", "verify-full"].includes(sslmode)) {
-    throw new ConnectorError("endpoint config /sslmode must be one of disable, prefer, require, verify-ca, verify-full");
+  if (!(SSL_MODES as readonly string[]).includes(sslmode)) {
+    throw new ConnectorError(`endpoint config /sslmode must be one of ${SSL_MODES.join(", ")}`);
   }
   const slot = str("slot", "flow_slot");
   if (!/^[a-z0-9_]{1,63}$/.test(slot)) throw new ConnectorError("endpoint config /slot may hold only lower-case letters, digits and underscores (at most 63)");

@@ -6,11 +6,12 @@
  */
 import pg from "pg";
 import type { EndpointConfig } from "./config.js";
+import { connectWithSslMode } from "../../src/postgres/tls.js";
 
 /** Session settings every connection uses; see text-values.ts for why. */
 const OUTPUT_SETTINGS = "-c DateStyle=ISO,MDY -c IntervalStyle=iso_8601 -c TimeZone=UTC -c extra_float_digits=1 -c bytea_output=hex";
 
-function hostPort(address: string): { host: string; port: number } {
+export function hostPort(address: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(address)!;
   return { host: m[1], port: m[2] ? Number(m[2]) : 5432 };
 }
@@ -33,37 +34,21 @@ function clientConfig(cfg: EndpointConfig, ssl: pg.ClientConfig["ssl"], replicat
   return c;
 }
 
-function sslOptions(mode: EndpointConfig["sslmode"]): pg.ClientConfig["ssl"] {
-  switch (mode) {
-    case "disable":
-      return false;
-    case "prefer":
-    case "require":
-      return { rejectUnauthorized: false };
-    case "verify-ca":
-      // Verify the chain but not the host name.
-      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
-    case "verify-full":
-      return { rejectUnauthorized: true };
-  }
-}
-
-/** Connects, falling back to plain TCP under sslmode=prefer when the server has no TLS. */
+/** Connects under the configured sslmode (prefer and allow may take a second attempt). */
 export async function connect(cfg: EndpointConfig, opts: { replication?: boolean } = {}): Promise<pg.Client> {
   const attempt = async (ssl: pg.ClientConfig["ssl"]) => {
     const client = new pg.Client(clientConfig(cfg, ssl, !!opts.replication));
     // Errors after connect surface through the query or stream in use; this keeps them from crashing the process.
     client.on("error", () => {});
-    // Values reach us as text; never let pg parse them into lossy JS values.
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
     return client;
   };
-  try {
-    return await attempt(sslOptions(cfg.sslmode));
-  } catch (err) {
-    if (cfg.sslmode === "prefer" && /does not support SSL/i.test(String((err as Error).message))) return attempt(false);
-    throw err;
-  }
+  return connectWithSslMode(cfg.sslmode, attempt);
 }
 
 /** Row values as the server's text, untouched. */

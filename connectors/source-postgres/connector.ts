@@ -6,11 +6,22 @@
 import type { CaptureConnector } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { configSchema, normalizeConfig, normalizeResource, resourceConfigSchema, type EndpointConfig, type ResourceConfig } from "./config.js";
-import { connect } from "./connection.js";
+import { connect, hostPort } from "./connection.js";
+import { describeConnectError } from "../../src/postgres/connect-errors.js";
 import { collectionKey, collectionSchema, listTables, recommendedName } from "./discovery.js";
 import { TypeCatalog } from "./type-catalog.js";
 import { checkPrerequisites, formatFailures } from "./prerequisites.js";
 import { PostgresCapture } from "./capture.js";
+
+/** connect(), with a failure described for the user (Discover and Validate report it as is). */
+async function connectOrExplain(cfg: EndpointConfig) {
+  try {
+    return await connect(cfg);
+  } catch (err) {
+    const { host, port } = hostPort(cfg.address);
+    throw describeConnectError(err, { host, port, user: cfg.user, database: cfg.database, sslmode: cfg.sslmode, sslField: "sslmode" });
+  }
+}
 
 const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
   protocol: "capture",
@@ -22,7 +33,7 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
 
   async discover(rawConfig) {
     const cfg = normalizeConfig(rawConfig);
-    const client = await connect(cfg);
+    const client = await connectOrExplain(cfg);
     try {
       const tables = await listTables(client, cfg.schemas);
       const types = new TypeCatalog();
@@ -42,7 +53,7 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
   async validate(req) {
     const cfg = normalizeConfig(req.config);
     const resources = req.bindings.map((b, i) => normalizeResource(b.resourceConfig, i));
-    const client = await connect(cfg);
+    const client = await connectOrExplain(cfg);
     try {
       const failures = await checkPrerequisites(client, cfg, resources, { repair: true });
       if (failures.length > 0) throw new ConnectorError(formatFailures(failures));

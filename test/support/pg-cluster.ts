@@ -12,7 +12,7 @@
  * is then unavailable and the tests that need it skip themselves.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, chown } from "node:fs/promises";
+import { mkdtemp, rm, chown, readFile, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -95,7 +95,15 @@ function makeHelpers(base: Omit<PgCluster, "urlFor" | "createDatabase" | "query"
   return { ...base, urlFor, query, createDatabase };
 }
 
-export async function startPgCluster(opts: { settings?: Record<string, string> } = {}): Promise<PgCluster> {
+/**
+ * `settings`: server settings (-c) over the defaults below.
+ * `hbaFirst`: pg_hba.conf lines placed before initdb's trust rules.
+ * `files`: files written into the data directory before the server starts
+ * (e.g. a TLS key, which must belong to the server's user with mode 0600).
+ */
+export async function startPgCluster(
+  opts: { settings?: Record<string, string>; hbaFirst?: string[]; files?: Record<string, string> } = {},
+): Promise<PgCluster> {
   const external = process.env.SOURCE_PG_URL;
   if (external) {
     const u = new URL(external);
@@ -120,6 +128,19 @@ export async function startPgCluster(opts: { settings?: Record<string, string> }
     await chown(dir, uid, gid);
   }
   await asPostgres("initdb", ["-D", dataDir, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]);
+
+  if (opts.hbaFirst?.length) {
+    const hba = join(dataDir, "pg_hba.conf");
+    await writeFile(hba, opts.hbaFirst.join("\n") + "\n" + (await readFile(hba, "utf8")));
+  }
+  for (const [name, text] of Object.entries(opts.files ?? {})) {
+    const file = join(dataDir, name);
+    await writeFile(file, text, { mode: 0o600 });
+    if (process.getuid?.() === 0) {
+      const { uid, gid } = postgresIds();
+      await chown(file, uid, gid);
+    }
+  }
 
   const port = await freePort();
   const settings: Record<string, string> = {
