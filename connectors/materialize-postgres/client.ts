@@ -34,7 +34,7 @@ export async function connect(ep: Endpoint, appName = "tributary materialize-pos
     return client;
   };
   try {
-    return await connectWithSslMode(ep.sslmode, attempt);
+    return await connectWithSslMode(ep.sslmode, attempt, ep.sslrootcert);
   } catch (err) {
     throw connectionError(err, ep);
   }

@@ -3,7 +3,7 @@
  * (titles, descriptions, order, secret), and their parsed form with defaults.
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
-import { SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
+import { checkRootCert, ROOT_CERT_DESCRIPTION, SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
 
 export { SSL_MODES, type SslMode };
 
@@ -14,7 +14,7 @@ export interface EndpointConfig {
   database?: string;
   schema?: string;
   hardDelete?: boolean;
-  advanced?: { sslmode?: SslMode };
+  advanced?: { sslmode?: SslMode; sslrootcert?: string };
 }
 
 export interface ResourceConfig {
@@ -66,6 +66,7 @@ export const configSchema = {
             "Overrides SSL connection behavior by setting the 'sslmode' parameter, as libpq does: prefer (the default) uses TLS when the server offers it; require insists on TLS; verify-ca and verify-full also check the server's certificate; allow and disable connect in plain text (allow retries with TLS when the server requires it).",
           enum: [...SSL_MODES],
         },
+        sslrootcert: { type: "string", title: "SSL Root Certificate", description: ROOT_CERT_DESCRIPTION, multiline: true },
       },
     },
   },
@@ -108,6 +109,7 @@ export interface Endpoint {
   hardDelete: boolean;
   /** libpq's default, prefer, when the config names none. */
   sslmode: SslMode;
+  sslrootcert: string | undefined;
 }
 
 /** Resolves defaults and checks what the schema cannot express. */
@@ -129,6 +131,7 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
     schema: c.schema || "public",
     hardDelete: c.hardDelete ?? false,
     sslmode: sslmode ?? "prefer",
+    sslrootcert: checkRootCert(c.advanced?.sslrootcert, "advanced.sslrootcert"),
   };
 }
 

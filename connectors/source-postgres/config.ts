@@ -3,7 +3,7 @@
  * advertises, and their normalised TypeScript form.
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
-import { SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
+import { checkRootCert, ROOT_CERT_DESCRIPTION, SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
 
 export interface EndpointConfig {
   address: string;
@@ -11,6 +11,8 @@ export interface EndpointConfig {
   user: string;
   password: string;
   sslmode: SslMode;
+  /** PEM CA certificates to trust for verify-ca / verify-full. */
+  sslrootcert?: string;
   publication: string;
   slot: string;
   backfill_chunk_size: number;
@@ -45,17 +47,18 @@ export const configSchema = {
         "As libpq: prefer (the default) uses TLS when the server offers it; require insists on TLS; verify-ca and verify-full also check the server's certificate; allow and disable connect in plain text (allow retries with TLS when the server requires it).",
       order: 4,
     },
-    publication: { type: "string", title: "Publication", default: "flow_publication", pattern: "^[^\"\\x00]+$", order: 5 },
-    slot: { type: "string", title: "Replication slot", default: "flow_slot", pattern: "^[a-z0-9_]{1,63}$", order: 6 },
-    backfill_chunk_size: { type: "integer", title: "Backfill chunk size", description: "Rows read per backfill query.", default: 50000, minimum: 1, order: 7 },
-    schemas: { type: "array", title: "Schemas to discover", items: { type: "string" }, default: [], order: 8 },
+    sslrootcert: { type: "string", title: "SSL root certificate", description: ROOT_CERT_DESCRIPTION, multiline: true, order: 5 },
+    publication: { type: "string", title: "Publication", default: "flow_publication", pattern: "^[^\"\\x00]+$", order: 6 },
+    slot: { type: "string", title: "Replication slot", default: "flow_slot", pattern: "^[a-z0-9_]{1,63}$", order: 7 },
+    backfill_chunk_size: { type: "integer", title: "Backfill chunk size", description: "Rows read per backfill query.", default: 50000, minimum: 1, order: 8 },
+    schemas: { type: "array", title: "Schemas to discover", items: { type: "string" }, default: [], order: 9 },
     skip_backfills: {
       type: "array",
       title: "Skip backfills",
       description: 'Tables ("schema.table") whose existing rows are not captured: only changes from now on.',
       items: { type: "string" },
       default: [],
-      order: 9,
+      order: 10,
     },
     heartbeat_interval_seconds: {
       type: "number",
@@ -63,7 +66,7 @@ export const configSchema = {
       description: "How often a logical message is written so that the slot advances on an idle database.",
       default: 60,
       exclusiveMinimum: 0,
-      order: 10,
+      order: 11,
     },
   },
 } as const;
@@ -113,6 +116,7 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
     user: str("user"),
     password: str("password", ""),
     sslmode: sslmode as EndpointConfig["sslmode"],
+    sslrootcert: checkRootCert(c.sslrootcert, "/sslrootcert"),
     publication: str("publication", "flow_publication"),
     slot,
     backfill_chunk_size: chunk as number,

@@ -48,7 +48,7 @@ export async function connect(cfg: EndpointConfig, opts: { replication?: boolean
     }
     return client;
   };
-  return connectWithSslMode(cfg.sslmode, attempt);
+  return connectWithSslMode(cfg.sslmode, attempt, cfg.sslrootcert);
 }
 
 /** Row values as the server's text, untouched. */

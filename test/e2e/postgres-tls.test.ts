@@ -19,11 +19,14 @@ import source from "../../connectors/source-postgres/connector.js";
 
 let tls: PgCluster;
 let certDir: string;
+/** The server's self-signed certificate, which is its own CA. */
+let rootCert: string;
 
 beforeAll(async () => {
   certDir = mkdtempSync(join(tmpdir(), "pg-tls-"));
   const key = join(certDir, "server.key"), crt = join(certDir, "server.crt");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tributary-test", "-keyout", key, "-out", crt], { stdio: "ignore" });
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tributary-test", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", crt], { stdio: "ignore" });
+  rootCert = readFileSync(crt, "utf8");
   tls = await startPgCluster({
     settings: { ssl: "on", ssl_cert_file: "server.crt", ssl_key_file: "server.key" },
     // The role tls_only may not connect in plain text.
@@ -50,8 +53,8 @@ async function encrypted(client: pg.Client): Promise<boolean> {
 const shared = { host: "127.0.0.1", port: 5432, user: "postgres" };
 
 describe("materialize-postgres sslmode", () => {
-  const ep = (server: { host: string; port: number }, user: string, sslmode?: SslMode) =>
-    resolveEndpoint({ address: `${server.host}:${server.port}`, user, database: "postgres", ...(sslmode ? { advanced: { sslmode } } : {}) });
+  const ep = (server: { host: string; port: number }, user: string, sslmode?: SslMode, sslrootcert?: string) =>
+    resolveEndpoint({ address: `${server.host}:${server.port}`, user, database: "postgres", ...(sslmode ? { advanced: { sslmode, sslrootcert } } : {}) });
 
   it("uses TLS when the server offers it under prefer (the default) and require, and not under disable or allow", async () => {
     expect(await encrypted(await matConnect(ep(tls, "postgres")))).toBe(true);
@@ -71,6 +74,15 @@ describe("materialize-postgres sslmode", () => {
       const err = await matConnect(ep(tls, "postgres", mode)).then(() => undefined, (e: Error) => e);
       expect(err?.message).toMatch(new RegExp(`TLS certificate not trusted under sslmode ${mode}`));
     }
+  });
+
+  it("trusts the CA given as sslrootcert: verify-full checks the host name too, verify-ca does not", async () => {
+    expect(await encrypted(await matConnect(ep(tls, "postgres", "verify-full", rootCert)))).toBe(true);
+    const byName = { host: "localhost", port: tls.port };
+    expect(await encrypted(await matConnect(ep(byName, "postgres", "verify-ca", rootCert)))).toBe(true);
+    const err = await matConnect(ep(byName, "postgres", "verify-full", rootCert)).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/TLS certificate not trusted under sslmode verify-full: .*localhost/);
+    expect(() => ep(tls, "postgres", "verify-ca", "not a certificate")).toThrow(/advanced\.sslrootcert must hold PEM certificates/);
   });
 
   it("falls back to plain text on a server without TLS under prefer, and names the cause under require", async () => {
@@ -95,6 +107,9 @@ describe("source-postgres sslmode", () => {
     expect(r.rows.length).toBe(1);
     await repl.end();
     await expect(srcConnect(cfg(tls, "postgres", "verify-full"))).rejects.toThrow(/self[- ]signed|certificate/);
+    const verified = normalizeConfig({ address: `127.0.0.1:${tls.port}`, user: "postgres", sslmode: "verify-full", sslrootcert: rootCert });
+    expect(await encrypted(await srcConnect(verified, { replication: true }).then(async (c) => (await c.end(), srcConnect(verified))))).toBe(true);
+    expect(() => normalizeConfig({ address: "db", user: "u", sslrootcert: "nope" })).toThrow(/\/sslrootcert must hold PEM certificates/);
   });
 
   it("explains connection failures in Discover: untrusted certificate, TLS required, no TLS", async () => {
