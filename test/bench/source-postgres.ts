@@ -107,7 +107,9 @@ class StdioCapture {
 
   constructor(built: BuiltCapture, state: object) {
     this.state = state;
-    this.child = spawn(process.execPath, [`${REPO}bin/tributary`, "run", "source-postgres"], {
+    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the connector.
+    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    this.child = spawn(process.execPath, [...nodeArgs, `${REPO}bin/tributary`, "run", "source-postgres"], {
       stdio: ["pipe", "pipe", "pipe"],
       env: { ...process.env, FLOW_RUNTIME_CODEC: "proto", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
     });
