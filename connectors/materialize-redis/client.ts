@@ -9,7 +9,8 @@ import type { Endpoint } from "./config.js";
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
-function where(ep: Endpoint): string {
+/** The server's address as the user wrote it, for messages. */
+export function where(ep: Endpoint): string {
   return `${ep.tls ? "rediss" : "redis"}://${ep.host.includes(":") ? `[${ep.host}]` : ep.host}:${ep.port}`;
 }
 

@@ -24,6 +24,7 @@ import { planBinding, recordOf, type BindingPlan } from "./records.js";
 import { withScripts, type ScriptedRedis } from "./scripts.js";
 import { applyStaged, removeStaged, StageNames, StageWriter, sweepOrphans, type RecordWriter, type StagedTxn } from "./stage.js";
 import { bindingConstraints, checkResources } from "./validate.js";
+import { checkServer } from "./server-check.js";
 
 async function withClient<T>(ep: Endpoint, fn: (c: ScriptedRedis) => Promise<T>): Promise<T> {
   const client = withScripts(await connect(ep, "flow materialize-redis"));
@@ -84,10 +85,11 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
   resourceConfigSchema,
   documentationUrl: "https://github.com/tributary/tributary/tree/main/connectors/materialize-redis",
 
-  async validate(req) {
+  async validate(req, ctx) {
     const ep = resolveEndpoint(req.config);
     checkResources(req.bindings.map((b) => ({ resourceConfig: b.resourceConfig, delta: b.resourceConfig.delta_updates ?? false })));
     await withClient(ep, async (redis) => {
+      await checkServer(redis, ep, ctx.log);
       // Prove we may write, and (for exactly-once) run scripts.
       const probe = `${ep.internalPrefix}:probe:${req.name}`;
       await redis.set(probe, "1", "PX", 10_000).catch((err) => {
