@@ -20,8 +20,8 @@ export interface BackfillTable {
   key: string[];
 }
 
-/** Where a backfill stands: after the last key read, or at a page, for keyless tables. */
-export type Cursor = { after: (string | null)[] | null } | { page: number };
+/** Where a backfill stands: after the last key read, or at a page (of a partition), for keyless tables. */
+export type Cursor = { after: (string | null)[] | null } | { page: number; partition?: string };
 
 export function keyedChunkSql(t: BackfillTable, after: (string | null)[] | null, limit: number): string {
   const cols = t.columns.map((c) => quoteIdent(c.name)).join(", ");
@@ -38,15 +38,27 @@ export function keyedChunkSql(t: BackfillTable, after: (string | null)[] | null,
   return `SELECT ${cols} FROM ${qualified(t.schema, t.name)}${where} ORDER BY ${keys.join(", ")} LIMIT ${limit}`;
 }
 
-export function keylessChunkSql(t: BackfillTable, page: number, pages: number): string {
+/**
+ * Rows of pages [page, page + pages) of a keyless table, or of one leaf
+ * partition of a keyless partitioned table (`relation`: the leaf as
+ * Postgres prints a regclass, which is already quoted where needed).
+ */
+export function keylessChunkSql(t: BackfillTable, page: number, pages: number, relation = qualified(t.schema, t.name)): string {
   const cols = t.columns.map((c) => quoteIdent(c.name)).join(", ");
-  return `SELECT ctid::text, ${cols} FROM ${qualified(t.schema, t.name)} WHERE ctid >= '(${page},0)'::tid AND ctid < '(${page + pages},0)'::tid`;
+  return `SELECT ctid::text, ${cols} FROM ${relation} WHERE ctid >= '(${page},0)'::tid AND ctid < '(${page + pages},0)'::tid`;
 }
 
-/** Keyless partitioned tables: one pass, each row located by its partition and ctid. */
-export function keylessFullScanSql(t: BackfillTable): string {
-  const cols = t.columns.map((c) => quoteIdent(c.name)).join(", ");
-  return `SELECT tableoid::regclass::text || ctid::text, ${cols} FROM ${qualified(t.schema, t.name)}`;
+/**
+ * The leaf partitions of a partitioned table, as regclass text, in the
+ * order a keyless backfill reads them (by name, so that a cursor naming a
+ * partition stays meaningful when partitions are added or dropped).
+ */
+export async function leafPartitions(client: pg.Client, t: BackfillTable): Promise<string[]> {
+  const res = await client.query(
+    `SELECT p.relid::regclass::text AS leaf FROM pg_partition_tree($1::regclass) p WHERE p.isleaf AND p.relid <> $1::regclass`,
+    [qualified(t.schema, t.name)],
+  );
+  return res.rows.map((r) => r.leaf as string).sort();
 }
 
 /** Streams the rows of one query to `onRow` as text values; returns the row count. */
@@ -55,12 +67,12 @@ export async function copyQuery(client: pg.Client, sql: string, onRow: (values: 
   return readCopyRows(stream, onRow);
 }
 
-/** Pages in the table now, and an estimate of rows per page, for keyless chunking. */
-export async function tablePages(client: pg.Client, t: BackfillTable): Promise<{ pages: number; rowsPerPage: number }> {
+/** Pages in the table (or leaf partition) now, and an estimate of rows per page, for keyless chunking. */
+export async function tablePages(client: pg.Client, t: BackfillTable, relation = qualified(t.schema, t.name)): Promise<{ pages: number; rowsPerPage: number }> {
   const res = await client.query(
     `SELECT (pg_relation_size(c.oid) / current_setting('block_size')::int)::int AS pages, c.reltuples::float8 AS tuples, c.relpages::int AS relpages
        FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`,
-    [qualified(t.schema, t.name)],
+    [relation],
   );
   const r = res.rows[0];
   const rowsPerPage = r.relpages > 0 && r.tuples > 0 ? Math.max(1, r.tuples / r.relpages) : 100;

@@ -150,7 +150,7 @@ describe("source-postgres capture", () => {
     expect(parts.filter((d) => d._meta.source.snapshot).map((d) => d.id).sort()).toEqual([1, 2]);
     expect(parts.at(-1)).toMatchObject({ id: 2, region: "us", v: 20, _meta: { op: "u", source: { table: "parts" } } });
 
-    // A keyless partitioned table is read in one pass, each row with a distinct locator.
+    // A keyless partitioned table is read partition by partition, each row with a distinct locator.
     const events = out.committed.filter((d) => d.binding === 3).map((d) => d.doc);
     expect(events.map((d) => d.n).sort()).toEqual([1, 2, 3, 4, 5, 6]);
     expect(new Set(events.map((d) => d._meta.source.loc)).size).toBe(6);

@@ -23,7 +23,7 @@ import { connect, qualified, quoteLiteral } from "./connection.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./documents.js";
-import { copyQuery, keyedChunkSql, keylessChunkSql, keylessFullScanSql, tablePages } from "./backfill.js";
+import { copyQuery, keyedChunkSql, keylessChunkSql, leafPartitions, tablePages } from "./backfill.js";
 import { formatLsn, parseLsn, type Lsn } from "./lsn.js";
 import {
   decodeBegin,
@@ -47,8 +47,10 @@ export interface BindingState {
   mode: Mode;
   /** Keyed backfill: key (as text) of the last row read; null before the first chunk. */
   after?: (string | null)[] | null;
-  /** Keyless backfill: the next page to read. */
+  /** Keyless backfill: the next page to read (of `partition`, for a partitioned table). */
   page?: number;
+  /** Keyless partitioned backfill: the leaf partition being read (regclass text). */
+  partition?: string;
   /** Rows read by the backfill so far. */
   backfilled?: number;
 }
@@ -304,11 +306,25 @@ export class PostgresCapture {
         done = rows < limit;
         state.after = last;
       } else if (t.kind === "p") {
-        // Pages do not identify rows across partitions: a keyless partitioned table is read in one pass.
-        rows = await copyQuery(this.sql, keylessFullScanSql(t), (vals) =>
-          this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals.slice(1)), "c", `${source},"loc":${JSON.stringify(vals[0])}`))),
-        );
-        done = true;
+        // Leaf by leaf, each by ranges of pages: a crash resumes at the partition and page in the state.
+        const leaves = await leafPartitions(this.sql, t);
+        // The partition in the state, or the next one by name if it was dropped since.
+        const at = state.partition === undefined ? 0 : leaves.findIndex((l) => l >= state.partition!);
+        if (leaves.length === 0 || at < 0) {
+          done = true;
+        } else {
+          const leaf = leaves[at]!;
+          const page = leaf === state.partition ? (state.page ?? 0) : 0;
+          const { pages, rowsPerPage } = await tablePages(this.sql, t, leaf);
+          const n = Math.max(1, Math.ceil(limit / rowsPerPage));
+          rows = await copyQuery(this.sql, keylessChunkSql(t, page, n, leaf), (vals) =>
+            this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals.slice(1)), "c", `${source},"loc":${JSON.stringify(leaf + vals[0])}`))),
+          );
+          const leafDone = page + n >= pages;
+          done = leafDone && at === leaves.length - 1;
+          state.partition = leafDone ? leaves[at + 1] : leaf;
+          state.page = leafDone ? 0 : page + n;
+        }
       } else {
         const { pages, rowsPerPage } = await tablePages(this.sql, t);
         const page = state.page ?? 0;
@@ -328,6 +344,7 @@ export class PostgresCapture {
       state.mode = "active";
       delete state.after;
       delete state.page;
+      delete state.partition;
     }
     // Changes to rows this chunk covered are emitted from here on; then stream to the fence.
     b.filterAfter = b.precise && state.after ? state.after.map((v) => BigInt(v!)) : null;
