@@ -24,6 +24,35 @@ export interface ConnectorEndpoint {
   config: unknown;
   /** When set, sessions are streams of the gRPC server at this address instead of processes. */
   grpcAddress?: string;
+  /** The task's `shards.logLevel`: the connector's LOG_LEVEL unless --log-level says otherwise. */
+  logLevel?: string;
+}
+
+/**
+ * A task's `shards` settings, as Flow's catalog has them. `disable` and
+ * `logLevel` act here; the others are about the runtime's own scheduling
+ * and are accepted without effect.
+ */
+export interface ShardsDef {
+  disable: boolean;
+  logLevel?: string;
+}
+
+const SHARD_KEYS = new Set(["disable", "logLevel", "minTxnDuration", "maxTxnDuration", "hotStandbys", "ringBufferSize", "readChannelSize"]);
+const LOG_LEVELS = new Set(["trace", "debug", "info", "warn", "error"]);
+
+function readShards(at: string, raw: unknown): ShardsDef {
+  if (raw === undefined) return { disable: false };
+  if (!isObject(raw)) throw new HarnessError(`${at}: shards must be a mapping`);
+  for (const k of Object.keys(raw)) {
+    if (!SHARD_KEYS.has(k)) throw new HarnessError(`${at}: shards.${k} is not a shard setting (known: ${[...SHARD_KEYS].join(", ")})`);
+  }
+  if (raw.disable !== undefined && typeof raw.disable !== "boolean") throw new HarnessError(`${at}: shards.disable must be true or false`);
+  const level = raw.logLevel;
+  if (level !== undefined && (typeof level !== "string" || !LOG_LEVELS.has(level))) {
+    throw new HarnessError(`${at}: shards.logLevel must be one of ${[...LOG_LEVELS].join(", ")}`);
+  }
+  return { disable: raw.disable === true, logLevel: level as string | undefined };
 }
 
 export interface CaptureBindingDef {
@@ -36,6 +65,7 @@ export interface CaptureBindingDef {
 export interface CaptureDef {
   name: string;
   endpoint: ConnectorEndpoint;
+  shards: ShardsDef;
   bindings: CaptureBindingDef[];
   intervalSeconds: number;
 }
@@ -51,6 +81,7 @@ export interface MaterializationBindingDef {
 export interface MaterializationDef {
   name: string;
   endpoint: ConnectorEndpoint;
+  shards: ShardsDef;
   bindings: MaterializationBindingDef[];
 }
 
@@ -247,9 +278,11 @@ function readCapture(name: string, def: unknown, base: string, opts: LoadOptions
   if (!isObject(def)) throw new HarnessError(`${at}: must be a mapping`);
   const bindings = def.bindings ?? [];
   if (!Array.isArray(bindings)) throw new HarnessError(`${at}: bindings must be an array`);
+  const shards = readShards(at, def.shards);
   return {
     name,
-    endpoint: readEndpoint(at, def.endpoint, base, opts),
+    endpoint: { ...readEndpoint(at, def.endpoint, base, opts), logLevel: shards.logLevel },
+    shards,
     bindings: bindings.map((b: unknown, i: number) => {
       if (!isObject(b)) throw new HarnessError(`${at}: bindings[${i}] must be a mapping`);
       const target = typeof b.target === "string" ? b.target : isObject(b.target) ? b.target.name : undefined;
@@ -265,9 +298,11 @@ function readMaterialization(name: string, def: unknown, base: string, opts: Loa
   if (!isObject(def)) throw new HarnessError(`${at}: must be a mapping`);
   const bindings = def.bindings ?? [];
   if (!Array.isArray(bindings)) throw new HarnessError(`${at}: bindings must be an array`);
+  const shards = readShards(at, def.shards);
   return {
     name,
-    endpoint: readEndpoint(at, def.endpoint, base, opts),
+    endpoint: { ...readEndpoint(at, def.endpoint, base, opts), logLevel: shards.logLevel },
+    shards,
     bindings: bindings.map((b: unknown, i: number) => {
       if (!isObject(b)) throw new HarnessError(`${at}: bindings[${i}] must be a mapping`);
       const source = typeof b.source === "string" ? b.source : isObject(b.source) ? b.source.name : undefined;

@@ -46,7 +46,7 @@ export class ConnectorProcess<Req, Res> {
         ...endpoint.env,
         FLOW_RUNTIME_CODEC: wire.codec === "json" ? "json" : "proto",
         LOG_FORMAT: "json",
-        LOG_LEVEL: opts.logLevel ?? process.env.LOG_LEVEL ?? "info",
+        LOG_LEVEL: opts.logLevel ?? endpoint.logLevel ?? process.env.LOG_LEVEL ?? "info",
       },
     });
     this.exited = new Promise((resolve) => {

@@ -69,7 +69,7 @@ export function collectionsFor(catalog: Catalog, names: string[], at: string): M
  * The task of `kind` named `name` in a catalog; with no name, the only task
  * of the catalog (when it has no task of the other kind).
  */
-export function findTask<T>(
+export function findTask<T extends { name: string; shards: { disable: boolean } }>(
   kind: "capture" | "materialization",
   tasks: Map<string, T>,
   others: number,
@@ -78,10 +78,16 @@ export function findTask<T>(
 ): T {
   const names = () => [...tasks.keys()].join(", ") || "none";
   if (name === undefined) {
-    if (tasks.size === 1 && others === 0) return [...tasks.values()][0]!;
+    if (tasks.size === 1 && others === 0) return enabled(kind, [...tasks.values()][0]!);
     throw new HarnessError(`name the task with --name; ${kind}s in ${catalogPath}: ${names()}`);
   }
   const def = tasks.get(name);
   if (!def) throw new HarnessError(`${kind} ${JSON.stringify(name)} is not in ${catalogPath} (${kind}s: ${names()})`);
+  return enabled(kind, def);
+}
+
+/** Flow runs no shard of a task with `shards: {disable: true}`; neither does the preview. */
+function enabled<T extends { name: string; shards: { disable: boolean } }>(kind: string, def: T): T {
+  if (def.shards.disable) throw new HarnessError(`${kind} ${JSON.stringify(def.name)} is disabled (shards.disable: true): Flow would not run it`);
   return def;
 }

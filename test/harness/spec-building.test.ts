@@ -4,6 +4,8 @@ import { buildCollection } from "../../src/harness/collection-spec.js";
 import { selectFields } from "../../src/harness/field-selection.js";
 import { encodeStateKey } from "../../src/harness/state-key.js";
 import { HarnessError } from "../../src/harness/errors.js";
+import { catalogFromObject, runCapturePreview } from "../../src/harness/index.js";
+import { createLogger } from "../../src/log.js";
 import { Inference_Exists, Inference_Reduce, type CollectionSpec } from "../../src/gen/flow/flow_pb.js";
 import {
   Response_Validated_ConstraintSchema,
@@ -256,5 +258,33 @@ describe("field selection", () => {
     const fs = selectFields("b", spec, sqlLike({ flow_document: c(CT.FIELD_OPTIONAL) }));
     expect(fs.document).toBe("");
     expect(selectFields("b", spec, sqlLike({ flow_document: c(CT.FIELD_OPTIONAL) }), { include: ["flow_document"] }).document).toBe("flow_document");
+  });
+});
+
+describe("shard settings", () => {
+  const reportLevel = [
+    "node",
+    "-e",
+    `console.error(JSON.stringify({ level: "error", msg: "LOG_LEVEL=" + process.env.LOG_LEVEL })); process.exit(1)`,
+  ];
+  const catalogWith = (shards: unknown) =>
+    catalogFromObject({
+      collections: { "acme/c": { schema: { type: "object", properties: { id: { type: "integer" } }, required: ["id"] }, key: ["/id"] } },
+      captures: { "acme/cap": { endpoint: { local: { command: reportLevel, config: {} } }, bindings: [], shards } },
+    });
+
+  it("passes shards.logLevel to the connector as LOG_LEVEL, unless --log-level overrides it", async () => {
+    const quiet = createLogger({ level: "error", write: () => {} });
+    await expect(runCapturePreview({ catalog: catalogWith({ logLevel: "debug" }), log: quiet })).rejects.toThrow(/LOG_LEVEL=debug/);
+    await expect(runCapturePreview({ catalog: catalogWith({ logLevel: "debug" }), log: quiet, logLevel: "warn" })).rejects.toThrow(/LOG_LEVEL=warn/);
+  });
+
+  it("refuses a disabled task and names unknown or malformed settings", async () => {
+    await expect(runCapturePreview({ catalog: catalogWith({ disable: true }) })).rejects.toThrow(
+      /capture "acme\/cap" is disabled \(shards.disable: true\)/,
+    );
+    expect(() => catalogWith({ maxTxnDuration: "1s", hotStandbys: 1 })).not.toThrow();
+    expect(() => catalogWith({ replicas: 2 })).toThrow(/shards\.replicas is not a shard setting/);
+    expect(() => catalogWith({ logLevel: "loud" })).toThrow(/shards\.logLevel must be one of/);
   });
 });
