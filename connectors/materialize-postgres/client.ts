@@ -5,16 +5,16 @@
 import pg from "pg";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import type { Endpoint } from "./config.js";
-import { connectWithSslMode } from "../../src/postgres/tls.js";
+import { connectPostgres } from "../../src/postgres/connect.js";
 import { describeConnectError } from "../../src/postgres/connect-errors.js";
 
 export type PgClient = pg.Client;
 
 export async function connect(ep: Endpoint, appName = "tributary materialize-postgres"): Promise<pg.Client> {
-  const attempt = async (ssl: pg.ClientConfig["ssl"]) => {
+  const attempt = async (addr: { host: string; port: number }, ssl: pg.ClientConfig["ssl"]) => {
     const client = new pg.Client({
-      host: ep.host,
-      port: ep.port,
+      host: addr.host,
+      port: addr.port,
       user: ep.user,
       password: ep.password,
       database: ep.database,
@@ -34,7 +34,7 @@ export async function connect(ep: Endpoint, appName = "tributary materialize-pos
     return client;
   };
   try {
-    return await connectWithSslMode(ep.sslmode, attempt, ep.sslrootcert);
+    return await connectPostgres({ host: ep.host, port: ep.port }, { sslmode: ep.sslmode, sslrootcert: ep.sslrootcert, tunnel: ep.tunnel }, attempt);
   } catch (err) {
     throw connectionError(err, ep);
   }

@@ -4,6 +4,7 @@
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkRootCert, ROOT_CERT_DESCRIPTION, SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
+import { checkTunnel, networkTunnelSchema, type NetworkTunnel, type SshForwarding } from "../../src/net/ssh-tunnel.js";
 
 export { SSL_MODES, type SslMode };
 
@@ -15,6 +16,7 @@ export interface EndpointConfig {
   schema?: string;
   hardDelete?: boolean;
   advanced?: { sslmode?: SslMode; sslrootcert?: string };
+  networkTunnel?: NetworkTunnel;
 }
 
 export interface ResourceConfig {
@@ -69,6 +71,7 @@ export const configSchema = {
         sslrootcert: { type: "string", title: "SSL Root Certificate", description: ROOT_CERT_DESCRIPTION, multiline: true },
       },
     },
+    networkTunnel: networkTunnelSchema,
   },
 };
 
@@ -110,6 +113,8 @@ export interface Endpoint {
   /** libpq's default, prefer, when the config names none. */
   sslmode: SslMode;
   sslrootcert: string | undefined;
+  /** SSH forwarding to reach the database through a bastion. */
+  tunnel: SshForwarding | undefined;
 }
 
 /** Resolves defaults and checks what the schema cannot express. */
@@ -132,6 +137,7 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
     hardDelete: c.hardDelete ?? false,
     sslmode: sslmode ?? "prefer",
     sslrootcert: checkRootCert(c.advanced?.sslrootcert, "advanced.sslrootcert"),
+    tunnel: checkTunnel(c.networkTunnel),
   };
 }
 

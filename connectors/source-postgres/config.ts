@@ -4,6 +4,7 @@
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkRootCert, ROOT_CERT_DESCRIPTION, SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
+import { checkTunnel, networkTunnelSchema, type NetworkTunnel, type SshForwarding } from "../../src/net/ssh-tunnel.js";
 
 export interface EndpointConfig {
   address: string;
@@ -13,6 +14,8 @@ export interface EndpointConfig {
   sslmode: SslMode;
   /** PEM CA certificates to trust for verify-ca / verify-full. */
   sslrootcert?: string;
+  /** SSH forwarding to reach the database through a bastion. */
+  tunnel?: SshForwarding;
   publication: string;
   slot: string;
   backfill_chunk_size: number;
@@ -68,6 +71,7 @@ export const configSchema = {
       exclusiveMinimum: 0,
       order: 11,
     },
+    networkTunnel: { ...networkTunnelSchema, order: 12 },
   },
 } as const;
 
@@ -117,6 +121,7 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
     password: str("password", ""),
     sslmode: sslmode as EndpointConfig["sslmode"],
     sslrootcert: checkRootCert(c.sslrootcert, "/sslrootcert"),
+    tunnel: checkTunnel(c.networkTunnel as NetworkTunnel | undefined),
     publication: str("publication", "flow_publication"),
     slot,
     backfill_chunk_size: chunk as number,

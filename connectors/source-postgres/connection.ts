@@ -6,7 +6,7 @@
  */
 import pg from "pg";
 import type { EndpointConfig } from "./config.js";
-import { connectWithSslMode } from "../../src/postgres/tls.js";
+import { connectPostgres } from "../../src/postgres/connect.js";
 
 /** Session settings every connection uses; see text-values.ts for why. */
 const OUTPUT_SETTINGS = "-c DateStyle=ISO,MDY -c IntervalStyle=iso_8601 -c TimeZone=UTC -c extra_float_digits=1 -c bytea_output=hex";
@@ -16,11 +16,10 @@ export function hostPort(address: string): { host: string; port: number } {
   return { host: m[1], port: m[2] ? Number(m[2]) : 5432 };
 }
 
-function clientConfig(cfg: EndpointConfig, ssl: pg.ClientConfig["ssl"], replication: boolean): pg.ClientConfig {
-  const { host, port } = hostPort(cfg.address);
+function clientConfig(cfg: EndpointConfig, addr: { host: string; port: number }, ssl: pg.ClientConfig["ssl"], replication: boolean): pg.ClientConfig {
   const c: pg.ClientConfig & { replication?: string; options?: string } = {
-    host,
-    port,
+    host: addr.host,
+    port: addr.port,
     database: cfg.database,
     user: cfg.user,
     password: cfg.password,
@@ -34,10 +33,10 @@ function clientConfig(cfg: EndpointConfig, ssl: pg.ClientConfig["ssl"], replicat
   return c;
 }
 
-/** Connects under the configured sslmode (prefer and allow may take a second attempt). */
+/** Connects under the configured sslmode (prefer and allow may take a second attempt), through the SSH tunnel if any. */
 export async function connect(cfg: EndpointConfig, opts: { replication?: boolean } = {}): Promise<pg.Client> {
-  const attempt = async (ssl: pg.ClientConfig["ssl"]) => {
-    const client = new pg.Client(clientConfig(cfg, ssl, !!opts.replication));
+  const attempt = async (addr: { host: string; port: number }, ssl: pg.ClientConfig["ssl"]) => {
+    const client = new pg.Client(clientConfig(cfg, addr, ssl, !!opts.replication));
     // Errors after connect surface through the query or stream in use; this keeps them from crashing the process.
     client.on("error", () => {});
     try {
@@ -48,7 +47,7 @@ export async function connect(cfg: EndpointConfig, opts: { replication?: boolean
     }
     return client;
   };
-  return connectWithSslMode(cfg.sslmode, attempt, cfg.sslrootcert);
+  return connectPostgres(hostPort(cfg.address), { sslmode: cfg.sslmode, sslrootcert: cfg.sslrootcert, tunnel: cfg.tunnel }, attempt);
 }
 
 /** Row values as the server's text, untouched. */
