@@ -6,6 +6,7 @@
 import { Redis } from "ioredis";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import type { Endpoint } from "./config.js";
+import { acquireTunnel } from "../../src/net/ssh-tunnel.js";
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -48,8 +49,11 @@ export function redisError(err: unknown, ep: Endpoint, doing: string): Connector
  * runtime restarts it from its last commit.
  */
 export async function connect(ep: Endpoint, name: string): Promise<Redis> {
+  // Through a tunnel, connect to its local end; TLS still names the real host.
+  const lease = ep.tunnel ? await acquireTunnel(ep.tunnel, { host: ep.host, port: ep.port }) : undefined;
   const client = new Redis({
     ...ep.options,
+    ...(lease ? { host: lease.host, port: lease.port } : {}),
     connectionName: name,
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
@@ -62,6 +66,7 @@ export async function connect(ep: Endpoint, name: string): Promise<Redis> {
   // ioredis would also print them as unhandled.
   let lastError: unknown;
   client.on("error", (err) => (lastError = err));
+  if (lease) client.once("end", () => lease.release());
   try {
     await client.connect();
     await client.ping();
@@ -70,6 +75,7 @@ export async function connect(ep: Endpoint, name: string): Promise<Redis> {
     if (ep.options.db) await client.select(ep.options.db);
   } catch (err) {
     client.disconnect();
+    lease?.release();
     const cause = lastError ?? err;
     if (!lastError && /Stream isn't writeable|Connection is closed/.test((err as Error)?.message ?? "")) {
       throw new ConnectorError(`could not connect to ${where(ep)}: no answer within ${CONNECT_TIMEOUT_MS / 1000}s`, { cause: err });

@@ -5,6 +5,7 @@
 import type { RedisOptions } from "ioredis";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { AT_LEAST_ONCE_DESCRIPTION } from "../../src/sdk/at-least-once.js";
+import { checkTunnel, networkTunnelSchema, type NetworkTunnel, type SshForwarding } from "../../src/net/ssh-tunnel.js";
 
 export type Delivery = "exactly_once" | "at_least_once";
 export type ValueFormat = "json" | "hash";
@@ -17,6 +18,7 @@ export interface EndpointConfig {
   tls?: { enabled?: boolean; skip_verify?: boolean; ca_certificate?: string; server_name?: string };
   delivery?: Delivery;
   advanced?: { internal_prefix?: string; chunk_records?: number };
+  networkTunnel?: NetworkTunnel;
 }
 
 export interface ResourceConfig {
@@ -91,6 +93,7 @@ export const configSchema = {
         },
       },
     },
+    networkTunnel: { ...networkTunnelSchema, order: 7 },
   },
 } as const;
 
@@ -141,6 +144,8 @@ export interface Endpoint {
   port: number;
   tls: boolean;
   options: RedisOptions;
+  /** SSH forwarding to reach Redis through a bastion. */
+  tunnel: SshForwarding | undefined;
   delivery: Delivery;
   internalPrefix: string;
   chunkRecords: number;
@@ -191,6 +196,7 @@ export function resolveEndpoint(cfg: EndpointConfig): Endpoint {
     port,
     tls: useTls,
     options,
+    tunnel: checkTunnel(cfg.networkTunnel),
     delivery: cfg.delivery ?? "exactly_once",
     internalPrefix: cfg.advanced?.internal_prefix ?? "flow_internal",
     chunkRecords: cfg.advanced?.chunk_records ?? 1000,

@@ -2,7 +2,8 @@
  * networkTunnel.sshForwarding, end to end: an SSH server (ssh2's server, on
  * a real port, public-key auth, direct-tcpip forwarding) stands in for the
  * bastion, and both Postgres connectors reach the shared PostgreSQL through
- * it, replication connections included.
+ * it, replication connections included, and materialize-redis reaches the
+ * shared Redis.
  */
 import { createConnection } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +14,9 @@ import { resolveEndpoint } from "../../connectors/materialize-postgres/config.js
 import { connect as srcConnect } from "../../connectors/source-postgres/connection.js";
 import { normalizeConfig } from "../../connectors/source-postgres/config.js";
 import { acquireTunnel } from "../../src/net/ssh-tunnel.js";
+import { connect as redisConnect } from "../../connectors/materialize-redis/client.js";
+import { resolveEndpoint as resolveRedis } from "../../connectors/materialize-redis/config.js";
+import { eventually } from "../support/eventually.js";
 
 const hostKey = utils.generateKeyPairSync("ed25519");
 const userKey = utils.generateKeyPairSync("ed25519");
@@ -82,8 +86,7 @@ describe("SSH tunnels", () => {
     // The probe and both connections went through the bastion.
     expect(forwards.slice(before).filter((f) => f === "127.0.0.1:5432").length).toBeGreaterThanOrEqual(3);
     // Both released: the SSH session is closed.
-    await new Promise((r) => setTimeout(r, 50));
-    expect(clients.size).toBe(0);
+    await eventually(() => clients.size === 0, "the SSH session to close");
   });
 
   it("source-postgres opens query and replication connections through it", async () => {
@@ -93,6 +96,18 @@ describe("SSH tunnels", () => {
     const r = await repl.query("IDENTIFY_SYSTEM");
     expect(r.rows).toHaveLength(1);
     await repl.end();
+  });
+
+  it("materialize-redis reaches Redis through it, and lets the session go when the client ends", async () => {
+    const before = forwards.length;
+    const ep = resolveRedis({ address: "redis://127.0.0.1:6379", networkTunnel: tunnel() });
+    const redis = await redisConnect(ep, "tunnel-test");
+    const key = `tunnel-test:${process.pid}`;
+    await redis.set(key, "through the bastion", "PX", 10_000);
+    expect(await redis.get(key)).toBe("through the bastion");
+    expect(forwards.slice(before)).toContain("127.0.0.1:6379");
+    redis.disconnect();
+    await eventually(() => clients.size === 0, "the SSH session to close");
   });
 
   it("names the bastion when it refuses the key, and the target when the bastion cannot reach it", async () => {
