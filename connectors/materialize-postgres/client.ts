@@ -11,30 +11,19 @@ import { describeConnectError } from "../../src/postgres/connect-errors.js";
 export type PgClient = pg.Client;
 
 export async function connect(ep: Endpoint, appName = "tributary materialize-postgres"): Promise<pg.Client> {
-  const attempt = async (addr: { host: string; port: number }, ssl: pg.ClientConfig["ssl"]) => {
-    const client = new pg.Client({
-      host: addr.host,
-      port: addr.port,
-      user: ep.user,
-      password: ep.password,
-      database: ep.database,
-      ssl,
-      keepAlive: true,
-      application_name: appName,
-      connectionTimeoutMillis: 30_000,
-    });
-    // An idle connection that drops would otherwise crash the process.
-    client.on("error", () => undefined);
-    try {
-      await client.connect();
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw err;
-    }
-    return client;
-  };
+  const settings = (addr: { host: string; port: number }, ssl: pg.ClientConfig["ssl"]): pg.ClientConfig => ({
+    host: addr.host,
+    port: addr.port,
+    user: ep.user,
+    password: ep.password,
+    database: ep.database,
+    ssl,
+    keepAlive: true,
+    application_name: appName,
+    connectionTimeoutMillis: 30_000,
+  });
   try {
-    return await connectPostgres({ host: ep.host, port: ep.port }, { sslmode: ep.sslmode, sslrootcert: ep.sslrootcert, tunnel: ep.tunnel }, attempt);
+    return await connectPostgres({ host: ep.host, port: ep.port }, { sslmode: ep.sslmode, sslrootcert: ep.sslrootcert, tunnel: ep.tunnel }, settings);
   } catch (err) {
     throw connectionError(err, ep);
   }

@@ -35,19 +35,8 @@ function clientConfig(cfg: EndpointConfig, addr: { host: string; port: number },
 
 /** Connects under the configured sslmode (prefer and allow may take a second attempt), through the SSH tunnel if any. */
 export async function connect(cfg: EndpointConfig, opts: { replication?: boolean } = {}): Promise<pg.Client> {
-  const attempt = async (addr: { host: string; port: number }, ssl: pg.ClientConfig["ssl"]) => {
-    const client = new pg.Client(clientConfig(cfg, addr, ssl, !!opts.replication));
-    // Errors after connect surface through the query or stream in use; this keeps them from crashing the process.
-    client.on("error", () => {});
-    try {
-      await client.connect();
-    } catch (err) {
-      await client.end().catch(() => {});
-      throw err;
-    }
-    return client;
-  };
-  return connectPostgres(hostPort(cfg.address), { sslmode: cfg.sslmode, sslrootcert: cfg.sslrootcert, tunnel: cfg.tunnel }, attempt);
+  const settings = (addr: { host: string; port: number }, ssl: pg.ClientConfig["ssl"]) => clientConfig(cfg, addr, ssl, !!opts.replication);
+  return connectPostgres(hostPort(cfg.address), { sslmode: cfg.sslmode, sslrootcert: cfg.sslrootcert, tunnel: cfg.tunnel }, settings);
 }
 
 /** Row values as the server's text, untouched. */

@@ -6,7 +6,7 @@
  */
 import { isIP } from "node:net";
 import { checkServerIdentity, type ConnectionOptions } from "node:tls";
-import type pg from "pg";
+import pg from "pg";
 import { acquireTunnel, type SshForwarding, type Target } from "../net/ssh-tunnel.js";
 import { connectWithSslMode, type SslMode } from "./tls.js";
 
@@ -17,11 +17,24 @@ export interface ConnectOptions {
 }
 
 /**
- * Connects to `target` with `attempt(address, ssl)`, which must build and
- * connect a client (and leave nothing open when it throws). A tunnel is
- * released when the client ends.
+ * Connects to `target` with the client settings `configFor(address, ssl)`
+ * gives (the address is the tunnel's local end when there is one). Errors
+ * after connecting surface through the query or stream in use, so the
+ * client's own error events are swallowed instead of crashing the process.
+ * A tunnel is released when the client ends.
  */
-export async function connectPostgres(target: Target, opts: ConnectOptions, attempt: (addr: Target, ssl: false | ConnectionOptions) => Promise<pg.Client>): Promise<pg.Client> {
+export async function connectPostgres(target: Target, opts: ConnectOptions, configFor: (addr: Target, ssl: false | ConnectionOptions) => pg.ClientConfig): Promise<pg.Client> {
+  const attempt = async (addr: Target, ssl: false | ConnectionOptions) => {
+    const client = new pg.Client(configFor(addr, ssl));
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    return client;
+  };
   const lease = opts.tunnel ? await acquireTunnel(opts.tunnel, target) : undefined;
   const addr = lease ? { host: lease.host, port: lease.port } : target;
   const tls = (ssl: false | ConnectionOptions): false | ConnectionOptions => {
