@@ -112,9 +112,12 @@ export async function acquireTunnel(fwd: SshForwarding, target: Target): Promise
   const id = `${fwd.sshEndpoint}|${keyHash}|${target.host}:${target.port}`;
   let shared = open.get(id);
   if (!shared) {
-    shared = startTunnel(fwd, target);
+    // A session that fails or closes is forgotten, so the next acquire opens a fresh one.
+    const created: Shared = startTunnel(fwd, target, () => {
+      if (open.get(id) === created) open.delete(id);
+    });
+    shared = created;
     open.set(id, shared);
-    shared.lease.catch(() => open.delete(id));
   }
   shared.users++;
   const s = shared;
@@ -131,15 +134,12 @@ export async function acquireTunnel(fwd: SshForwarding, target: Target): Promise
     release() {
       if (released) return;
       released = true;
-      if (--s.users === 0) {
-        open.delete(id);
-        s.close();
-      }
+      if (--s.users === 0) s.close();
     },
   };
 }
 
-function startTunnel(fwd: SshForwarding, target: Target): Shared {
+function startTunnel(fwd: SshForwarding, target: Target, onClosed: () => void): Shared {
   const bastion = parseSshEndpoint(fwd.sshEndpoint);
   const where = `the SSH server ${bastion.user}@${bastion.host}:${bastion.port}`;
   let ssh: Client | undefined;
@@ -148,6 +148,7 @@ function startTunnel(fwd: SshForwarding, target: Target): Shared {
   const close = () => {
     if (closed) return;
     closed = true;
+    onClosed();
     server?.close();
     ssh?.end();
   };

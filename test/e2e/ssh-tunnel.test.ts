@@ -110,6 +110,16 @@ describe("SSH tunnels", () => {
     await eventually(() => clients.size === 0, "the SSH session to close");
   });
 
+  it("opens a fresh session after the bastion drops one, even while the old lease is held", async () => {
+    const target = { host: "127.0.0.1", port: 5432 };
+    const old = await acquireTunnel(tunnel().sshForwarding, target);
+    for (const c of clients) c.end();
+    await eventually(() => clients.size === 0, "the bastion to drop the session");
+    const ep = resolveEndpoint({ address: "127.0.0.1:5432", user: "postgres", database: "test", advanced: { sslmode: "disable" }, networkTunnel: tunnel() });
+    expect(await whoAmI(await matConnect(ep))).toBe("postgres");
+    old.release();
+  });
+
   it("names the bastion when it refuses the key, and the target when the bastion cannot reach it", async () => {
     await expect(acquireTunnel(tunnel(strangerKey.private).sshForwarding, { host: "127.0.0.1", port: 5432 })).rejects.toThrow(
       new RegExp(`the SSH server flow@127\\.0\\.0\\.1:${sshPort} refused the private key`),
