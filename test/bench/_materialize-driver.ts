@@ -6,12 +6,24 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { RequestSchema, ResponseSchema, type Request, type Response } from "../../src/gen/materialize/materialize_pb.js";
 import { messageCodec } from "../../src/codec/wire.js";
 import { FrameDecoder, FrameWriter } from "../../src/codec/frames.js";
 
-const REPO = fileURLToPath(new URL("../../..", import.meta.url));
+/** The repository root: the nearest folder above this file holding bin/tributary (from dist/ or from the sources). */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "bin", "tributary"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find the repository root (bin/tributary) above " + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir + "/";
+}
+const REPO = repoRoot();
 const requestCodec = messageCodec(RequestSchema, "proto");
 const responseCodec = messageCodec(ResponseSchema, "proto");
 
