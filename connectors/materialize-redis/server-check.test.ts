@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,6 +13,7 @@ import connector from "./connector.js";
 import { resolveEndpoint } from "./config.js";
 import { checkServer, judgeServer, parseInfo } from "./server-check.js";
 import { collection, req, session } from "./test-support.js";
+import { freePort } from "../../test/support/free-port.js";
 
 const servers: ChildProcess[] = [];
 const dirs: string[] = [];
@@ -21,15 +21,6 @@ afterAll(() => {
   for (const p of servers) p.kill("SIGKILL");
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts redis-server with `args` and returns its address once it answers PING. */
 async function redisServer(args: string[]): Promise<string> {

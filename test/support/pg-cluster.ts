@@ -14,11 +14,11 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, chown, readFile, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
+import { freePort } from "./free-port.js";
 
 const run = promisify(execFile);
 const BIN = process.env.PG_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
@@ -43,18 +43,6 @@ export interface PgCluster {
   /** Restarts the server (fast shutdown), dropping every connection. */
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Runs a PostgreSQL binary as the postgres OS user when we are root. */
