@@ -29,7 +29,7 @@ import { FileFixture, FixtureSource, type FixtureInput } from "./fixture.js";
 import { applyStateUpdate } from "../sdk/state.js";
 import { RecoveryLog } from "./recovery-log.js";
 import { ShardRunner } from "./shard-runner.js";
-import { fullRange, rangeName, splitRanges } from "./task-common.js";
+import { coversAllKeys, fullRange, rangeName, splitRanges } from "./task-common.js";
 import { compileValidator } from "./validator.js";
 import { stringifyJson } from "./lossless-json.js";
 
@@ -112,7 +112,7 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
   const rlBase = opts.recoveryLog ?? join(mkdtempSync(join(tmpdir(), "tributary-preview-")), "recovery.json");
   const shards = opts.shards ?? 1;
   const ranges = shards === 1 ? [fullRange()] : splitRanges(shards);
-  const rlPathOf = (r: RangeSpec) => (r.keyBegin === 0 && r.keyEnd === 0xffffffff ? rlBase : `${rlBase}.${rangeName(r)}`);
+  const rlPathOf = (r: RangeSpec) => (coversAllKeys(r) ? rlBase : `${rlBase}.${rangeName(r)}`);
   const leader = RecoveryLog.open(rlPathOf(ranges[0]!), rlBase);
   const lastApplied = leader.record.lastApplied;
   const last = {

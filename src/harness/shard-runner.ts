@@ -21,7 +21,7 @@ import { applyStateUpdate } from "../sdk/state.js";
 import { EMPTY, isTombstone, loadRequest, storeRequest, utf8, withUuid } from "./materialize-messages.js";
 import type { MaterializePreviewOptions, MaterializePreviewStats, ShardResult } from "./materialize-runtime.js";
 import { RecoveryLog } from "./recovery-log.js";
-import { rangeName } from "./task-common.js";
+import { coversAllKeys, rangeName } from "./task-common.js";
 import { packTuple } from "./tuple.js";
 import { variantName, variantOf } from "./unary.js";
 import type { DocValidator } from "./validator.js";
@@ -279,7 +279,7 @@ export class ShardRunner {
   private combine(txn: FixtureTxn): Combiner {
     const combiner = new Combiner(this.plans.map((p) => p.shape));
     // A single shard owns every key: no need to hash them.
-    const fullRange = this.range.keyBegin === 0 && this.range.keyEnd === 0xffffffff;
+    const fullRange = coversAllKeys(this.range);
     for (const d of txn.docs) {
       let matched = false;
       for (const plan of this.plans) {

@@ -21,6 +21,11 @@ export function fullRange(): RangeSpec {
   return create(RangeSpecSchema, { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff });
 }
 
+/** True when `r` spans the whole key space (a single shard owns every key). */
+export function coversAllKeys(r: Pick<RangeSpec, "keyBegin" | "keyEnd">): boolean {
+  return r.keyBegin === 0 && r.keyEnd === 0xffffffff;
+}
+
 /** Splits the key space into `n` contiguous, inclusive ranges of (nearly) equal width. */
 export function splitRanges(n: number): RangeSpec[] {
   if (!Number.isInteger(n) || n < 1 || n > 256) throw new HarnessError(`shards must be an integer from 1 to 256, got ${n}`);
