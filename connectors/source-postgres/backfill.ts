@@ -20,9 +20,6 @@ export interface BackfillTable {
   key: string[];
 }
 
-/** Where a backfill stands: after the last key read, or at a page (of a partition), for keyless tables. */
-export type Cursor = { after: (string | null)[] | null } | { page: number; partition?: string };
-
 export function keyedChunkSql(t: BackfillTable, after: (string | null)[] | null, limit: number): string {
   const cols = t.columns.map((c) => quoteIdent(c.name)).join(", ");
   const keys = t.key.map(quoteIdent);

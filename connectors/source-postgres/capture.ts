@@ -289,6 +289,21 @@ export class PostgresCapture {
 
   // --------------------------------------------------------------- backfill
 
+  /**
+   * One keyless chunk: the rows of about a chunk's worth of pages from
+   * `page` on, of the table or of its leaf partition `leaf`, each located by
+   * its ctid (prefixed by the leaf's name). `last`: the pages ran out.
+   */
+  private async readPages(b: Bound, source: string, page: number, leaf?: string): Promise<{ rows: number; next: number; last: boolean }> {
+    const t = b.table;
+    const { pages, rowsPerPage } = await tablePages(this.sql, t, leaf);
+    const n = Math.max(1, Math.ceil(this.cfg.backfill_chunk_size / rowsPerPage));
+    const rows = await copyQuery(this.sql, keylessChunkSql(t, page, n, leaf), (vals) =>
+      this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals.slice(1)), "c", `${source},"loc":${JSON.stringify((leaf ?? "") + vals[0])}`))),
+    );
+    return { rows, next: page + n, last: page + n >= pages };
+  }
+
   private async backfillChunk(b: Bound): Promise<void> {
     const t = b.table;
     const state: BindingState = b.state.mode === "pending" ? { mode: "backfill", after: null, backfilled: 0 } : { ...b.state };
@@ -314,27 +329,17 @@ export class PostgresCapture {
           done = true;
         } else {
           const leaf = leaves[at]!;
-          const page = leaf === state.partition ? (state.page ?? 0) : 0;
-          const { pages, rowsPerPage } = await tablePages(this.sql, t, leaf);
-          const n = Math.max(1, Math.ceil(limit / rowsPerPage));
-          rows = await copyQuery(this.sql, keylessChunkSql(t, page, n, leaf), (vals) =>
-            this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals.slice(1)), "c", `${source},"loc":${JSON.stringify(leaf + vals[0])}`))),
-          );
-          const leafDone = page + n >= pages;
-          done = leafDone && at === leaves.length - 1;
-          state.partition = leafDone ? leaves[at + 1] : leaf;
-          state.page = leafDone ? 0 : page + n;
+          const read = await this.readPages(b, source, leaf === state.partition ? (state.page ?? 0) : 0, leaf);
+          rows = read.rows;
+          done = read.last && at === leaves.length - 1;
+          state.partition = read.last ? leaves[at + 1] : leaf;
+          state.page = read.last ? 0 : read.next;
         }
       } else {
-        const { pages, rowsPerPage } = await tablePages(this.sql, t);
-        const page = state.page ?? 0;
-        const n = Math.max(1, Math.ceil(limit / rowsPerPage));
-        rows = await copyQuery(this.sql, keylessChunkSql(t, page, n), (vals) => {
-          const loc = vals[0]!;
-          return this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals.slice(1)), "c", `${source},"loc":"${loc}"`)));
-        });
-        state.page = page + n;
-        done = state.page >= pages;
+        const read = await this.readPages(b, source, state.page ?? 0);
+        rows = read.rows;
+        state.page = read.next;
+        done = read.last;
       }
     } catch (err) {
       throw this.describeTableError(err, b);
