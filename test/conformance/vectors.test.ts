@@ -5,13 +5,13 @@
 import { equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { ResponseSchema as MaterializeResponseSchema } from "../../src/gen/materialize/materialize_pb.js";
 import { describe, expect, it } from "vitest";
 import { fromFlowJson, toFlowJson } from "../../src/codec/flow-json.js";
 import { messageCodec } from "../../src/codec/wire.js";
-import { candidateTypes, hasUnknownFields, loadVectors, vectorsDir, vectorType } from "./vectors.js";
+import { bundledVectorsDir, candidateTypes, hasUnknownFields, loadVectors, repoRoot, vectorsDir, vectorType } from "./vectors.js";
 
 const vectors = loadVectors();
 
@@ -81,6 +81,18 @@ describe("vector naming convention", () => {
 });
 
 describe("vector discovery", () => {
+  it("reads the vectors the repository carries unless TRIBUTARY_VECTORS says otherwise", () => {
+    const saved = process.env.TRIBUTARY_VECTORS;
+    try {
+      delete process.env.TRIBUTARY_VECTORS;
+      expect(vectorsDir()).toBe(bundledVectorsDir);
+      expect(relative(repoRoot, vectorsDir()).startsWith("..")).toBe(false);
+      expect(loadVectors().map((v) => v.name)).toEqual(expect.arrayContaining(BYTE_IDENTICAL));
+    } finally {
+      if (saved !== undefined) process.env.TRIBUTARY_VECTORS = saved;
+    }
+  });
+
   it("picks up new pairs from the folder in TRIBUTARY_VECTORS, typed by name or by content", () => {
     const dir = mkdtempSync(join(tmpdir(), "tributary-vectors-"));
     const saved = process.env.TRIBUTARY_VECTORS;

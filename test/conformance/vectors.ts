@@ -16,9 +16,12 @@ export const repoRoot = (() => {
   return dir;
 })();
 
-/** The vectors folder: $TRIBUTARY_VECTORS, else `<repo>/../shared/vectors`. */
+/** The vectors the repository carries (`test/conformance/vectors/`, see its README). */
+export const bundledVectorsDir = join(repoRoot, "test", "conformance", "vectors");
+
+/** The vectors folder: $TRIBUTARY_VECTORS if set (to try other vectors), else the bundled one. */
 export function vectorsDir(): string {
-  return resolve(process.env.TRIBUTARY_VECTORS || join(repoRoot, "..", "shared", "vectors"));
+  return resolve(process.env.TRIBUTARY_VECTORS || bundledVectorsDir);
 }
 
 export interface Vector {
@@ -92,7 +95,7 @@ export function vectorType(name: string, bin: Buffer, json: string): DescMessage
 
 /** Every NAME.bin with a NAME.json next to it in `dir`, sorted by name. */
 export function loadVectors(dir = vectorsDir()): Vector[] {
-  if (!existsSync(dir)) throw new Error(`vectors folder ${dir} does not exist (set TRIBUTARY_VECTORS)`);
+  if (!existsSync(dir)) throw new Error(`vectors folder ${dir} does not exist${process.env.TRIBUTARY_VECTORS ? " (from TRIBUTARY_VECTORS)" : ""}`);
   const files = new Set(readdirSync(dir));
   const out: Vector[] = [];
   for (const f of [...files].sort()) {
