@@ -9,7 +9,7 @@
  */
 import type pg from "pg";
 import copyStreams from "pg-copy-streams";
-import { readCopyRows } from "./copy-text.js";
+import { readCopyRows, type ReadWork } from "./copy-text.js";
 import { qualified, quoteIdent, quoteLiteral } from "./connection.js";
 import type { ColumnInfo } from "./discovery.js";
 
@@ -59,9 +59,14 @@ export async function leafPartitions(client: pg.Client, t: BackfillTable): Promi
 }
 
 /** Streams the rows of one query to `onRow` as text values; returns the row count. */
-export async function copyQuery(client: pg.Client, sql: string, onRow: (values: (string | null)[]) => void | Promise<void>): Promise<number> {
+export async function copyQuery(
+  client: pg.Client,
+  sql: string,
+  onRow: (values: (string | null)[]) => void | Promise<void>,
+  work?: ReadWork,
+): Promise<number> {
   const stream = client.query(copyStreams.to(`COPY (${sql}) TO STDOUT`));
-  return readCopyRows(stream, onRow);
+  return readCopyRows(stream, onRow, work);
 }
 
 /** Pages in the table (or leaf partition) now, and an estimate of rows per page, for keyless chunking. */

@@ -27,7 +27,13 @@ const PARAMETER_STATUS = 0x53; // S
 export class CopyBothQuery {
   private conn?: PgConnection;
   private pgDataHandler?: (chunk: Buffer) => void;
-  private pending: Buffer | null = null;
+  /** Bytes of an incomplete frame, as the chunks they arrived in (never re-joined per chunk). */
+  private parts: Buffer[] = [];
+  private partsLen = 0;
+  /** Length of the frame `parts` begins, once its header has arrived; 0 before. */
+  private frameLen = 0;
+  /** Bytes scanned or copied while splitting frames: linear in the input when all is well. */
+  workBytes = 0;
   private queue: Buffer[] = [];
   private head = 0;
   private paused = false;
@@ -54,7 +60,20 @@ export class CopyBothQuery {
   }
 
   private parse(chunk: Buffer): void {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.workBytes += chunk.length;
+    let buf = chunk;
+    if (this.partsLen > 0) {
+      // Part of a frame is waiting: join the chunks only once the frame is complete.
+      this.parts.push(chunk);
+      this.partsLen += chunk.length;
+      if (this.frameLen === 0 && this.partsLen >= 5) this.frameLen = 1 + Buffer.concat(this.parts, 5).readUInt32BE(1);
+      if (this.frameLen === 0 || this.partsLen < this.frameLen) return;
+      buf = Buffer.concat(this.parts, this.partsLen);
+      this.workBytes += buf.length;
+      this.parts = [];
+      this.partsLen = 0;
+      this.frameLen = 0;
+    }
     let off = 0;
     while (buf.length - off >= 5) {
       const code = buf[off];
@@ -70,13 +89,19 @@ export class CopyBothQuery {
         // An error, CopyDone or anything else ends the copy: pg parses the rest.
         if (code === COPY_DONE) this.ended = true;
         this.detach(buf.subarray(off));
-        this.pending = null;
         this.notify();
         return;
       }
       off += 1 + len;
     }
-    this.pending = off < buf.length ? Buffer.from(buf.subarray(off)) : null;
+    if (off < buf.length) {
+      // The start of the next frame: copied, so the chunk it came in is not kept alive by it.
+      const rest = Buffer.from(buf.subarray(off));
+      this.workBytes += rest.length;
+      this.parts = [rest];
+      this.partsLen = rest.length;
+      this.frameLen = rest.length >= 5 ? 1 + rest.readUInt32BE(1) : 0;
+    }
     if (!this.paused && this.queue.length - this.head >= this.highWater) {
       this.paused = true;
       this.conn!.stream.pause();

@@ -29,24 +29,49 @@ export function parseCopyLine(line: string, out: (string | null)[]): (string | n
   }
 }
 
+/** Bytes a reader has scanned or copied: linear in its input when it works as intended. */
+export interface ReadWork {
+  bytes: number;
+}
+
 /**
  * Calls `onRow` for each row of a COPY text stream, awaiting it when it
  * returns a promise (so a slow consumer slows the read). Returns the row count.
+ *
+ * A row longer than a chunk is gathered as a list of chunks and joined once
+ * its end arrives; each chunk is scanned for a newline once. So the work is
+ * linear in the row's size however many chunks it spans (`work` counts it).
  */
-export async function readCopyRows(stream: Readable, onRow: (values: (string | null)[]) => void | Promise<void>): Promise<number> {
-  let rest: Buffer | null = null;
+export async function readCopyRows(
+  stream: Readable,
+  onRow: (values: (string | null)[]) => void | Promise<void>,
+  work: ReadWork = { bytes: 0 },
+): Promise<number> {
+  // Bytes after the last complete row, as the chunks they arrived in.
+  let parts: Buffer[] = [];
+  let partsLen = 0;
   let rows = 0;
   const values: (string | null)[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    const buf: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
-    const last = buf.lastIndexOf(10);
-    if (last < 0) {
-      rest = buf;
+    work.bytes += chunk.length;
+    const lastInChunk = chunk.lastIndexOf(10);
+    if (lastInChunk < 0) {
+      parts.push(chunk);
+      partsLen += chunk.length;
       continue;
+    }
+    let buf = chunk;
+    let last = lastInChunk;
+    if (partsLen > 0) {
+      parts.push(chunk);
+      buf = Buffer.concat(parts, partsLen + chunk.length);
+      work.bytes += buf.length;
+      last += partsLen;
     }
     // A newline byte never occurs inside a multi-byte UTF-8 sequence, so this split is safe.
     const text = buf.toString("utf8", 0, last);
-    rest = last + 1 < buf.length ? buf.subarray(last + 1) : null;
+    parts = last + 1 < buf.length ? [buf.subarray(last + 1)] : [];
+    partsLen = buf.length - last - 1;
     let start = 0;
     for (;;) {
       const nl = text.indexOf("\n", start);
@@ -58,6 +83,6 @@ export async function readCopyRows(stream: Readable, onRow: (values: (string | n
       start = nl + 1;
     }
   }
-  if (rest && rest.length > 0) throw new Error("COPY output ended in the middle of a row");
+  if (partsLen > 0) throw new Error("COPY output ended in the middle of a row");
   return rows;
 }

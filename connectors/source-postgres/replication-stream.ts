@@ -88,6 +88,11 @@ export class ReplicationStream {
     if (chunk[17] === 1) this.sendStatus(false);
   }
 
+  /** Bytes the frame splitter has scanned or copied so far (linear in the bytes received). */
+  get workBytes(): number {
+    return this.copy.workBytes;
+  }
+
   get acknowledged(): Lsn {
     return this.ackedLsn;
   }
