@@ -28,7 +28,8 @@ export function keyedChunkSql(t: BackfillTable, after: (string | null)[] | null,
     const lits = t.key.map((k, i) => {
       const col = t.columns.find((c) => c.name === k)!;
       if (after[i] === null) throw new Error(`backfill cursor of ${t.schema}.${t.name} has a null key value`);
-      return `${quoteLiteral(after[i]!)}::${col.typeName}`;
+      // The declared type, modifiers included: a bare `character` is char(1), `bit` is bit(1).
+      return `${quoteLiteral(after[i]!)}::${col.declaredType}`;
     });
     where = ` WHERE (${keys.join(", ")}) > (${lits.join(", ")})`;
   }

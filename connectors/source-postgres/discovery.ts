@@ -15,9 +15,9 @@ import type { TypeLookup } from "./type-catalog.js";
 export interface ColumnInfo {
   name: string;
   typeOid: number;
-  /** The type's name without modifiers, usable in a cast. */
+  /** The type's name without modifiers (not for casts: a bare `character` is char(1)). */
   typeName: string;
-  /** The declared type with modifiers, for descriptions. */
+  /** The declared type with modifiers, for descriptions and for casting values back to the column's type. */
   declaredType: string;
   notNull: boolean;
 }
