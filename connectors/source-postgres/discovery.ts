@@ -9,7 +9,7 @@
  */
 import type pg from "pg";
 import type { JsonSchema } from "../../src/sdk/types.js";
-import { OID } from "./text-values.js";
+import { isFloat, OID } from "./text-values.js";
 import type { TypeLookup } from "./type-catalog.js";
 
 export interface ColumnInfo {
@@ -151,14 +151,24 @@ export function typeSchema(oid: number, types: TypeLookup): JsonSchema {
   return { type: "string" };
 }
 
+/**
+ * The JSON schema of a key column's values. Flow refuses a key location
+ * whose type set holds more than one of boolean, integer, number and string
+ * (null aside), so floats, which are numbers or the strings "NaN" and
+ * "Infinity", are keys as strings of `format: number` (see keyConverterFor).
+ */
+export function keyTypeSchema(oid: number, types: TypeLookup): JsonSchema {
+  return isFloat(oid, types) ? { type: "string", format: "number" } : typeSchema(oid, types);
+}
+
 function nullable(s: JsonSchema): JsonSchema {
   if (s.type === undefined) return s;
   const types = Array.isArray(s.type) ? s.type : [s.type];
   return { ...s, type: [...types, "null"] };
 }
 
-export function columnSchema(c: ColumnInfo, types: TypeLookup): JsonSchema {
-  const s = typeSchema(c.typeOid, types);
+export function columnSchema(c: ColumnInfo, types: TypeLookup, isKey = false): JsonSchema {
+  const s = isKey ? keyTypeSchema(c.typeOid, types) : typeSchema(c.typeOid, types);
   return { ...(c.notNull ? s : nullable(s)), description: `(source type: ${c.notNull ? "non-nullable " : ""}${c.declaredType})` };
 }
 
@@ -188,7 +198,7 @@ const META_SCHEMA: JsonSchema = {
 /** The collection schema of a discovered table. */
 export function collectionSchema(t: TableInfo, types: TypeLookup): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
-  for (const c of t.columns) properties[c.name] = columnSchema(c, types);
+  for (const c of t.columns) properties[c.name] = columnSchema(c, types, t.key.includes(c.name));
   const meta = structuredClone(META_SCHEMA) as any;
   if (t.key.length === 0) meta.properties.source.required.push("loc");
   properties._meta = meta;
@@ -209,7 +219,7 @@ export function collectionSchema(t: TableInfo, types: TypeLookup): JsonSchema {
 export function sourcedSchema(columns: { name: string; typeOid: number; notNull?: boolean }[], key: string[], types: TypeLookup): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   for (const c of columns) {
-    const s = typeSchema(c.typeOid, types);
+    const s = key.includes(c.name) ? keyTypeSchema(c.typeOid, types) : typeSchema(c.typeOid, types);
     properties[c.name] = c.notNull ? s : nullable(s);
   }
   properties._meta = { type: "object" };

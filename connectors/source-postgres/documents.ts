@@ -5,7 +5,7 @@
  * string concatenation per column.
  */
 import type { TupleValue } from "./pgoutput.js";
-import { converterFor, type Converter } from "./text-values.js";
+import { converterFor, keyConverterFor, type Converter } from "./text-values.js";
 import type { TypeLookup } from "./type-catalog.js";
 
 export interface EncoderColumn {
@@ -26,7 +26,7 @@ export class RowEncoder {
   constructor(schema: string, table: string, columns: EncoderColumn[], key: string[], types: TypeLookup) {
     this.names = columns.map((c) => c.name);
     this.typeOids = columns.map((c) => c.typeOid);
-    this.convs = columns.map((c) => converterFor(c.typeOid, types));
+    this.convs = columns.map((c) => (key.includes(c.name) ? keyConverterFor(c.typeOid, types) : converterFor(c.typeOid, types)));
     this.prefixes = columns.map((c) => JSON.stringify(c.name) + ":");
     this.keyIdx = key.map((k) => {
       const i = this.names.indexOf(k);

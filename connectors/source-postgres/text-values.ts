@@ -242,6 +242,23 @@ const BY_OID: Record<number, Converter> = {
   [OID.timestamptz]: timestamptz,
 };
 
+/** Whether a type is float4 or float8, or a domain over one. */
+export function isFloat(oid: number, types: TypeLookup): boolean {
+  if (oid === OID.float4 || oid === OID.float8) return true;
+  const t = types.get(oid);
+  return t?.typtype === "d" && !!t.base && isFloat(t.base, types);
+}
+
+/**
+ * The converter for a key column. Flow allows a key location only one type
+ * (besides null), so a float key, a number that may also be the string
+ * "NaN" or "Infinity", is always written as a string: PostgreSQL's shortest
+ * exact text ("1.5", "-0", "1e+300", "NaN"), the same in backfill and stream.
+ */
+export function keyConverterFor(oid: number, types: TypeLookup): Converter {
+  return isFloat(oid, types) ? quote : converterFor(oid, types);
+}
+
 /**
  * The converter for a type OID. Domains use their base type; arrays convert
  * element-wise; every other type (text, enums, intervals, network
