@@ -14,6 +14,10 @@ const types = new Map<number, PgType>([
 ]);
 const lookup: TypeLookup = { get: (o) => types.get(o) };
 const conv = (oid: number, text: string) => converterFor(oid, lookup)(text);
+/** No unpaired surrogate in any string or key of a parsed JSON value. */
+const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const wellFormed = (v: unknown): boolean =>
+  typeof v === "string" ? !LONE.test(v) : v !== null && typeof v === "object" ? Object.entries(v).every(([k, x]) => !LONE.test(k) && wellFormed(x)) : true;
 
 describe("text values to JSON", () => {
   it("keeps integers and numerics exact", () => {
@@ -40,6 +44,23 @@ describe("text values to JSON", () => {
     expect(conv(1007, "[0:1]={7,8}")).toBe("[7,8]");
     expect(conv(1007, "{{1,2},{3,NULL}}")).toBe("[[1,2],[3,null]]");
     expect(JSON.parse(conv(1020, "{(1,1),(0,0);(2,2),(1,1)}"))).toEqual(["(1,1),(0,0)", "(2,2),(1,1)"]);
+  });
+  it("replaces escapes of unpaired surrogates in json with U+FFFD, keeping pairs and escaped backslashes", () => {
+    const cases: [string, string][] = [
+      ['"\\ud83d"', '"\\ufffd"'],
+      ['"\\uDC00x"', '"\\ufffdx"'],
+      ['"\\ud83d\\ude00"', '"\\ud83d\\ude00"'],
+      ['"\\ud83d\\ud83d\\ude00"', '"\\ufffd\\ud83d\\ude00"'],
+      ['"\\ude00\\ud83d"', '"\\ufffd\\ufffd"'],
+      ['"\\\\ud83d"', '"\\\\ud83d"'],
+      ['"\\\\\\ud83d"', '"\\\\\\ufffd"'],
+      ['{"k\\udbff": ["\\u00e9\\ud800", "\\"\\udfff"]}', '{"k\\ufffd": ["\\u00e9\\ufffd", "\\"\\ufffd"]}'],
+    ];
+    for (const [text, want] of cases) {
+      const got = conv(OID.json, text);
+      expect(got, text).toBe(want);
+      expect(wellFormed(JSON.parse(got)), text).toBe(true);
+    }
   });
   it("keeps json on one line without touching its numbers", () => {
     expect(conv(OID.json, '{"a":\n\t12345678901234567890}')).toBe('{"a":  12345678901234567890}');

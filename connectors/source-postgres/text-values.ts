@@ -67,11 +67,31 @@ const bytea: Converter = (text) => {
 };
 
 /**
+ * A `\uD800`-`\uDFFF` escape, with the low half that may follow a high one;
+ * any other escape (`\\` above all) is matched as a whole, so the text after
+ * an escaped backslash is never mistaken for an escape.
+ */
+const ESCAPE_RE = /\\(?:u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|u[dD][c-fC-F][0-9a-fA-F]{2}|[^u])/g;
+
+/**
+ * `json` keeps its text as written, so it may hold escapes of unpaired UTF-16
+ * surrogates (`"\ud83d"`), which Flow's runtime rejects. Each becomes the
+ * escape of U+FFFD (the replacement character); pairs are kept. (`jsonb`
+ * refuses such escapes on input, so its text never has them.)
+ */
+export function replaceLoneSurrogates(text: string): string {
+  if (text.indexOf("\\u") < 0 || !/\\u[dD][89a-fA-F]/.test(text)) return text;
+  return text.replace(ESCAPE_RE, (m: string, high: string | undefined, low: string | undefined) =>
+    m.charCodeAt(1) !== 117 /* u */ || (high !== undefined && low !== undefined) ? m : "\\ufffd",
+  );
+}
+
+/**
  * json/jsonb text is already JSON. Tabs and newlines can only appear between
  * tokens in valid JSON (inside strings they must be escaped), so they become
  * spaces: documents stay one line for line-oriented transports.
  */
-const json: Converter = (text) => (/[\n\r\t]/.test(text) ? text.replace(/[\n\r\t]/g, " ") : text);
+const json: Converter = (text) => replaceLoneSurrogates(/[\n\r\t]/.test(text) ? text.replace(/[\n\r\t]/g, " ") : text);
 
 // ------------------------------------------------------------ date and time
 // The sessions use DateStyle=ISO; timestamptz then prints in the session's
