@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { RawJson, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
-import { connect, qualified, quoteLiteral } from "./connection.js";
+import { connect, qualified, quoteIdent, quoteLiteral } from "./connection.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./documents.js";
@@ -585,11 +585,57 @@ export class PostgresCapture {
     if (keyChanged) {
       // The row moved to another key: delete the old document, create the new one.
       const p1 = this.passes(b, enc, ov) ? this.emit(b, enc.document(enc.properties(ov, oldKind === 0x4b), "d", source)) : undefined;
-      const next = () => (this.passes(b, enc, nv) ? this.emit(b, enc.document(enc.properties(nv), "c", source)) : undefined);
+      if (!this.passes(b, enc, nv)) return p1;
+      if (nv.includes(undefined)) {
+        // Unchanged out-of-line values are not in the WAL, and no document holds them under the new key: read them.
+        const row = nv.slice();
+        return (async () => {
+          await p1;
+          await this.readUnchanged(b, enc, row);
+          await this.emit(b, enc.document(enc.properties(row), "c", source));
+        })();
+      }
+      const next = () => this.emit(b, enc.document(enc.properties(nv), "c", source));
       return p1 ? p1.then(next) : next();
     }
     if (!this.passes(b, enc, nv)) return;
     return this.emit(b, enc.document(enc.properties(nv), "u", source, oldKind === 0x4f ? enc.properties(ov) : undefined));
+  }
+
+  /**
+   * Fills the values a key-changing update left out (unchanged TOAST) by
+   * reading the row from the table by its new key, in the same text form as
+   * the stream's. The row may have changed since this change was committed:
+   * its current values then appear a little early, and the later changes
+   * follow in the stream, so the collection (reduced by key) ends the same.
+   * If the row is gone, a later delete (or key change) of this key is still
+   * to come; the values stay absent and a warning names the columns.
+   */
+  private async readUnchanged(b: Bound, enc: RowEncoder, row: TupleValue[]): Promise<void> {
+    const t = b.table;
+    const missing: number[] = [];
+    row.forEach((v, i) => v === undefined && missing.push(i));
+    const where = enc.keyIdx.map((i) => {
+      const col = t.columns.find((c) => c.name === enc.names[i]);
+      const v = row[i];
+      if (!col || v === null || v === undefined) throw new ConnectorError(`binding ${b.index} (${t.schema}.${t.name}): key column ${enc.names[i]} is missing from a change`);
+      return `${quoteIdent(col.name)} = ${quoteLiteral(v)}::${col.declaredType}`;
+    });
+    const sql = `SELECT ${missing.map((i) => quoteIdent(enc.names[i])).join(", ")} FROM ${qualified(t.schema, t.name)} WHERE ${where.join(" AND ")} LIMIT 1`;
+    let found = 0;
+    try {
+      found = await copyQuery(this.sql, sql, (vals) => missing.forEach((i, j) => (row[i] = vals[j])));
+    } catch (err) {
+      // A column or the table dropped since: as if the row were gone.
+      if (!["42703", "42P01"].includes((err as { code?: string }).code ?? "")) throw err;
+    }
+    if (found === 0) {
+      this.ctx.log.warn("a row whose key changed is gone from the table; its unchanged out-of-line values are left out until its removal arrives", {
+        table: `${t.schema}.${t.name}`,
+        binding: b.index,
+        columns: missing.map((i) => enc.names[i]),
+      });
+    }
   }
 
   /** Whether a change of a backfilling table is emitted now (see the module comment). */
