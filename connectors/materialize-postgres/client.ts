@@ -7,6 +7,7 @@ import { ConnectorError } from "../../src/sdk/errors.js";
 import type { Endpoint } from "./config.js";
 import { connectPostgres } from "../../src/postgres/connect.js";
 import { describeConnectError } from "../../src/postgres/connect-errors.js";
+import { SAFE_SESSION_OPTIONS } from "../../src/postgres/literal.js";
 
 export type PgClient = pg.Client;
 
@@ -20,6 +21,8 @@ export async function connect(ep: Endpoint, appName = "tributary materialize-pos
     ssl,
     keepAlive: true,
     application_name: appName,
+    // Pinned over any database or role default: see src/postgres/literal.ts.
+    options: SAFE_SESSION_OPTIONS,
     connectionTimeoutMillis: 30_000,
   });
   try {

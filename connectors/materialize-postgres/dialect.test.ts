@@ -156,7 +156,7 @@ describe("Apply plans", () => {
     expect(sql[0]).toBe(
       'CREATE TABLE IF NOT EXISTS public.orders (\n  id BIGINT NOT NULL,\n  name TEXT,\n  price DOUBLE PRECISION,\n  "_meta/op" TEXT,\n  flow_document JSON NOT NULL,\n  PRIMARY KEY (id)\n)',
     );
-    expect(sql[1]).toMatch(/^COMMENT ON TABLE public.orders IS 'Materialized by Tributary/);
+    expect(sql[1]).toMatch(/^COMMENT ON TABLE public.orders IS E'Materialized by Tributary/);
     expect(sql.slice(2).every((s) => s.startsWith("COMMENT ON COLUMN public.orders."))).toBe(true);
     const delta = planTable({ table: buildTable({ ...sel, deltaUpdates: true }, pgDialect), existing: null, backfill: 0 }, pgDialect, pgDdl);
     expect(delta[0]).not.toContain("PRIMARY KEY");

@@ -6,7 +6,7 @@ import type { Projection } from "../../src/gen/flow/flow_pb.js";
 import type { Dialect, MappedType } from "../../src/sql/dialect.js";
 import { exceedsInt64, type FlatType } from "../../src/sql/flat-type.js";
 import type { DdlRenderer } from "../../src/sql/apply-plan.js";
-import { quoteLiteral } from "../../src/sql/identifiers.js";
+import { quoteLiteral } from "../../src/postgres/literal.js";
 import type { Table } from "../../src/sql/table.js";
 import { RESERVED_WORDS } from "./reserved-words.js";
 

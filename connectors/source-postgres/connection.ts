@@ -7,9 +7,12 @@
 import pg from "pg";
 import type { EndpointConfig } from "./config.js";
 import { connectPostgres } from "../../src/postgres/connect.js";
+import { SAFE_SESSION_OPTIONS } from "../../src/postgres/literal.js";
+
+export { quoteLiteral } from "../../src/postgres/literal.js";
 
 /** Session settings every connection uses; see text-values.ts for why. */
-const OUTPUT_SETTINGS = "-c DateStyle=ISO,MDY -c IntervalStyle=iso_8601 -c TimeZone=UTC -c extra_float_digits=1 -c bytea_output=hex";
+const OUTPUT_SETTINGS = `-c DateStyle=ISO,MDY -c IntervalStyle=iso_8601 -c TimeZone=UTC -c extra_float_digits=1 -c bytea_output=hex ${SAFE_SESSION_OPTIONS}`;
 
 export function hostPort(address: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(address)!;
@@ -44,11 +47,6 @@ export const TEXT_TYPES = { getTypeParser: () => (v: string) => v } as unknown a
 
 export function quoteIdent(name: string): string {
   return '"' + name.replace(/"/g, '""') + '"';
-}
-
-export function quoteLiteral(value: string): string {
-  // E'' strings read backslashes as escapes whatever standard_conforming_strings says.
-  return "E'" + value.replace(/\\/g, "\\\\").replace(/'/g, "''") + "'";
 }
 
 export function qualified(schema: string, table: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { foldFields, foldIdentifier, isSimpleIdentifier, quoteIdentifier, quoteLiteral, quotePath } from "./identifiers.js";
+import { foldFields, foldIdentifier, isSimpleIdentifier, quoteIdentifier, quotePath } from "./identifiers.js";
 
 const reserved = new Set(["select", "integer", "user"]);
 
@@ -16,10 +16,6 @@ describe("identifiers", () => {
     expect(quoteIdentifier("🐟", reserved)).toBe('"🐟"');
     expect(isSimpleIdentifier("integer", reserved)).toBe(false);
     expect(quotePath(["public", "User"], reserved)).toBe('public."User"');
-  });
-
-  it("quotes literals by doubling single quotes", () => {
-    expect(quoteLiteral("it's")).toBe("'it''s'");
   });
 
   it("folds to a byte limit without splitting a character", () => {

@@ -25,11 +25,6 @@ export function quotePath(path: readonly string[], reserved: ReadonlySet<string>
   return path.map((p) => quoteIdentifier(p, reserved)).join(".");
 }
 
-/** A string literal with single quotes doubled (standard_conforming_strings). */
-export function quoteLiteral(value: string): string {
-  return "'" + value.replace(/'/g, "''") + "'";
-}
-
 /**
  * Truncates `name` to at most `maxBytes` UTF-8 bytes without splitting a
  * character, which is what PostgreSQL does silently to long identifiers.

@@ -21,6 +21,7 @@ export interface ProjectionDesc {
   key?: boolean;
   maximum?: number;
   title?: string;
+  description?: string;
 }
 
 export function collection(name: string, projections: ProjectionDesc[]): CollectionSpec {
@@ -36,6 +37,7 @@ export function collection(name: string, projections: ProjectionDesc[]): Collect
         types: p.types,
         exists: p.must || p.key ? Inference_Exists.MUST : Inference_Exists.MAY,
         title: p.title ?? "",
+        description: p.description ?? "",
         string: p.format || p.contentEncoding ? { format: p.format ?? "", contentEncoding: p.contentEncoding ?? "" } : undefined,
         numeric: p.maximum !== undefined ? { hasMaximum: true, maximum: p.maximum } : undefined,
       },
