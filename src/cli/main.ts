@@ -9,8 +9,9 @@ const USAGE = `usage: tributary <command> [options]
 commands:
   run <connector>                 speak the connector protocol on stdin/stdout
                                   (codec from FLOW_RUNTIME_CODEC: json, else protobuf)
-  serve <connector> [--port N] [--host H] [--grace-period S]
-                                  serve the connector over gRPC (default 127.0.0.1:9000)
+  serve <connector> [--port N] [--host H] [--grace-period S] [--max-message-size B]
+                                  serve the connector over gRPC (default 127.0.0.1:9000;
+                                  requests up to 256MiB unless B says otherwise)
   convert --type T --from F --to F
                                   convert one message between protobuf and Flow JSON
   preview --source CATALOG ...    run a capture or materialization like Flow's runtime

@@ -9,8 +9,9 @@ import { parseArgs } from "./args.js";
 import { loadConnector } from "../../connectors/registry.js";
 import { serveGrpc, DEFAULT_GRACE_MS } from "../transport/grpc.js";
 import { createLogger } from "../log.js";
+import { DEFAULT_MAX_FRAME } from "../codec/frames.js";
 
-const USAGE = "usage: tributary serve <connector> [--port N] [--host H] [--grace-period SECONDS]";
+const USAGE = "usage: tributary serve <connector> [--port N] [--host H] [--grace-period SECONDS] [--max-message-size BYTES]";
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -28,20 +29,34 @@ function parseGrace(value: string): number {
   return Math.round(seconds * 1000);
 }
 
+const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
+
+/** A byte count: digits with an optional K/KiB, M/MiB or G/GiB suffix (powers of 1024). */
+function parseSize(value: string): number {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(value.trim());
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  const bytes = m && unit ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > 2 ** 31 - 1) {
+    throw new Error(`--max-message-size must be a byte count from 1 to 2GiB-1, such as 268435456 or 256MiB, got ${JSON.stringify(value)}`);
+  }
+  return bytes;
+}
+
 export async function serve(args: string[]): Promise<number> {
-  const { positional, options } = parseArgs(args, { values: ["port", "host", "grace-period"] });
+  const { positional, options } = parseArgs(args, { values: ["port", "host", "grace-period", "max-message-size"] });
   if (positional.length !== 1) throw new Error(USAGE);
   const name = positional[0]!;
   const port = typeof options.port === "string" ? parsePort(options.port) : 9000;
   const host = typeof options.host === "string" ? options.host : "127.0.0.1";
   const graceMs = typeof options["grace-period"] === "string" ? parseGrace(options["grace-period"]) : DEFAULT_GRACE_MS;
+  const maxMessageBytes = typeof options["max-message-size"] === "string" ? parseSize(options["max-message-size"]) : DEFAULT_MAX_FRAME;
 
   const log = createLogger().with({ connector: name });
   const connector = await loadConnector(name);
-  const server = await serveGrpc(connector, { host, port, log });
+  const server = await serveGrpc(connector, { host, port, log, maxMessageBytes });
   const shown = host.includes(":") ? `[${host}]` : host;
   process.stdout.write(`listening on ${shown}:${server.port}\n`);
-  log.info("serving", { protocol: connector.protocol, host, port: server.port });
+  log.info("serving", { protocol: connector.protocol, host, port: server.port, maxMessageBytes });
 
   // The first signal starts a graceful drain; another one cuts it short.
   let signals = 0;

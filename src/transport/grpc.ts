@@ -14,6 +14,7 @@ import type { Connector } from "../sdk/types.js";
 import { runSession, type AnyRequest, type AnyResponse } from "../sdk/session.js";
 import { ConnectorError, ProtocolError, describeError } from "../sdk/errors.js";
 import { createLogger, type Logger } from "../log.js";
+import { DEFAULT_MAX_FRAME } from "../codec/frames.js";
 import type { ResponseSink } from "./sink.js";
 import { serviceFor, type ConnectorService } from "./grpc-services.js";
 import { HEALTH_SERVICE, reflectionPackage } from "./grpc-reflection.js";
@@ -23,6 +24,13 @@ export interface GrpcServeOptions {
   host?: string;
   /** TCP port; 0 (the default) picks a free one. */
   port?: number;
+  /**
+   * Largest request message accepted, in bytes (default 256 MiB, the stdio
+   * transport's frame limit). A larger one ends its stream with
+   * RESOURCE_EXHAUSTED as soon as its length prefix arrives, before its
+   * bytes are buffered; other streams are unaffected.
+   */
+  maxMessageBytes?: number;
   log?: Logger;
 }
 
@@ -39,15 +47,19 @@ export interface GrpcServer {
 
 export const DEFAULT_GRACE_MS = 30_000;
 
-const SERVER_OPTIONS: grpc.ServerOptions = {
-  // Documents reach 16 MB and requests carry whole specs: no size limits.
-  "grpc.max_receive_message_length": -1,
-  "grpc.max_send_message_length": -1,
-  // Sessions live for hours and may be quiet for long stretches; ping idle
-  // connections so that a vanished peer is noticed and its session ends.
-  "grpc.keepalive_time_ms": 30_000,
-  "grpc.keepalive_timeout_ms": 20_000,
-};
+function serverOptions(maxMessageBytes: number): grpc.ServerOptions {
+  return {
+    // grpc-js checks each message's length prefix against this and answers
+    // RESOURCE_EXHAUSTED without buffering the message.
+    "grpc.max_receive_message_length": maxMessageBytes,
+    // Responses are the connector's own (documents reach 16 MB): no limit.
+    "grpc.max_send_message_length": -1,
+    // Sessions live for hours and may be quiet for long stretches; ping idle
+    // connections so that a vanished peer is noticed and its session ends.
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+  };
+}
 
 type Call = grpc.ServerDuplexStream<Buffer, AnyResponse>;
 
@@ -110,10 +122,19 @@ async function* decodeRequests(call: Call, service: ConnectorService): AsyncGene
   }
 }
 
-function statusFor(err: unknown): grpc.status {
-  return err instanceof ConnectorError || err instanceof ProtocolError
-    ? grpc.status.INVALID_ARGUMENT
-    : grpc.status.INTERNAL;
+/**
+ * The status a failed session ends with: a server that is out of reach or
+ * out of resources is retryable (UNAVAILABLE, RESOURCE_EXHAUSTED), other
+ * connector and protocol errors are the request's fault (INVALID_ARGUMENT),
+ * anything else is a bug (INTERNAL).
+ */
+export function statusFor(err: unknown): grpc.status {
+  if (err instanceof ConnectorError) {
+    if (err.condition === "unavailable") return grpc.status.UNAVAILABLE;
+    if (err.condition === "exhausted") return grpc.status.RESOURCE_EXHAUSTED;
+    return grpc.status.INVALID_ARGUMENT;
+  }
+  return err instanceof ProtocolError ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL;
 }
 
 function hostPort(host: string, port: number): string {
@@ -132,7 +153,11 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
     info: (...args: unknown[]) => log.debug(text(args), { component: "grpc-js" }),
     debug: (...args: unknown[]) => log.debug(text(args), { component: "grpc-js" }),
   });
-  const server = new grpc.Server(SERVER_OPTIONS);
+  const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_FRAME;
+  if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1 || maxMessageBytes > 2 ** 31 - 1) {
+    throw new Error(`the largest message size must be from 1 byte to 2 GiB - 1, not ${maxMessageBytes}`);
+  }
+  const server = new grpc.Server(serverOptions(maxMessageBytes));
 
   // Sessions in flight, so that a forced shutdown can abort them.
   const sessions = new Set<AbortController>();

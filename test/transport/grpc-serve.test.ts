@@ -12,7 +12,7 @@ import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import * as cap from "../../src/gen/capture/capture_pb.js";
 import { captureService } from "../../src/transport/grpc-services.js";
-import { connect, healthCheck, healthClient, nextResponse, openStream, outcome } from "./grpc-client.js";
+import { connect, exchange, healthCheck, healthClient, nextResponse, openStream, outcome } from "./grpc-client.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const bin = path.join(root, "bin/tributary");
@@ -204,7 +204,31 @@ describe("tributary serve", () => {
     }
   });
 
+  it("ends a request above --max-message-size with RESOURCE_EXHAUSTED and goes on serving", async () => {
+    const s = await serve(["source-hello-world", "--port", "0", "--max-message-size", "1KiB"]);
+    const client = connect(s.port);
+    try {
+      const big = create(cap.RequestSchema, { spec: { connectorType: 1, configJson: JSON.stringify({ pad: "x".repeat(2048) }) } } as never);
+      const over = await exchange<cap.Request, cap.Response>(client, captureService, [big]);
+      expect(over.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      const small = create(cap.RequestSchema, { spec: { connectorType: 1, configJson: "{}" } } as never);
+      expect((await exchange<cap.Request, cap.Response>(client, captureService, [small])).code).toBe(grpc.status.OK);
+    } finally {
+      client.close();
+    }
+    expect(s.stderr()).toContain(`"maxMessageBytes":1024`);
+    s.proc.kill("SIGTERM");
+    expect(await s.exit).toEqual({ code: 0, signal: null });
+  });
+
   it("rejects bad arguments with a message naming the option", async () => {
+    const size = await run(process.execPath, [bin, "serve", "source-hello-world", "--max-message-size", "lots"], { cwd: root }).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(size.code).not.toBe(0);
+    expect(size.stderr).toContain("--max-message-size must be a byte count");
+
     const result = await run(process.execPath, [bin, "serve", "source-hello-world", "--port", "http"], { cwd: root }).then(
       () => ({ code: 0, stderr: "" }),
       (e: { code: number; stderr: string }) => e,
