@@ -8,6 +8,7 @@ import type { Endpoint } from "./config.js";
 import { connectPostgres } from "../../src/postgres/connect.js";
 import { describeConnectError } from "../../src/postgres/connect-errors.js";
 import { SAFE_SESSION_OPTIONS } from "../../src/postgres/literal.js";
+import { pgCondition } from "../../src/postgres/sqlstate.js";
 
 export type PgClient = pg.Client;
 
@@ -45,5 +46,5 @@ export function statementError(err: unknown, what: string): ConnectorError {
     return new ConnectorError(`${what}: permission denied: ${e.message} (grant the connector's user the needed privileges)`, { cause: err });
   }
   const extra = [e.detail, e.where].filter(Boolean).join("; ");
-  return new ConnectorError(`${what}: ${e.message ?? String(err)}${extra ? ` (${extra})` : ""}`, { cause: err });
+  return new ConnectorError(`${what}: ${e.message ?? String(err)}${extra ? ` (${extra})` : ""}`, { cause: err, condition: pgCondition(err) });
 }

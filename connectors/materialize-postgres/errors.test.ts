@@ -10,6 +10,14 @@ import { collection, ROOT } from "../../src/sql/test-fixtures.js";
 import connector from "./connector.js";
 import type { EndpointConfig } from "./config.js";
 import { adminClient, applyRequest, ctx, endpointConfig, materialization, uniqueSchema } from "./test-support.js";
+import { create } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import * as mat from "../../src/gen/materialize/materialize_pb.js";
+import { MaterializationSpec_ConnectorType } from "../../src/gen/flow/flow_pb.js";
+import { createLogger } from "../../src/log.js";
+import { serveGrpc } from "../../src/transport/grpc.js";
+import { materializeService } from "../../src/transport/grpc-services.js";
+import { connect as grpcConnect, exchange } from "../../test/transport/grpc-client.js";
 
 const coll = collection("acme/x", [{ field: "id", types: ["integer"], key: true }, ROOT]);
 const binding = { resource: { table: "x" }, collection: coll, keys: ["id"], values: [], document: "flow_document" };
@@ -79,6 +87,54 @@ describe("user errors", () => {
       "message",
       'endpoint config field "address" has an invalid port "99999"',
     );
+  });
+});
+
+describe("server conditions over gRPC", () => {
+  let admin: pg.Client;
+  const role = `mpg_no_conn_${process.pid}`;
+  beforeAll(async () => {
+    admin = await adminClient();
+    await admin.query(`DROP ROLE IF EXISTS ${role}`);
+    // The server refuses every session of this role with SQLSTATE 53300, as it does when max_connections is reached.
+    await admin.query(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 0`);
+  });
+  afterAll(async () => {
+    await admin.query(`DROP ROLE IF EXISTS ${role}`);
+    await admin.end();
+  });
+
+  async function validateOverGrpc(config: EndpointConfig) {
+    const server = await serveGrpc(connector, { port: 0, log: createLogger({ level: "error", write: () => {} }) });
+    const client = grpcConnect(server.port);
+    try {
+      const enc = new TextEncoder();
+      const req = create(mat.RequestSchema, {
+        validate: {
+          name: "acme/mat",
+          connectorType: MaterializationSpec_ConnectorType.IMAGE,
+          configJson: enc.encode(JSON.stringify(config)),
+          bindings: [{ resourceConfigJson: enc.encode(JSON.stringify(binding.resource)), collection: coll, fieldConfigJson: enc.encode("{}") }],
+        },
+      } as never);
+      return await exchange<mat.Request, mat.Response>(client, materializeService, [req]);
+    } finally {
+      client.close();
+      await server.close(0);
+    }
+  }
+
+  it("answers too many connections with RESOURCE_EXHAUSTED", async () => {
+    const out = await validateOverGrpc(endpointConfig("public", { user: role }));
+    expect(out.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(out.details).toMatch(/too many connections for role/);
+  });
+
+  it("answers an unreachable server with UNAVAILABLE and a wrong database with INVALID_ARGUMENT", async () => {
+    const down = await validateOverGrpc(endpointConfig("public", { address: "127.0.0.1:1" }));
+    expect(down.code).toBe(grpc.status.UNAVAILABLE);
+    const wrong = await validateOverGrpc(endpointConfig("public", { database: "no_such_db_here" }));
+    expect(wrong.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 });
 

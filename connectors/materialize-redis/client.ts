@@ -4,7 +4,7 @@
  * never quoting the password.
  */
 import { Redis } from "ioredis";
-import { ConnectorError } from "../../src/sdk/errors.js";
+import { ConnectorError, networkCondition, type ErrorCondition } from "../../src/sdk/errors.js";
 import type { Endpoint } from "./config.js";
 import { acquireTunnel } from "../../src/net/ssh-tunnel.js";
 
@@ -13,6 +13,18 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** The server's address as the user wrote it, for messages. */
 export function where(ep: Endpoint): string {
   return `${ep.tls ? "rediss" : "redis"}://${ep.host.includes(":") ? `[${ep.host}]` : ep.host}:${ep.port}`;
+}
+
+/**
+ * Whether a failure is the server's passing state: out of clients or memory
+ * ("exhausted"), or loading its data set, busy with a script, without a
+ * reachable primary, or out of reach ("unavailable").
+ */
+export function redisCondition(err: unknown): ErrorCondition | undefined {
+  const msg = String((err as Error)?.message ?? err);
+  if (/max(imum)? number of clients reached|^OOM\b|\bOOM command not allowed/i.test(msg)) return "exhausted";
+  if (/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/.test(msg)) return "unavailable";
+  return networkCondition(err);
 }
 
 /** Turns a connection or command failure into a message for the user. */
@@ -40,7 +52,7 @@ export function redisError(err: unknown, ep: Endpoint, doing: string): Connector
   } else {
     text = `Redis at ${at} failed ${doing}: ${msg}`;
   }
-  return new ConnectorError(text, { cause: err });
+  return new ConnectorError(text, { cause: err, condition: redisCondition(err) });
 }
 
 /**
@@ -78,7 +90,7 @@ export async function connect(ep: Endpoint, name: string): Promise<Redis> {
     lease?.release();
     const cause = lastError ?? err;
     if (!lastError && /Stream isn't writeable|Connection is closed/.test((err as Error)?.message ?? "")) {
-      throw new ConnectorError(`could not connect to ${where(ep)}: no answer within ${CONNECT_TIMEOUT_MS / 1000}s`, { cause: err });
+      throw new ConnectorError(`could not connect to ${where(ep)}: no answer within ${CONNECT_TIMEOUT_MS / 1000}s`, { cause: err, condition: "unavailable" });
     }
     throw redisError(cause, ep, "connecting");
   }

@@ -11,6 +11,8 @@ import { Redis } from "ioredis";
 import { createLogger } from "../../src/log.js";
 import connector from "./connector.js";
 import { resolveEndpoint } from "./config.js";
+import { connect, redisCondition } from "./client.js";
+import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkServer, judgeServer, parseInfo } from "./server-check.js";
 import { collection, req, session } from "./test-support.js";
 import { freePort } from "../../test/support/free-port.js";
@@ -97,6 +99,42 @@ describe("materialize-redis server checks", () => {
     expect(await warnings(safe, "exactly_once")).toEqual([]);
     const volatile = await redisServer(["--appendonly", "no"]);
     expect(await warnings(volatile, "exactly_once")).toEqual([expect.stringMatching(/AOF persistence is off/)]);
+  });
+
+  it("reports a server out of clients as exhausted and one not listening as unavailable", async () => {
+    const address = await redisServer(["--maxclients", "1"]);
+    // The one client slot frees once the server has seen redisServer()'s probe leave.
+    let holder: Redis;
+    for (let i = 0; ; i++) {
+      holder = new Redis(address, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      holder.on("error", () => undefined);
+      try {
+        await holder.connect();
+        await holder.ping();
+        break;
+      } catch (err) {
+        holder.disconnect();
+        if (i > 100) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    try {
+      const err = await connect(resolveEndpoint({ address }), "test").then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectorError);
+      // The server writes its refusal and closes at once: the client reads
+      // either the refusal or a broken pipe, and both are retryable.
+      expect(["exhausted", "unavailable"]).toContain((err as ConnectorError).condition);
+      if (/max number of clients/.test((err as ConnectorError).message)) expect((err as ConnectorError).condition).toBe("exhausted");
+    } finally {
+      holder.disconnect();
+    }
+    expect(redisCondition(new Error("ERR max number of clients reached"))).toBe("exhausted");
+    expect(redisCondition(new Error("OOM command not allowed when used memory > 'maxmemory'."))).toBe("exhausted");
+    expect(redisCondition(new Error("LOADING Redis is loading the dataset in memory"))).toBe("unavailable");
+    expect(redisCondition(new Error("WRONGPASS invalid username-password pair"))).toBeUndefined();
+    const down = await connect(resolveEndpoint({ address: `127.0.0.1:${await freePort()}` }), "test").then(() => undefined, (e: unknown) => e);
+    expect((down as ConnectorError).message).toMatch(/connection refused/);
+    expect((down as ConnectorError).condition).toBe("unavailable");
   });
 
   it("refuses Redis Cluster", async () => {

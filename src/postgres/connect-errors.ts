@@ -4,6 +4,7 @@
  * the password (pg's messages do not carry it, and nothing here adds it).
  */
 import { ConnectorError } from "../sdk/errors.js";
+import { pgCondition } from "./sqlstate.js";
 import { isNoTlsError, type SslMode } from "./tls.js";
 
 export interface ConnectTarget {
@@ -20,7 +21,8 @@ export function describeConnectError(err: unknown, t: ConnectTarget): ConnectorE
   if (err instanceof ConnectorError) return err;
   const e = err as { code?: string; message?: string };
   const msg = e?.message ?? String(err);
-  const fail = (why: string) => new ConnectorError(`cannot connect to PostgreSQL at ${t.host}:${t.port}: ${why}`, { cause: err });
+  const condition = pgCondition(err) ?? (/timeout/i.test(msg) ? "unavailable" : undefined);
+  const fail = (why: string) => new ConnectorError(`cannot connect to PostgreSQL at ${t.host}:${t.port}: ${why}`, { cause: err, condition });
   switch (e?.code) {
     case "ECONNREFUSED":
       return fail("connection refused (is the address right and the server running?)");
