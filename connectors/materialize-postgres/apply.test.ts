@@ -130,4 +130,21 @@ describe("Validate and Apply", () => {
     const standard = { ...b, resource: { table: "log" } };
     await expect(connector.validate(validateRequest(endpointConfig(schema), [standard], spec1), ctx())).rejects.toThrow(/delta updates and cannot switch to standard/);
   });
+
+  it("refuses two tables whose names are one after the 63-byte cut, naming both bindings", async () => {
+    const schema = db.fresh();
+    const long = "t".repeat(63);
+    const a: BindingDesc = { resource: { table: long + "_orders" }, collection: collection("acme/orders", v1), keys: ["id"], values: [], document: "flow_document" };
+    const b: BindingDesc = { resource: { table: long + "_refunds" }, collection: collection("acme/refunds", v1), keys: ["id"], values: [], document: "flow_document" };
+    const err = await connector.validate(validateRequest(endpointConfig(schema), [a, b]), ctx()).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(err).toContain(`binding 0 (collection acme/orders, table "${schema}.${long}_orders")`);
+    expect(err).toContain(`binding 1 (collection acme/refunds, table "${schema}.${long}_refunds")`);
+    expect(err).toContain(`both become table ${schema}.${long}: PostgreSQL cuts names to 63 bytes`);
+    // Distinct after the cut: accepted.
+    const c: BindingDesc = { ...b, resource: { table: "refunds" } };
+    await expect(connector.validate(validateRequest(endpointConfig(schema), [a, c]), ctx())).resolves.toHaveLength(2);
+  });
 });

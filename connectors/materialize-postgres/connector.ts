@@ -27,6 +27,27 @@ function lastBinding(bindings: MaterializationSpec_Binding[] | undefined, path: 
   return bindings?.find((b) => samePath(fold(b.resourcePath), path));
 }
 
+/**
+ * Refuses bindings whose tables become one after PostgreSQL cuts names to
+ * 63 bytes: they would silently write each other's rows.
+ */
+function refuseFoldedCollisions(bindings: { collection: { name: string } }[], raw: string[][], folded: string[][]): void {
+  const owner = new Map<string, number>();
+  for (const [i, path] of folded.entries()) {
+    const k = JSON.stringify(path);
+    const j = owner.get(k);
+    if (j === undefined) {
+      owner.set(k, i);
+      continue;
+    }
+    const name = (n: number) => `binding ${n} (collection ${bindings[n]!.collection.name}, table ${JSON.stringify(raw[n]!.join("."))})`;
+    throw new ConnectorError(
+      `${name(j)} and ${name(i)} both become table ${quotePath(path, pgDialect.reserved)}: PostgreSQL cuts names to ` +
+        `${pgDialect.maxIdentifierBytes} bytes, so their rows would mix. Give one of them a shorter or otherwise distinct table name`,
+    );
+  }
+}
+
 function checkpointsIdent(ep: Endpoint): string {
   return quotePath([ep.schema, CHECKPOINTS_TABLE], pgDialect.reserved);
 }
@@ -49,7 +70,9 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
 
   async validate(req) {
     const ep = resolveEndpoint(req.config);
-    const paths = req.bindings.map((b) => fold(resourcePath(b.resourceConfig, ep)));
+    const raw = req.bindings.map((b) => resourcePath(b.resourceConfig, ep));
+    const paths = raw.map(fold);
+    refuseFoldedCollisions(req.bindings, raw, paths);
     return withClient(ep, async (client) => {
       const info = await readInfoSchema(client, paths.map((p) => p[0]!)).catch((err) => {
         throw statementError(err, "reading the destination's tables");
@@ -76,6 +99,7 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
   async apply(req) {
     const ep = resolveEndpoint(req.config);
     const tables = req.bindings.map((b) => resolveTable(b, ep));
+    refuseFoldedCollisions(req.bindings, req.bindings.map((b) => b.resourcePath), tables.map((t) => t.path));
     return withClient(ep, async (client) => {
       const schemas = [ep.schema, ...tables.map((t) => t.path[0]!)];
       const info = await readInfoSchema(client, schemas).catch((err) => {
