@@ -38,13 +38,37 @@ export function connectionError(err: unknown, ep: Endpoint): ConnectorError {
   return describeConnectError(err, { ...ep, sslField: "advanced.sslmode" });
 }
 
-/** A user-facing description of a failed statement. */
-export function statementError(err: unknown, what: string): ConnectorError {
+/**
+ * A user-facing description of a failed statement. Errors about data
+ * (SQLSTATE classes 22 and 23) quote the offending value or row in their
+ * message, detail and context: those quotes are dropped, and a COPY's
+ * context is told as binding, row and column instead (`bindingOf` names the
+ * binding that writes a relation).
+ */
+export function statementError(err: unknown, what: string, bindingOf?: (relation: string) => string | undefined): ConnectorError {
   if (err instanceof ConnectorError) return err;
   const e = err as { code?: string; message?: string; where?: string; detail?: string; column?: string };
+  const condition = pgCondition(err);
   if (e.code === "42501") {
     return new ConnectorError(`${what}: permission denied: ${e.message} (grant the connector's user the needed privileges)`, { cause: err });
   }
+  if (typeof e.code === "string" && (e.code.startsWith("22") || e.code.startsWith("23"))) {
+    // Class 22 messages quote values; class 23 messages quote only names.
+    const message = e.code.startsWith("22") ? (e.message ?? "").replace(/"(?:[^"]|"")*"/g, "<value>") : (e.message ?? "");
+    const at = copyContext(e.where, bindingOf);
+    return new ConnectorError(`${what}: ${message}${at ? ` (${at})` : ""}; the value is not shown, as it is document content`, { cause: err });
+  }
   const extra = [e.detail, e.where].filter(Boolean).join("; ");
-  return new ConnectorError(`${what}: ${e.message ?? String(err)}${extra ? ` (${extra})` : ""}`, { cause: err, condition: pgCondition(err) });
+  return new ConnectorError(`${what}: ${e.message ?? String(err)}${extra ? ` (${extra})` : ""}`, { cause: err, condition });
+}
+
+/** "binding 0 (table s.t), row 3 of a staged batch, column c" from a COPY's context line, without the value it quotes. */
+function copyContext(where: string | undefined, bindingOf?: (relation: string) => string | undefined): string {
+  for (const line of (where ?? "").split("\n")) {
+    const m = /^COPY (\S+), line (\d+)(?:, column ([^:]+))?/.exec(line);
+    if (!m) continue;
+    const binding = bindingOf?.(m[1]!) ?? `table ${m[1]}`;
+    return `${binding}, row ${m[2]} of a staged batch${m[3] ? `, column ${m[3]}` : ""}`;
+  }
+  return "";
 }

@@ -122,6 +122,12 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
   if (!c || typeof c !== "object") throw new ConnectorError("endpoint config must be an object");
   if (typeof c.address !== "string" || c.address.trim() === "") throw new ConnectorError("endpoint config field \"address\" is required (host or host:port)");
   if (typeof c.user !== "string" || c.user === "") throw new ConnectorError("endpoint config field \"user\" is required");
+  if (/^[a-z][a-z0-9+.-]*:\/\/|@/i.test(c.address.trim())) {
+    // Not quoted: a URL here usually carries a password.
+    throw new ConnectorError(
+      'endpoint config field "address" must be host or host:port, not a URL or user@host: put the user, password and database in their own fields',
+    );
+  }
   const { host, port } = splitAddress(c.address.trim());
   const sslmode = c.advanced?.sslmode;
   if (sslmode !== undefined && !SSL_MODES.includes(sslmode)) {

@@ -67,7 +67,7 @@ export class RowEncoder {
   private fields(json: string, encs: ValueEncoding[], what: string): string {
     const tokens = splitJsonArray(json);
     if (tokens.length !== encs.length) {
-      throw new Error(`${what} ${json.slice(0, 200)} has ${tokens.length} elements, expected ${encs.length}`);
+      throw new Error(`${what} has ${tokens.length} elements, expected ${encs.length}`);
     }
     // Without a backslash or raw control whitespace anywhere in the array,
     // no field can need COPY escaping: skip the per-field checks.

@@ -156,7 +156,7 @@ export class PgTransactor implements Transactor {
       });
     } catch (err) {
       await conn.query("ROLLBACK").catch(() => undefined);
-      throw statementError(err, "loading documents");
+      throw statementError(err, "loading documents", (rel) => this.bindingOf(rel));
     }
   }
 
@@ -224,7 +224,7 @@ export class PgTransactor implements Transactor {
           { cause: err },
         );
       }
-      throw statementError(err, "storing documents");
+      throw statementError(err, "storing documents", (rel) => this.bindingOf(rel));
     }
     return async ({ runtimeCheckpoint }) => {
       try {
@@ -243,6 +243,13 @@ export class PgTransactor implements Transactor {
 
   async destroy(): Promise<void> {
     await Promise.allSettled([this.opts.storeConn.end(), this.opts.loadConn.end()]);
+  }
+
+  /** Names the binding that writes `relation` (a staging table or a target), for error messages. */
+  private bindingOf(relation: string): string | undefined {
+    const staged = /^flow_(?:store|load)_(\d+)$/.exec(relation);
+    const plan = staged ? this.plans[Number(staged[1])] : this.plans.find((p) => p.table.path[1] === relation);
+    return plan ? `binding ${plan.index} (table ${plan.table.ident})` : undefined;
   }
 
   private plan(binding: number): BindingPlan {

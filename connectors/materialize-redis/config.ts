@@ -151,6 +151,11 @@ export interface Endpoint {
   chunkRecords: number;
 }
 
+/** The address for an error message, unless it may hold credentials. */
+function shown(address: string): string {
+  return address.includes("@") ? "(not shown: it holds user information)" : JSON.stringify(address);
+}
+
 /** Parses an address into host, port and whether it asks for TLS. */
 export function parseAddress(address: string): { host: string; port: number; tls: boolean } {
   const text = address.trim();
@@ -158,12 +163,12 @@ export function parseAddress(address: string): { host: string; port: number; tls
   try {
     url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `redis://${text}`);
   } catch {
-    throw new ConnectorError(`address ${JSON.stringify(address)} is not host:port, redis://host:port or rediss://host:port`);
+    throw new ConnectorError(`address ${shown(address)} is not host:port, redis://host:port or rediss://host:port`);
   }
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
     throw new ConnectorError(`address must use redis:// or rediss://, not ${url.protocol}//`);
   }
-  if (!url.hostname) throw new ConnectorError(`address ${JSON.stringify(address)} has no host`);
+  if (!url.hostname) throw new ConnectorError(`address ${shown(address)} has no host`);
   if (url.username || url.password) throw new ConnectorError("put the user name and password in their own fields, not in the address");
   if (url.pathname && url.pathname !== "/") throw new ConnectorError("choose the database with the database field, not in the address");
   const port = url.port ? Number(url.port) : 6379;

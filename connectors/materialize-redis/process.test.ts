@@ -138,4 +138,17 @@ describe("materialize-redis process", () => {
     expect(p.stderr).not.toMatch(/\n\s+at /);
     expect(p.received).toHaveLength(0);
   });
+
+  it("never logs (at trace level) or returns a password put in the address", async () => {
+    const SECRET = "Zq8-addr-s3cret";
+    const ns = namespace();
+    const p = new ConnectorProcess(["node", TRIBUTARY, "run", "materialize-redis"], "proto", RequestSchema, ResponseSchema, { LOG_LEVEL: "trace" });
+    // Open logs the session config at debug level before the address is checked.
+    p.send(open(materialization(ns, [{ prefix: `${ns}:k` }], endpoint(ns, { address: `redis://flow:${SECRET}@127.0.0.1:6379`, password: SECRET }))));
+    p.close();
+    expect(await p.exited).toBe(1);
+    expect(p.stderr).toContain("materialization session config");
+    expect(p.stderr).toContain("put the user name and password in their own fields");
+    expect(p.stderr).not.toContain(SECRET);
+  });
 });

@@ -22,7 +22,7 @@ export function splitJsonArray(text: string): string[] {
   const n = text.length;
   let i = 0;
   while (i < n && isSpace(text.charCodeAt(i))) i++;
-  if (text.charCodeAt(i) !== OPEN_BRACKET) throw new SyntaxError(`expected a JSON array, got ${preview(text)}`);
+  if (text.charCodeAt(i) !== OPEN_BRACKET) throw new SyntaxError(`expected a JSON array ${where(text, i)}`);
   i++;
   const out: string[] = [];
   let depth = 0;
@@ -32,7 +32,7 @@ export function splitJsonArray(text: string): string[] {
     if (ch === QUOTE) {
       if (start < 0) start = i;
       i = closingQuote(text, i + 1);
-      if (i < 0) throw new SyntaxError(`unterminated string in ${preview(text)}`);
+      if (i < 0) throw new SyntaxError(`unterminated string in a JSON array ${where(text, n)}`);
       continue;
     }
     if (isSpace(ch)) continue;
@@ -45,14 +45,14 @@ export function splitJsonArray(text: string): string[] {
       if (start >= 0) out.push(text.slice(start, i).trimEnd());
       return out;
     } else if (ch === COMMA && depth === 0) {
-      if (start < 0) throw new SyntaxError(`empty element in ${preview(text)}`);
+      if (start < 0) throw new SyntaxError(`empty element in a JSON array ${where(text, i)}`);
       out.push(text.slice(start, i).trimEnd());
       start = -1;
     } else if (start < 0) {
       start = i;
     }
   }
-  throw new SyntaxError(`unterminated JSON array ${preview(text)}`);
+  throw new SyntaxError(`unterminated JSON array ${where(text, n)}`);
 }
 
 /**
@@ -77,6 +77,7 @@ export function jsonStringValue(token: string): string | undefined {
   return JSON.parse(token) as string;
 }
 
-function preview(text: string): string {
-  return JSON.stringify(text.length > 80 ? text.slice(0, 80) + "…" : text);
+/** A position for error messages: never the text itself, which is document content. */
+function where(text: string, at: number): string {
+  return `(at character ${at} of ${text.length})`;
 }
