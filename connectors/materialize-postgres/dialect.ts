@@ -56,6 +56,7 @@ function mapType(p: Projection, flat: FlatType, role: { isKey: boolean; isDocume
           return t("INTERVAL", ["interval"], "string", nn);
         case "ipv4":
         case "ipv6":
+          // cidr takes a plain address as a /32 or /128 network.
           return t("INET", ["inet", "cidr"], "string", nn);
         case "macaddr":
           return t("MACADDR", ["macaddr"], "string", nn);
@@ -69,17 +70,39 @@ function mapType(p: Projection, flat: FlatType, role: { isKey: boolean; isDocume
 
 const RFC3339_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
-/** Casts PostgreSQL performs in place with ALTER COLUMN ... TYPE ... USING. */
+/**
+ * An unconstrained type that holds every value of the same type with a
+ * modifier (`character varying(8)` in `text`, `numeric(10,2)` in `numeric`),
+ * keyed by the modifier-free spelling.
+ */
+const WIDENED: Record<string, string> = {
+  "character varying": "text",
+  numeric: "numeric",
+  "timestamp with time zone": "timestamptz",
+  "time without time zone": "time",
+  interval: "interval",
+};
+
+/** `numeric(10,2)` → `numeric`, `timestamp(3) with time zone` → `timestamp with time zone`. */
+const withoutModifier = (type: string) => type.replace(/\(\d+(?:,\d+)?\)/, "").replace(/\s+/g, " ").trim();
+
+const TO_TEXT = ["bigint", "integer", "smallint", "numeric", "double precision", "real", "date", "time without time zone", "uuid", "boolean", "json", "jsonb", "inet", "cidr", "macaddr", "macaddr8", "interval"];
+
+/**
+ * Casts PostgreSQL performs in place with ALTER COLUMN ... TYPE ... USING,
+ * where every value the new type takes fits afterwards (the table-driven
+ * test in type-pairs.test.ts stores sample values after each of them).
+ */
 function migration(from: string, to: MappedType, column: string): string | undefined {
   const target = to.ddl.toLowerCase();
-  const f = from.toLowerCase();
+  const f = withoutModifier(from.toLowerCase());
+  const constrained = f !== from.toLowerCase();
+  if (constrained && WIDENED[f] === target) return `${column}::${target}`;
   if (target === "json") return `to_json(${column})`;
   if (target === "jsonb" && f === "json") return `${column}::jsonb`;
   if (target === "text") {
     if (f === "timestamp with time zone") return `to_char(${column} AT TIME ZONE 'UTC', ${RFC3339_UTC})`;
-    if (["bigint", "integer", "smallint", "numeric", "double precision", "real", "date", "time without time zone", "uuid", "boolean", "json", "jsonb"].includes(f)) {
-      return `${column}::text`;
-    }
+    if (TO_TEXT.includes(f)) return `${column}::text`;
     if (f === "bytea") return `translate(encode(${column}, 'base64'), E'\\n', '')`;
   }
   if (target === "bigint" && (f === "integer" || f === "smallint")) return `${column}::bigint`;
