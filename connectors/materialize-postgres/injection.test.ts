@@ -21,6 +21,8 @@ describe("SQL injection with standard_conforming_strings = off", () => {
     await db.admin.query(`ALTER ROLE ${role} SET standard_conforming_strings = off`);
   });
   afterAll(async () => {
+    // The role owns what it created: drop that first (the schema goes with the file's other schemas).
+    await db.admin.query(`DROP OWNED BY ${role}`);
     await db.admin.query(`DROP ROLE IF EXISTS ${role}`);
   });
 
