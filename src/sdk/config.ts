@@ -57,7 +57,9 @@ export function parseJson<T = unknown>(text: string, what: string, fallback?: T)
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new ConnectorError(`${what} is not valid JSON: ${(err as Error).message}`);
+    // V8 quotes a stretch of the text around the error, which may be a secret: keep only the position.
+    const why = (err as Error).message.replace(/,\s*(\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, " (not valid JSON)");
+    throw new ConnectorError(`${what} is not valid JSON: ${why}`);
   }
 }
 

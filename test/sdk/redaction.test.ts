@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { createLogger, redactSecrets } from "../../src/log.js";
 import { ConnectorError, describeError } from "../../src/sdk/errors.js";
+import { parseConfig } from "../../src/sdk/config.js";
 
 const S = "Zq8s3cret";
 
@@ -35,5 +36,18 @@ describe("redactSecrets", () => {
   it("applies to errors returned to the runtime", () => {
     expect(describeError(new ConnectorError(`cannot reach postgres://u:${S}@h`))).toBe("cannot reach postgres://u:<redacted>@h");
     expect(describeError(new Error(`boom https://x:${S}@h`))).not.toContain(S);
+  });
+
+  it("does not quote malformed config text, which may hold a password", () => {
+    for (const text of [`{"address":"h","password": ${S}}`, `{"password": "${S}" "x": 1}`, `{"password":"${S}`]) {
+      let message = "";
+      try {
+        parseConfig({ type: "object" }, text, "endpoint config");
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/^endpoint config is not valid JSON: /);
+      expect(message).not.toContain(S);
+    }
   });
 });
