@@ -74,6 +74,8 @@ export function redactDeep(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== "object" || depth > 32) return value;
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
   if (ArrayBuffer.isView(value)) return value;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function") return redactDeep(toJSON.call(value), depth + 1);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = redactDeep(v, depth + 1);
   return out;

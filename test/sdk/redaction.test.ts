@@ -26,6 +26,8 @@ describe("redactSecrets", () => {
         log[level](`connecting to postgres://u:${S}@h/db`, { config: { nested: [{ url: `mysql://u:${S}@h` }] }, err: new Error(`x password=${S}`) });
       }
       expect(lines).toHaveLength(5);
+      log.info("dated", { at: new Date(0) });
+      expect(lines.pop()).toContain("1970-01-01T00:00:00.000Z");
       for (const l of lines) {
         expect(l).not.toContain(S);
         expect(l).toContain("<redacted>");
