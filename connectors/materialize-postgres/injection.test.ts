@@ -33,19 +33,21 @@ describe("SQL injection with standard_conforming_strings = off", () => {
     await db.admin.query(`ALTER TABLE ${schema}.sentinel OWNER TO ${role}`);
 
     const hostile = `\\'; DROP TABLE ${schema}.sentinel; --`;
+    const wide = `\u00c1${hostile}`;
     const coll = collection("acme/hostile", [
       { field: "id", types: ["integer"], key: true },
       { field: hostile, types: ["string"], must: true, description: `desc ${hostile}` },
+      { field: "wide", types: ["string"], must: true, description: wide },
       ROOT,
     ]);
     const config = endpointConfig(schema, { user: role });
     const spec = materialization("acme/mat", config, [
-      { resource: { table: "t" }, collection: coll, keys: ["id"], values: [hostile], document: "flow_document" },
+      { resource: { table: "t" }, collection: coll, keys: ["id"], values: [hostile, "wide"], document: "flow_document" },
     ]);
     await connector.apply(applyRequest(spec), ctx());
     const opened = await connector.open(openRequest(spec), ctx());
-    const doc = JSON.stringify({ id: 1, [hostile]: hostile });
-    await transaction(opened.transactor, { stores: [{ keyJson: "[1]", valuesJson: JSON.stringify([hostile]), docJson: doc }], checkpoint: checkpoint(1) });
+    const doc = JSON.stringify({ id: 1, [hostile]: hostile, wide });
+    await transaction(opened.transactor, { stores: [{ keyJson: "[1]", valuesJson: JSON.stringify([hostile, wide]), docJson: doc }], checkpoint: checkpoint(1) });
     await opened.transactor.destroy!();
 
     const sentinel = await db.admin.query(`SELECT to_regclass($1) AS t`, [`${schema}.sentinel`]);
@@ -55,7 +57,9 @@ describe("SQL injection with standard_conforming_strings = off", () => {
       [`${schema}.t`, hostile],
     );
     expect(comment.rows).toEqual([{ c: `desc ${hostile}\nauto-generated projection of JSON at: /${hostile} with inferred types: [string]` }]);
-    const rows = await db.admin.query(`SELECT id, "${hostile.replace(/"/g, '""')}" AS v, flow_document::text AS d FROM ${schema}.t`);
-    expect(rows.rows).toEqual([{ id: "1", v: hostile, d: doc }]);
+    const wideComment = await db.admin.query(`SELECT col_description($1::regclass, 3) AS c`, [`${schema}.t`]);
+    expect(wideComment.rows).toEqual([{ c: `${wide}\nauto-generated projection of JSON at: /wide with inferred types: [string]` }]);
+    const rows = await db.admin.query(`SELECT id, "${hostile.replace(/"/g, '""')}" AS v, wide, flow_document::text AS d FROM ${schema}.t`);
+    expect(rows.rows).toEqual([{ id: "1", v: hostile, wide, d: doc }]);
   });
 });

@@ -30,7 +30,7 @@ describe("quoteLiteral", () => {
     });
   }
 
-  it("pins standard_conforming_strings on through the startup options, over a role-level off", async () => {
+  it("pins standard_conforming_strings on and client_encoding UTF8 through the startup options, over a role default", async () => {
     const role = `lit_scs_off_${process.pid}`;
     await client.query(`DROP ROLE IF EXISTS ${role}`);
     await client.query(`CREATE ROLE ${role} LOGIN`);
@@ -41,15 +41,40 @@ describe("quoteLiteral", () => {
         const c = new pg.Client({ host: u.hostname, port: Number(u.port || 5432), database: u.pathname.slice(1), user: role, options });
         await c.connect();
         try {
-          return (await c.query<{ v: string }>("SELECT current_setting($$standard_conforming_strings$$) AS v")).rows[0]!.v;
+          const settings = await c.query<{ s: string; e: string }>(
+            "SELECT current_setting($$standard_conforming_strings$$) AS s, current_setting($$client_encoding$$) AS e",
+          );
+          // U+00C1 is C3 81 in UTF-8; SJIS reads 81 plus the escaping backslash as one character.
+          const hostile = "\u00c1\\'; SELECT 1; --";
+          const back = await c.query<{ v: string }>(`SELECT ${quoteLiteral(hostile)} AS v`).then(
+            (r) => r.rows[0]!.v === hostile,
+            () => false,
+          );
+          return { ...settings.rows[0]!, roundTrip: back };
         } finally {
           await c.end();
         }
       };
-      expect(await read()).toBe("off");
-      expect(await read(SAFE_SESSION_OPTIONS)).toBe("on");
+      expect(await read()).toEqual({ s: "off", e: "UTF8", roundTrip: true });
+      expect(await read(SAFE_SESSION_OPTIONS)).toEqual({ s: "on", e: "UTF8", roundTrip: true });
     } finally {
       await client.query(`DROP ROLE IF EXISTS ${role}`);
     }
+  });
+
+  it("needs client_encoding UTF8: under SJIS a UTF-8 byte swallows the escaping backslash", async () => {
+    // Why the encoding is pinned: node-postgres writes UTF-8 without saying so.
+    const hostile = "\u00c1\\'; SELECT 1; --";
+    await client.query("SET client_encoding = 'SJIS'");
+    try {
+      const same = await client.query<{ v: string }>(`SELECT ${quoteLiteral(hostile)} AS v`).then(
+        (r) => (r as unknown as { rows?: Array<{ v: string }> }).rows?.[0]?.v === hostile,
+        () => false,
+      );
+      expect(same).toBe(false);
+    } finally {
+      await client.query("SET client_encoding = 'UTF8'");
+    }
+    expect((await client.query(`SELECT ${quoteLiteral(hostile)} AS v`)).rows).toEqual([{ v: hostile }]);
   });
 });

@@ -10,10 +10,16 @@
  * escape, so escaping both backslashes and quotes gives the same string
  * under either setting. Every connection also pins the setting on, so
  * anything written elsewhere in the standard form reads the standard way.
+ *
+ * The escaping is only as good as the server's reading of the bytes:
+ * node-postgres writes UTF-8 but does not say so at startup, and a client
+ * encoding such as SJIS or BIG5 (a database or role default) reads a UTF-8
+ * continuation byte plus the escaping backslash as one character, leaving
+ * the next backslash to escape a quote. So client_encoding is pinned too.
  */
 
-/** Startup option pinning the settings literals depend on (libpq `options` syntax). */
-export const SAFE_SESSION_OPTIONS = "-c standard_conforming_strings=on";
+/** Startup options pinning the settings literals depend on (libpq `options` syntax). */
+export const SAFE_SESSION_OPTIONS = "-c standard_conforming_strings=on -c client_encoding=UTF8";
 
 /**
  * `value` as an escape-string literal, E'...', with backslashes and single
