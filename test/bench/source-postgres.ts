@@ -207,6 +207,12 @@ async function inProcess(config: any, state: object, done: (docs: number, update
       }
       setImmediate(() => void ack?.(1));
     },
+    async backfillBegin(_b, s) {
+      await out.checkpoint(s ?? { updated: {} });
+    },
+    async backfillComplete(_b, s) {
+      await out.checkpoint(s ?? { updated: {} });
+    },
     onAcknowledge(h) {
       ack = h;
     },
