@@ -39,21 +39,23 @@ const out: CaptureOutput = {
   },
   // As the SDK does: pending documents commit first, then the marker alone
   // in its checkpoint. The parent ignores `M` lines.
-  async backfillBegin(binding, s) {
-    await marker("begin", binding, s);
+  backfillBegin(binding, s) {
+    return marker("begin", binding, s);
   },
-  async backfillComplete(binding, s) {
-    await marker("complete", binding, s);
+  backfillComplete(binding, s) {
+    return marker("complete", binding, s);
   },
   onAcknowledge(h) {
     ackHandler = h;
   },
 };
 let pendingDocs = false;
-async function marker(kind: string, binding: number, s?: StateUpdate): Promise<void> {
-  if (pendingDocs) await out.checkpoint({ updated: {} });
+async function marker(kind: string, binding: number, s?: StateUpdate): Promise<number> {
+  const extra = pendingDocs;
+  if (extra) await out.checkpoint({ updated: {} });
   buffered += `M${kind}\t${binding}\n`;
   await out.checkpoint(s ?? { updated: {} });
+  return extra ? 2 : 1;
 }
 
 createInterface({ input: process.stdin }).on("line", (line) => void ackHandler?.(Number(line)));

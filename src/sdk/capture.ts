@@ -215,10 +215,15 @@ async function runOpen(
     if (marking) throw new ConnectorError(`${kind}() called while another backfill marker is being sent: await it first`);
     marking = true;
     try {
-      if (pending > 0) await sendCheckpoint(NO_CHANGE);
+      let sent = 1;
+      if (pending > 0) {
+        await sendCheckpoint(NO_CHANGE);
+        sent++;
+      }
       await sink.send(create(ResponseSchema, { [kind]: { binding } } as never));
       pending++;
       await sendCheckpoint(update ?? NO_CHANGE);
+      return sent;
     } finally {
       marking = false;
     }

@@ -125,10 +125,13 @@ export interface CaptureOutput {
    * The runtime requires the marker to stand alone in its checkpoint, so the
    * SDK first commits pending documents (with no state change), then sends
    * the marker in a checkpoint of its own carrying `state` (default: none).
+   * Resolves to the number of checkpoints sent (1, or 2 when pending
+   * messages were committed first), for connectors that count them to
+   * match acknowledgements.
    */
-  backfillBegin(binding: number, state?: StateUpdate): Promise<void>;
+  backfillBegin(binding: number, state?: StateUpdate): Promise<number>;
   /** `binding`'s backfill is complete; sent alone in its checkpoint, like backfillBegin. */
-  backfillComplete(binding: number, state?: StateUpdate): Promise<void>;
+  backfillComplete(binding: number, state?: StateUpdate): Promise<number>;
   /**
    * Called with the number of checkpoints the runtime has committed, when
    * the session asked for explicit acknowledgements.

@@ -209,9 +209,11 @@ async function inProcess(config: any, state: object, done: (docs: number, update
     },
     async backfillBegin(_b, s) {
       await out.checkpoint(s ?? { updated: {} });
+      return 1;
     },
     async backfillComplete(_b, s) {
       await out.checkpoint(s ?? { updated: {} });
+      return 1;
     },
     onAcknowledge(h) {
       ack = h;
