@@ -162,6 +162,9 @@ async function runOpen(
   abort: AbortController,
 ): Promise<void> {
   if (!open.capture) throw new ProtocolError("capture.Request.Open has no capture spec");
+  // Only a runtime that speaks the indirect form knows backfill markers; an
+  // older one would fail on a response it cannot name.
+  const markersKnown = open.capture.linkedCollections.length > 0;
   const spec = resolveCaptureSpec(open.capture);
   const config = parseConfig(connector.configSchema, spec.configJson, "endpoint config");
   const bindings = captureBindings(spec, connector.resourceConfigSchema, connector.resourcePathPointers);
@@ -213,6 +216,10 @@ async function runOpen(
     mustBeOpen(kind === "backfillBegin" ? "a backfill begin" : "a backfill complete");
     checkBinding(binding, kind);
     if (marking) throw new ConnectorError(`${kind}() called while another backfill marker is being sent: await it first`);
+    if (!markersKnown) {
+      await sendCheckpoint(update ?? NO_CHANGE);
+      return 1;
+    }
     marking = true;
     try {
       let sent = 1;

@@ -127,7 +127,9 @@ export interface CaptureOutput {
    * the marker in a checkpoint of its own carrying `state` (default: none).
    * Resolves to the number of checkpoints sent (1, or 2 when pending
    * messages were committed first), for connectors that count them to
-   * match acknowledgements.
+   * match acknowledgements. Under a runtime older than the markers (its
+   * Open names collections directly, not through linked_collections) only
+   * the checkpoint with `state` is sent.
    */
   backfillBegin(binding: number, state?: StateUpdate): Promise<number>;
   /** `binding`'s backfill is complete; sent alone in its checkpoint, like backfillBegin. */

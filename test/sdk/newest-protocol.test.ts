@@ -269,6 +269,28 @@ describe("capture under the newest runtime", () => {
     ]);
   });
 
+  it("sends no markers to a runtime that names collections directly, only the checkpoints", async () => {
+    const direct = create(CaptureSpecSchema, {
+      name: "acme/hello",
+      configJson: enc.encode("{}"),
+      bindings: [{ resourceConfigJson: enc.encode('{"name":"greetings"}'), resourcePath: ["greetings"], stateKey: "greetings", collection: collection("acme/greetings") }],
+    });
+    const counts: number[] = [];
+    const connector: CaptureConnector = {
+      ...helloWorld,
+      async open(_req, out) {
+        await out.opened();
+        await out.document(0, { id: 1 });
+        counts.push(await out.backfillBegin(0, { updated: { begun: true } }));
+        counts.push(await out.backfillComplete(0));
+      },
+    };
+    const sent = await runCapture(connector, [{ open: { capture: direct, version: "v1" } }]);
+    expect(sent.some((r) => r.backfillBegin || r.backfillComplete)).toBe(false);
+    expect(sent.filter((r) => r.checkpoint).map((r) => dec.decode(r.checkpoint!.state!.updatedJson))).toEqual(['{"begun":true}', "{}"]);
+    expect(counts).toEqual([1, 1]);
+  });
+
   it("refuses a document sent while a backfill marker is being sent", async () => {
     const connector: CaptureConnector = {
       ...helloWorld,
