@@ -89,11 +89,12 @@ const VALIDATED = "materialize.Response.Validated";
  * an older one reads the `constraints` map. When a connector sends both,
  * they must agree, or the two runtimes would select different fields.
  */
+// Several entries for one field are allowed upstream (their meaning is not
+// pinned down here): the last one is used.
 export function validatedConstraints(b: Response_Validated_Binding, form: ProtocolForm, at: string): Record<string, Response_Validated_Constraint> {
   const fromList: Record<string, Response_Validated_Constraint> = {};
   for (const pc of b.projectionConstraints) {
     if (!pc.constraint) throw new ProtocolViolation(VALIDATED, "projection-constraint-empty", `${at}: the projection constraint of field ${JSON.stringify(pc.field)} has no constraint`);
-    if (fromList[pc.field]) throw new ProtocolViolation(VALIDATED, "projection-constraint-duplicate", `${at}: field ${JSON.stringify(pc.field)} has more than one projection constraint`);
     fromList[pc.field] = pc.constraint;
   }
   const legacy = b.constraints;
