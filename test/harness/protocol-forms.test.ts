@@ -84,6 +84,14 @@ describe("capture backfill markers", () => {
   });
 });
 
+describe("capture Apply", () => {
+  it("is called again with the reduced state while Applied carries a state update, and Open gets that state", async () => {
+    const res = await capture("capture-apply-rounds");
+    expect(res.applyDescription).toBe('drained\napplied after {"drained":true}');
+    expect(res.state).toEqual({ drained: true, one: true });
+  });
+});
+
 describe("materialization constraints", () => {
   it("a connector answering in both forms is accepted in both", async () => {
     for (const form of ["newest", "legacy"] as const) {

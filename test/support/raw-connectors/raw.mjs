@@ -100,7 +100,13 @@ async function capture() {
     } else if (req.validate) {
       write([json ? { validated: { bindings: req.validate.bindings.map((b, i) => ({ resourcePath: [`raw${i}`] })) } } : PROTO.validated()]);
     } else if (req.apply) {
-      write([json ? { applied: {} } : PROTO.applied()]);
+      // "capture-apply-rounds": the first Apply records work in its state;
+      // the runtime must call Apply again with the reduced state.
+      if (scenario === "capture-apply-rounds" && !req.apply.state?.drained) {
+        write([{ applied: { actionDescription: "drained", state: { updated: { drained: true }, mergePatch: true } } }]);
+      } else if (scenario === "capture-apply-rounds") {
+        write([{ applied: { actionDescription: `applied after ${JSON.stringify(req.apply.state)}` } }]);
+      } else write([json ? { applied: {} } : PROTO.applied()]);
     } else if (req.open) {
       return captureSession(req.open);
     }
@@ -129,6 +135,7 @@ async function captureSession(open) {
       if (!ack2?.acknowledge) fail(`expected a second Acknowledge, got ${JSON.stringify(ack2)}`);
       return;
     }
+    case "capture-apply-rounds":
     case "one-checkpoint":
       write([{ opened: {} }, { captured: { doc: { id: 1, n: 1 } } }, { checkpoint: { state: { updated: { one: true }, mergePatch: true } } }]);
       break;
