@@ -8,7 +8,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { to as copyTo } from "pg-copy-streams";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
-import { RawJson, type LoadIterator, type StartCommitFn, type StoreIterator, type Transactor } from "../../src/sdk/types.js";
+import { RawJson, type BackfillMarker, type LoadIterator, type StartCommitFn, type StoreIterator, type Transactor } from "../../src/sdk/types.js";
 import type { Logger } from "../../src/log.js";
 import { updateFence, type Fence } from "../../src/sql/fence.js";
 import type { Table } from "../../src/sql/table.js";
@@ -102,6 +102,8 @@ export async function createStagingTables(opts: TransactorOptions): Promise<void
 
 export class PgTransactor implements Transactor {
   private readonly plans: BindingPlan[];
+  /** Standard bindings whose backfill begins with this transaction's Stores: emptied in its transaction. */
+  private truncate = new Set<number>();
 
   constructor(private readonly opts: TransactorOptions) {
     this.plans = opts.tables.map((t, i) => planBinding(t, i, opts.hardDelete, opts.directInserts[i] ?? false));
@@ -160,13 +162,33 @@ export class PgTransactor implements Transactor {
     }
   }
 
+  /**
+   * A backfill begin means the source is being captured again from scratch:
+   * rows stored before are superseded, and the refill may not contain all of
+   * them (rows deleted at the source while nothing captured). A standard
+   * binding's table is emptied in the transaction that stores the refill's
+   * first rows, so readers never see it empty. Delta bindings keep their
+   * rows: they are a history, and a refill appends to it.
+   */
+  async flush({ backfillBegins }: { backfillBegins: BackfillMarker[] }): Promise<void> {
+    for (const m of backfillBegins) {
+      if (!this.plan(m.binding).table.deltaUpdates) this.truncate.add(m.binding);
+    }
+  }
+
   async store(it: StoreIterator): Promise<StartCommitFn> {
     const conn = this.opts.storeConn;
     const hard = this.opts.hardDelete;
     const begun = performance.now();
     const cpu = process.cpuUsage();
+    const truncate = [...this.truncate].sort((a, b) => a - b);
     await conn.query("BEGIN");
     try {
+      for (const b of truncate) {
+        const ident = this.plans[b]!.table.ident;
+        await conn.query(`TRUNCATE ${ident}`);
+        this.opts.log.info("emptied the table of a binding whose backfill begins", { binding: b, table: ident });
+      }
       // Two COPY targets per binding: 2b stages rows for the merge, 2b+1
       // takes new rows straight into the table.
       const stager = new CopyStager(conn, (k) => (k & 1 ? this.plans[k >> 1]!.copyInsert : this.plans[k >> 1]!.copyStore));
@@ -230,6 +252,7 @@ export class PgTransactor implements Transactor {
       try {
         await updateFence(conn, this.opts.checkpointsIdent, this.opts.fence, toBinary(CheckpointSchema, runtimeCheckpoint));
         await conn.query("COMMIT");
+        for (const b of truncate) this.truncate.delete(b);
       } catch (err) {
         await conn.query("ROLLBACK").catch(() => undefined);
         throw statementError(err, "committing the transaction");

@@ -306,7 +306,8 @@ export class PostgresCapture {
 
   private async backfillChunk(b: Bound): Promise<void> {
     const t = b.table;
-    const state: BindingState = b.state.mode === "pending" ? { mode: "backfill", after: null, backfilled: 0 } : { ...b.state };
+    if (b.state.mode === "pending") await this.beginBackfill(b);
+    const state: BindingState = { ...b.state };
     const limit = this.cfg.backfill_chunk_size;
     const source = `,"snapshot":true,"ts_ms":${Date.now()}`;
     let rows = 0;
@@ -363,7 +364,34 @@ export class PostgresCapture {
     }
     this.ctx.log.debug("backfill chunk", { table: `${t.schema}.${t.name}`, rows, done });
     if (done) this.ctx.log.info("backfill complete", { table: `${t.schema}.${t.name}`, rows: state.backfilled });
-    await this.checkpoint({ cursor: formatLsn(this.cursor), bindingStateV1: { [b.stateKey]: state } });
+    const updated = { cursor: formatLsn(this.cursor), bindingStateV1: { [b.stateKey]: state } };
+    // The last chunk commits with the backfill-complete marker, so the marker
+    // is sent exactly when the state says the table is active.
+    if (done) await this.markerCheckpoint("complete", b, updated);
+    else await this.checkpoint(updated);
+  }
+
+  /** Tells the runtime the table's backfill starts, committing its first backfill state with the marker. */
+  private async beginBackfill(b: Bound): Promise<void> {
+    const state: BindingState = { mode: "backfill", after: null, backfilled: 0 };
+    await this.markerCheckpoint("begin", b, { cursor: formatLsn(this.cursor), bindingStateV1: { [b.stateKey]: state } });
+    b.state = state;
+    this.resetFilter(b);
+  }
+
+  /**
+   * A backfill marker, which the SDK sends alone in its checkpoint after
+   * committing anything pending (with no state change, so that checkpoint
+   * acknowledges only what was already checkpointed).
+   */
+  private async markerCheckpoint(kind: "begin" | "complete", b: Bound, updated: CaptureState): Promise<void> {
+    const update = { updated, mergePatch: true };
+    const sent = kind === "begin" ? await this.out.backfillBegin(b.index, update) : await this.out.backfillComplete(b.index, update);
+    for (let i = 1; i < sent; i++) this.ackQueue.push(this.checkpointed);
+    this.ackQueue.push(this.cursor);
+    this.checkpointed = this.cursor;
+    this.docsSinceCheckpoint = 0;
+    this.lastCheckpointAt = Date.now();
   }
 
   private describeTableError(err: unknown, b: Bound): Error {

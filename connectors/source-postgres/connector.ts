@@ -43,6 +43,8 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
         resourceConfig: { namespace: t.schema, stream: t.name },
         documentSchema: collectionSchema(t, types),
         key: collectionKey(t),
+        // A keyless table's row locator is a key we chose, not the source's.
+        isFallbackKey: t.key.length === 0,
         resourcePath: [t.schema, t.name],
       }));
     } finally {

@@ -7,7 +7,7 @@
  * Usage: node test-driver.js '<config JSON>' '<bindings JSON>' '<state JSON>'
  */
 import { createInterface } from "node:readline";
-import { RawJson, type CaptureOutput } from "../../src/sdk/types.js";
+import { RawJson, type CaptureOutput, type StateUpdate } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
 import connector from "./connector.js";
 
@@ -25,6 +25,7 @@ let ackHandler: ((n: number) => void | Promise<void>) | undefined;
 const out: CaptureOutput = {
   async opened() {},
   document(binding, doc) {
+    pendingDocs = true;
     buffered += `D${binding}\t${doc instanceof RawJson ? doc.text : JSON.stringify(doc)}\n`;
     return write(false);
   },
@@ -32,13 +33,30 @@ const out: CaptureOutput = {
     buffered += `S${binding}\t${JSON.stringify(schema)}\n`;
   },
   async checkpoint(s) {
+    pendingDocs = false;
     buffered += `C${JSON.stringify(s.updated)}\n`;
     await write(true);
+  },
+  // As the SDK does: pending documents commit first, then the marker alone
+  // in its checkpoint. The parent ignores `M` lines.
+  backfillBegin(binding, s) {
+    return marker("begin", binding, s);
+  },
+  backfillComplete(binding, s) {
+    return marker("complete", binding, s);
   },
   onAcknowledge(h) {
     ackHandler = h;
   },
 };
+let pendingDocs = false;
+async function marker(kind: string, binding: number, s?: StateUpdate): Promise<number> {
+  const extra = pendingDocs;
+  if (extra) await out.checkpoint({ updated: {} });
+  buffered += `M${kind}\t${binding}\n`;
+  await out.checkpoint(s ?? { updated: {} });
+  return extra ? 2 : 1;
+}
 
 createInterface({ input: process.stdin }).on("line", (line) => void ackHandler?.(Number(line)));
 const ac = new AbortController();

@@ -60,6 +60,23 @@ export class MemoryOutput implements CaptureOutput {
     if (this.autoAck && this.ack) setImmediate(() => void this.ack?.(1));
     for (const w of this.waiters.splice(0)) w();
   }
+  /** Backfill markers in order, with the checkpoints and documents committed before each. */
+  markers: { kind: "begin" | "complete"; binding: number; afterCheckpoints: number; afterDocs: number }[] = [];
+  backfillBegin(binding: number, s?: StateUpdate): Promise<number> {
+    return this.marker("begin", binding, s);
+  }
+  backfillComplete(binding: number, s?: StateUpdate): Promise<number> {
+    return this.marker("complete", binding, s);
+  }
+  /** As the SDK does: pending documents commit first, then the marker alone in its checkpoint. */
+  private async marker(kind: "begin" | "complete", binding: number, s?: StateUpdate): Promise<number> {
+    const none = { updated: {}, mergePatch: true };
+    const extra = this.pending.length > 0;
+    if (extra) await this.checkpoint(none);
+    this.markers.push({ kind, binding, afterCheckpoints: this.checkpoints, afterDocs: this.committed.length });
+    await this.checkpoint(s ?? none);
+    return extra ? 2 : 1;
+  }
   onAcknowledge(handler: (n: number) => void | Promise<void>): void {
     this.ack = handler;
   }

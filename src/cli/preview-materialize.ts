@@ -5,6 +5,7 @@
 import type { Logger } from "../log.js";
 import type { Catalog } from "../harness/catalog.js";
 import { runMaterializePreview } from "../harness/materialize-runtime.js";
+import type { ProtocolForm } from "../harness/protocol-form.js";
 import { parseCrashPoint } from "../harness/faults.js";
 import { HarnessError } from "../harness/errors.js";
 import type { WireCodec } from "../harness/wire.js";
@@ -13,7 +14,7 @@ export async function previewMaterialization(
   catalog: Catalog,
   name: string | undefined,
   o: Record<string, string | true>,
-  common: { codec?: WireCodec; timeoutMs?: number; log: Logger },
+  common: { codec?: WireCodec; timeoutMs?: number; log: Logger; protocolForm?: ProtocolForm },
 ): Promise<number> {
   for (const capOnly of ["sessions", "initial-state", "output-state", "output-commits"]) {
     if (o[capOnly] !== undefined) throw new HarnessError(`--${capOnly} applies to captures only`);
@@ -29,6 +30,7 @@ export async function previewMaterialization(
     zombie: o.zombie === true,
     shards,
     codec: common.codec,
+    protocolForm: common.protocolForm,
     timeoutMs: common.timeoutMs,
     validate: o["no-validate"] !== true,
     log: common.log,

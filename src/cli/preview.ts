@@ -7,6 +7,7 @@ import { parseArgs } from "./args.js";
 import { createLogger } from "../log.js";
 import { loadCatalog, parseDuration } from "../harness/catalog.js";
 import { runCapturePreview } from "../harness/capture-runtime.js";
+import { parseProtocolForm } from "../harness/protocol-form.js";
 import { HarnessError } from "../harness/errors.js";
 import type { WireCodec } from "../harness/wire.js";
 import { stringifyJson } from "../harness/lossless-json.js";
@@ -40,6 +41,10 @@ common options:
                           local commands, as Flow does)
   --grpc HOST:PORT        drive the connector served at HOST:PORT (e.g. by
                           \`tributary serve\`) instead of spawning it
+  --protocol-form newest|legacy
+                          speak the newest protocol (linked collections,
+                          projection constraints, backfill markers; default)
+                          or the one of older runtimes
   --no-validate           skip JSON-schema validation of documents
   --log-level LEVEL       LOG_LEVEL for the connector
 `;
@@ -50,7 +55,7 @@ export async function preview(argv: string[]): Promise<number> {
     return 0;
   }
   const args = parseArgs(argv, {
-    values: ["source", "name", "sessions", "initial-state", "timeout", "codec", "fixture", "recovery-log", "crash-at", "shards", "log-level", "grpc"],
+    values: ["source", "name", "sessions", "initial-state", "timeout", "codec", "fixture", "recovery-log", "crash-at", "shards", "log-level", "grpc", "protocol-form"],
     flags: ["output-state", "output-commits", "zombie", "no-validate"],
   });
   const o = args.options;
@@ -61,6 +66,7 @@ export async function preview(argv: string[]): Promise<number> {
   const codec = o.codec as WireCodec | undefined;
   if (codec !== undefined && codec !== "proto" && codec !== "json") throw new HarnessError(`--codec must be proto or json, got ${JSON.stringify(codec)}`);
   const timeoutMs = typeof o.timeout === "string" ? parseDuration(o.timeout, "--timeout") * 1000 : undefined;
+  const protocolForm = parseProtocolForm(o["protocol-form"], "--protocol-form");
   const log = createLogger();
   const catalog = loadCatalog(o.source, { imageCodec: codec, grpcAddress: typeof o.grpc === "string" ? o.grpc : undefined });
   const name = typeof o.name === "string" ? o.name : undefined;
@@ -72,7 +78,7 @@ export async function preview(argv: string[]): Promise<number> {
   const isMaterialization = name !== undefined ? catalog.materializations.has(name) : catalog.captures.size === 0 && catalog.materializations.size === 1;
   if (isMaterialization) {
     const { previewMaterialization } = await import("./preview-materialize.js");
-    return previewMaterialization(catalog, name, o, { codec, timeoutMs, log });
+    return previewMaterialization(catalog, name, o, { codec, timeoutMs, log, protocolForm });
   }
 
   let sessions: number[] | undefined;
@@ -99,6 +105,7 @@ export async function preview(argv: string[]): Promise<number> {
     initialState,
     timeoutMs,
     codec,
+    protocolForm,
     log,
     logLevel: typeof o["log-level"] === "string" ? o["log-level"] : undefined,
     validate: o["no-validate"] !== true,

@@ -76,6 +76,14 @@ interface MessagePlan {
 
 const plans = new WeakMap<DescMessage, MessagePlan>();
 
+/** Keys a decoded message's JSON had that its schema does not know. */
+const unknownKeys = new WeakMap<object, string[]>();
+
+/** The JSON keys `fromFlowJson` skipped on this message (not its children). */
+export function unknownJsonKeys(msg: object): readonly string[] {
+  return unknownKeys.get(msg) ?? [];
+}
+
 function planFor(desc: DescMessage): MessagePlan {
   let plan = plans.get(desc);
   if (!plan) {
@@ -374,6 +382,9 @@ function decodeMessage(plan: MessagePlan, sc: JsonScanner, path?: string): unkno
     const fp = plan.byName.get(name);
     if (fp === undefined) {
       sc.skipValue();
+      const keys = unknownKeys.get(msg);
+      if (keys) keys.push(name);
+      else unknownKeys.set(msg, [name]);
       continue;
     }
     if (sc.takeNull()) continue;

@@ -19,6 +19,10 @@ import { HarnessError, ProtocolViolation } from "./errors.js";
 import { encodeStateKey } from "./state-key.js";
 import { collectionsFor, recoveryLogTemplate, shardTemplate, specVersion, findTask } from "./task-common.js";
 import { unary } from "./unary.js";
+import { applyStateUpdate } from "../sdk/state.js";
+import { captureSpecInForm, DEFAULT_PROTOCOL_FORM, linkCollections, type ProtocolForm } from "./protocol-form.js";
+
+const MAX_APPLY_ROUNDS = 10;
 import { protocolWire, type ProtocolWire, type WireCodec } from "./wire.js";
 
 export interface BuiltCapture {
@@ -29,6 +33,12 @@ export interface BuiltCapture {
   collections: BuiltCollection[];
   wire: ProtocolWire<Request, Response>;
   applyDescription: string;
+  /** The form of the protocol spoken to the connector. */
+  form: ProtocolForm;
+  /** `spec` as sent in Apply and Open: in the indirect form under the newest protocol. */
+  wireSpec: CaptureSpec;
+  /** The connector state once Apply settled: the initial state with Apply's updates. */
+  applyState: unknown;
 }
 
 export interface BuildOptions {
@@ -37,6 +47,10 @@ export interface BuildOptions {
   logLevel?: string;
   /** Skip Apply (e.g. a later session of the same preview). */
   skipApply?: boolean;
+  /** Default: newest. */
+  protocolForm?: ProtocolForm;
+  /** The connector state Apply starts from (default {}). */
+  initialState?: unknown;
 }
 
 const enc = new TextEncoder();
@@ -69,6 +83,7 @@ export function checkResourcePaths(kind: "capture" | "materialize", paths: strin
 
 export async function buildCapture(catalog: Catalog, name: string | undefined, opts: BuildOptions): Promise<BuiltCapture> {
   const def = findCapture(catalog, name);
+  const form = opts.protocolForm ?? DEFAULT_PROTOCOL_FORM;
   const at = `capture ${JSON.stringify(def.name)}`;
   const bindings = def.bindings.filter((b) => !b.disable);
   const built = collectionsFor(catalog, bindings.map((b) => b.target), at);
@@ -82,16 +97,13 @@ export async function buildCapture(catalog: Catalog, name: string | undefined, o
   const spec = await unary(def.endpoint, wire, create(RequestSchema, { spec: { connectorType, configJson } }), "spec", rpc);
   checkSpecResponse(spec.spec!.protocol, "capture");
 
+  const direct = bindings.map((b, i) => ({ resourceConfigJson: JSON.stringify(b.resource), collection: collections[i]!.spec, backfill: b.backfill, collectionIndex: 0 }));
+  const linked = form === "newest" ? linkCollections(direct) : { linkedCollections: [], bindings: direct };
   const validated = await unary(
     def.endpoint,
     wire,
     create(RequestSchema, {
-      validate: {
-        name: def.name,
-        connectorType,
-        configJson,
-        bindings: bindings.map((b, i) => ({ resourceConfigJson: JSON.stringify(b.resource), collection: collections[i]!.spec, backfill: b.backfill })),
-      },
+      validate: { name: def.name, connectorType, configJson, bindings: linked.bindings, linkedCollections: linked.linkedCollections },
     }),
     "validated",
     rpc,
@@ -117,11 +129,29 @@ export async function buildCapture(catalog: Catalog, name: string | undefined, o
     recoveryLogTemplate: recoveryLogTemplate("capture", def.name),
   });
   const version = specVersion(toBinary(CaptureSpecSchema, captureSpec));
+  const wireSpec = captureSpecInForm(captureSpec, form);
 
+  // Like Flow, Apply is called again with the reduced state while Applied
+  // carries a state update: that is how a connector settles pending work.
   let applyDescription = "";
+  let state: unknown = opts.initialState ?? {};
   if (!opts.skipApply) {
-    const applied = await unary(def.endpoint, wire, create(RequestSchema, { apply: { capture: captureSpec, version, lastVersion: "" } }), "applied", rpc);
-    applyDescription = applied.applied!.actionDescription;
+    const descriptions: string[] = [];
+    for (let round = 1; ; round++) {
+      const applied = await unary(
+        def.endpoint,
+        wire,
+        create(RequestSchema, { apply: { capture: wireSpec, version, lastVersion: "", stateJson: JSON.stringify(state) } }),
+        "applied",
+        rpc,
+      );
+      if (applied.applied!.actionDescription) descriptions.push(applied.applied!.actionDescription);
+      const st = applied.applied!.state;
+      if (!st) break;
+      state = applyStateUpdate(state, { updated: JSON.parse(new TextDecoder().decode(st.updatedJson) || "{}"), mergePatch: st.mergePatch });
+      if (round === MAX_APPLY_ROUNDS) throw new HarnessError(`capture.Response.Applied carried a state update ${round} times in a row; Apply must settle`);
+    }
+    applyDescription = descriptions.join("\n");
   }
-  return { def, spec: captureSpec, version, collections, wire, applyDescription };
+  return { def, spec: captureSpec, version, collections, wire, applyDescription, form, wireSpec, applyState: state };
 }

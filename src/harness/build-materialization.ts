@@ -20,6 +20,14 @@ import { encodeStateKey } from "./state-key.js";
 import { checkResourcePaths, checkSpecResponse } from "./build-capture.js";
 import { collectionsFor, recoveryLogTemplate, shardTemplate, specVersion, findTask } from "./task-common.js";
 import { unary } from "./unary.js";
+import {
+  checkSelectionCovered,
+  DEFAULT_PROTOCOL_FORM,
+  linkCollections,
+  materializationSpecInForm,
+  validatedConstraints,
+  type ProtocolForm,
+} from "./protocol-form.js";
 import { protocolWire, type ProtocolWire, type WireCodec } from "./wire.js";
 
 export interface BuiltMaterialization {
@@ -29,6 +37,10 @@ export interface BuiltMaterialization {
   collections: BuiltCollection[];
   wire: ProtocolWire<Request, Response>;
   connectorType: MaterializationSpec_ConnectorType;
+  /** The form of the protocol spoken to the connector. */
+  form: ProtocolForm;
+  /** `spec` as sent in Apply and Open: in the indirect form under the newest protocol. */
+  wireSpec: MaterializationSpec;
 }
 
 const enc = new TextEncoder();
@@ -40,8 +52,9 @@ export function findMaterialization(catalog: Catalog, name: string | undefined):
 export async function buildMaterialization(
   catalog: Catalog,
   name: string | undefined,
-  opts: { log: Logger; codec?: WireCodec; logLevel?: string; last?: { spec?: MaterializationSpec; version: string } },
+  opts: { log: Logger; codec?: WireCodec; logLevel?: string; last?: { spec?: MaterializationSpec; version: string }; protocolForm?: ProtocolForm },
 ): Promise<BuiltMaterialization> {
+  const form = opts.protocolForm ?? DEFAULT_PROTOCOL_FORM;
   const def = findMaterialization(catalog, name);
   const at = `materialization ${JSON.stringify(def.name)}`;
   const bindings = def.bindings.filter((b) => !b.disable);
@@ -61,6 +74,15 @@ export async function buildMaterialization(
     if (inc && !Array.isArray(inc)) for (const [f, c] of Object.entries(inc)) out[f] = enc.encode(JSON.stringify(c ?? {}));
     return out;
   });
+  const direct = bindings.map((b, i) => ({
+    resourceConfigJson: enc.encode(JSON.stringify(b.resource)),
+    collection: collections[i]!.spec,
+    fieldConfigJsonMap: fieldConfigs[i],
+    backfill: b.backfill,
+    groupBy: b.fields.groupBy ?? [],
+    collectionIndex: 0,
+  }));
+  const linked = form === "newest" ? linkCollections(direct) : { linkedCollections: [], bindings: direct };
   const validated = await unary(
     def.endpoint,
     wire,
@@ -69,15 +91,10 @@ export async function buildMaterialization(
         name: def.name,
         connectorType,
         configJson,
-        lastMaterialization: opts.last?.spec,
+        lastMaterialization: materializationSpecInForm(opts.last?.spec, form),
         lastVersion: opts.last?.version ?? "",
-        bindings: bindings.map((b, i) => ({
-          resourceConfigJson: enc.encode(JSON.stringify(b.resource)),
-          collection: collections[i]!.spec,
-          fieldConfigJsonMap: fieldConfigs[i],
-          backfill: b.backfill,
-          groupBy: b.fields.groupBy ?? [],
-        })),
+        bindings: linked.bindings,
+        linkedCollections: linked.linkedCollections,
       },
     }),
     "validated",
@@ -92,7 +109,9 @@ export async function buildMaterialization(
     const liveBinding = opts.last?.spec?.bindings.find(
       (lb) => JSON.stringify(lb.resourcePath) === JSON.stringify(vb[i]!.resourcePath) && lb.backfill === b.backfill,
     );
-    const fieldSelection = selectFields(`${at}: bindings[${i}] (${collection.name})`, collection, vb[i]!.constraints, b.fields, liveBinding?.fieldSelection);
+    const where = `${at}: bindings[${i}] (${collection.name})`;
+    const fieldSelection = selectFields(where, collection, validatedConstraints(vb[i]!, form, where), b.fields, liveBinding?.fieldSelection);
+    checkSelectionCovered(vb[i]!, fieldSelection, form, where);
     return create(MaterializationSpec_BindingSchema, {
       resourceConfigJson: enc.encode(JSON.stringify(b.resource)),
       resourcePath: vb[i]!.resourcePath,
@@ -114,7 +133,7 @@ export async function buildMaterialization(
     recoveryLogTemplate: recoveryLogTemplate("materialize", def.name),
   });
   const version = specVersion(toBinary(MaterializationSpecSchema, matSpec));
-  return { def, spec: matSpec, version, collections, wire, connectorType };
+  return { def, spec: matSpec, version, collections, wire, connectorType, form, wireSpec: materializationSpecInForm(matSpec, form) };
 }
 
 /** Apply, on the leader shard, with the last applied spec and the connector state. */
@@ -129,9 +148,9 @@ export async function applyMaterialization(
     built.wire,
     create(RequestSchema, {
       apply: {
-        materialization: built.spec,
+        materialization: built.wireSpec,
         version: built.version,
-        lastMaterialization: last.spec,
+        lastMaterialization: materializationSpecInForm(last.spec, built.form),
         lastVersion: last.version,
         stateJson: enc.encode(JSON.stringify(state ?? {})),
       },

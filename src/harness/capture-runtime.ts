@@ -24,6 +24,7 @@ import { compileValidator } from "./validator.js";
 import { variantName } from "./unary.js";
 import type { WireCodec } from "./wire.js";
 import { parseJson } from "./lossless-json.js";
+import type { ProtocolForm } from "./protocol-form.js";
 
 export interface CapturePreviewOptions {
   /** Path of the catalog, or a loaded catalog. */
@@ -40,6 +41,8 @@ export interface CapturePreviewOptions {
   codec?: WireCodec;
   /** Drive the connector through the gRPC server at this address (e.g. `tributary serve`) instead of spawning it. */
   grpcAddress?: string;
+  /** The protocol form to speak (default newest: linked collections, backfill markers). */
+  protocolForm?: ProtocolForm;
   /** Aborting it ends the preview gracefully, like the timeout. */
   signal?: AbortSignal;
   range?: RangeSpec;
@@ -87,6 +90,8 @@ export interface CapturePreviewResult {
     /** Documents emitted (after combining). */
     documents: number;
     sourcedSchemas: number;
+    backfillBegins: number;
+    backfillCompletes: number;
     acknowledgements: number;
     /** Ended early: by the timeout, the abort signal, or onTransaction returning false. */
     timedOut: boolean;
@@ -99,7 +104,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
   const started = Date.now();
   const log = opts.log ?? createLogger();
   const catalog = withGrpcAddress(typeof opts.catalog === "string" ? loadCatalog(opts.catalog) : opts.catalog, opts.grpcAddress);
-  const built = await buildCapture(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel });
+  const built = await buildCapture(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel, protocolForm: opts.protocolForm, initialState: opts.initialState });
   // The timeout counts from the first session, not from building the task.
   const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : undefined;
   const remaining = () => (deadline === undefined ? undefined : Math.max(0, deadline - Date.now()));
@@ -119,10 +124,10 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
 
   const result: CapturePreviewResult = {
     documents: [],
-    state: opts.initialState ?? {},
+    state: built.applyState,
     states: [],
     applyDescription: built.applyDescription,
-    stats: { sessions: 0, transactions: 0, checkpoints: 0, captured: 0, documents: 0, sourcedSchemas: 0, acknowledgements: 0, timedOut: false, elapsedMs: 0 },
+    stats: { sessions: 0, transactions: 0, checkpoints: 0, captured: 0, documents: 0, sourcedSchemas: 0, backfillBegins: 0, backfillCompletes: 0, acknowledgements: 0, timedOut: false, elapsedMs: 0 },
     spec: built,
   };
 
@@ -146,7 +151,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
     try {
       await proc.send(
         create(RequestSchema, {
-          open: { capture: built.spec, version: built.version, range: opts.range ?? fullRange(), stateJson: JSON.stringify(result.state) },
+          open: { capture: built.wireSpec, version: built.version, range: opts.range ?? fullRange(), stateJson: JSON.stringify(result.state) },
         }),
       );
       const first = await readNext();
@@ -168,6 +173,9 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
         let pendingState = result.state;
         let checkpoints = 0;
         let closed = false;
+        // Messages since the last checkpoint, and a backfill marker waiting for its own.
+        let sinceCheckpoint = 0;
+        let marker: string | undefined;
         while (!closed) {
           const r = await readNext();
           if (r === TIMED_OUT) {
@@ -176,6 +184,26 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
             break sessionLoop;
           }
           if (r === undefined) break; // EOF: whatever follows the last checkpoint is dropped.
+          if (marker && !r.checkpoint) {
+            throw new ProtocolViolation(`capture.Response.${variantName(r)}`, "backfill-marker-alone", `${marker} must be followed by its Checkpoint: a backfill marker stands alone in its checkpoint`);
+          }
+          if (r.backfillBegin || r.backfillComplete) {
+            const name = r.backfillBegin ? "capture.Response.BackfillBegin" : "capture.Response.BackfillComplete";
+            if (built.form === "legacy") {
+              throw new ProtocolViolation(name, "backfill-marker-unknown", "an older runtime (legacy protocol form) does not know backfill markers and would fail on this response");
+            }
+            const binding = (r.backfillBegin ?? r.backfillComplete)!.binding;
+            if (binding >= n) throw new ProtocolViolation(name, "captured-unknown-binding", `binding ${binding} does not exist (the capture has ${n} bindings)`);
+            if (sinceCheckpoint > 0) {
+              throw new ProtocolViolation(name, "backfill-marker-alone", `${sinceCheckpoint} message(s) since the last Checkpoint precede it: a backfill marker stands alone in its checkpoint`);
+            }
+            marker = name;
+            sinceCheckpoint++;
+            if (r.backfillBegin) result.stats.backfillBegins++;
+            else result.stats.backfillCompletes++;
+            continue;
+          }
+          if (!r.checkpoint) sinceCheckpoint++;
           if (r.captured) {
             const { binding, docJson } = r.captured;
             if (binding >= n) {
@@ -210,9 +238,11 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
             }
             pendingState = applyStateUpdate(pendingState, { updated, mergePatch: st.mergePatch });
             checkpoints++;
+            sinceCheckpoint = 0;
+            marker = undefined;
             if (!proc.hasBuffered() || Date.now() - txnStarted >= maxTxnMs || combiner.size >= maxTxnDocs) closed = true;
           } else {
-            throw new ProtocolViolation(`capture.Response.${variantName(r)}`, "unexpected-response", "after Opened only Captured, SourcedSchema and Checkpoint may be sent");
+            throw new ProtocolViolation(`capture.Response.${variantName(r)}`, "unexpected-response", "after Opened only Captured, SourcedSchema, BackfillBegin, BackfillComplete and Checkpoint may be sent");
           }
         }
         if (!closed) break; // EOF

@@ -18,6 +18,7 @@ import { basename, join } from "node:path";
 import { Readable } from "node:stream";
 import { toBinary, fromBinary } from "@bufbuild/protobuf";
 import { MaterializationSpecSchema, type RangeSpec } from "../gen/flow/flow_pb.js";
+import type { ProtocolForm } from "./protocol-form.js";
 import { createLogger, type Logger } from "../log.js";
 import { loadCatalog, withGrpcAddress, type Catalog } from "./catalog.js";
 import { applyMaterialization, buildMaterialization, type BuiltMaterialization } from "./build-materialization.js";
@@ -62,6 +63,8 @@ export interface MaterializePreviewOptions {
   validate?: boolean;
   log?: Logger;
   logLevel?: string;
+  /** The protocol form to speak (default newest: linked collections, projection constraints). */
+  protocolForm?: ProtocolForm;
   /** Called after each committed transaction of each shard. */
   onCommit?: (info: { shard: string; txn: number; checkpoint: Record<string, number>; stores: number }) => void;
 }
@@ -120,7 +123,7 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
     version: lastApplied?.version ?? "",
   };
 
-  const built = await buildMaterialization(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel, last });
+  const built = await buildMaterialization(catalog, opts.name, { log, codec: opts.codec, logLevel: opts.logLevel, last, protocolForm: opts.protocolForm });
   const plans = built.spec.bindings.map((b, i) => planBinding(i, b, built.collections[i]!.readShape));
   const validators = built.collections.map((c) => {
     if (opts.validate === false) return undefined;

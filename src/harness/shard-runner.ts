@@ -145,7 +145,7 @@ export class ShardRunner {
       this.state = rl.record.connectorState ?? {};
       await proc.send(
         create(RequestSchema, {
-          open: { materialization: this.built.spec, version: this.built.version, range: this.range, stateJson: enc.encode(JSON.stringify(this.state)) },
+          open: { materialization: this.built.wireSpec, version: this.built.version, range: this.range, stateJson: enc.encode(JSON.stringify(this.state)) },
         }),
       );
       const r = await this.read(session, "Opened");

@@ -11,6 +11,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   type Request,
   type Response,
+  RequestSchema,
   ResponseSchema,
 } from "../gen/capture/capture_pb.js";
 import { ConnectorStateSchema } from "../gen/flow/flow_pb.js";
@@ -21,6 +22,7 @@ import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { captureBindings, fullRange, resourcePathOf } from "./bindings.js";
 import { RequestReader, type Variants } from "./reader.js";
 import { servePhases } from "./phases.js";
+import { resolveCaptureSpec, resolveCollection } from "./linked.js";
 import {
   PROTOCOL_VERSION,
   RawJson,
@@ -41,6 +43,13 @@ const VARIANTS: Variants = [
 ];
 
 const EMPTY = new Uint8Array(0);
+const NO_CHANGE: StateUpdate = { updated: {}, mergePatch: true };
+
+function connectorState(update: StateUpdate | undefined) {
+  if (!update) return undefined;
+  if (update.updated === undefined) throw new ConnectorError("Apply's state update must carry `updated`");
+  return create(ConnectorStateSchema, { updatedJson: new TextEncoder().encode(docText(update.updated)), mergePatch: update.mergePatch ?? true });
+}
 
 /** Serializes a document unless it is already JSON text. */
 export function docText(doc: unknown): string {
@@ -56,7 +65,7 @@ export async function runCaptureSession(
   sink: ResponseSink<Response>,
   opts: SessionOptions,
 ): Promise<void> {
-  const proto = { typeName: "capture.Request", variants: VARIANTS, responseSchema: ResponseSchema };
+  const proto = { requestSchema: RequestSchema, variants: VARIANTS, responseSchema: ResponseSchema };
   return servePhases<Request, typeof ResponseSchema>(requests, sink, opts, proto, async (r, { reader, ctx, abort, respond }) => {
     const { req } = r;
     switch (r.kind) {
@@ -73,7 +82,8 @@ export async function runCaptureSession(
         break;
       case "discover": {
         const config = parseConfig(connector.configSchema, req.discover!.configJson, "endpoint config");
-        const bindings = await connector.discover(config, ctx);
+        const d = req.discover!;
+        const bindings = await connector.discover(config, ctx, { name: d.name, createdAt: d.createdAt });
         await respond({
           discovered: {
             bindings: bindings.map((b) => ({
@@ -83,6 +93,7 @@ export async function runCaptureSession(
               key: b.key,
               disable: b.disable ?? false,
               resourcePath: b.resourcePath ?? resourcePathOf(b.resourceConfig, connector.resourcePathPointers),
+              isFallbackKey: b.isFallbackKey ?? false,
             })),
           },
         });
@@ -92,18 +103,18 @@ export async function runCaptureSession(
         const v = req.validate!;
         const config = parseConfig(connector.configSchema, v.configJson, "endpoint config");
         const bindings = v.bindings.map((b, i) => {
-          if (!b.collection) throw new ConnectorError(`binding ${i} has no collection`);
+          const collection = resolveCollection(b, v.linkedCollections, `binding ${i} of capture.Request.Validate`);
           const resourceConfig = parseConfig(connector.resourceConfigSchema, b.resourceConfigJson, `resource config of binding ${i}`);
           return {
             resourceConfig,
             resourcePath: resourcePathOf(resourceConfig, connector.resourcePathPointers),
-            collection: b.collection,
+            collection,
             backfill: b.backfill,
             stateKey: "",
           };
         });
         const paths =
-          (await connector.validate?.({ name: v.name, config, bindings, lastCapture: v.lastCapture, request: v }, ctx)) ??
+          (await connector.validate?.({ name: v.name, config, bindings, lastCapture: resolveCaptureSpec(v.lastCapture), request: v }, ctx)) ??
           bindings.map((b) => b.resourcePath);
         if (paths.length !== bindings.length) {
           throw new ConnectorError(`validate returned ${paths.length} resource paths for ${bindings.length} bindings`);
@@ -120,14 +131,16 @@ export async function runCaptureSession(
       case "apply": {
         const a = req.apply!;
         if (!a.capture) throw new ProtocolError("capture.Request.Apply has no capture spec");
-        const config = parseConfig(connector.configSchema, a.capture.configJson, "endpoint config");
-        const bindings = captureBindings(a.capture, connector.resourceConfigSchema, connector.resourcePathPointers);
-        const actionDescription =
-          (await connector.apply?.(
-            { config, bindings, spec: a.capture, version: a.version, lastCapture: a.lastCapture, lastVersion: a.lastVersion },
-            ctx,
-          )) ?? "";
-        await respond({ applied: { actionDescription } });
+        const spec = resolveCaptureSpec(a.capture);
+        const config = parseConfig(connector.configSchema, spec.configJson, "endpoint config");
+        const bindings = captureBindings(spec, connector.resourceConfigSchema, connector.resourcePathPointers);
+        const state = parseJson(jsonText(a.stateJson), "connector state", {});
+        const result = await connector.apply?.(
+          { config, bindings, spec, version: a.version, lastCapture: resolveCaptureSpec(a.lastCapture), lastVersion: a.lastVersion, state },
+          ctx,
+        );
+        const applied = typeof result === "string" || result === undefined ? { actionDescription: result ?? "" } : result;
+        await respond({ applied: { actionDescription: applied.actionDescription, state: connectorState(applied.state) } });
         break;
       }
       case "open":
@@ -149,7 +162,10 @@ async function runOpen(
   abort: AbortController,
 ): Promise<void> {
   if (!open.capture) throw new ProtocolError("capture.Request.Open has no capture spec");
-  const spec = open.capture;
+  // Only a runtime that speaks the indirect form knows backfill markers; an
+  // older one would fail on a response it cannot name.
+  const markersKnown = open.capture.linkedCollections.length > 0;
+  const spec = resolveCaptureSpec(open.capture);
   const config = parseConfig(connector.configSchema, spec.configJson, "endpoint config");
   const bindings = captureBindings(spec, connector.resourceConfigSchema, connector.resourcePathPointers);
   const state = parseJson(jsonText(open.stateJson), "connector state", {});
@@ -173,6 +189,53 @@ async function runOpen(
     }
   };
 
+  // Messages sent since the last checkpoint, and whether a backfill marker
+  // (which must stand alone in its checkpoint) is being sent.
+  let pending = 0;
+  let marking = false;
+
+  const sendCheckpoint = async (update: StateUpdate) => {
+    if (!update || update.updated === undefined) {
+      throw new ConnectorError("a checkpoint must carry state: use { updated: {}, mergePatch: true } for none");
+    }
+    const updatedJson = new TextEncoder().encode(docText(update.updated));
+    outstanding++;
+    pending = 0;
+    await sink.send(
+      create(ResponseSchema, {
+        checkpoint: { state: create(ConnectorStateSchema, { updatedJson, mergePatch: update.mergePatch ?? true }) } as never,
+      }),
+    );
+    await sink.flush();
+  };
+
+  // The runtime requires a backfill marker to be the only message of its
+  // checkpoint: commit what is pending first (with no state change), then
+  // the marker in a checkpoint of its own.
+  const sendMarker = async (kind: "backfillBegin" | "backfillComplete", binding: number, update?: StateUpdate) => {
+    mustBeOpen(kind === "backfillBegin" ? "a backfill begin" : "a backfill complete");
+    checkBinding(binding, kind);
+    if (marking) throw new ConnectorError(`${kind}() called while another backfill marker is being sent: await it first`);
+    if (!markersKnown) {
+      await sendCheckpoint(update ?? NO_CHANGE);
+      return 1;
+    }
+    marking = true;
+    try {
+      let sent = 1;
+      if (pending > 0) {
+        await sendCheckpoint(NO_CHANGE);
+        sent++;
+      }
+      await sink.send(create(ResponseSchema, { [kind]: { binding } } as never));
+      pending++;
+      await sendCheckpoint(update ?? NO_CHANGE);
+      return sent;
+    } finally {
+      marking = false;
+    }
+  };
+
   const out: CaptureOutput = {
     async opened(o) {
       if (opened) throw new ConnectorError("opened() called twice");
@@ -185,6 +248,8 @@ async function runOpen(
     document(binding, doc) {
       mustBeOpen("a document");
       checkBinding(binding, "a document");
+      if (marking) throw new ConnectorError("a document was sent while a backfill marker is being sent: await backfillBegin()/backfillComplete() first");
+      pending++;
       const res = {
         $typeName: "capture.Response",
         captured: { $typeName: "capture.Response.Captured", binding, docJson: docText(doc) },
@@ -195,21 +260,20 @@ async function runOpen(
     sourcedSchema(binding, schema: JsonSchema) {
       mustBeOpen("a sourced schema");
       checkBinding(binding, "a sourced schema");
+      if (marking) throw new ConnectorError("a sourced schema was sent while a backfill marker is being sent: await backfillBegin()/backfillComplete() first");
+      pending++;
       return sink.send(create(ResponseSchema, { sourcedSchema: { binding, schemaJson: JSON.stringify(schema) } as never }));
     },
     async checkpoint(update: StateUpdate) {
       mustBeOpen("a checkpoint");
-      if (!update || update.updated === undefined) {
-        throw new ConnectorError("a checkpoint must carry state: use { updated: {}, mergePatch: true } for none");
-      }
-      const updatedJson = new TextEncoder().encode(docText(update.updated));
-      outstanding++;
-      await sink.send(
-        create(ResponseSchema, {
-          checkpoint: { state: create(ConnectorStateSchema, { updatedJson, mergePatch: update.mergePatch ?? true }) } as never,
-        }),
-      );
-      await sink.flush();
+      if (marking) throw new ConnectorError("checkpoint() called while a backfill marker is being sent: await backfillBegin()/backfillComplete() first");
+      await sendCheckpoint(update);
+    },
+    backfillBegin(binding, update) {
+      return sendMarker("backfillBegin", binding, update);
+    },
+    backfillComplete(binding, update) {
+      return sendMarker("backfillComplete", binding, update);
     },
     onAcknowledge(handler) {
       ackHandlers.push(handler);

@@ -13,11 +13,12 @@
  * Loaded; StartedCommit follows the commit the transactor started.
  */
 import { create } from "@bufbuild/protobuf";
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   type Request,
   type Response,
+  RequestSchema,
   ResponseSchema,
-  Response_Validated_ConstraintSchema,
 } from "../gen/materialize/materialize_pb.js";
 import { ConnectorStateSchema, type ConnectorState } from "../gen/flow/flow_pb.js";
 import type { ResponseSink } from "../transport/sink.js";
@@ -28,11 +29,14 @@ import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { fieldConfigOf, fullRange, materializeBindings } from "./bindings.js";
 import { RequestReader, type Received, type Variants } from "./reader.js";
 import { servePhases } from "./phases.js";
+import { resolveCollection, resolveMaterializationSpec } from "./linked.js";
+import { validatedBinding } from "./validated.js";
 import { AsyncQueue } from "./queue.js";
 import { docText } from "./capture.js";
 import {
   PROTOCOL_VERSION,
   ZERO_CHECKPOINT,
+  type BackfillMarker,
   type Context,
   type LoadIterator,
   type LoadRequest,
@@ -70,13 +74,17 @@ function stateOf(update: StateUpdate | void): ConnectorState | undefined {
   });
 }
 
+function backfillMarker(m: { binding: number; timestamp?: Timestamp }): BackfillMarker {
+  return { binding: m.binding, timestamp: m.timestamp ? timestampDate(m.timestamp) : undefined };
+}
+
 export async function runMaterializeSession(
   connector: MaterializeConnector,
   requests: AsyncIterable<Request>,
   sink: ResponseSink<Response>,
   opts: SessionOptions,
 ): Promise<void> {
-  const proto = { typeName: "materialize.Request", variants: VARIANTS, responseSchema: ResponseSchema };
+  const proto = { requestSchema: RequestSchema, variants: VARIANTS, responseSchema: ResponseSchema };
   return servePhases<Request, typeof ResponseSchema>(requests, sink, opts, proto, async (r, { reader, ctx, respond }) => {
     const { req } = r;
     switch (r.kind) {
@@ -94,17 +102,16 @@ export async function runMaterializeSession(
         const v = req.validate!;
         const config = parseConfig(connector.configSchema, v.configJson, "endpoint config");
         const bindings = v.bindings.map((b, i) => {
-          if (!b.collection) throw new ConnectorError(`binding ${i} has no collection`);
           return {
             resourceConfig: parseConfig(connector.resourceConfigSchema, b.resourceConfigJson, `resource config of binding ${i}`),
-            collection: b.collection,
+            collection: resolveCollection(b, v.linkedCollections, `binding ${i} of materialize.Request.Validate`),
             fieldConfig: fieldConfigOf(b.fieldConfigJsonMap, i),
             backfill: b.backfill,
             groupBy: b.groupBy,
           };
         });
         const validated = await connector.validate(
-          { name: v.name, config, bindings, lastMaterialization: v.lastMaterialization, request: v },
+          { name: v.name, config, bindings, lastMaterialization: resolveMaterializationSpec(v.lastMaterialization), request: v },
           ctx,
         );
         if (validated.length !== bindings.length) {
@@ -112,17 +119,7 @@ export async function runMaterializeSession(
         }
         await respond({
           validated: {
-            bindings: validated.map((b) => ({
-              constraints: Object.fromEntries(
-                Object.entries(b.constraints).map(([field, c]) => [
-                  field,
-                  create(Response_Validated_ConstraintSchema, { type: c.type as number, reason: c.reason, foldedField: c.foldedField ?? "" }),
-                ]),
-              ),
-              resourcePath: b.resourcePath,
-              deltaUpdates: b.deltaUpdates,
-              caseInsensitiveFields: b.caseInsensitiveFields ?? false,
-            })),
+            bindings: validated.map(validatedBinding),
           },
         });
         break;
@@ -130,14 +127,15 @@ export async function runMaterializeSession(
       case "apply": {
         const a = req.apply!;
         if (!a.materialization) throw new ProtocolError("materialize.Request.Apply has no materialization spec");
-        const config = parseConfig(connector.configSchema, a.materialization.configJson, "endpoint config");
+        const spec = resolveMaterializationSpec(a.materialization);
+        const config = parseConfig(connector.configSchema, spec.configJson, "endpoint config");
         const applied = await connector.apply(
           {
             config,
-            bindings: materializeBindings(a.materialization, connector.resourceConfigSchema),
-            spec: a.materialization,
+            bindings: materializeBindings(spec, connector.resourceConfigSchema),
+            spec,
             version: a.version,
-            lastMaterialization: a.lastMaterialization,
+            lastMaterialization: resolveMaterializationSpec(a.lastMaterialization),
             lastVersion: a.lastVersion,
             state: parseJson(jsonText(a.stateJson), "connector state", {}),
           },
@@ -164,7 +162,7 @@ async function runTransactions(
   ctx: Context,
 ): Promise<void> {
   if (!open.materialization) throw new ProtocolError("materialize.Request.Open has no materialization spec");
-  const spec = open.materialization;
+  const spec = resolveMaterializationSpec(open.materialization);
   const config = parseConfig(connector.configSchema, spec.configJson, "endpoint config");
   const bindings = materializeBindings(spec, connector.resourceConfigSchema);
   const state = parseJson(jsonText(open.stateJson), "connector state", {});
@@ -287,7 +285,13 @@ async function transactionLoop(
     loads?.end();
     await loadDone;
     loadOpen = false;
-    const flushed = await t.flush?.({ statePatches: utf8(r.req.flush!.statePatchesJson) });
+    const f = r.req.flush!;
+    for (const m of [...f.backfillBegins, ...f.backfillCompletes]) checkBinding(bindings, m.binding, "materialize.Request.Flush backfill");
+    const flushed = await t.flush?.({
+      statePatches: utf8(f.statePatchesJson),
+      backfillBegins: f.backfillBegins.map(backfillMarker),
+      backfillCompletes: f.backfillCompletes.map(backfillMarker),
+    });
     await sink.send(create(ResponseSchema, { flushed: { state: stateOf(flushed) } as never }));
     await sink.flush();
 

@@ -8,6 +8,7 @@ import type { ResponseSink } from "../transport/sink.js";
 import type { SessionOptions } from "./session.js";
 import { RequestReader, type Received, type Variants } from "./reader.js";
 import type { Context } from "./types.js";
+import { UnknownFieldLog } from "./unknown-log.js";
 
 export interface Phase<Req extends object, Res extends DescMessage> {
   reader: RequestReader<Req>;
@@ -26,10 +27,12 @@ export async function servePhases<Req extends object, Res extends DescMessage>(
   requests: AsyncIterable<Req>,
   sink: ResponseSink<unknown>,
   opts: SessionOptions,
-  proto: { typeName: string; variants: Variants; responseSchema: Res },
+  proto: { requestSchema: DescMessage; variants: Variants; responseSchema: Res },
   handle: (r: Received<Req>, phase: Phase<Req, Res>) => Promise<boolean>,
 ): Promise<void> {
-  const reader = new RequestReader(requests, proto.typeName, proto.variants);
+  const unknown = new UnknownFieldLog(opts.log);
+  const schema = proto.requestSchema;
+  const reader = new RequestReader(requests, schema.typeName, proto.variants, (req) => unknown.note(schema, req));
   const abort = new AbortController();
   opts.signal?.addEventListener("abort", () => abort.abort(opts.signal!.reason), { once: true });
   const phase: Phase<Req, Res> = {

@@ -48,6 +48,20 @@ export interface DiscoveredBinding<R = unknown> {
   disable?: boolean;
   /** Defaults to the values at the connector's resourcePathPointers. */
   resourcePath?: string[];
+  /**
+   * The source has no natural key and `key` is one the connector chose (a
+   * row locator, a file offset): the control plane then lets users change
+   * the collection key instead of putting this one back on every discovery.
+   */
+  isFallbackKey?: boolean;
+}
+
+/** What the runtime says about the capture being discovered (newest runtimes only). */
+export interface DiscoverInfo {
+  /** The capture's name; empty under older runtimes. */
+  name: string;
+  /** When the capture was created (RFC 3339); empty when unknown. */
+  createdAt: string;
 }
 
 export interface CaptureBinding<R = unknown> {
@@ -75,6 +89,15 @@ export interface CaptureApply<C = unknown, R = unknown> {
   version: string;
   lastCapture?: CaptureSpec;
   lastVersion: string;
+  /** The connector state as the runtime last reduced it; `{}` when there is none. */
+  state: any;
+}
+
+/** Apply's answer: what changed, and optionally an update of connector state. */
+export interface CaptureApplied {
+  actionDescription: string;
+  /** Persisted by the runtime, which then invokes Apply again with the reduced state. */
+  state?: StateUpdate;
 }
 
 export interface CaptureOpen<C = unknown, R = unknown, S = any> {
@@ -98,6 +121,20 @@ export interface CaptureOutput {
   /** Commits the documents sent since the last checkpoint, with a state update. */
   checkpoint(state: StateUpdate): Promise<void>;
   /**
+   * `binding`'s backfill starts: what it captured before is superseded.
+   * The runtime requires the marker to stand alone in its checkpoint, so the
+   * SDK first commits pending documents (with no state change), then sends
+   * the marker in a checkpoint of its own carrying `state` (default: none).
+   * Resolves to the number of checkpoints sent (1, or 2 when pending
+   * messages were committed first), for connectors that count them to
+   * match acknowledgements. Under a runtime older than the markers (its
+   * Open names collections directly, not through linked_collections) only
+   * the checkpoint with `state` is sent.
+   */
+  backfillBegin(binding: number, state?: StateUpdate): Promise<number>;
+  /** `binding`'s backfill is complete; sent alone in its checkpoint, like backfillBegin. */
+  backfillComplete(binding: number, state?: StateUpdate): Promise<number>;
+  /**
    * Called with the number of checkpoints the runtime has committed, when
    * the session asked for explicit acknowledgements.
    */
@@ -114,11 +151,11 @@ export interface CaptureConnector<C = any, R = any> {
   /** JSON pointers into a resource config that form its resource path. */
   resourcePathPointers: string[];
 
-  discover(config: C, ctx: Context): Promise<DiscoveredBinding<R>[]>;
+  discover(config: C, ctx: Context, info?: DiscoverInfo): Promise<DiscoveredBinding<R>[]>;
   /** Returns each binding's resource path; defaults to the pointer-derived paths. */
   validate?(req: CaptureValidate<C, R>, ctx: Context): Promise<string[][] | void>;
-  /** Returns a description of what changed; empty when nothing did. */
-  apply?(req: CaptureApply<C, R>, ctx: Context): Promise<string>;
+  /** Returns a description of what changed (empty when nothing did), and optionally a state update. */
+  apply?(req: CaptureApply<C, R>, ctx: Context): Promise<string | CaptureApplied>;
   /** Runs a session until it is done or ctx.signal aborts. */
   open(req: CaptureOpen<C, R>, out: CaptureOutput, ctx: Context): Promise<void>;
 }
@@ -237,6 +274,13 @@ export interface StartCommit {
   statePatches: string;
 }
 
+/** A backfill event of one binding, as carried by Flush. */
+export interface BackfillMarker {
+  binding: number;
+  /** When the runtime saw the event, if it said. */
+  timestamp?: Date;
+}
+
 /** Begins the commit of stored data; resolves once it is durable where the checkpoint model requires. */
 export type StartCommitFn = (req: StartCommit) => Promise<StateUpdate | void>;
 
@@ -246,8 +290,14 @@ export interface Transactor {
    * Not called for transactions without Loads.
    */
   load?(it: LoadIterator, loaded: (binding: number, doc: unknown) => void | Promise<void>): Promise<void>;
-  /** Called at Flush after every Loaded has been sent; may return a state update. */
-  flush?(req: { statePatches: string }): Promise<StateUpdate | void>;
+  /**
+   * Called at Flush after every Loaded has been sent; may return a state update.
+   * `backfillBegins` names bindings whose source is being captured again from
+   * scratch starting with this transaction's Stores (what was stored before is
+   * superseded); `backfillCompletes` those whose backfill has finished. Both
+   * are empty under runtimes that do not send them.
+   */
+  flush?(req: { statePatches: string; backfillBegins: BackfillMarker[]; backfillCompletes: BackfillMarker[] }): Promise<StateUpdate | void>;
   /** Consumes the Stores of a transaction and returns how to start its commit. */
   store(it: StoreIterator): Promise<StartCommitFn>;
   /**

@@ -207,6 +207,14 @@ async function inProcess(config: any, state: object, done: (docs: number, update
       }
       setImmediate(() => void ack?.(1));
     },
+    async backfillBegin(_b, s) {
+      await out.checkpoint(s ?? { updated: {} });
+      return 1;
+    },
+    async backfillComplete(_b, s) {
+      await out.checkpoint(s ?? { updated: {} });
+      return 1;
+    },
     onAcknowledge(h) {
       ack = h;
     },

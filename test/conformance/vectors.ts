@@ -48,6 +48,8 @@ const pascal = (s: string) => s.split("_").map((w) => w.charAt(0).toUpperCase() 
 export function candidateTypes(name: string): string[] {
   const out: string[] = [];
   if (KNOWN[name]) out.push(KNOWN[name]);
+  // `<prefix>_<known>_<variant>`, e.g. newest_capture_request_validate.
+  for (const [k, t] of Object.entries(KNOWN)) if (!out.includes(t) && `_${name}_`.includes(`_${k}_`)) out.push(t);
   const cut = name.indexOf("_");
   if (cut > 0) out.push(`${name.slice(0, cut)}.${pascal(name.slice(cut + 1))}`);
   out.push(`flow.${pascal(name)}`);

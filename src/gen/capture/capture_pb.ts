@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file capture/capture.proto.
  */
 export const file_capture_capture: GenFile = /*@__PURE__*/
-  fileDesc("ChVjYXB0dXJlL2NhcHR1cmUucHJvdG8SB2NhcHR1cmUi1wgKB1JlcXVlc3QSIwoEc3BlYxgBIAEoCzIVLmNhcHR1cmUuUmVxdWVzdC5TcGVjEisKCGRpc2NvdmVyGAIgASgLMhkuY2FwdHVyZS5SZXF1ZXN0LkRpc2NvdmVyEisKCHZhbGlkYXRlGAMgASgLMhkuY2FwdHVyZS5SZXF1ZXN0LlZhbGlkYXRlEiUKBWFwcGx5GAQgASgLMhYuY2FwdHVyZS5SZXF1ZXN0LkFwcGx5EiMKBG9wZW4YBSABKAsyFS5jYXB0dXJlLlJlcXVlc3QuT3BlbhIxCgthY2tub3dsZWRnZRgGIAEoCzIcLmNhcHR1cmUuUmVxdWVzdC5BY2tub3dsZWRnZRIbCghpbnRlcm5hbBhkIAEoDFIJJGludGVybmFsGlwKBFNwZWMSNwoOY29ubmVjdG9yX3R5cGUYASABKA4yHy5mbG93LkNhcHR1cmVTcGVjLkNvbm5lY3RvclR5cGUSGwoLY29uZmlnX2pzb24YAiABKAlSBmNvbmZpZxpgCghEaXNjb3ZlchI3Cg5jb25uZWN0b3JfdHlwZRgBIAEoDjIfLmZsb3cuQ2FwdHVyZVNwZWMuQ29ubmVjdG9yVHlwZRIbCgtjb25maWdfanNvbhgCIAEoCVIGY29uZmlnGtcCCghWYWxpZGF0ZRIMCgRuYW1lGAEgASgJEjcKDmNvbm5lY3Rvcl90eXBlGAIgASgOMh8uZmxvdy5DYXB0dXJlU3BlYy5Db25uZWN0b3JUeXBlEhsKC2NvbmZpZ19qc29uGAMgASgJUgZjb25maWcSMwoIYmluZGluZ3MYBCADKAsyIS5jYXB0dXJlLlJlcXVlc3QuVmFsaWRhdGUuQmluZGluZxInCgxsYXN0X2NhcHR1cmUYBSABKAsyES5mbG93LkNhcHR1cmVTcGVjEhQKDGxhc3RfdmVyc2lvbhgGIAEoCRpzCgdCaW5kaW5nEiwKFHJlc291cmNlX2NvbmZpZ19qc29uGAEgASgJUg5yZXNvdXJjZUNvbmZpZxIoCgpjb2xsZWN0aW9uGAIgASgLMhQuZmxvdy5Db2xsZWN0aW9uU3BlYxIQCghiYWNrZmlsbBgDIAEoDRp7CgVBcHBseRIiCgdjYXB0dXJlGAEgASgLMhEuZmxvdy5DYXB0dXJlU3BlYxIPCgd2ZXJzaW9uGAIgASgJEicKDGxhc3RfY2FwdHVyZRgEIAEoCzIRLmZsb3cuQ2FwdHVyZVNwZWMSFAoMbGFzdF92ZXJzaW9uGAUgASgJGnYKBE9wZW4SIgoHY2FwdHVyZRgBIAEoCzIRLmZsb3cuQ2FwdHVyZVNwZWMSDwoHdmVyc2lvbhgCIAEoCRIeCgVyYW5nZRgDIAEoCzIPLmZsb3cuUmFuZ2VTcGVjEhkKCnN0YXRlX2pzb24YBCABKAlSBXN0YXRlGiIKC0Fja25vd2xlZGdlEhMKC2NoZWNrcG9pbnRzGAEgASgNIt0JCghSZXNwb25zZRIkCgRzcGVjGAEgASgLMhYuY2FwdHVyZS5SZXNwb25zZS5TcGVjEjAKCmRpc2NvdmVyZWQYAiABKAsyHC5jYXB0dXJlLlJlc3BvbnNlLkRpc2NvdmVyZWQSLgoJdmFsaWRhdGVkGAMgASgLMhsuY2FwdHVyZS5SZXNwb25zZS5WYWxpZGF0ZWQSKgoHYXBwbGllZBgEIAEoCzIZLmNhcHR1cmUuUmVzcG9uc2UuQXBwbGllZBIoCgZvcGVuZWQYBSABKAsyGC5jYXB0dXJlLlJlc3BvbnNlLk9wZW5lZBIsCghjYXB0dXJlZBgGIAEoCzIaLmNhcHR1cmUuUmVzcG9uc2UuQ2FwdHVyZWQSMAoKY2hlY2twb2ludBgHIAEoCzIcLmNhcHR1cmUuUmVzcG9uc2UuQ2hlY2twb2ludBI3Cg5zb3VyY2VkX3NjaGVtYRgIIAEoCzIfLmNhcHR1cmUuUmVzcG9uc2UuU291cmNlZFNjaGVtYRIbCghpbnRlcm5hbBhkIAEoDFIJJGludGVybmFsGtYBCgRTcGVjEhAKCHByb3RvY29sGAEgASgNEigKEmNvbmZpZ19zY2hlbWFfanNvbhgCIAEoCVIMY29uZmlnU2NoZW1hEjkKG3Jlc291cmNlX2NvbmZpZ19zY2hlbWFfanNvbhgDIAEoCVIUcmVzb3VyY2VDb25maWdTY2hlbWESGQoRZG9jdW1lbnRhdGlvbl91cmwYBCABKAkSHAoGb2F1dGgyGAUgASgLMgwuZmxvdy5PQXV0aDISHgoWcmVzb3VyY2VfcGF0aF9wb2ludGVycxgGIAMoCRr7AQoKRGlzY292ZXJlZBI2CghiaW5kaW5ncxgBIAMoCzIkLmNhcHR1cmUuUmVzcG9uc2UuRGlzY292ZXJlZC5CaW5kaW5nGrQBCgdCaW5kaW5nEhgKEHJlY29tbWVuZGVkX25hbWUYASABKAkSLAoUcmVzb3VyY2VfY29uZmlnX2pzb24YAiABKAlSDnJlc291cmNlQ29uZmlnEiwKFGRvY3VtZW50X3NjaGVtYV9qc29uGAMgASgJUg5kb2N1bWVudFNjaGVtYRILCgNrZXkYBCADKAkSDwoHZGlzYWJsZRgFIAEoCBIVCg1yZXNvdXJjZV9wYXRoGAYgAygJGmQKCVZhbGlkYXRlZBI1CghiaW5kaW5ncxgBIAMoCzIjLmNhcHR1cmUuUmVzcG9uc2UuVmFsaWRhdGVkLkJpbmRpbmcaIAoHQmluZGluZxIVCg1yZXNvdXJjZV9wYXRoGAEgAygJGiUKB0FwcGxpZWQSGgoSYWN0aW9uX2Rlc2NyaXB0aW9uGAEgASgJGisKBk9wZW5lZBIhChlleHBsaWNpdF9hY2tub3dsZWRnZW1lbnRzGAEgASgIGjIKCENhcHR1cmVkEg8KB2JpbmRpbmcYASABKA0SFQoIZG9jX2pzb24YAiABKAlSA2RvYxoxCgpDaGVja3BvaW50EiMKBXN0YXRlGAEgASgLMhQuZmxvdy5Db25uZWN0b3JTdGF0ZRpFCg1Tb3VyY2VkU2NoZW1hEg8KB2JpbmRpbmcYASABKA0SIwoLc2NoZW1hX2pzb24YAiABKAlSDmRvY3VtZW50U2NoZW1hMj8KCUNvbm5lY3RvchIyCgdDYXB0dXJlEhAuY2FwdHVyZS5SZXF1ZXN0GhEuY2FwdHVyZS5SZXNwb25zZSgBMAFiBnByb3RvMw", [file_flow_flow]);
+  fileDesc("ChVjYXB0dXJlL2NhcHR1cmUucHJvdG8SB2NhcHR1cmUi4AsKB1JlcXVlc3QSIwoEc3BlYxgBIAEoCzIVLmNhcHR1cmUuUmVxdWVzdC5TcGVjEisKCGRpc2NvdmVyGAIgASgLMhkuY2FwdHVyZS5SZXF1ZXN0LkRpc2NvdmVyEisKCHZhbGlkYXRlGAMgASgLMhkuY2FwdHVyZS5SZXF1ZXN0LlZhbGlkYXRlEiUKBWFwcGx5GAQgASgLMhYuY2FwdHVyZS5SZXF1ZXN0LkFwcGx5EiMKBG9wZW4YBSABKAsyFS5jYXB0dXJlLlJlcXVlc3QuT3BlbhIxCgthY2tub3dsZWRnZRgGIAEoCzIcLmNhcHR1cmUuUmVxdWVzdC5BY2tub3dsZWRnZRIbCghpbnRlcm5hbBhkIAEoDFIJJGludGVybmFsGlwKBFNwZWMSNwoOY29ubmVjdG9yX3R5cGUYASABKA4yHy5mbG93LkNhcHR1cmVTcGVjLkNvbm5lY3RvclR5cGUSGwoLY29uZmlnX2pzb24YAiABKAlSBmNvbmZpZxrrAQoIRGlzY292ZXISNwoOY29ubmVjdG9yX3R5cGUYASABKA4yHy5mbG93LkNhcHR1cmVTcGVjLkNvbm5lY3RvclR5cGUSGwoLY29uZmlnX2pzb24YAiABKAlSBmNvbmZpZxIMCgRuYW1lGAMgASgJEhIKCmNyZWF0ZWRfYXQYBCABKAkSNwoHc2VjcmV0cxgFIAMoCzImLmNhcHR1cmUuUmVxdWVzdC5EaXNjb3Zlci5TZWNyZXRzRW50cnkaLgoMU2VjcmV0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEajQQKCFZhbGlkYXRlEgwKBG5hbWUYASABKAkSNwoOY29ubmVjdG9yX3R5cGUYAiABKA4yHy5mbG93LkNhcHR1cmVTcGVjLkNvbm5lY3RvclR5cGUSGwoLY29uZmlnX2pzb24YAyABKAlSBmNvbmZpZxIzCghiaW5kaW5ncxgEIAMoCzIhLmNhcHR1cmUuUmVxdWVzdC5WYWxpZGF0ZS5CaW5kaW5nEicKDGxhc3RfY2FwdHVyZRgFIAEoCzIRLmZsb3cuQ2FwdHVyZVNwZWMSFAoMbGFzdF92ZXJzaW9uGAYgASgJEjAKEmxpbmtlZF9jb2xsZWN0aW9ucxgHIAMoCzIULmZsb3cuQ29sbGVjdGlvblNwZWMSNwoHc2VjcmV0cxgIIAMoCzImLmNhcHR1cmUuUmVxdWVzdC5WYWxpZGF0ZS5TZWNyZXRzRW50cnkajQEKB0JpbmRpbmcSLAoUcmVzb3VyY2VfY29uZmlnX2pzb24YASABKAlSDnJlc291cmNlQ29uZmlnEigKCmNvbGxlY3Rpb24YAiABKAsyFC5mbG93LkNvbGxlY3Rpb25TcGVjEhAKCGJhY2tmaWxsGAMgASgNEhgKEGNvbGxlY3Rpb25faW5kZXgYBCABKA0aLgoMU2VjcmV0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEalgEKBUFwcGx5EiIKB2NhcHR1cmUYASABKAsyES5mbG93LkNhcHR1cmVTcGVjEg8KB3ZlcnNpb24YAiABKAkSJwoMbGFzdF9jYXB0dXJlGAQgASgLMhEuZmxvdy5DYXB0dXJlU3BlYxIUCgxsYXN0X3ZlcnNpb24YBSABKAkSGQoKc3RhdGVfanNvbhgGIAEoCVIFc3RhdGUaoAEKBE9wZW4SIgoHY2FwdHVyZRgBIAEoCzIRLmZsb3cuQ2FwdHVyZVNwZWMSDwoHdmVyc2lvbhgCIAEoCRIeCgVyYW5nZRgDIAEoCzIPLmZsb3cuUmFuZ2VTcGVjEhkKCnN0YXRlX2pzb24YBCABKAlSBXN0YXRlEigKEnNlYWxlZF9jb25maWdfanNvbhgFIAEoCVIMc2VhbGVkQ29uZmlnGiIKC0Fja25vd2xlZGdlEhMKC2NoZWNrcG9pbnRzGAEgASgNItoLCghSZXNwb25zZRIkCgRzcGVjGAEgASgLMhYuY2FwdHVyZS5SZXNwb25zZS5TcGVjEjAKCmRpc2NvdmVyZWQYAiABKAsyHC5jYXB0dXJlLlJlc3BvbnNlLkRpc2NvdmVyZWQSLgoJdmFsaWRhdGVkGAMgASgLMhsuY2FwdHVyZS5SZXNwb25zZS5WYWxpZGF0ZWQSKgoHYXBwbGllZBgEIAEoCzIZLmNhcHR1cmUuUmVzcG9uc2UuQXBwbGllZBIoCgZvcGVuZWQYBSABKAsyGC5jYXB0dXJlLlJlc3BvbnNlLk9wZW5lZBIsCghjYXB0dXJlZBgGIAEoCzIaLmNhcHR1cmUuUmVzcG9uc2UuQ2FwdHVyZWQSMAoKY2hlY2twb2ludBgHIAEoCzIcLmNhcHR1cmUuUmVzcG9uc2UuQ2hlY2twb2ludBI3Cg5zb3VyY2VkX3NjaGVtYRgIIAEoCzIfLmNhcHR1cmUuUmVzcG9uc2UuU291cmNlZFNjaGVtYRI3Cg5iYWNrZmlsbF9iZWdpbhgJIAEoCzIfLmNhcHR1cmUuUmVzcG9uc2UuQmFja2ZpbGxCZWdpbhI9ChFiYWNrZmlsbF9jb21wbGV0ZRgKIAEoCzIiLmNhcHR1cmUuUmVzcG9uc2UuQmFja2ZpbGxDb21wbGV0ZRIbCghpbnRlcm5hbBhkIAEoDFIJJGludGVybmFsGtYBCgRTcGVjEhAKCHByb3RvY29sGAEgASgNEigKEmNvbmZpZ19zY2hlbWFfanNvbhgCIAEoCVIMY29uZmlnU2NoZW1hEjkKG3Jlc291cmNlX2NvbmZpZ19zY2hlbWFfanNvbhgDIAEoCVIUcmVzb3VyY2VDb25maWdTY2hlbWESGQoRZG9jdW1lbnRhdGlvbl91cmwYBCABKAkSHAoGb2F1dGgyGAUgASgLMgwuZmxvdy5PQXV0aDISHgoWcmVzb3VyY2VfcGF0aF9wb2ludGVycxgGIAMoCRqUAgoKRGlzY292ZXJlZBI2CghiaW5kaW5ncxgBIAMoCzIkLmNhcHR1cmUuUmVzcG9uc2UuRGlzY292ZXJlZC5CaW5kaW5nGs0BCgdCaW5kaW5nEhgKEHJlY29tbWVuZGVkX25hbWUYASABKAkSLAoUcmVzb3VyY2VfY29uZmlnX2pzb24YAiABKAlSDnJlc291cmNlQ29uZmlnEiwKFGRvY3VtZW50X3NjaGVtYV9qc29uGAMgASgJUg5kb2N1bWVudFNjaGVtYRILCgNrZXkYBCADKAkSDwoHZGlzYWJsZRgFIAEoCBIVCg1yZXNvdXJjZV9wYXRoGAYgAygJEhcKD2lzX2ZhbGxiYWNrX2tleRgHIAEoCBpkCglWYWxpZGF0ZWQSNQoIYmluZGluZ3MYASADKAsyIy5jYXB0dXJlLlJlc3BvbnNlLlZhbGlkYXRlZC5CaW5kaW5nGiAKB0JpbmRpbmcSFQoNcmVzb3VyY2VfcGF0aBgBIAMoCRpKCgdBcHBsaWVkEhoKEmFjdGlvbl9kZXNjcmlwdGlvbhgBIAEoCRIjCgVzdGF0ZRgCIAEoCzIULmZsb3cuQ29ubmVjdG9yU3RhdGUaKwoGT3BlbmVkEiEKGWV4cGxpY2l0X2Fja25vd2xlZGdlbWVudHMYASABKAgaMgoIQ2FwdHVyZWQSDwoHYmluZGluZxgBIAEoDRIVCghkb2NfanNvbhgCIAEoCVIDZG9jGjEKCkNoZWNrcG9pbnQSIwoFc3RhdGUYASABKAsyFC5mbG93LkNvbm5lY3RvclN0YXRlGkUKDVNvdXJjZWRTY2hlbWESDwoHYmluZGluZxgBIAEoDRIjCgtzY2hlbWFfanNvbhgCIAEoCVIOZG9jdW1lbnRTY2hlbWEaIAoNQmFja2ZpbGxCZWdpbhIPCgdiaW5kaW5nGAEgASgNGiMKEEJhY2tmaWxsQ29tcGxldGUSDwoHYmluZGluZxgBIAEoDTI/CglDb25uZWN0b3ISMgoHQ2FwdHVyZRIQLmNhcHR1cmUuUmVxdWVzdBoRLmNhcHR1cmUuUmVzcG9uc2UoATABYgZwcm90bzM", [file_flow_flow]);
 
 /**
  * @generated from message capture.Request
@@ -108,6 +108,27 @@ export type Request_Discover = Message<"capture.Request.Discover"> & {
    * @generated from field: string config_json = 2 [json_name = "config"];
    */
   configJson: string;
+
+  /**
+   * Name of the capture being discovered.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * When the capture was created (RFC 3339).
+   *
+   * @generated from field: string created_at = 4;
+   */
+  createdAt: string;
+
+  /**
+   * Resolved secrets the config refers to, by name.
+   *
+   * @generated from field: map<string, string> secrets = 5;
+   */
+  secrets: { [key: string]: string };
 };
 
 /**
@@ -154,6 +175,18 @@ export type Request_Validate = Message<"capture.Request.Validate"> & {
    * @generated from field: string last_version = 6;
    */
   lastVersion: string;
+
+  /**
+   * Indirect form: the collections bindings refer to by collection_index.
+   *
+   * @generated from field: repeated flow.CollectionSpec linked_collections = 7;
+   */
+  linkedCollections: CollectionSpec[];
+
+  /**
+   * @generated from field: map<string, string> secrets = 8;
+   */
+  secrets: { [key: string]: string };
 };
 
 /**
@@ -173,6 +206,8 @@ export type Request_Validate_Binding = Message<"capture.Request.Validate.Binding
   resourceConfigJson: string;
 
   /**
+   * Absent in the indirect form: see collection_index.
+   *
    * @generated from field: flow.CollectionSpec collection = 2;
    */
   collection?: CollectionSpec | undefined;
@@ -181,6 +216,13 @@ export type Request_Validate_Binding = Message<"capture.Request.Validate.Binding
    * @generated from field: uint32 backfill = 3;
    */
   backfill: number;
+
+  /**
+   * Indirect form: index of the binding's collection in linked_collections.
+   *
+   * @generated from field: uint32 collection_index = 4;
+   */
+  collectionIndex: number;
 };
 
 /**
@@ -215,6 +257,13 @@ export type Request_Apply = Message<"capture.Request.Apply"> & {
    * @generated from field: string last_version = 5;
    */
   lastVersion: string;
+
+  /**
+   * The connector state as last reduced, for Apply to update.
+   *
+   * @generated from field: string state_json = 6 [json_name = "state"];
+   */
+  stateJson: string;
 };
 
 /**
@@ -249,6 +298,11 @@ export type Request_Open = Message<"capture.Request.Open"> & {
    * @generated from field: string state_json = 4 [json_name = "state"];
    */
   stateJson: string;
+
+  /**
+   * @generated from field: string sealed_config_json = 5 [json_name = "sealedConfig"];
+   */
+  sealedConfigJson: string;
 };
 
 /**
@@ -320,6 +374,16 @@ export type Response = Message<"capture.Response"> & {
    * @generated from field: capture.Response.SourcedSchema sourced_schema = 8;
    */
   sourcedSchema?: Response_SourcedSchema | undefined;
+
+  /**
+   * @generated from field: capture.Response.BackfillBegin backfill_begin = 9;
+   */
+  backfillBegin?: Response_BackfillBegin | undefined;
+
+  /**
+   * @generated from field: capture.Response.BackfillComplete backfill_complete = 10;
+   */
+  backfillComplete?: Response_BackfillComplete | undefined;
 
   /**
    * Reserved for the runtime; connectors ignore it.
@@ -432,6 +496,14 @@ export type Response_Discovered_Binding = Message<"capture.Response.Discovered.B
    * @generated from field: repeated string resource_path = 6;
    */
   resourcePath: string[];
+
+  /**
+   * The source has no natural key: the connector chose this one, and
+   * users may change the collection key without it being put back.
+   *
+   * @generated from field: bool is_fallback_key = 7;
+   */
+  isFallbackKey: boolean;
 };
 
 /**
@@ -485,6 +557,13 @@ export type Response_Applied = Message<"capture.Response.Applied"> & {
    * @generated from field: string action_description = 1;
    */
   actionDescription: string;
+
+  /**
+   * An update of the connector state; Apply is then invoked again with it.
+   *
+   * @generated from field: flow.ConnectorState state = 2;
+   */
+  state?: ConnectorState | undefined;
 };
 
 /**
@@ -580,6 +659,45 @@ export type Response_SourcedSchema = Message<"capture.Response.SourcedSchema"> &
  */
 export const Response_SourcedSchemaSchema: GenMessage<Response_SourcedSchema> = /*@__PURE__*/
   messageDesc(file_capture_capture, 1, 7);
+
+/**
+ * A binding's backfill starts: documents captured before it are superseded.
+ * It must be the only message of its checkpoint.
+ *
+ * @generated from message capture.Response.BackfillBegin
+ */
+export type Response_BackfillBegin = Message<"capture.Response.BackfillBegin"> & {
+  /**
+   * @generated from field: uint32 binding = 1;
+   */
+  binding: number;
+};
+
+/**
+ * Describes the message capture.Response.BackfillBegin.
+ * Use `create(Response_BackfillBeginSchema)` to create a new message.
+ */
+export const Response_BackfillBeginSchema: GenMessage<Response_BackfillBegin> = /*@__PURE__*/
+  messageDesc(file_capture_capture, 1, 8);
+
+/**
+ * A binding's backfill is complete. It must be the only message of its checkpoint.
+ *
+ * @generated from message capture.Response.BackfillComplete
+ */
+export type Response_BackfillComplete = Message<"capture.Response.BackfillComplete"> & {
+  /**
+   * @generated from field: uint32 binding = 1;
+   */
+  binding: number;
+};
+
+/**
+ * Describes the message capture.Response.BackfillComplete.
+ * Use `create(Response_BackfillCompleteSchema)` to create a new message.
+ */
+export const Response_BackfillCompleteSchema: GenMessage<Response_BackfillComplete> = /*@__PURE__*/
+  messageDesc(file_capture_capture, 1, 9);
 
 /**
  * @generated from service capture.Connector

@@ -100,7 +100,13 @@ async function capture() {
     } else if (req.validate) {
       write([json ? { validated: { bindings: req.validate.bindings.map((b, i) => ({ resourcePath: [`raw${i}`] })) } } : PROTO.validated()]);
     } else if (req.apply) {
-      write([json ? { applied: {} } : PROTO.applied()]);
+      // "capture-apply-rounds": the first Apply records work in its state;
+      // the runtime must call Apply again with the reduced state.
+      if (scenario === "capture-apply-rounds" && !req.apply.state?.drained) {
+        write([{ applied: { actionDescription: "drained", state: { updated: { drained: true }, mergePatch: true } } }]);
+      } else if (scenario === "capture-apply-rounds") {
+        write([{ applied: { actionDescription: `applied after ${JSON.stringify(req.apply.state)}` } }]);
+      } else write([json ? { applied: {} } : PROTO.applied()]);
     } else if (req.open) {
       return captureSession(req.open);
     }
@@ -129,6 +135,28 @@ async function captureSession(open) {
       if (!ack2?.acknowledge) fail(`expected a second Acknowledge, got ${JSON.stringify(ack2)}`);
       return;
     }
+    case "capture-apply-rounds":
+    case "one-checkpoint":
+      write([{ opened: {} }, { captured: { doc: { id: 1, n: 1 } } }, { checkpoint: { state: { updated: { one: true }, mergePatch: true } } }]);
+      break;
+    case "backfill-marker-with-docs":
+      // A BackfillBegin in the same checkpoint as a document.
+      write([{ opened: {} }, { captured: { doc: { id: 1, n: 1 } } }, { backfillBegin: {} }, { checkpoint: { state: { updated: {}, mergePatch: true } } }]);
+      break;
+    case "backfill-marker-then-doc":
+      write([{ opened: {} }, { backfillBegin: {} }, { captured: { doc: { id: 1, n: 1 } } }, { checkpoint: { state: { updated: {}, mergePatch: true } } }]);
+      break;
+    case "backfill-markers-alone":
+      write([
+        { opened: {} },
+        { backfillBegin: {} },
+        { checkpoint: { state: { updated: { began: true }, mergePatch: true } } },
+        { captured: { doc: { id: 1, n: 1 } } },
+        { checkpoint: { state: { updated: {}, mergePatch: true } } },
+        { backfillComplete: {} },
+        { checkpoint: { state: { updated: { done: true }, mergePatch: true } } },
+      ]);
+      break;
     case "opened-not-first":
       write([{ checkpoint: { state: { updated: {}, mergePatch: true } } }]);
       break;
@@ -165,12 +193,21 @@ async function materialize() {
         {
           validated: {
             bindings: req.validate.bindings.map((b, i) => {
+              // Direct form (collection) or indirect (linkedCollections + collectionIndex).
+              const collection = b.collection ?? req.validate.linkedCollections[b.collectionIndex ?? 0];
               const constraints = {};
-              for (const p of b.collection.projections) {
+              const projectionConstraints = [];
+              for (const p of collection.projections) {
                 const type = p.isPrimaryKey || p.ptr === "" ? "LOCATION_REQUIRED" : "FIELD_OPTIONAL";
                 constraints[p.field] = { type, reason: "raw" };
+                // "mat-constraint-forms-disagree": the list forbids what the map allows.
+                const listType = scenario === "mat-constraint-forms-disagree" && type === "FIELD_OPTIONAL" ? "FIELD_FORBIDDEN" : type;
+                projectionConstraints.push({ field: p.field, constraint: { type: listType, reason: "raw" } });
               }
-              return { constraints, resourcePath: [`raw${i}`], deltaUpdates: dec(b.resourceConfig)?.delta === true };
+              const out = { constraints, resourcePath: [`raw${i}`], deltaUpdates: dec(b.resourceConfig)?.delta === true };
+              // "mat-legacy-constraints-only": answers as connectors did before projection constraints.
+              if (scenario !== "mat-legacy-constraints-only") out.projectionConstraints = projectionConstraints;
+              return out;
             }),
           },
         },
