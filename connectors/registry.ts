@@ -8,6 +8,7 @@ import type { Connector } from "../src/sdk/types.js";
 const loaders: Record<string, () => Promise<Connector>> = {
   "source-hello-world": async () => (await import("./source-hello-world/connector.js")).default,
   "source-postgres": async () => (await import("./source-postgres/connector.js")).default,
+  "source-mysql": async () => (await import("./source-mysql/connector.js")).default,
   "materialize-postgres": async () => (await import("./materialize-postgres/connector.js")).default,
   "materialize-redis": async () => (await import("./materialize-redis/connector.js")).default,
 };

@@ -5,13 +5,19 @@
  *   D<binding>\t<document JSON>   S<binding>\t<schema JSON>   C<state update JSON>
  * and reads acknowledgements from stdin, one count per line.
  * Usage: node test-driver.js '<config JSON>' '<bindings JSON>' '<state JSON>'
+ * TRIBUTARY_DRIVER_CONNECTOR names another capture connector of the registry
+ * to run instead of source-postgres (source-mysql's tests use this driver too).
  */
 import { createInterface } from "node:readline";
 import { RawJson, type CaptureOutput, type StateUpdate } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
-import connector from "./connector.js";
+import pgConnector from "./connector.js";
+import { loadConnector } from "../registry.js";
+import type { CaptureConnector } from "../../src/sdk/types.js";
 
 const [config, bindings, state] = process.argv.slice(2).map((a) => JSON.parse(a));
+const other = process.env.TRIBUTARY_DRIVER_CONNECTOR;
+const connector = (other ? await loadConnector(other) : pgConnector) as CaptureConnector;
 let buffered = "";
 
 function write(force: boolean): void | Promise<void> {

@@ -172,13 +172,14 @@ export class DriverProcess {
   private readonly child: import("node:child_process").ChildProcess;
   private waiters: (() => void)[] = [];
 
-  constructor(config: Record<string, unknown>, bindings: TestBinding[], state: CaptureState, opts: { keep?: boolean } = {}) {
+  /** `connector`: another capture connector of the registry to run in the driver (default source-postgres). */
+  constructor(config: Record<string, unknown>, bindings: TestBinding[], state: CaptureState, opts: { keep?: boolean; connector?: string } = {}) {
     const keep = opts.keep ?? true;
     this.state = state;
     const script = new URL("../../dist/connectors/source-postgres/test-driver.js", import.meta.url).pathname.replace("/dist/dist/", "/dist/");
     this.child = spawn(process.execPath, [script, JSON.stringify(config), JSON.stringify(bindings), JSON.stringify(state)], {
       stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
+      env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn", ...(opts.connector ? { TRIBUTARY_DRIVER_CONNECTOR: opts.connector } : {}) },
     });
     this.child.stderr!.on("data", (b) => (this.stderr += b));
     this.child.stdin!.on("error", () => {});

@@ -1,0 +1,66 @@
+/**
+ * Backfill queries: a table is read chunk by chunk in key order (keyset
+ * pagination: each chunk starts after the last key of the previous one, so
+ * the cursor kept in the checkpoint resumes a backfill after any crash).
+ *
+ * The "after" condition is written out as k1 > a OR (k1 = a AND k2 > b) …
+ * rather than a row comparison, which MariaDB does not turn into an index
+ * range. Numeric key values are written as numeric literals: MySQL compares
+ * a number column with a string as doubles, which would round BIGINTs.
+ */
+import type mysql from "mysql2/promise";
+import { qualified, quoteIdent } from "./connection.js";
+import type { ColumnInfo } from "./discovery.js";
+import type { Kind } from "./values.js";
+
+export interface BackfillTable {
+  schema: string;
+  name: string;
+  columns: ColumnInfo[];
+  key: string[];
+}
+
+/** A key value as kept in the backfill cursor: text, or base64 for byte strings. */
+export function cursorValue(kind: Kind, v: unknown): string {
+  if (Buffer.isBuffer(v)) return v.toString("base64");
+  return String(v);
+}
+
+function literal(conn: mysql.Connection, kind: Kind, v: string): string {
+  switch (kind) {
+    case "int":
+    case "year":
+      if (!/^-?\d+$/.test(v)) throw new Error("backfill cursor holds a non-integer value for an integer key");
+      return v;
+    case "decimal":
+    case "float":
+    case "double":
+      if (!/^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(v)) throw new Error("backfill cursor holds a non-numeric value for a numeric key");
+      return v;
+    case "binary":
+    case "bit":
+      return `X'${Buffer.from(v, "base64").toString("hex")}'`;
+    default:
+      return conn.escape(v);
+  }
+}
+
+function selectList(t: BackfillTable): string {
+  // FLOAT reads as 32-bit binary through CAST, since its text form is rounded to 6 digits.
+  return t.columns.map((c) => (c.kind === "float" ? `CAST(${quoteIdent(c.name)} AS DOUBLE)` : quoteIdent(c.name))).join(", ");
+}
+
+export function keyedChunkSql(conn: mysql.Connection, t: BackfillTable, after: string[] | null, limit: number): string {
+  const keys = t.key.map((k) => t.columns.find((c) => c.name === k)!);
+  let where = "";
+  if (after) {
+    const lits = keys.map((c, i) => literal(conn, c.kind, after[i]!));
+    const ors: string[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const eqs = keys.slice(0, i).map((c, j) => `${quoteIdent(c.name)} = ${lits[j]}`);
+      ors.push("(" + [...eqs, `${quoteIdent(keys[i].name)} > ${lits[i]}`].join(" AND ") + ")");
+    }
+    where = ` WHERE ${ors.join(" OR ")}`;
+  }
+  return `SELECT ${selectList(t)} FROM ${qualified(t.schema, t.name)}${where} ORDER BY ${keys.map((c) => quoteIdent(c.name)).join(", ")} LIMIT ${limit}`;
+}

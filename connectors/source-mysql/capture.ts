@@ -1,0 +1,533 @@
+/**
+ * One capture session: backfills tables chunk by chunk while the binlog is
+ * read, and turns row events into documents and checkpoints.
+ *
+ * Consistency between backfill and binlog (the watermark approach of
+ * source-postgres, with the binlog's own end as the watermark): after each
+ * backfill chunk, the server's binlog end is read, and the binlog is read
+ * up to it before the single checkpoint that records the chunk. Every
+ * transaction the chunk's read saw, and every later one up to the
+ * watermark, is in the binlog before it, so its changes are emitted after
+ * the chunk's rows in the same checkpoint: the last document of each key
+ * is its state at the watermark. A table being backfilled has its changes
+ * emitted only for keys already read (integer keys, whose order we can
+ * compare exactly) or all of them (other keys: a later chunk overwrites any
+ * row emitted ahead of it, and a deleted row is simply not read again).
+ *
+ * Column lists come from each TABLE_MAP event (binlog_row_metadata=FULL
+ * puts the names in the event itself), so a row is always decoded with the
+ * columns it was written with, whatever ALTER TABLE did since.
+ */
+import { randomInt } from "node:crypto";
+import type mysql from "mysql2/promise";
+import { RawJson, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
+import { ConnectorError } from "../../src/sdk/errors.js";
+import type { EndpointConfig, ResourceConfig } from "./config.js";
+import { binlogEnd, comparePositions, connect } from "./connection.js";
+import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
+import { RowEncoder } from "./encoder.js";
+import { cursorValue, keyedChunkSql } from "./backfill.js";
+import { BinlogReader, type BinlogItem, type Position } from "./binlog.js";
+import { checkPrerequisites, formatFailures, resolveZone } from "./prerequisites.js";
+import { kindOfBinlogType, type Kind, type ValueContext } from "./values.js";
+
+export type Mode = "pending" | "backfill" | "active";
+
+export interface BindingState {
+  mode: Mode;
+  /** Key values (text, base64 for byte strings) of the last row read; null before the first chunk. */
+  after?: string[] | null;
+  /** Rows read by the backfill so far. */
+  backfilled?: number;
+}
+
+export interface CaptureState {
+  /** Binlog resume point: "<file>:<position>", always at a transaction boundary. */
+  cursor?: string;
+  /** GTID position at the cursor (MariaDB: gtid_binlog_pos form), when known. */
+  gtid?: string;
+  bindingStateV1?: Record<string, BindingState | null>;
+}
+
+interface Bound {
+  index: number;
+  stateKey: string;
+  table: TableInfo;
+  encoder: RowEncoder;
+  state: BindingState;
+  /** Stream filter: keys ≤ this were read by the backfill (precise mode only). */
+  filterAfter: bigint[] | null;
+  precise: boolean;
+  /** Column names and kinds as the binlog last described them. */
+  streamSig: string;
+}
+
+interface StreamTable {
+  bound?: Bound;
+  encoder?: RowEncoder;
+}
+
+export function parseCursor(s: string): Position {
+  const i = s.lastIndexOf(":");
+  const pos = Number(s.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(pos)) throw new ConnectorError(`capture state /cursor ${JSON.stringify(s)} is not <file>:<position>`);
+  return { file: s.slice(0, i), pos };
+}
+
+const fmt = (p: Position) => `${p.file}:${p.pos}`;
+
+function isConnectionError(err: unknown): boolean {
+  if (err instanceof ConnectorError) return false;
+  const e = err as { code?: string; fatal?: boolean; message?: string };
+  return (
+    e?.fatal === true ||
+    /^(PROTOCOL_CONNECTION_LOST|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ER_SERVER_SHUTDOWN|ER_CONNECTION_KILLED)$/.test(String(e?.code)) ||
+    /Connection lost|closed state|server has gone away|shutdown in progress/i.test(String(e?.message))
+  );
+}
+
+export class MySqlCapture {
+  private sql!: mysql.Connection;
+  private reader!: BinlogReader;
+  private readonly bound: Bound[] = [];
+  private tables = new Map<number, StreamTable>();
+  private vctx!: ValueContext;
+  private serverId = 0;
+
+  /** Resume point after the last event processed. */
+  private cursor: Position = { file: "", pos: 0 };
+  private gtid: string | undefined;
+  private checkpointed: Position = { file: "", pos: 0 };
+  private docsSinceCheckpoint = 0;
+  private lastCheckpointAt = 0;
+  private inTx = false;
+  private txSource = "";
+  private txSeq = 0;
+  private stopping = false;
+  private fatal: Error | null = null;
+
+  constructor(
+    private readonly cfg: EndpointConfig,
+    private readonly req: CaptureOpen<EndpointConfig, ResourceConfig>,
+    private readonly out: CaptureOutput,
+    private readonly ctx: Context,
+  ) {}
+
+  async run(): Promise<void> {
+    const { signal } = this.ctx;
+    const onAbort = () => {
+      this.stopping = true;
+    };
+    if (signal.aborted) return;
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      this.sql = await connect(this.cfg);
+      this.serverId = this.cfg.server_id || randomInt(1 << 20, 2 ** 31);
+      const failures = await checkPrerequisites(this.sql, this.cfg, this.req.bindings.map((b) => b.resourceConfig), this.serverId);
+      if (failures.length > 0) throw new ConnectorError(formatFailures(failures));
+      this.vctx = { zone: await resolveZone(this.sql, this.cfg) };
+      await this.loadBindings();
+      const patch = this.reconcile();
+      const state = this.req.state ?? {};
+      if (state.cursor) {
+        this.cursor = parseCursor(state.cursor);
+        this.gtid = state.gtid;
+      } else {
+        this.cursor = await binlogEnd(this.sql);
+        this.gtid = await this.serverGtid();
+      }
+      this.checkpointed = this.cursor;
+      await this.out.opened();
+      for (const b of this.bound) await this.out.sourcedSchema(b.index, sourcedSchema(b.table.columns, b.table.key));
+      await this.checkpoint({ ...this.position(), bindingStateV1: patch });
+      await this.runWithReconnects();
+    } catch (err) {
+      if (this.stopping && !(err instanceof ConnectorError)) return;
+      throw err;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      await this.reader?.close().catch(() => {});
+      await this.sql?.end().catch(() => {});
+    }
+  }
+
+  private position(): CaptureState {
+    return this.gtid ? { cursor: fmt(this.cursor), gtid: this.gtid } : { cursor: fmt(this.cursor) };
+  }
+
+  private async serverGtid(): Promise<string | undefined> {
+    const [rows] = (await this.sql.query("SELECT @@GLOBAL.gtid_binlog_pos AS g").catch(() => [[]])) as any;
+    const g = rows?.[0]?.g;
+    return typeof g === "string" && g !== "" ? g : undefined;
+  }
+
+  // ------------------------------------------------------------------ setup
+
+  private async loadBindings(): Promise<void> {
+    const wanted = this.req.bindings.map((b) => ({ schema: b.resourceConfig.namespace, table: b.resourceConfig.stream }));
+    const tables = await listTables(this.sql, [...new Set(wanted.map((w) => w.schema))], wanted);
+    this.req.bindings.forEach((b, index) => {
+      const r = b.resourceConfig;
+      const table = tables.find((t) => t.schema === r.namespace && t.name === r.stream);
+      if (!table) throw new ConnectorError(`binding ${index} (${r.namespace}.${r.stream}): the table does not exist or is not visible to the capture user`);
+      if (table.key.length === 0) {
+        throw new ConnectorError(`binding ${index} (${r.namespace}.${r.stream}): the table has no primary key or unique index over NOT NULL columns to capture it by`);
+      }
+      const precise = table.key.every((k) => table.columns.find((c) => c.name === k)!.kind === "int");
+      this.bound.push({
+        index,
+        stateKey: b.stateKey,
+        table,
+        encoder: new RowEncoder(table.schema, table.name, table.columns, table.key, this.vctx),
+        state: { mode: "pending" },
+        filterAfter: null,
+        precise,
+        streamSig: "",
+      });
+    });
+  }
+
+  private reconcile(): Record<string, BindingState | null> {
+    const prev: Record<string, BindingState | null> = (this.req.state as CaptureState | undefined)?.bindingStateV1 ?? {};
+    const patch: Record<string, BindingState | null> = {};
+    for (const b of this.bound) {
+      let s = prev[b.stateKey];
+      if (!s) {
+        s = { mode: "pending" };
+        patch[b.stateKey] = s;
+      }
+      b.state = s;
+      this.resetFilter(b);
+    }
+    for (const k of Object.keys(prev)) if (!this.bound.some((b) => b.stateKey === k)) patch[k] = null;
+    return patch;
+  }
+
+  private resetFilter(b: Bound): void {
+    b.filterAfter = b.precise && b.state.after ? b.state.after.map((v) => BigInt(v)) : null;
+  }
+
+  // ------------------------------------------------------------- main loop
+
+  private async runWithReconnects(): Promise<void> {
+    let failures = 0;
+    for (;;) {
+      try {
+        if (!this.reader) this.reader = BinlogReader.start(this.cfg, this.checkpointed, this.serverId);
+        while (!this.stopping) {
+          const b = this.bound.find((x) => x.state.mode !== "active");
+          if (b) await this.backfillChunk(b);
+          else await this.pump(null);
+        }
+        return;
+      } catch (err) {
+        if (this.stopping) return;
+        if (!isConnectionError(err) || failures >= 8) throw err;
+        failures++;
+        const delay = Math.min(30_000, 500 * 2 ** failures);
+        this.ctx.log.warn("lost the connection to the database; reconnecting", { error: String((err as Error).message), attempt: failures, delayMs: delay });
+        await this.reader?.close().catch(() => {});
+        this.reader = undefined as unknown as BinlogReader;
+        await this.sql.end().catch(() => {});
+        await new Promise((r) => setTimeout(r, delay));
+        if (this.stopping) return;
+        try {
+          this.sql = await connect(this.cfg);
+          // Everything after the last checkpoint is read again: documents already sent are repeated, not lost.
+          this.cursor = this.checkpointed;
+          this.inTx = false;
+          this.tables = new Map();
+          for (const b of this.bound) this.resetFilter(b);
+          failures = failures > 0 ? failures : 0;
+        } catch (e) {
+          if (!isConnectionError(e)) throw e;
+        }
+      }
+    }
+  }
+
+  // --------------------------------------------------------------- backfill
+
+  private async backfillChunk(b: Bound): Promise<void> {
+    if (b.state.mode === "pending") await this.beginBackfill(b);
+    const t = b.table;
+    const state: BindingState = { ...b.state };
+    const limit = this.cfg.backfill_chunk_size;
+    const source = `,"snapshot":true,"ts_ms":${Date.now()}`;
+    const rows = await this.readChunk(b, state.after ?? null, limit);
+    let last: string[] | null = state.after ?? null;
+    for (const vals of rows) {
+      await this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", source)));
+    }
+    if (rows.length > 0) {
+      const lastRow = rows[rows.length - 1];
+      last = b.encoder.keyIdx.map((i, k) => cursorValue(t.columns.find((c) => c.name === t.key[k])!.kind, lastRow[i]));
+    }
+    const done = rows.length < limit;
+    state.after = last;
+    state.backfilled = (state.backfilled ?? 0) + rows.length;
+    if (done) {
+      state.mode = "active";
+      delete state.after;
+    }
+    // Changes to rows this chunk covered are emitted from here on; then read the binlog to its end.
+    const before = b.state;
+    b.state = { ...state, mode: state.mode === "active" ? "active" : "backfill" } as BindingState;
+    this.resetFilter(b);
+    try {
+      await this.pump(await binlogEnd(this.sql));
+    } catch (err) {
+      b.state = before;
+      this.resetFilter(b);
+      throw err;
+    }
+    if (this.stopping) return;
+    this.ctx.log.debug("backfill chunk", { table: `${t.schema}.${t.name}`, rows: rows.length, done });
+    if (done) this.ctx.log.info("backfill complete", { table: `${t.schema}.${t.name}`, rows: state.backfilled });
+    const updated = { ...this.position(), bindingStateV1: { [b.stateKey]: state } };
+    if (done) await this.markerCheckpoint("complete", b, updated);
+    else await this.checkpoint(updated);
+  }
+
+  /** One chunk's rows; a column dropped or added since the catalog was read refreshes it once. */
+  private async readChunk(b: Bound, after: string[] | null, limit: number): Promise<unknown[][]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const [rows] = await this.sql.query({ sql: keyedChunkSql(this.sql, b.table, after, limit), rowsAsArray: true });
+        return rows as unknown[][];
+      } catch (err) {
+        const errno = (err as { errno?: number }).errno;
+        if (errno === 1146) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
+        if (errno !== 1054 || attempt > 0) throw err;
+        await this.refreshCatalog(b);
+      }
+    }
+  }
+
+  private async refreshCatalog(b: Bound): Promise<void> {
+    const [fresh] = await listTables(this.sql, [b.table.schema], [{ schema: b.table.schema, table: b.table.name }]);
+    if (!fresh) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
+    const missing = b.table.key.filter((k) => !fresh.columns.some((c) => c.name === k));
+    if (missing.length > 0) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): key column(s) ${missing.join(", ")} no longer exist`);
+    b.table = { ...b.table, columns: fresh.columns };
+    b.encoder = new RowEncoder(b.table.schema, b.table.name, b.table.columns, b.table.key, this.vctx);
+  }
+
+  private async beginBackfill(b: Bound): Promise<void> {
+    const state: BindingState = { mode: "backfill", after: null, backfilled: 0 };
+    await this.markerCheckpoint("begin", b, { ...this.position(), bindingStateV1: { [b.stateKey]: state } });
+    b.state = state;
+    this.resetFilter(b);
+  }
+
+  private async markerCheckpoint(kind: "begin" | "complete", b: Bound, updated: CaptureState): Promise<void> {
+    const update = { updated, mergePatch: true };
+    if (kind === "begin") await this.out.backfillBegin(b.index, update);
+    else await this.out.backfillComplete(b.index, update);
+    this.checkpointed = this.cursor;
+    this.docsSinceCheckpoint = 0;
+    this.lastCheckpointAt = Date.now();
+  }
+
+  private async checkpoint(updated: CaptureState): Promise<void> {
+    await this.out.checkpoint({ updated, mergePatch: true });
+    this.checkpointed = this.cursor;
+    this.docsSinceCheckpoint = 0;
+    this.lastCheckpointAt = Date.now();
+  }
+
+  // ----------------------------------------------------------------- binlog
+
+  /**
+   * Reads the binlog. With a watermark, returns once every transaction
+   * before it has been processed, without checkpoints of its own (the
+   * caller checkpoints); without one, runs until the session stops,
+   * checkpointing at transaction boundaries.
+   */
+  private async pump(until: Position | null): Promise<void> {
+    const heartbeatMs = this.cfg.heartbeat_interval_seconds * 1000;
+    for (;;) {
+      if (this.fatal) throw this.fatal;
+      if (this.stopping) return;
+      if (!this.inTx) {
+        if (until && comparePositions(this.cursor, until) >= 0) return;
+        if (!until && this.docsSinceCheckpoint > 0 && this.reader.buffered() === 0) await this.checkpoint(this.position());
+      }
+      const item = await this.reader.next(until ? 1000 : Math.min(heartbeatMs, 1000));
+      if (!item) {
+        // Idle: keep the checkpointed position fresh (it moves with other tables' and databases' writes).
+        if (!until && !this.inTx && comparePositions(this.cursor, this.checkpointed) !== 0 && Date.now() - this.lastCheckpointAt >= heartbeatMs) {
+          await this.checkpoint(this.position());
+        }
+        continue;
+      }
+      await this.onEvent(item, until === null);
+    }
+  }
+
+  private async onEvent(item: BinlogItem, mayCheckpoint: boolean): Promise<void> {
+    const e = item.event;
+    const name: string = e.getEventName();
+    switch (name) {
+      case "tablemap":
+        this.inTx = true;
+        await this.onTableMap(e);
+        break;
+      case "writerows":
+      case "updaterows":
+      case "deleterows":
+        await this.onRows(name, e);
+        break;
+      case "mariadbgtid":
+        if (!e.standalone) this.beginTx(item);
+        break;
+      case "query": {
+        const q = String(e.query).trim();
+        if (/^(BEGIN|START TRANSACTION|XA START)/i.test(q)) this.beginTx(item);
+        else if (/^(COMMIT|ROLLBACK|XA COMMIT|XA ROLLBACK)/i.test(q)) this.endTx(item);
+        else await this.onStatement(e.schema, q);
+        break;
+      }
+      case "xid":
+      case "xaprepare":
+        this.endTx(item);
+        break;
+    }
+    if (!this.inTx) {
+      this.cursor = { file: item.file, pos: item.pos };
+      if (name === "xid" || name === "query") {
+        const g = this.reader && (e.gtid as string | undefined);
+        if (g) this.gtid = this.mergeGtid(g);
+      }
+      if (mayCheckpoint && (name === "xid" || name === "query")) await this.maybeCheckpoint();
+    }
+  }
+
+  /** MariaDB GTID position with this transaction's domain moved to it (one GTID per domain). */
+  private mergeGtid(g: string): string {
+    const m = /^(\d+)-\d+-\d+$/.exec(g);
+    if (!m) return g;
+    const parts = (this.gtid ?? "").split(",").filter((p) => p && !p.startsWith(`${m[1]}-`));
+    return [...parts, g].sort().join(",");
+  }
+
+  private beginTx(item: BinlogItem): void {
+    this.inTx = true;
+    this.txSeq = 0;
+    const ts = Number(item.event.timestamp) || Date.now();
+    this.txSource = `,"ts_ms":${ts}` + (item.event.gtid ? `,"txid":${JSON.stringify(String(item.event.gtid))}` : "");
+    this.txCursor = `${item.file}:${item.pos}`;
+  }
+  private txCursor = "";
+
+  private endTx(_item: BinlogItem): void {
+    this.inTx = false;
+  }
+
+  private async maybeCheckpoint(): Promise<void> {
+    const now = Date.now();
+    const caughtUp = this.reader.buffered() === 0;
+    if (this.docsSinceCheckpoint === 0) {
+      if (caughtUp && now - this.lastCheckpointAt >= this.cfg.heartbeat_interval_seconds * 1000 && comparePositions(this.cursor, this.checkpointed) !== 0) {
+        await this.checkpoint(this.position());
+      }
+      return;
+    }
+    if (caughtUp || this.docsSinceCheckpoint >= 20_000 || now - this.lastCheckpointAt >= 250) await this.checkpoint(this.position());
+  }
+
+  /** DDL and other statements: a captured table altered, dropped or renamed refreshes or stops the capture. */
+  private async onStatement(schema: string, q: string): Promise<void> {
+    if (!/^(ALTER|DROP|RENAME|TRUNCATE|CREATE)\b/i.test(q)) return;
+    const lower = q.toLowerCase();
+    for (const b of this.bound) {
+      if (!lower.includes(b.table.name.toLowerCase())) continue;
+      if (/^TRUNCATE/i.test(q) && (schema === b.table.schema || lower.includes(b.table.schema.toLowerCase()))) {
+        this.ctx.log.warn("TRUNCATE is not captured: the collection keeps documents of the removed rows", { table: `${b.table.schema}.${b.table.name}`, binding: b.index });
+        continue;
+      }
+      // The catalog may already be ahead of this statement; the backfill reads the table as it is now, and the
+      // stream's columns come from TABLE_MAP events, so neither goes out of step.
+      const [fresh] = await listTables(this.sql, [b.table.schema], [{ schema: b.table.schema, table: b.table.name }]);
+      if (!fresh) {
+        this.fatal = new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
+        continue;
+      }
+      await this.refreshCatalog(b);
+    }
+  }
+
+  private async onTableMap(e: any): Promise<void> {
+    const entry = e.tableMap?.[e.tableId];
+    const b = this.bound.find((x) => x.table.schema === e.schemaName && x.table.name === e.tableName);
+    if (!b || !entry?.columns) {
+      this.tables.set(e.tableId, { bound: undefined });
+      return;
+    }
+    const catalogKind = new Map<string, Kind>(b.table.columns.map((c) => [c.name, c.kind]));
+    const columns = (entry.columns as { name: string; type: number; charset: string | null }[]).map((c) => ({
+      name: c.name,
+      kind: kindOfBinlogType(c.type, c.charset ?? null, catalogKind.get(c.name)),
+    }));
+    const missing = b.table.key.filter((k) => !columns.some((c) => c.name === k));
+    if (missing.length > 0) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): key column(s) ${missing.join(", ")} no longer exist`);
+    const encoder = new RowEncoder(b.table.schema, b.table.name, columns, b.table.key, this.vctx);
+    this.tables.set(e.tableId, { bound: b, encoder });
+    const sig = columns.map((c) => `${c.name}\u0000${c.kind}`).join("\u0001");
+    if (sig === b.streamSig) return;
+    const first = b.streamSig === "";
+    b.streamSig = sig;
+    const catalogSig = b.table.columns.map((c) => `${c.name}\u0000${c.kind}`).join("\u0001");
+    if (first && sig === catalogSig) return;
+    // The table changed shape: tell the runtime. Nullability is not in the event: unknown columns are nullable.
+    if (sig !== catalogSig) await this.refreshCatalog(b).catch(() => {});
+    const notNull = new Map(b.table.columns.map((c) => [c.name, c.notNull]));
+    this.ctx.log.info("table columns changed", { table: `${b.table.schema}.${b.table.name}`, columns: columns.map((c) => c.name) });
+    await this.out.sourcedSchema(b.index, sourcedSchema(columns.map((c) => ({ ...c, notNull: notNull.get(c.name) ?? false })), b.table.key));
+  }
+
+  private async onRows(name: string, e: any): Promise<void> {
+    const st = this.tables.get(e.tableId);
+    if (!st) throw new Error(`binlog row event for table id ${e.tableId} before its TABLE_MAP event`);
+    const b = st.bound;
+    if (!b || b.state.mode === "pending") return;
+    const enc = st.encoder!;
+    for (const row of e.rows as any[]) {
+      const source = `${this.txSource},"cursor":"${this.txCursor}:${this.txSeq++}"`;
+      if (name === "writerows") {
+        if (this.passes(b, enc, row)) await this.emit(b, enc.document(enc.fromObject(row), "c", source));
+      } else if (name === "deleterows") {
+        if (this.passes(b, enc, row)) await this.emit(b, enc.document(enc.fromObject(row), "d", source));
+      } else {
+        const { before, after } = row;
+        if (enc.keyOf(before) !== enc.keyOf(after)) {
+          // The row moved to another key: delete the old document, create the new one.
+          if (this.passes(b, enc, before)) await this.emit(b, enc.document(enc.fromObject(before), "d", source));
+          if (this.passes(b, enc, after)) await this.emit(b, enc.document(enc.fromObject(after), "c", source));
+        } else if (this.passes(b, enc, after)) {
+          await this.emit(b, enc.document(enc.fromObject(after), "u", source, enc.fromObject(before)));
+        }
+      }
+    }
+  }
+
+  /** Whether a change of a backfilling table is emitted now (see the module comment). */
+  private passes(b: Bound, enc: RowEncoder, row: Record<string, unknown>): boolean {
+    if (b.state.mode !== "backfill" || !b.precise) return true;
+    const after = b.filterAfter;
+    if (!after) return false;
+    for (let k = 0; k < after.length; k++) {
+      const v = row[enc.names[enc.keyIdx[k]]];
+      if (v === null || v === undefined) return true;
+      const x = BigInt(v as string | number);
+      if (x < after[k]) return true;
+      if (x > after[k]) return false;
+    }
+    return true;
+  }
+
+  private emit(b: Bound, doc: string): void | Promise<void> {
+    this.docsSinceCheckpoint++;
+    return this.out.document(b.index, new RawJson(doc));
+  }
+}

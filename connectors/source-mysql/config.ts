@@ -1,0 +1,123 @@
+/**
+ * Endpoint and resource configuration: the JSON schemas the connector
+ * advertises, and their normalised TypeScript form.
+ */
+import { ConnectorError } from "../../src/sdk/errors.js";
+import { parseZone } from "./timezone.js";
+
+export interface EndpointConfig {
+  address: string;
+  user: string;
+  password: string;
+  /** IANA zone or ±HH:MM that DATETIME values are read in; the server's time_zone when empty. */
+  timezone: string;
+  /** Replica server id of the binlog connection; random per session when 0. */
+  server_id: number;
+  backfill_chunk_size: number;
+  /** Databases to discover; all non-system databases when empty. */
+  databases: string[];
+  heartbeat_interval_seconds: number;
+}
+
+export interface ResourceConfig {
+  namespace: string;
+  stream: string;
+}
+
+export const configSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  title: "MySQL / MariaDB change-data capture",
+  type: "object",
+  required: ["address", "user"],
+  properties: {
+    address: { type: "string", title: "Server address", description: "host:port of the primary server (port defaults to 3306).", order: 0 },
+    user: { type: "string", title: "User", description: "A user with REPLICATION SLAVE, REPLICATION CLIENT and SELECT.", order: 1 },
+    password: { type: "string", title: "Password", secret: true, airbyte_secret: true, default: "", order: 2 },
+    timezone: {
+      type: "string",
+      title: "Time zone of DATETIME values",
+      description: 'An IANA zone ("Europe/Berlin") or offset ("-07:00") that DATETIME columns are read in. Defaults to the server\'s time_zone. TIMESTAMP columns carry their own zone and ignore this.',
+      default: "",
+      order: 3,
+    },
+    server_id: {
+      type: "integer",
+      title: "Replica server id",
+      description: "The server id the capture's binlog connection uses; it must differ from every server and replica in the topology. 0 (the default) picks a random one per session.",
+      default: 0,
+      minimum: 0,
+      maximum: 4294967295,
+      order: 4,
+    },
+    backfill_chunk_size: { type: "integer", title: "Backfill chunk size", description: "Rows read per backfill query.", default: 50000, minimum: 1, order: 5 },
+    databases: { type: "array", title: "Databases to discover", items: { type: "string" }, default: [], order: 6 },
+    heartbeat_interval_seconds: {
+      type: "number",
+      title: "Heartbeat interval",
+      description: "How often an idle capture checkpoints its binlog position.",
+      default: 60,
+      exclusiveMinimum: 0,
+      order: 7,
+    },
+  },
+} as const;
+
+export const resourceConfigSchema = {
+  $schema: "http://json-schema.org/draft-07/schema#",
+  title: "Table",
+  type: "object",
+  required: ["namespace", "stream"],
+  properties: {
+    namespace: { type: "string", title: "Database", "x-collection-name": false },
+    stream: { type: "string", title: "Table", "x-collection-name": true },
+  },
+} as const;
+
+/** Fills defaults and checks what the JSON schema cannot, naming the field at fault. */
+export function normalizeConfig(raw: unknown): EndpointConfig {
+  if (!raw || typeof raw !== "object") throw new ConnectorError("endpoint config must be an object");
+  const c = raw as Record<string, unknown>;
+  const str = (k: string, dflt?: string): string => {
+    const v = c[k] ?? dflt;
+    if (typeof v !== "string") throw new ConnectorError(`endpoint config /${k} must be a string${dflt === undefined ? " and is required" : ""}`);
+    return v;
+  };
+  const address = str("address");
+  if (!/^[^:\s]+(:\d{1,5})?$/.test(address) && !/^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(address)) {
+    throw new ConnectorError(`endpoint config /address must be host or host:port, like "db.example.com:3306"`);
+  }
+  const int = (k: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const v = c[k] ?? dflt;
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) throw new ConnectorError(`endpoint config /${k} must be an integer from ${min} to ${max}`);
+    return v as number;
+  };
+  const hb = c.heartbeat_interval_seconds ?? 60;
+  if (typeof hb !== "number" || !(hb > 0)) throw new ConnectorError("endpoint config /heartbeat_interval_seconds must be a positive number");
+  const timezone = str("timezone", "");
+  if (timezone !== "" && !parseZone(timezone)) throw new ConnectorError(`endpoint config /timezone must be an IANA zone name or an offset like "+02:00"`);
+  const dbs = c.databases ?? [];
+  if (!Array.isArray(dbs) || dbs.some((x) => typeof x !== "string")) throw new ConnectorError("endpoint config /databases must be an array of strings");
+  return {
+    address,
+    user: str("user"),
+    password: str("password", ""),
+    timezone,
+    server_id: int("server_id", 0, 0, 4294967295),
+    backfill_chunk_size: int("backfill_chunk_size", 50000, 1),
+    databases: dbs as string[],
+    heartbeat_interval_seconds: hb,
+  };
+}
+
+export function normalizeResource(raw: unknown, index: number): ResourceConfig {
+  const r = (raw ?? {}) as Record<string, unknown>;
+  for (const k of ["namespace", "stream"]) {
+    if (typeof r[k] !== "string" || r[k] === "") throw new ConnectorError(`binding ${index}: resource config /${k} must be a non-empty string`);
+  }
+  return { namespace: r.namespace as string, stream: r.stream as string };
+}
+
+export function hostPort(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(address)!;
+  return { host: m[1], port: m[2] ? Number(m[2]) : 3306 };
+}

@@ -1,0 +1,74 @@
+/**
+ * source-mysql: captures MySQL and MariaDB tables by backfilling them and
+ * following the binary log. See README.md for the server set-up and
+ * capture.ts for how the two are kept consistent.
+ */
+import type { CaptureConnector } from "../../src/sdk/types.js";
+import { ConnectorError } from "../../src/sdk/errors.js";
+import { configSchema, normalizeConfig, normalizeResource, resourceConfigSchema, type EndpointConfig, type ResourceConfig } from "./config.js";
+import { connect } from "./connection.js";
+import { collectionSchema, listTables, pointer, recommendedName } from "./discovery.js";
+import { checkPrerequisites, formatFailures } from "./prerequisites.js";
+import { MySqlCapture } from "./capture.js";
+
+const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
+  protocol: "capture",
+  name: "source-mysql",
+  configSchema: configSchema as unknown as Record<string, unknown>,
+  resourceConfigSchema: resourceConfigSchema as unknown as Record<string, unknown>,
+  documentationUrl: "https://github.com/tributary/tributary/tree/main/connectors/source-mysql",
+  resourcePathPointers: ["/namespace", "/stream"],
+
+  async discover(rawConfig) {
+    const cfg = normalizeConfig(rawConfig);
+    const conn = await connect(cfg);
+    try {
+      const tables = await listTables(conn, cfg.databases);
+      return tables
+        .filter((t) => t.key.length > 0)
+        .map((t) => ({
+          recommendedName: recommendedName(t.schema, t.name),
+          resourceConfig: { namespace: t.schema, stream: t.name },
+          documentSchema: collectionSchema(t),
+          key: t.key.map(pointer),
+          // A unique index is a key we chose among several, not the table's declared one.
+          isFallbackKey: t.keySource !== "primary key",
+          resourcePath: [t.schema, t.name],
+        }));
+    } finally {
+      await conn.end();
+    }
+  },
+
+  async validate(req) {
+    const cfg = normalizeConfig(req.config);
+    const resources = req.bindings.map((b, i) => normalizeResource(b.resourceConfig, i));
+    const conn = await connect(cfg);
+    try {
+      const failures = await checkPrerequisites(conn, cfg, resources, cfg.server_id);
+      const tables = await listTables(conn, [...new Set(resources.map((r) => r.namespace))], resources.map((r) => ({ schema: r.namespace, table: r.stream })));
+      resources.forEach((r) => {
+        const t = tables.find((x) => x.schema === r.namespace && x.name === r.stream);
+        if (t && t.key.length === 0) {
+          failures.push({ message: `${r.namespace}.${r.stream} has no primary key or unique index over NOT NULL columns`, fix: `ALTER TABLE ... ADD PRIMARY KEY (...); -- or remove its binding` });
+        }
+      });
+      if (failures.length > 0) throw new ConnectorError(formatFailures(failures));
+    } finally {
+      await conn.end();
+    }
+    return resources.map((r) => [r.namespace, r.stream]);
+  },
+
+  async apply() {
+    return "";
+  },
+
+  async open(req, out, ctx) {
+    const cfg = normalizeConfig(req.config);
+    const bindings = req.bindings.map((b, i) => ({ ...b, resourceConfig: normalizeResource(b.resourceConfig, i) }));
+    await new MySqlCapture(cfg, { ...req, config: cfg, bindings }, out, ctx).run();
+  },
+};
+
+export default connector;

@@ -1,0 +1,108 @@
+/**
+ * The type matrix: every MariaDB type reads the same through the backfill
+ * (text protocol) and the binlog (row images), with exact values where a
+ * JS number would round.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMariaDb, type MariaDbServer } from "../../test/support/mariadb-server.js";
+import { configFor, MemoryOutput, modeOf, startCapture } from "./testing.js";
+
+let db: MariaDbServer;
+beforeAll(async () => {
+  db = await startMariaDb();
+}, 120_000);
+afterAll(async () => {
+  await db?.stop();
+});
+
+const COLUMNS = `
+  id INT PRIMARY KEY,
+  ti TINYINT, tu TINYINT UNSIGNED, mi MEDIUMINT, bi BIGINT, bu BIGINT UNSIGNED,
+  d DECIMAL(65,30), d2 DECIMAL(10,4), f FLOAT, db DOUBLE,
+  dt DATE, dtm DATETIME(6), dt0 DATETIME, ts TIMESTAMP(3) NULL DEFAULT NULL, tm TIME(6), y YEAR,
+  b BIT(10), b64 BIT(64),
+  e ENUM('a','b,c','d'), s SET('x','y','z'), j JSON,
+  c CHAR(5), vc VARCHAR(50), tx TEXT, bin BINARY(4), vb VARBINARY(10), bl BLOB,
+  u UUID, g INT AS (ti + 1) VIRTUAL, gs INT AS (ti * 2) PERSISTENT`;
+
+const ROWS = `
+  (1, -128, 255, -8388608, -9223372036854775808, 18446744073709551615,
+   '12345678901234567890123456789012345.123456789012345678901234567890', -123.45, 1.2345678, 0.1,
+   '0000-00-00', '2024-03-10 02:30:00.123456', '0000-00-00 00:00:00', '2024-01-01 00:00:00.123', '-838:59:59.000000', 0,
+   b'1010101010', b'1111111111111111111111111111111111111111111111111111111111111111',
+   'b,c', 'x,z', '{"a": [1, 2.50, "x"], "big": 12345678901234567890}',
+   'ab', 'héllo ✓ 😀', 'multi\\nline "q"', X'00010200', X'ff00', X'deadbeef',
+   '123e4567-e89b-12d3-a456-426614174000'),
+  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (3, 127, 0, 8388607, 9223372036854775807, 0, '-0.000000000000000000000000000001', 0, -3.4e38, 1.7976931348623157e308,
+   '2020-00-15', '1999-12-31 23:59:59.999999', '1970-01-01 00:00:00', '2038-01-19 03:14:07.999', '12:00:00.5', 2155,
+   b'0', b'0', '', '', '[]', '', '', '', X'', X'', X'', '00000000-0000-0000-0000-000000000000')`;
+
+const INSERT = `INSERT INTO types (id, ti, tu, mi, bi, bu, d, d2, f, db, dt, dtm, dt0, ts, tm, y, b, b64, e, s, j, c, vc, tx, bin, vb, bl, u) VALUES`;
+
+describe("source-mysql types", () => {
+  it("reads every type the same from the backfill and the binlog, exactly", async () => {
+    await db.createDatabase("types");
+    await db.query(`USE types; CREATE TABLE types (${COLUMNS})`);
+    await db.query(`SET SESSION sql_mode = ''; USE types; ${INSERT} ${ROWS}`);
+    const out = new MemoryOutput();
+    const cap = startCapture(configFor(db, { timezone: "America/Los_Angeles" }), [{ namespace: "types", stream: "types" }], out);
+    await out.until(() => modeOf(out.state, "types%2Ftypes") === "active", 30_000, "backfill");
+    // The same rows again, through the binlog.
+    await db.query(`SET SESSION sql_mode = ''; USE types; ${INSERT} ${ROWS.replace(/\((\d)/g, (_, n) => `(10${n}`)}`);
+    await out.until(() => out.committed.filter((d) => d.doc.id > 100).length === 3, 30_000, "streamed rows");
+    await cap.stop();
+    expect(cap.error).toBeUndefined();
+
+    const strip = (doc: any) => {
+      const { id, _meta, ...rest } = doc;
+      return rest;
+    };
+    const byId = new Map(out.committed.map((d) => [d.doc.id, d]));
+    for (const id of [1, 2, 3]) {
+      expect(byId.get(id)!.doc._meta.source.snapshot).toBe(true);
+      expect(strip(byId.get(100 + id)!.doc)).toEqual(strip(byId.get(id)!.doc));
+      // Byte-identical JSON text, not only equal after parsing (which would hide rounded numbers).
+      const text = (t: string) => t.replace(/,?"_meta":\{.*$/, "").replace(/^\{"id":\d+,?/, "");
+      expect(text(byId.get(100 + id)!.text)).toBe(text(byId.get(id)!.text));
+    }
+    const r1 = byId.get(1)!;
+    expect(r1.text).toContain('"bu":18446744073709551615');
+    expect(r1.text).toContain('"bi":-9223372036854775808');
+    expect(r1.text).toContain('"b64":18446744073709551615');
+    expect(r1.doc).toMatchObject({
+      ti: -128,
+      tu: 255,
+      d: "12345678901234567890123456789012345.123456789012345678901234567890",
+      d2: "-123.4500",
+      f: 1.2345678,
+      db: 0.1,
+      dt: "0001-01-01",
+      // DATETIME is read in the configured zone (America/Los_Angeles: PDT began at 02:00, so 02:30 does not exist and reads as 03:30 PDT).
+      dtm: "2024-03-10T10:30:00.123456Z",
+      dt0: "0001-01-01T00:00:00Z",
+      // TIMESTAMP carries its own zone; the server's (-07:00) does not shift it.
+      tm: "-838:59:59.000000",
+      y: 0,
+      b: 682,
+      e: "b,c",
+      s: "x,z",
+      j: { a: [1, 2.5, "x"], big: 12345678901234567890 },
+      c: "ab",
+      vc: "héllo ✓ 😀",
+      tx: 'multi\nline "q"',
+      bin: Buffer.from([0, 1, 2, 0]).toString("base64"),
+      vb: Buffer.from([0xff, 0]).toString("base64"),
+      bl: Buffer.from([0xde, 0xad, 0xbe, 0xef]).toString("base64"),
+      u: "123e4567-e89b-12d3-a456-426614174000",
+      g: -127,
+      gs: -256,
+    });
+    expect(r1.text).toContain('"big": 12345678901234567890');
+    const [{ utc }] = await db.query(`SELECT DATE_FORMAT(CONVERT_TZ(ts, @@session.time_zone, '+00:00'), '%Y-%m-%dT%H:%i:%s.%fZ') AS utc FROM types.types WHERE id = 1`);
+    expect(r1.doc.ts).toBe(String(utc).replace(/(\.\d{3})\d{3}Z$/, "$1Z"));
+    expect(byId.get(2)!.doc).toMatchObject({ ti: null, bu: null, d: null, dt: null, j: null, bl: null, u: null, g: null });
+    expect(byId.get(3)!.doc).toMatchObject({ dt: "0001-01-01", dtm: "2000-01-01T07:59:59.999999Z", y: 2155, e: "", s: "", j: [], b: 0, f: -3.4e38, db: 1.7976931348623157e308 });
+  }, 90_000);
+});

@@ -1,0 +1,281 @@
+/**
+ * Column values as document JSON, for both the backfill and the binlog.
+ *
+ * The backfill reads rows over the text protocol (every value a string,
+ * binary ones a Buffer); the binlog reader decodes row images into numbers,
+ * strings and Buffers. Each column has a kind, and one converter per kind
+ * accepts either form and writes the same JSON text, so that a row reads
+ * the same whichever way it reached us. Integers and decimals are never
+ * passed through a double: BIGINT UNSIGNED reaches 2^64−1 exactly.
+ */
+import type { JsonSchema } from "../../src/sdk/types.js";
+import { localToUtc, type Zone } from "./timezone.js";
+
+export type Kind =
+  | "int"
+  | "decimal"
+  | "float"
+  | "double"
+  | "date"
+  | "datetime"
+  | "timestamp"
+  | "time"
+  | "year"
+  | "bit"
+  | "enum"
+  | "set"
+  | "json"
+  | "text"
+  | "binary"
+  | "uuid"
+  | "geometry";
+
+/** The kind of an information_schema.COLUMNS row (DATA_TYPE, lower case). */
+export function kindOfDataType(dataType: string, isJson: boolean): Kind {
+  switch (dataType) {
+    case "tinyint":
+    case "smallint":
+    case "mediumint":
+    case "int":
+    case "integer":
+    case "bigint":
+      return "int";
+    case "decimal":
+    case "numeric":
+      return "decimal";
+    case "float":
+      return "float";
+    case "double":
+    case "real":
+      return "double";
+    case "date":
+      return "date";
+    case "datetime":
+      return "datetime";
+    case "timestamp":
+      return "timestamp";
+    case "time":
+      return "time";
+    case "year":
+      return "year";
+    case "bit":
+      return "bit";
+    case "enum":
+      return "enum";
+    case "set":
+      return "set";
+    case "json":
+      return "json";
+    case "binary":
+    case "varbinary":
+    case "tinyblob":
+    case "blob":
+    case "mediumblob":
+    case "longblob":
+      return "binary";
+    case "geometry":
+    case "point":
+    case "linestring":
+    case "polygon":
+    case "multipoint":
+    case "multilinestring":
+    case "multipolygon":
+    case "geometrycollection":
+      return "geometry";
+    case "longtext":
+      return isJson ? "json" : "text";
+    case "uuid":
+      return "uuid";
+    default:
+      // char, varchar, *text (and MariaDB's inet4/inet6, whose binlog form is bytes: not yet made to agree).
+      return "text";
+  }
+}
+
+/** Binlog column type codes (the protocol's MYSQL_TYPE_*), as the binlog reader reports them. */
+const T = {
+  DECIMAL: 0, TINY: 1, SHORT: 2, LONG: 3, FLOAT: 4, DOUBLE: 5, TIMESTAMP: 7, LONGLONG: 8, INT24: 9, DATE: 10, TIME: 11, DATETIME: 12,
+  YEAR: 13, NEWDATE: 14, VARCHAR: 15, BIT: 16, TIMESTAMP2: 17, DATETIME2: 18, TIME2: 19, BLOB_COMPRESSED: 140, VARCHAR_COMPRESSED: 141,
+  JSON: 245, NEWDECIMAL: 246, ENUM: 247, SET: 248, TINY_BLOB: 249, MEDIUM_BLOB: 250, LONG_BLOB: 251, BLOB: 252, VAR_STRING: 253, STRING: 254, GEOMETRY: 255,
+} as const;
+
+/**
+ * The kind of a binlog column, from its type code and character set (null
+ * for binary strings). `catalog` is the kind the catalog gives a column of
+ * that name, used only to tell what the binlog cannot (MariaDB's JSON is a
+ * LONGTEXT) and only when it agrees with the binlog's own type.
+ */
+export function kindOfBinlogType(type: number, charset: string | null, catalog?: Kind): Kind {
+  switch (type) {
+    case T.TINY:
+    case T.SHORT:
+    case T.INT24:
+    case T.LONG:
+    case T.LONGLONG:
+      return "int";
+    case T.DECIMAL:
+    case T.NEWDECIMAL:
+      return "decimal";
+    case T.FLOAT:
+      return "float";
+    case T.DOUBLE:
+      return "double";
+    case T.DATE:
+    case T.NEWDATE:
+      return "date";
+    case T.DATETIME:
+    case T.DATETIME2:
+      return "datetime";
+    case T.TIMESTAMP:
+    case T.TIMESTAMP2:
+      return "timestamp";
+    case T.TIME:
+    case T.TIME2:
+      return "time";
+    case T.YEAR:
+      return "year";
+    case T.BIT:
+      return "bit";
+    case T.ENUM:
+      return "enum";
+    case T.SET:
+      return "set";
+    case T.JSON:
+      return "json";
+    case T.GEOMETRY:
+      return "geometry";
+    default:
+      // MariaDB's UUID rides on BINARY(16) in the binlog.
+      if (charset === null) return catalog === "uuid" ? "uuid" : "binary";
+      return catalog === "json" ? "json" : "text";
+  }
+}
+
+/** The JSON schema of a kind's values, as toJson writes them. */
+export function kindSchema(kind: Kind): JsonSchema {
+  switch (kind) {
+    case "int":
+    case "year":
+    case "bit":
+      return { type: "integer" };
+    case "decimal":
+      return { type: "string", format: "number" };
+    case "float":
+    case "double":
+      return { type: "number" };
+    case "date":
+      return { type: "string", format: "date" };
+    case "datetime":
+    case "timestamp":
+      return { type: "string", format: "date-time" };
+    case "json":
+    case "geometry":
+      return {};
+    case "binary":
+      return { type: "string", contentEncoding: "base64" };
+    case "uuid":
+      return { type: "string", format: "uuid" };
+    default:
+      return { type: "string" };
+  }
+}
+
+/** What converters need to know besides the value. */
+export interface ValueContext {
+  /** The zone DATETIME values are read in (TIMESTAMPs always arrive in UTC). */
+  zone: Zone;
+}
+
+const ZERO_DATE = "0001-01-01";
+
+/** A DATE text, with MySQL's zero and partial-zero dates replaced by 0001-01-01 (no valid date has them). */
+function dateText(s: string): string {
+  return s.startsWith("0000") || s.slice(5, 7) === "00" || s.slice(8, 10) === "00" ? ZERO_DATE : s;
+}
+
+/** "YYYY-MM-DD HH:MM:SS[.ffffff]" read in UTC, as RFC 3339. */
+function utcDateTime(s: string): string {
+  const date = s.slice(0, 10);
+  if (dateText(date) === ZERO_DATE && date !== ZERO_DATE) return `${ZERO_DATE}T00:00:00Z`;
+  return `${date}T${s.slice(11)}Z`;
+}
+
+function text(v: unknown): string {
+  if (typeof v === "string") return v;
+  if (Buffer.isBuffer(v)) return v.toString("utf8");
+  return String(v);
+}
+
+/** The shortest decimal that reads back as the same 32-bit float. */
+export function float32Text(x: number): string {
+  const f = Math.fround(x);
+  if (!Number.isFinite(f)) throw new Error("FLOAT value is not finite");
+  for (let p = 1; p <= 9; p++) {
+    const s = Number(f.toPrecision(p));
+    if (Math.fround(s) === f) return String(s);
+  }
+  return String(f);
+}
+
+/**
+ * The JSON text of a non-null value, or undefined to leave the property
+ * out (GEOMETRY, whose two forms we do not yet make agree).
+ */
+export function toJson(kind: Kind, v: unknown, ctx: ValueContext): string | undefined {
+  switch (kind) {
+    case "int": {
+      const s = typeof v === "bigint" ? v.toString() : text(v);
+      if (!/^-?\d+$/.test(s)) throw new Error("integer column holds a value that is not an integer");
+      return s;
+    }
+    case "decimal":
+      return JSON.stringify(text(v));
+    case "float":
+      return float32Text(Number(text(v)));
+    case "double": {
+      const x = Number(text(v));
+      if (!Number.isFinite(x)) throw new Error("DOUBLE value is not finite");
+      return String(x);
+    }
+    case "date":
+      return JSON.stringify(dateText(text(v)));
+    case "datetime": {
+      const s = text(v);
+      const date = s.slice(0, 10);
+      if (dateText(date) !== date) return JSON.stringify(`${ZERO_DATE}T00:00:00Z`);
+      return JSON.stringify(localToUtc(s, ctx.zone));
+    }
+    case "timestamp":
+      return JSON.stringify(utcDateTime(text(v)));
+    case "time":
+    case "set":
+    case "text":
+      return JSON.stringify(text(v));
+    case "enum":
+      // The binlog reader gives no label for the empty "error" value (index 0).
+      return JSON.stringify(v === undefined ? "" : text(v));
+    case "year": {
+      const n = Number(v);
+      // A two-byte binlog YEAR decodes 0000 as 1900, which no YEAR column can hold.
+      return String(n === 1900 ? 0 : n);
+    }
+    case "bit": {
+      const b = Buffer.isBuffer(v) ? v : Buffer.from(text(v), "latin1");
+      return b.length === 0 ? "0" : BigInt("0x" + b.toString("hex")).toString();
+    }
+    case "json": {
+      const s = text(v);
+      JSON.parse(s); // MariaDB checks JSON columns with json_valid; a value failing here is a bug to report, not to pass on.
+      return s;
+    }
+    case "binary":
+      return JSON.stringify((Buffer.isBuffer(v) ? v : Buffer.from(text(v), "latin1")).toString("base64"));
+    case "uuid": {
+      if (!Buffer.isBuffer(v)) return JSON.stringify(text(v));
+      const h = Buffer.concat([v, Buffer.alloc(Math.max(0, 16 - v.length))]).toString("hex");
+      return JSON.stringify(`${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`);
+    }
+    case "geometry":
+      return undefined;
+  }
+}
