@@ -24,8 +24,9 @@ export interface BinlogItem {
   pos: number;
 }
 
-const HIGH_WATER = 2000;
-const LOW_WATER = 200;
+// Events, not rows: a rows event holds up to ~8 KB of row images.
+const HIGH_WATER = 64;
+const LOW_WATER = 16;
 
 export class BinlogReader {
   private readonly z: any;

@@ -39,7 +39,7 @@ describe("source-mysql", () => {
       CREATE TABLE uq (x INT NOT NULL, y INT NULL, UNIQUE KEY zz (x), UNIQUE KEY aa (y));
       CREATE TABLE nokey (x INT);
       CREATE VIEW vw AS SELECT * FROM pk;`);
-    const found = await connector.discover(configFor(db, { databases: ["disc"] }), ctx());
+    const found = await connector.discover(configFor(db, { databases: ["disc"] }) as any, ctx());
     expect(found.map((b) => b.recommendedName)).toEqual(["disc/pk", "disc/uq"]);
     const [pk, uq] = found;
     expect(pk.key).toEqual(["/b", "/a"]);
