@@ -159,4 +159,20 @@ describe("source-mysql", () => {
     expect(rows.size).toBe(3000);
     expect([rows.get("1").v, rows.get("2").v, rows.get("2999").v]).toEqual([1, 0, 1]);
   });
+
+  it("moves its checkpointed position with writes it does not capture, so an idle binding's position stays fresh", async () => {
+    await db.createDatabase("idle");
+    await db.query(`USE idle; CREATE TABLE watched (id INT PRIMARY KEY); CREATE TABLE other (id INT PRIMARY KEY)`);
+    const out = new MemoryOutput();
+    const cap = startCapture(configFor(db, { heartbeat_interval_seconds: 0.2 }), [{ namespace: "idle", stream: "watched" }], out);
+    await out.until(() => modeOf(out.state, "idle%2Fwatched") === "active", 30_000, "backfill");
+    const before = (out.state as any).cursor;
+    await db.query(`INSERT INTO idle.other VALUES (1), (2)`);
+    const [{ File, Position }] = await db.query(`SHOW MASTER STATUS`);
+    await out.until(() => (out.state as any).cursor === `${File}:${Position}`, 30_000, "the position after the other table's write");
+    await cap.stop();
+    expect(cap.error).toBeUndefined();
+    expect((out.state as any).cursor).not.toBe(before);
+    expect(out.committed.filter((d) => !d.doc._meta.source.snapshot)).toEqual([]);
+  });
 });
