@@ -175,4 +175,17 @@ describe("source-mysql", () => {
     expect((out.state as any).cursor).not.toBe(before);
     expect(out.committed.filter((d) => !d.doc._meta.source.snapshot)).toEqual([]);
   });
+
+  it("stops with an error naming the binding when a captured table is dropped, and logs a TRUNCATE it cannot capture", async () => {
+    await db.createDatabase("gone");
+    await db.query(`USE gone; CREATE TABLE t (id INT PRIMARY KEY); CREATE TABLE u (id INT PRIMARY KEY); INSERT INTO u VALUES (1)`);
+    const out = new MemoryOutput();
+    const logs: string[] = [];
+    const cap = startCapture(configFor(db), [{ namespace: "gone", stream: "u" }, { namespace: "gone", stream: "t" }], out, logs);
+    await out.until(() => modeOf(out.state, "gone%2Ft") === "active", 30_000, "backfill");
+    await db.query(`TRUNCATE TABLE gone.u; DROP TABLE gone.t`);
+    await cap.done.catch(() => {});
+    expect(String((cap.error as Error)?.message)).toBe("binding 1 (gone.t): the table no longer exists; remove the binding or re-create the table");
+    expect(logs.some((l) => l.includes("TRUNCATE is not captured") && l.includes('"binding":0'))).toBe(true);
+  });
 });
