@@ -23,7 +23,7 @@ const COLUMNS = `
   b BIT(10), b64 BIT(64),
   e ENUM('a','b,c','d'), s SET('x','y','z'), j JSON,
   c CHAR(5), vc VARCHAR(50), tx TEXT, bin BINARY(4), vb VARBINARY(10), bl BLOB,
-  u UUID, g INT AS (ti + 1) VIRTUAL, gs INT AS (ti * 2) PERSISTENT`;
+  u UUID, geo GEOMETRY, g INT AS (ti + 1) VIRTUAL, gs INT AS (ti * 2) PERSISTENT`;
 
 const ROWS = `
   (1, -128, 255, -8388608, -9223372036854775808, 18446744073709551615,
@@ -32,14 +32,15 @@ const ROWS = `
    b'1010101010', b'1111111111111111111111111111111111111111111111111111111111111111',
    'b,c', 'x,z', '{"a": [1, 2.50, "x"], "big": 12345678901234567890}',
    'ab', 'héllo ✓ 😀', 'multi\\nline "q"', X'00010200', X'ff00', X'deadbeef',
-   '123e4567-e89b-12d3-a456-426614174000'),
+   '123e4567-e89b-12d3-a456-426614174000', ST_GeomFromText('POINT(1.5 -2)')),
   (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+   NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
   (3, 127, 0, 8388607, 9223372036854775807, 0, '-0.000000000000000000000000000001', 0, -3.4e38, 1.7976931348623157e308,
    '2020-00-15', '1999-12-31 23:59:59.999999', '1970-01-01 00:00:00', '2038-01-19 03:14:07.999', '12:00:00.5', 2155,
-   b'0', b'0', '', '', '[]', '', '', '', X'', X'', X'', '00000000-0000-0000-0000-000000000000')`;
+   b'0', b'0', '', '', '[]', '', '', '', X'', X'', X'', '00000000-0000-0000-0000-000000000000',
+   ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0.1 0.1, 0 0))'))`;
 
-const INSERT = `INSERT INTO types (id, ti, tu, mi, bi, bu, d, d2, f, db, dt, dtm, dt0, ts, tm, y, b, b64, e, s, j, c, vc, tx, bin, vb, bl, u) VALUES`;
+const INSERT = `INSERT INTO types (id, ti, tu, mi, bi, bu, d, d2, f, db, dt, dtm, dt0, ts, tm, y, b, b64, e, s, j, c, vc, tx, bin, vb, bl, u, geo) VALUES`;
 
 describe("source-mysql types", () => {
   it("reads every type the same from the backfill and the binlog, exactly", async () => {
@@ -50,7 +51,7 @@ describe("source-mysql types", () => {
     const cap = startCapture(configFor(db, { timezone: "America/Los_Angeles" }), [{ namespace: "types", stream: "types" }], out);
     await out.until(() => modeOf(out.state, "types%2Ftypes") === "active", 30_000, "backfill");
     // The same rows again, through the binlog.
-    await db.query(`SET SESSION sql_mode = ''; USE types; ${INSERT} ${ROWS.replace(/\((\d)/g, (_, n) => `(10${n}`)}`);
+    await db.query(`SET SESSION sql_mode = ''; USE types; ${INSERT} ${ROWS.replace(/\((\d), /g, (_, n) => `(10${n}, `)}`);
     await out.until(() => out.committed.filter((d) => d.doc.id > 100).length === 3, 30_000, "streamed rows");
     await cap.stop();
     expect(cap.error).toBeUndefined();
@@ -96,6 +97,7 @@ describe("source-mysql types", () => {
       vb: Buffer.from([0xff, 0]).toString("base64"),
       bl: Buffer.from([0xde, 0xad, 0xbe, 0xef]).toString("base64"),
       u: "123e4567-e89b-12d3-a456-426614174000",
+      geo: { x: 1.5, y: -2 },
       g: -127,
       gs: -256,
     });
@@ -103,6 +105,6 @@ describe("source-mysql types", () => {
     const [{ utc }] = await db.query(`SELECT DATE_FORMAT(CONVERT_TZ(ts, @@session.time_zone, '+00:00'), '%Y-%m-%dT%H:%i:%s.%fZ') AS utc FROM types.types WHERE id = 1`);
     expect(r1.doc.ts).toBe(String(utc).replace(/(\.\d{3})\d{3}Z$/, "$1Z"));
     expect(byId.get(2)!.doc).toMatchObject({ ti: null, bu: null, d: null, dt: null, j: null, bl: null, u: null, g: null });
-    expect(byId.get(3)!.doc).toMatchObject({ dt: "0001-01-01", dtm: "2000-01-01T07:59:59.999999Z", y: 2155, e: "", s: "", j: [], b: 0, f: -3.4e38, db: 1.7976931348623157e308 });
+    expect(byId.get(3)!.doc).toMatchObject({ dt: "0001-01-01", dtm: "2000-01-01T07:59:59.999999Z", y: 2155, e: "", s: "", j: [], b: 0, f: -3.4e38, geo: [[{ x: 0, y: 0 }, { x: 1, y: 0 }, { x: 1, y: 1 }, { x: 0.1, y: 0.1 }, { x: 0, y: 0 }]], db: 1.7976931348623157e308 });
   }, 90_000);
 });

@@ -218,10 +218,9 @@ export function float32Text(x: number): string {
 }
 
 /**
- * The JSON text of a non-null value, or undefined to leave the property
- * out (GEOMETRY, whose two forms we do not yet make agree).
+ * The JSON text of a non-null value.
  */
-export function toJson(kind: Kind, v: unknown, ctx: ValueContext): string | undefined {
+export function toJson(kind: Kind, v: unknown, ctx: ValueContext): string {
   switch (kind) {
     case "int": {
       const s = typeof v === "bigint" ? v.toString() : text(v);
@@ -276,6 +275,9 @@ export function toJson(kind: Kind, v: unknown, ctx: ValueContext): string | unde
       return JSON.stringify(`${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`);
     }
     case "geometry":
-      return undefined;
+      // Both the driver and the binlog reader parse the stored WKB (after its SRID) into the same shape:
+      // a point is {x, y}, a line an array of points, a polygon an array of rings, collections arrays of those.
+      if (Buffer.isBuffer(v)) throw new Error("GEOMETRY value arrived unparsed");
+      return JSON.stringify(v);
   }
 }
