@@ -101,7 +101,9 @@ export class MySqlCapture {
   private docsSinceCheckpoint = 0;
   private lastCheckpointAt = 0;
   private inTx = false;
+  /** The current transaction's `_meta.source` fields after schema and table, and its start position. */
   private txSource = "";
+  private txCursor = "";
   private txSeq = 0;
   private stopping = false;
   private fatal: Error | null = null;
@@ -211,6 +213,7 @@ export class MySqlCapture {
 
   private async runWithReconnects(): Promise<void> {
     let failures = 0;
+    let reconnectedAt = 0;
     for (;;) {
       try {
         if (!this.reader) this.reader = BinlogReader.start(this.cfg, this.checkpointed, this.serverId);
@@ -222,7 +225,10 @@ export class MySqlCapture {
         return;
       } catch (err) {
         if (this.stopping) return;
-        if (!isConnectionError(err) || failures >= 8) throw err;
+        if (!isConnectionError(err)) throw err;
+        // Attempts count from the last reconnect that got as far as a checkpoint.
+        if (reconnectedAt > 0 && this.lastCheckpointAt > reconnectedAt) failures = 0;
+        if (failures >= 8) throw err;
         failures++;
         const delay = Math.min(30_000, 500 * 2 ** failures);
         this.ctx.log.warn("lost the connection to the database; reconnecting", { error: String((err as Error).message), attempt: failures, delayMs: delay });
@@ -238,7 +244,7 @@ export class MySqlCapture {
           this.inTx = false;
           this.tables = new Map();
           for (const b of this.bound) this.resetFilter(b);
-          failures = failures > 0 ? failures : 0;
+          reconnectedAt = Date.now();
         } catch (e) {
           if (!isConnectionError(e)) throw e;
         }
@@ -370,7 +376,7 @@ export class MySqlCapture {
     const name: string = e.getEventName();
     switch (name) {
       case "tablemap":
-        this.inTx = true;
+        if (!this.inTx) this.beginTx(item);
         await this.onTableMap(e);
         break;
       case "writerows":
@@ -384,20 +390,19 @@ export class MySqlCapture {
       case "query": {
         const q = String(e.query).trim();
         if (/^(BEGIN|START TRANSACTION|XA START)/i.test(q)) this.beginTx(item);
-        else if (/^(COMMIT|ROLLBACK|XA COMMIT|XA ROLLBACK)/i.test(q)) this.endTx(item);
+        else if (/^(COMMIT|ROLLBACK|XA COMMIT|XA ROLLBACK)/i.test(q)) this.inTx = false;
         else await this.onStatement(e.schema, q);
         break;
       }
       case "xid":
       case "xaprepare":
-        this.endTx(item);
+        this.inTx = false;
         break;
     }
     if (!this.inTx) {
       this.cursor = { file: item.file, pos: item.pos };
       if (name === "xid" || name === "query") {
-        const g = this.reader && (e.gtid as string | undefined);
-        if (g) this.gtid = this.mergeGtid(g);
+        if (typeof e.gtid === "string") this.gtid = this.mergeGtid(e.gtid);
       }
       if (mayCheckpoint && (name === "xid" || name === "query")) await this.maybeCheckpoint();
     }
@@ -417,11 +422,6 @@ export class MySqlCapture {
     const ts = Number(item.event.timestamp) || Date.now();
     this.txSource = `,"ts_ms":${ts}` + (item.event.gtid ? `,"txid":${JSON.stringify(String(item.event.gtid))}` : "");
     this.txCursor = `${item.file}:${item.pos}`;
-  }
-  private txCursor = "";
-
-  private endTx(_item: BinlogItem): void {
-    this.inTx = false;
   }
 
   private async maybeCheckpoint(): Promise<void> {
