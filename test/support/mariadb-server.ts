@@ -40,9 +40,9 @@ export async function startMariaDb(opts: { args?: string[]; serverId?: number } 
   await run("mariadb-install-db", ["--no-defaults", `--datadir=${dataDir}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...(asRoot ? ["--user=root"] : [])], {
     maxBuffer: 16 << 20,
   });
-  const port = await freePort();
+  let port = await freePort();
   const serverId = opts.serverId ?? 1;
-  const args = [
+  const argsFor = (port: number) => [
     "--no-defaults",
     `--datadir=${dataDir}`,
     `--socket=${join(dir, "mysqld.sock")}`,
@@ -67,17 +67,26 @@ export async function startMariaDb(opts: { args?: string[]; serverId?: number } 
   ];
   let child: ChildProcess | null = null;
   let log = "";
-  const start = async () => {
+  const start = async (mayMove = false): Promise<void> => {
     log = "";
-    child = spawn("mariadbd", args, { stdio: ["ignore", "ignore", "pipe"] });
+    child = spawn("mariadbd", argsFor(port), { stdio: ["ignore", "ignore", "pipe"] });
     child.stderr!.on("data", (b) => (log += b));
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`mariadbd exited (${child.exitCode}): ${log.slice(-2000)}`);
+      if (child.exitCode !== null) {
+        // Another process may take the free port before mariadbd binds it; a first start may move.
+        if (mayMove && /Bind on TCP\/IP port|Address already in use/i.test(log)) {
+          port = await freePort();
+          return start(false);
+        }
+        throw new Error(`mariadbd exited (${child.exitCode}): ${log.slice(-2000)}`);
+      }
       try {
         const c = await mysql.createConnection({ host: "127.0.0.1", port, user: "root" });
-        await c.end();
-        return;
+        const [[row]] = (await c.query("SELECT @@datadir AS d").finally(() => c.end())) as any;
+        // Whoever took the port first answers it: make sure it is our server.
+        if (String(row.d).replace(/\/$/, "") === dataDir) return;
+        throw new Error("another server answers on the port");
       } catch {
         if (Date.now() > deadline) throw new Error(`mariadbd did not accept connections within 60s: ${log.slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 100));
@@ -91,7 +100,7 @@ export async function startMariaDb(opts: { args?: string[]; serverId?: number } 
     c.kill(signal);
     await exited;
   };
-  await start();
+  await start(true);
 
   const query = async <T,>(sql: string, params?: unknown[]): Promise<T[]> => {
     const c = await mysql.createConnection({ host: "127.0.0.1", port, user: "root", multipleStatements: true, supportBigNumbers: true, bigNumberStrings: true });
