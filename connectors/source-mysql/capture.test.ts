@@ -188,4 +188,19 @@ describe("source-mysql", () => {
     expect(String((cap.error as Error)?.message)).toBe("binding 1 (gone.t): the table no longer exists; remove the binding or re-create the table");
     expect(logs.some((l) => l.includes("TRUNCATE is not captured") && l.includes('"binding":0'))).toBe(true);
   });
+
+  it("pages a backfill by composite keys of bytes, times, decimals and big unsigned integers, each row once", async () => {
+    await db.createDatabase("ckeys");
+    await db.query(`USE ckeys; CREATE TABLE t (b VARBINARY(8), at DATETIME(3), d DECIMAL(30,10), n BIGINT UNSIGNED, v INT, PRIMARY KEY (b, at, d, n));
+      INSERT INTO t SELECT UNHEX(LPAD(HEX(seq % 3), 2, '0')), TIMESTAMP('2024-01-01') + INTERVAL (seq % 5) SECOND + INTERVAL 0.001 * (seq % 2) SECOND,
+        (seq % 4) / 3, 18446744073709551615 - seq, seq FROM seq_1_to_97;`);
+    const out = new MemoryOutput();
+    const cap = startCapture(configFor(db, { backfill_chunk_size: 7 }), [{ namespace: "ckeys", stream: "t" }], out);
+    await out.until(() => modeOf(out.state, "ckeys%2Ft") === "active", 30_000, "backfill");
+    await cap.stop();
+    expect(cap.error).toBeUndefined();
+    const vs = out.committed.map((d) => d.doc.v).sort((a, b) => a - b);
+    expect(vs).toEqual(Array.from({ length: 97 }, (_, i) => i + 1));
+    expect(out.checkpoints).toBeGreaterThan(97 / 7);
+  });
 });
