@@ -25,6 +25,8 @@ export class ConnectorProcess<Req, Res> {
   private readonly queue: Res[] = [];
   private failure: Error | undefined;
   private stdoutEnded = false;
+  /** Set when stdout ended inside a message: a violation only if the process then exits 0. */
+  private truncated: string | undefined;
   private waiter: (() => void) | undefined;
   private lastLog = "";
   private lastErrorLog = "";
@@ -82,7 +84,9 @@ export class ConnectorProcess<Req, Res> {
       try {
         decoder.finish();
       } catch (err) {
-        this.failure ??= new ProtocolViolation("response stream", "truncated-message", `stdout ended inside a message: ${(err as Error).message}`);
+        // A process killed by a signal (or crashing) also ends mid-message;
+        // next() decides once the exit status is known.
+        this.truncated = (err as Error).message;
       }
       this.stdoutEnded = true;
       this.wake();
@@ -200,13 +204,13 @@ export class ConnectorProcess<Req, Res> {
         if (this.failure) throw this.failure;
         if (this.killed) throw new ConnectorFailed(`connector ${this.opts.label} was killed by the harness`, code, signal, this.lastMessage);
         if (code !== 0) {
+          const how = signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
+          const mid = this.truncated !== undefined ? " in the middle of writing a response" : "";
           const why = this.lastMessage ? `: ${this.lastMessage}` : "";
-          throw new ConnectorFailed(
-            `connector ${this.opts.label} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}${why}`,
-            code,
-            signal,
-            this.lastMessage,
-          );
+          throw new ConnectorFailed(`connector ${this.opts.label} ${how}${mid}${why}`, code, signal, this.lastMessage);
+        }
+        if (this.truncated !== undefined) {
+          throw new ProtocolViolation("response stream", "truncated-message", `stdout ended inside a message: ${this.truncated}`);
         }
         return undefined;
       }

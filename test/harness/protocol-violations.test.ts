@@ -104,6 +104,18 @@ describe("protocol checks: capture", () => {
     expect(err.message).toMatch(/exited with code 3: lost the source connection/);
   });
 
+  it("a connector killed by a signal mid-message is reported as killed, naming the signal", async () => {
+    const err = await runCapturePreview({ catalog: catalog("capture", "killed-mid-message").path, sessions: [1], log: quiet }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConnectorFailed);
+    expect(err.signal).toBe("SIGKILL");
+    expect(err.message).toMatch(/was killed by signal SIGKILL in the middle of writing a response/);
+  });
+
+  it("a connector that exits 0 in the middle of a message breaks the framing", async () => {
+    const v = await capture("exit-0-mid-message");
+    expect(v.rule).toBe("truncated-message");
+  });
+
   it("a Captured document that is not JSON", async () => {
     const v = await capture("captured-not-json", { protobuf: true });
     expect(v.rule).toBe("captured-doc-not-json");

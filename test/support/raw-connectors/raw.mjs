@@ -168,6 +168,15 @@ async function captureSession(open) {
       write([{ opened: {} }, { captured: { doc: { id: 1 } } }]);
       process.stderr.write(JSON.stringify({ level: "error", msg: "lost the source connection" }) + "\n");
       process.exit(3);
+    case "killed-mid-message":
+      // Half a response, then SIGKILL (as the OOM killer or an operator would).
+      write([{ opened: {} }]);
+      process.stdout.write('{"captured": {"doc": {"id"', () => process.kill(process.pid, "SIGKILL"));
+      await new Promise(() => {});
+    case "exit-0-mid-message":
+      write([{ opened: {} }]);
+      process.stdout.write('{"captured": {"doc": {"id"', () => process.exit(0));
+      await new Promise(() => {});
     case "checkpoint-no-state":
       write([{ opened: {} }, { captured: { doc: { id: 1, n: 1 } } }, { checkpoint: {} }]);
       break;
