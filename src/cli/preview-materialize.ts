@@ -38,7 +38,11 @@ export async function previewMaterialization(
   });
   // Input that is still open (a never-ending pipe) must not keep the process alive.
   if (o.fixture === undefined || o.fixture === "-") process.stdin.destroy();
-  // A summary on stdout, one JSON object, for scripts.
+  // A summary on stdout, one JSON object, for scripts; a reader that is
+  // already gone is no error.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+  });
   process.stdout.write(
     JSON.stringify({
       applied: res.applyDescription,

@@ -81,6 +81,9 @@ export async function preview(argv: string[]): Promise<number> {
     return previewMaterialization(catalog, name, o, { codec, timeoutMs, log, protocolForm });
   }
 
+  for (const matOnly of ["fixture", "recovery-log", "crash-at", "zombie", "shards"]) {
+    if (o[matOnly] !== undefined) throw new HarnessError(`--${matOnly} applies to materializations only, and ${JSON.stringify(name ?? "the task")} is a capture`);
+  }
   let sessions: number[] | undefined;
   if (typeof o.sessions === "string") {
     sessions = o.sessions.split(",").map((s) => {
@@ -97,8 +100,12 @@ export async function preview(argv: string[]): Promise<number> {
       throw new HarnessError("--initial-state must be a JSON value");
     }
   }
-  const out = new LineWriter();
+  // A reader that goes away (`preview ... | head -3`) ends the preview
+  // quietly: the connector is stopped and nothing more is written.
+  const readerGone = new AbortController();
+  const out = new LineWriter(() => readerGone.abort());
   await runCapturePreview({
+    signal: readerGone.signal,
     catalog,
     name,
     sessions,
@@ -115,23 +122,51 @@ export async function preview(argv: string[]): Promise<number> {
       if (o["output-state"] === true) out.line(JSON.stringify(["connectorState", txn.state]));
       if (o["output-commits"] === true) out.line('{"commit":true}');
       await out.flush();
+      return !out.closed;
     },
   });
   await out.flush();
   return 0;
 }
 
-/** Buffers stdout lines and writes them in chunks, honouring backpressure. */
+/**
+ * Buffers stdout lines and writes them in chunks, honouring backpressure.
+ * When the reader closes the pipe (EPIPE), `closed` turns true, `onClosed`
+ * is called once, and further output is dropped.
+ */
 export class LineWriter {
   private parts: string[] = [];
-  line(s: string) {
-    this.parts.push(s, "\n");
+  closed = false;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly onClosed?: () => void) {
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
+      if (this.closed) return;
+      this.closed = true;
+      this.wake?.();
+      this.onClosed?.();
+    });
   }
+
+  line(s: string) {
+    if (!this.closed) this.parts.push(s, "\n");
+  }
+
   async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
+    if (this.parts.length === 0 || this.closed) return;
     const text = this.parts.join("");
     this.parts = [];
-    if (!process.stdout.write(text)) await new Promise<void>((resolve) => process.stdout.once("drain", () => resolve()));
+    if (process.stdout.write(text)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        process.stdout.off("drain", done);
+        this.wake = undefined;
+        resolve();
+      };
+      this.wake = done;
+      process.stdout.once("drain", done);
+    });
   }
 }
 

@@ -56,7 +56,7 @@ export interface BuildOptions {
 const enc = new TextEncoder();
 
 export function findCapture(catalog: Catalog, name: string | undefined): CaptureDef {
-  return findTask("capture", catalog.captures, catalog.materializations.size, catalog.path, name);
+  return findTask("capture", catalog.captures, catalog.materializations, catalog.path, name);
 }
 
 export function checkSpecResponse(protocol: number | undefined, kind: "capture" | "materialize") {

@@ -46,7 +46,7 @@ export interface BuiltMaterialization {
 const enc = new TextEncoder();
 
 export function findMaterialization(catalog: Catalog, name: string | undefined): MaterializationDef {
-  return findTask("materialization", catalog.materializations, catalog.captures.size, catalog.path, name);
+  return findTask("materialization", catalog.materializations, catalog.captures, catalog.path, name);
 }
 
 export async function buildMaterialization(

@@ -72,19 +72,23 @@ export function collectionsFor(catalog: Catalog, names: string[], at: string): M
 
 /**
  * The task of `kind` named `name` in a catalog; with no name, the only task
- * of the catalog (when it has no task of the other kind).
+ * of the catalog (when it has no task of the other kind). `others` are the
+ * tasks of the other kind, named in the error when a name is needed.
  */
 export function findTask<T extends { name: string; shards: { disable: boolean } }>(
   kind: "capture" | "materialization",
   tasks: Map<string, T>,
-  others: number,
+  others: Map<string, unknown>,
   catalogPath: string,
   name: string | undefined,
 ): T {
   const names = () => [...tasks.keys()].join(", ") || "none";
   if (name === undefined) {
-    if (tasks.size === 1 && others === 0) return enabled(kind, [...tasks.values()][0]!);
-    throw new HarnessError(`name the task with --name; ${kind}s in ${catalogPath}: ${names()}`);
+    if (tasks.size === 1 && others.size === 0) return enabled(kind, [...tasks.values()][0]!);
+    const otherKind = kind === "capture" ? "materialization" : "capture";
+    const list = (k: string, m: Map<string, unknown>) => `${k}s: ${[...m.keys()].join(", ") || "none"}`;
+    const both = kind === "capture" ? [list(kind, tasks), list(otherKind, others)] : [list(otherKind, others), list(kind, tasks)];
+    throw new HarnessError(`name the task with --name; ${catalogPath} has ${both.join("; ")}`);
   }
   const def = tasks.get(name);
   if (!def) throw new HarnessError(`${kind} ${JSON.stringify(name)} is not in ${catalogPath} (${kind}s: ${names()})`);
