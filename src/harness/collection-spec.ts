@@ -88,14 +88,24 @@ export function buildCollection(name: string, def: CollectionDef): BuiltCollecti
       throw new HarnessError(`${at}: key[${i}]: ${(err as Error).message}`);
     }
     if (tokens.length === 0) throw new HarnessError(`${at}: key[${i}] may not be the document root`);
+    // Flow's key rules (validation of key locations, `is_keyable_type`):
+    // a declared location that must exist, of exactly one scalar type
+    // (optionally null), with no reduction other than lastWriteWins.
     for (const shape of readSchema ? [readShape, writeShape] : [readShape]) {
       const { shape: s, exists } = locate(shape, tokens);
+      if (exists === "IMPLICIT") {
+        throw new HarnessError(`${at}: key[${i}] ${ptr} is not a declared property (only additionalProperties or patternProperties reach it); Flow cannot key on it`);
+      }
       if (exists !== "MUST" && !s.hasDefault) {
         throw new HarnessError(`${at}: key[${i}] ${ptr} is not required to exist (exists ${exists}); list it in "required" of its parent objects`);
       }
       const scalar = typeNames(s.types).filter((t) => t !== "null");
       if (scalar.length !== 1 || !["boolean", "integer", "number", "string"].includes(scalar[0]!)) {
-        throw new HarnessError(`${at}: key[${i}] ${ptr} must have a single scalar type (boolean, integer, number or string, optionally null), has ${JSON.stringify(typeNames(s.types))}`);
+        const why = scalar.some((t) => t === "object" || t === "array") ? "objects and arrays cannot be keys" : scalar.length === 0 ? "it can only be null" : "a key location may not mix types";
+        throw new HarnessError(`${at}: key[${i}] ${ptr} must have a single scalar type (boolean, integer, number or string, optionally null), has ${JSON.stringify(typeNames(s.types))}: ${why}`);
+      }
+      if (s.reduce !== undefined && s.reduce !== "lastWriteWins") {
+        throw new HarnessError(`${at}: key[${i}] ${ptr} has reduce strategy ${JSON.stringify(s.reduce)}; a key location may only use lastWriteWins (or none)`);
       }
     }
   }
