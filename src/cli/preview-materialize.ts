@@ -21,23 +21,28 @@ export async function previewMaterialization(
   }
   const shards = typeof o.shards === "string" ? Number(o.shards) : undefined;
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1)) throw new HarnessError(`--shards must be a positive integer, got ${JSON.stringify(o.shards)}`);
-  const res = await runMaterializePreview({
-    catalog,
-    name,
-    fixture: typeof o.fixture === "string" ? o.fixture : "-",
-    recoveryLog: typeof o["recovery-log"] === "string" ? o["recovery-log"] : undefined,
-    crashAt: typeof o["crash-at"] === "string" ? o["crash-at"].split(",").map(parseCrashPoint) : undefined,
-    zombie: o.zombie === true,
-    shards,
-    codec: common.codec,
-    protocolForm: common.protocolForm,
-    timeoutMs: common.timeoutMs,
-    validate: o["no-validate"] !== true,
-    log: common.log,
-    logLevel: typeof o["log-level"] === "string" ? o["log-level"] : undefined,
-  });
-  // Input that is still open (a never-ending pipe) must not keep the process alive.
-  if (o.fixture === undefined || o.fixture === "-") process.stdin.destroy();
+  const fromStdin = o.fixture === undefined || o.fixture === "-";
+  let res: Awaited<ReturnType<typeof runMaterializePreview>>;
+  try {
+    res = await runMaterializePreview({
+      catalog,
+      name,
+      fixture: typeof o.fixture === "string" ? o.fixture : "-",
+      recoveryLog: typeof o["recovery-log"] === "string" ? o["recovery-log"] : undefined,
+      crashAt: typeof o["crash-at"] === "string" ? o["crash-at"].split(",").map(parseCrashPoint) : undefined,
+      zombie: o.zombie === true,
+      shards,
+      codec: common.codec,
+      protocolForm: common.protocolForm,
+      timeoutMs: common.timeoutMs,
+      validate: o["no-validate"] !== true,
+      log: common.log,
+      logLevel: typeof o["log-level"] === "string" ? o["log-level"] : undefined,
+    });
+  } finally {
+    // Input that is still open (a never-ending pipe) must not keep the process alive, whatever the outcome.
+    if (fromStdin) process.stdin.destroy();
+  }
   // A summary on stdout, one JSON object, for scripts; a reader that is
   // already gone is no error.
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {

@@ -81,7 +81,8 @@ export interface ShardResult {
   connectorState: unknown;
   /** Where the last session resumed from: "recovery-log", "connector", or "zero" (from the beginning). */
   resumedFrom: string[];
-  zombie?: { fenced: boolean; error: string };
+  /** The zombie check: fenced by the connector itself, or by the runtime's recovery log. */
+  zombie?: { fenced: boolean; by?: "connector" | "recovery-log"; error: string };
 }
 
 export interface MaterializePreviewStats {
@@ -183,7 +184,18 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
   const runners = ranges.map((r, i) => new ShardRunner(built, plans, r, rlPathOf(r), rlBase, inputs[i]!, docBase, validators, stats, opts, log, deadline));
   let results: ShardResult[];
   try {
-    results = await Promise.all(runners.map((r) => r.run()));
+    // A failing shard stops the others: no connector outlives the preview.
+    // The first failure is the one reported (the others only follow from it).
+    let first: { err: unknown } | undefined;
+    results = await Promise.all(
+      runners.map((r) =>
+        r.run().catch(async (err) => {
+          first ??= { err };
+          await Promise.all(runners.map((x) => x.abort()));
+          throw first.err;
+        }),
+      ),
+    );
   } finally {
     await Promise.all(inputs.map((i) => i.close?.()));
     await spool?.close();

@@ -48,6 +48,9 @@ export class ShardRunner {
   private startedTxns = 0;
   private zombieDone = false;
   private state: unknown = {};
+  /** Sessions whose connector may still run; all are killed when the shard fails or is aborted. */
+  private readonly live = new Set<Session>();
+  private aborted = false;
 
   constructor(
     private readonly built: BuiltMaterialization,
@@ -111,19 +114,33 @@ export class ShardRunner {
     }
   }
 
+  /** Ends the shard from outside (another shard failed): every connector it runs is killed. */
+  async abort(): Promise<void> {
+    this.aborted = true;
+    await this.killAll();
+  }
+
+  private async killAll(): Promise<void> {
+    const all = [...this.live];
+    this.live.clear();
+    await Promise.all(all.map((x) => x.proc.kill()));
+  }
+
   async run(): Promise<ShardResult> {
     for (;;) {
       const rl = RecoveryLog.open(this.rlPath, this.rlPrefix);
-      let session: Session | undefined;
       try {
-        session = await this.openSession(rl);
+        const session = await this.openSession(rl);
         await this.loop(session, rl);
+        this.live.delete(session);
         const rec = RecoveryLog.open(this.rlPath).record;
         this.result.checkpoint = rec.sources;
         this.result.connectorState = rec.connectorState;
         return this.result;
       } catch (err) {
-        if (session) await session.proc.kill();
+        // No connector of a failed (or crashed) session outlives it.
+        await this.killAll();
+        if (this.aborted) throw err;
         if (err instanceof InjectedCrash) {
           this.result.crashes.push(`${err.at.point}:${err.at.txn}`);
           this.stats.crashes++;
@@ -141,6 +158,8 @@ export class ShardRunner {
     const label = `materialize ${this.built.def.name} shard ${this.result.name} session ${this.result.sessions}`;
     const proc = openConnector<Request, Response>(this.built.def.endpoint, this.built.wire, "materialize", { log: this.log, label, logLevel: this.opts.logLevel });
     const session: Session = { proc, label, ackOutstanding: false, disableLoadOptimization: false, resumeAt: 0, resumedFrom: "" };
+    this.live.add(session);
+    if (this.aborted) await proc.kill();
     try {
       this.state = rl.record.connectorState ?? {};
       await proc.send(
@@ -169,6 +188,7 @@ export class ShardRunner {
       return session;
     } catch (err) {
       await proc.kill();
+      this.live.delete(session);
       throw err;
     }
   }
@@ -246,31 +266,43 @@ export class ShardRunner {
 
   /**
    * Opens a second session on this range while `zombie` still runs, drives
-   * one more transaction through the zombie, and requires it to fail as
-   * fenced off. Continues with the new session.
+   * one more transaction through the zombie, and requires it to be fenced
+   * off. A connector that keeps its checkpoint in the destination must fence
+   * it itself (its commit fails, naming fencing). One that relies on the
+   * runtime's recovery log (no checkpoint in Opened) is fenced by the runtime,
+   * as Flow's recovery log refuses a superseded writer: its StartedCommit is
+   * never committed or acknowledged. Continues with the new session.
    */
   private async supersede(zombie: Session, rl: RecoveryLog): Promise<Session> {
     const fresh = await this.openSession(RecoveryLog.open(this.rlPath, this.rlPrefix));
     const txn = await this.source.readTxn(Math.max(zombie.resumeAt, rl.record.sources[this.source.name] ?? 0));
-    let outcome: { fenced: boolean; error: string };
+    let outcome: { fenced: boolean; by?: "connector" | "recovery-log"; error: string };
     if (!txn) {
       outcome = { fenced: false, error: "no transaction left to drive through the zombie session" };
     } else {
       try {
         await this.runTxn(zombie, rl, txn, -1, /* dryRun */ true);
-        throw new HarnessError(
-          `zombie session committed a transaction after a newer session opened range ${this.result.name}: the connector does not fence off superseded sessions`,
-        );
+        if (zombie.resumedFrom !== "recovery-log") {
+          throw new HarnessError(
+            `zombie session committed a transaction after a newer session opened range ${this.result.name}: the connector does not fence off superseded sessions`,
+          );
+        }
+        outcome = {
+          fenced: true,
+          by: "recovery-log",
+          error: "fenced off by the runtime: the connector keeps its checkpoint in the recovery log, which refuses the superseded session's commit, so its StartedCommit is never acknowledged",
+        };
       } catch (err) {
         if (err instanceof HarnessError) throw err;
         const msg = err instanceof Error ? err.message : String(err);
         if (!(err instanceof ConnectorFailed) || !/fenc/i.test(msg)) throw err;
-        outcome = { fenced: true, error: msg };
+        outcome = { fenced: true, by: "connector", error: msg };
       }
     }
     await zombie.proc.kill();
+    this.live.delete(zombie);
     this.result.zombie = outcome;
-    this.log.info("zombie session fenced off", { shard: this.result.name, error: outcome.error });
+    this.log.info("zombie session fenced off", { shard: this.result.name, by: outcome.by, error: outcome.error });
     await this.sendAcknowledge(fresh);
     return fresh;
   }
