@@ -30,6 +30,7 @@ import { FileFixture, FixtureSource, type FixtureInput } from "./fixture.js";
 import { applyStateUpdate } from "../sdk/state.js";
 import { RecoveryLog } from "./recovery-log.js";
 import { ShardRunner } from "./shard-runner.js";
+import { commitPlan, planRecoveryLogs } from "./shard-topology.js";
 import { coversAllKeys, fullRange, rangeName, splitRanges } from "./task-common.js";
 import { compileValidator } from "./validator.js";
 import { stringifyJson } from "./lossless-json.js";
@@ -117,8 +118,11 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
   const shards = opts.shards ?? 1;
   const ranges = shards === 1 ? [fullRange()] : splitRanges(shards);
   const rlPathOf = (r: RangeSpec) => (coversAllKeys(r) ? rlBase : `${rlBase}.${rangeName(r)}`);
-  const leader = RecoveryLog.open(rlPathOf(ranges[0]!), rlBase);
-  const lastApplied = leader.record.lastApplied;
+  // A changed shard count splits (or safely merges) the logs, or is refused here, before anything runs.
+  const topology = planRecoveryLogs(rlBase, ranges, rlPathOf);
+  const leaderPath = rlPathOf(ranges[0]!);
+  const leaderRecord = topology.initial.get(leaderPath) ?? RecoveryLog.open(leaderPath).record;
+  const lastApplied = leaderRecord.lastApplied;
   const last = {
     spec: lastApplied ? fromBinary(MaterializationSpecSchema, Buffer.from(lastApplied.spec, "base64")) : undefined,
     version: lastApplied?.version ?? "",
@@ -163,7 +167,7 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
   // Apply runs on the leader. Like Flow, the harness keeps the state an
   // Applied returns and calls Apply again until none is returned: that is
   // how a connector finishes pending work before it changes anything.
-  let leaderState: unknown = leader.record.connectorState ?? {};
+  let leaderState: unknown = leaderRecord.connectorState ?? {};
   const descriptions: string[] = [];
   for (let round = 1; ; round++) {
     const applied = await applyMaterialization(built, last, leaderState, { log, logLevel: opts.logLevel });
@@ -175,7 +179,8 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
     }
   }
   const applied = { actionDescription: descriptions.join("\n") };
-  leader.setLastApplied(built.version, toBinary(MaterializationSpecSchema, built.spec), leaderState);
+  commitPlan(topology);
+  RecoveryLog.open(leaderPath).setLastApplied(built.version, toBinary(MaterializationSpecSchema, built.spec), leaderState);
 
   const stats: MaterializePreviewStats = { transactions: 0, documents: 0, loads: 0, loadsSkipped: 0, loaded: 0, stores: 0, deletes: 0, sessions: 0, crashes: 0, elapsedMs: 0 };
   // The timeout counts from the first session, not from building the task.

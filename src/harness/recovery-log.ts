@@ -22,6 +22,10 @@ export interface RecoveryRecord {
   lastApplied?: { version: string; spec: string };
   /** Transactions committed through this log. */
   commits: number;
+  /** Set once no shard runs this log's key range any more (the shard count changed). */
+  retired?: boolean;
+  /** The logs this one started from when the shard count changed (see shard-topology.ts). */
+  splitFrom?: string[];
 }
 
 function empty(): RecoveryRecord {
@@ -58,6 +62,18 @@ export class RecoveryLog {
       }
     }
     return new RecoveryLog(path, rec);
+  }
+
+  /** Creates (or replaces) the log at `path` holding `rec`. */
+  static create(path: string, rec: RecoveryRecord): RecoveryLog {
+    const log = new RecoveryLog(path, rec);
+    log.write(rec);
+    return log;
+  }
+
+  /** Marks the log as no longer owned by any shard. */
+  retire(): void {
+    this.write({ ...this.rec, retired: true });
   }
 
   private static read(path: string): RecoveryRecord {
