@@ -75,9 +75,10 @@ export interface ShardResult {
   name: string;
   recoveryLog: string;
   sessions: number;
+  /** Input transactions this shard committed in this run, replays after a crash counted once. */
   transactions: number;
   crashes: string[];
-  /** Read position per source after the last commit. */
+  /** Read position per source the shard reached (its log's, or the connector's checkpoint when that is further). */
   checkpoint: Record<string, number>;
   connectorState: unknown;
   /** Where the last session resumed from: "recovery-log", "connector", or "zero" (from the beginning). */
@@ -87,6 +88,7 @@ export interface ShardResult {
 }
 
 export interface MaterializePreviewStats {
+  /** Input transactions committed in this run (by any shard; each counted once). */
   transactions: number;
   documents: number;
   loads: number;
@@ -205,6 +207,8 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
     await Promise.all(inputs.map((i) => i.close?.()));
     await spool?.close();
   }
+  // Input transactions committed, each counted once however many shards committed it.
+  stats.transactions = new Set(runners.flatMap((r) => [...r.committed])).size;
   stats.elapsedMs = Date.now() - started;
   return { applyDescription: applied.actionDescription, shards: results, stats, spec: built };
 }

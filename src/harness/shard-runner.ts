@@ -48,6 +48,12 @@ export class ShardRunner {
   private startedTxns = 0;
   private zombieDone = false;
   private state: unknown = {};
+  /** End offsets of the input transactions this shard committed (by its log, or by the connector's own checkpoint). */
+  readonly committed = new Set<number>();
+  /** The transaction sent to the connector and not yet committed to the recovery log. */
+  private inflightEnd: number | undefined;
+  /** The read position the shard has reached: where its last session resumed, or its last commit. */
+  private position = 0;
   /** Sessions whose connector may still run; all are killed when the shard fails or is aborted. */
   private readonly live = new Set<Session>();
   private aborted = false;
@@ -134,7 +140,10 @@ export class ShardRunner {
         await this.loop(session, rl);
         this.live.delete(session);
         const rec = RecoveryLog.open(this.rlPath).record;
-        this.result.checkpoint = rec.sources;
+        // What really committed: a destination-authoritative connector may
+        // have committed past the recovery log (its checkpoint says so).
+        this.result.transactions = this.committed.size;
+        this.result.checkpoint = { ...rec.sources, [this.source.name]: Math.max(this.position, rec.sources[this.source.name] ?? 0) };
         this.result.connectorState = rec.connectorState;
         return this.result;
       } catch (err) {
@@ -183,6 +192,11 @@ export class ShardRunner {
         session.resumedFrom = "connector";
       }
       this.result.resumedFrom.push(session.resumedFrom);
+      // A transaction in flight when the last session died is committed if
+      // the connector's checkpoint already reaches past it.
+      if (this.inflightEnd !== undefined && session.resumedFrom === "connector" && session.resumeAt >= this.inflightEnd) this.committed.add(this.inflightEnd);
+      this.inflightEnd = undefined;
+      this.position = session.resumeAt;
       this.log.debug("opened", { shard: this.result.name, resumeAt: session.resumeAt, from: session.resumedFrom });
       this.maybeCrash("after-open", this.result.sessions);
       return session;
@@ -246,8 +260,6 @@ export class ShardRunner {
       this.startedTxns++;
       await this.runTxn(s, rl, txn, this.startedTxns);
       offset = txn.end;
-      this.result.transactions++;
-      this.stats.transactions++;
       await this.sendAcknowledge(s);
       const za = this.zombieAfter;
       if (za !== undefined && !this.zombieDone && this.startedTxns === za) {
@@ -344,6 +356,7 @@ export class ShardRunner {
    * drives a superseded session and must not touch the recovery log.
    */
   private async runTxn(s: Session, rl: RecoveryLog, txn: FixtureTxn, txnNo: number, zombieRun = false) {
+    if (!zombieRun) this.inflightEnd = txn.end;
     const combiner = this.combine(txn);
     const entries = combiner.sorted();
     // Stored-key bounds, decoded once per transaction.
@@ -463,6 +476,9 @@ export class ShardRunner {
     }
     // The recovery-log commit: checkpoint, StartedCommit state and key bounds together.
     rl.commit({ sources, connectorState: state, maxKeys: maxKeysOut });
+    this.committed.add(txn.end);
+    this.inflightEnd = undefined;
+    this.position = txn.end;
     this.state = state;
     this.opts.onCommit?.({ shard: this.result.name, txn: txnNo, checkpoint: sources, stores: stores.length });
     this.maybeCrash("after-log-commit", txnNo);
