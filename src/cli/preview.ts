@@ -117,8 +117,13 @@ export async function preview(argv: string[]): Promise<number> {
     logLevel: typeof o["log-level"] === "string" ? o["log-level"] : undefined,
     validate: o["no-validate"] !== true,
     collect: false,
+    // Documents stream out as the transaction's combiner drains, so a huge
+    // transaction never sits in memory whole.
+    onDocument: async (c, doc) => {
+      out.line(stringifyJson([c, doc]));
+      if (out.pending >= 1000) await out.flush();
+    },
     onTransaction: async (txn) => {
-      for (const [c, doc] of txn.documents) out.line(stringifyJson([c, doc]));
       if (o["output-state"] === true) out.line(JSON.stringify(["connectorState", txn.state]));
       if (o["output-commits"] === true) out.line('{"commit":true}');
       await out.flush();
@@ -151,6 +156,11 @@ export class LineWriter {
 
   line(s: string) {
     if (!this.closed) this.parts.push(s, "\n");
+  }
+
+  /** Lines buffered and not yet written. */
+  get pending(): number {
+    return this.parts.length / 2;
   }
 
   async flush(): Promise<void> {

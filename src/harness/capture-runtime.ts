@@ -15,7 +15,9 @@ import type { RangeSpec } from "../gen/flow/flow_pb.js";
 import { createLogger, type Logger } from "../log.js";
 import { loadCatalog, withGrpcAddress, type Catalog } from "./catalog.js";
 import { buildCapture, type BuiltCapture } from "./build-capture.js";
-import { Combiner, keyExtractor } from "./combiner.js";
+import { keyExtractor } from "./combiner.js";
+import { DEFAULT_COMBINER_BUDGET, SpillingCombiner } from "./spill-combiner.js";
+import { packTuple } from "./tuple.js";
 import { openConnector, TIMED_OUT } from "./connector-session.js";
 import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
 import { applyStateUpdate } from "../sdk/state.js";
@@ -53,6 +55,17 @@ export interface CapturePreviewOptions {
    */
   maxTxnMs?: number;
   maxTxnDocs?: number;
+  /**
+   * Estimated bytes of documents a transaction's combiner holds in memory
+   * before it spills a sorted run to a temporary file (default 64 MiB).
+   */
+  combinerBudgetBytes?: number;
+  /**
+   * Receives each committed document as the transaction's combiner drains,
+   * in (binding, key) order, before onTransaction; the transaction's
+   * `documents` are then not gathered (so memory stays bounded).
+   */
+  onDocument?: (collection: string, doc: unknown) => void | Promise<void>;
   /** Validate documents against the collection's write schema (default true). */
   validate?: boolean;
   /** Keep every committed document in the result (default true). */
@@ -68,7 +81,10 @@ export interface CaptureTransaction {
   session: number;
   /** Index of the transaction over the whole preview, from 0. */
   index: number;
+  /** The transaction's documents (empty when onDocument receives them). */
   documents: [string, unknown][];
+  /** Spill runs the transaction's combiner wrote (0 when it fit in memory). */
+  spills: number;
   /** Connector state once this transaction committed. */
   state: unknown;
   checkpoints: number;
@@ -140,6 +156,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
     const label = `capture ${built.def.name} session ${si + 1}`;
     const proc = openConnector<Request, Response>(built.def.endpoint, built.wire, "capture", { log, label, logLevel: opts.logLevel });
     let failed = true;
+    let combiner: SpillingCombiner | undefined;
     // Waits for the next response, in slices when an abort signal may end the preview.
     const readNext = async () => {
       for (;;) {
@@ -168,7 +185,8 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
 
       let txns = 0;
       while (limit < 0 || txns < limit) {
-        const combiner = new Combiner(shapes);
+        combiner?.close();
+        combiner = new SpillingCombiner(shapes, opts.combinerBudgetBytes ?? DEFAULT_COMBINER_BUDGET);
         const txnStarted = Date.now();
         let pendingState = result.state;
         let checkpoints = 0;
@@ -220,7 +238,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
             if (bad) throw new HarnessError(`a document captured into ${collection} (binding ${binding}) does not match the collection schema: ${bad}`);
             const key = extractors[binding]!(doc);
             if (typeof key === "string") throw new HarnessError(`a document captured into ${collection} (binding ${binding}) has no key at ${key}`);
-            combiner.add(binding, key, doc);
+            combiner.add(binding, key, doc, packTuple(key), docJson.length);
             result.stats.captured++;
           } else if (r.sourcedSchema) {
             if (r.sourcedSchema.binding >= n) {
@@ -246,13 +264,19 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
           }
         }
         if (!closed) break; // EOF
-        const documents = combiner.drain().map((c) => [built.collections[c.binding]!.spec.name, c.doc] as [string, unknown]);
+        const documents: [string, unknown][] = [];
+        const spills = combiner.spills;
+        for (const c of combiner.drain()) {
+          const d: [string, unknown] = [built.collections[c.binding]!.spec.name, c.doc];
+          result.stats.documents++;
+          if (opts.onDocument) await opts.onDocument(d[0], d[1]);
+          else documents.push(d);
+          if (opts.collect !== false) result.documents.push(d);
+        }
         result.state = pendingState;
         result.states.push(pendingState);
         result.stats.checkpoints += checkpoints;
-        result.stats.documents += documents.length;
-        if (opts.collect !== false) for (const d of documents) result.documents.push(d);
-        const go = await opts.onTransaction?.({ session: si, index: result.stats.transactions, documents, state: pendingState, checkpoints });
+        const go = await opts.onTransaction?.({ session: si, index: result.stats.transactions, documents, spills, state: pendingState, checkpoints });
         result.stats.transactions++;
         txns++;
         if (go === false) {
@@ -268,6 +292,8 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
       }
       failed = false;
     } finally {
+      // An unfinished transaction's spill file goes with it.
+      combiner?.close();
       // Ending a session closes the connector's input; a failed one is killed outright.
       if (failed) await proc.kill();
       else await proc.stop();
