@@ -265,7 +265,6 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
         }
         if (!closed) break; // EOF
         const documents: [string, unknown][] = [];
-        const spills = combiner.spills;
         for (const c of combiner.drain()) {
           const d: [string, unknown] = [built.collections[c.binding]!.spec.name, c.doc];
           result.stats.documents++;
@@ -273,6 +272,7 @@ export async function runCapturePreview(opts: CapturePreviewOptions): Promise<Ca
           else documents.push(d);
           if (opts.collect !== false) result.documents.push(d);
         }
+        const spills = combiner.spills; // including the final run a spilled drain writes
         result.state = pendingState;
         result.states.push(pendingState);
         result.stats.checkpoints += checkpoints;
