@@ -39,7 +39,7 @@ import {
 import { ReplicationStream } from "./replication-stream.js";
 import { TypeCatalog } from "./type-catalog.js";
 import { OID } from "./text-values.js";
-import { checkPrerequisites, ensureSlot, formatFailures } from "./prerequisites.js";
+import { ensurePrerequisites, ensureSlot } from "./prerequisites.js";
 
 export type Mode = "pending" | "backfill" | "active";
 
@@ -141,8 +141,7 @@ export class PostgresCapture {
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       this.sql = await connect(this.cfg);
-      const failures = await checkPrerequisites(this.sql, this.cfg, this.req.bindings.map((b) => b.resourceConfig), { repair: true });
-      if (failures.length > 0) throw new ConnectorError(formatFailures(failures));
+      await ensurePrerequisites(this.sql, this.cfg, this.req.bindings.map((b) => b.resourceConfig));
       await this.loadBindings();
       const patch = this.reconcile();
       const slot = await ensureSlot(this.sql, this.cfg);
