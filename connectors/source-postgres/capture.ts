@@ -146,6 +146,11 @@ export class PostgresCapture {
       const patch = this.reconcile();
       const slot = await ensureSlot(this.sql, this.cfg);
       log.debug("capture prepared", { slotCreated: slot.created, slotLsn: formatLsn(slot.confirmedFlush) });
+      if (slot.created) {
+        // A slot outlives the capture and holds WAL until it is read or dropped: say so where it can be seen.
+        const drop = `SELECT pg_drop_replication_slot(${quoteLiteral(this.cfg.slot)});`;
+        log.info("created replication slot", { slot: this.cfg.slot, leftBehind: `replication slot ${this.cfg.slot} in database ${this.cfg.database}: it holds WAL until a capture reads from it or it is dropped (${drop})` });
+      }
       const state = this.req.state ?? {};
       if (state.cursor) {
         this.cursor = parseLsn(state.cursor);
