@@ -72,7 +72,7 @@ export async function discover(argv: string[]): Promise<number> {
   if (doc.errors.length > 0) throw new HarnessError(`${catalog.path}: ${doc.errors[0]!.message}`);
   const here = (c: string) => doc.hasIn(["collections", c]);
   const report = mergeDiscovered(doc, catalog.path, name, found, (c) => (catalog.collections.has(c) && !here(c) ? "a catalog it imports" : undefined));
-  const out = catalog.path.endsWith(".json") ? JSON.stringify(doc.toJS(), null, 2) + "\n" : doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+  const out = catalog.path.endsWith(".json") ? JSON.stringify(doc.toJS(), null, 2) + "\n" : doc.toString({ lineWidth: 0 });
 
   if (o["dry-run"] === true) {
     process.stdout.write(out);

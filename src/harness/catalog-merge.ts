@@ -155,7 +155,7 @@ function updateCollection(doc: Document, base: string, target: string, found: Di
     // The schema lives in its own file: rewrite that file (a #fragment would be another document's part).
     if (ref.includes("#")) throw new HarnessError(`collection ${JSON.stringify(target)}: ${field} ${ref} points into part of a file; give it its own file or inline it`);
     const file = resolve(base, ref);
-    report.files.push({ path: file, text: file.endsWith(".json") ? JSON.stringify(found.documentSchema, null, 2) + "\n" : stringifyYaml(found.documentSchema, { lineWidth: 0, flowCollectionPadding: false }) });
+    report.files.push({ path: file, text: file.endsWith(".json") ? JSON.stringify(found.documentSchema, null, 2) + "\n" : stringifyYaml(found.documentSchema, { lineWidth: 0 }) });
   } else {
     current.set(field, doc.createNode(found.documentSchema));
   }

@@ -65,9 +65,14 @@ async function pgRows(client: pg.Client, sql: string) {
 /** What each command must do, by its text in the README. */
 const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
   "npx tributary preview --source examples/hello-world/flow.yaml --sessions 2,2 --output-state": (r) => {
+    // Four transactions over two sessions; the runtime may fold several greetings into one transaction.
     const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    expect(lines.filter(([c]) => c === "acmeCo/greetings").map(([, d]) => d.count)).toEqual([1, 2, 3, 4]);
-    expect(lines.filter(([c]) => c === "connectorState").at(-1)[1]).toEqual({ bindingStateV1: { greetings: { count: 4 } } });
+    const counts = lines.filter(([c]) => c === "acmeCo/greetings").map(([, d]) => d.count);
+    expect(counts.length).toBeGreaterThanOrEqual(4);
+    expect(counts).toEqual(counts.map((_: number, i: number) => i + 1));
+    const states = lines.filter(([c]) => c === "connectorState");
+    expect(states).toHaveLength(4);
+    expect(states.at(-1)[1]).toEqual({ bindingStateV1: { greetings: { count: counts.length } } });
   },
   "npx tributary preview --source examples/fixture/to-postgres.flow.yaml --fixture examples/fixture/orders.jsonl": (r) => {
     expect(summary(r).stats).toMatchObject({ transactions: 3, documents: 5, deletes: 1 });
@@ -85,12 +90,14 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
   },
   "npx tributary preview --source examples/hello-world/to-postgres.flow.yaml --name acmeCo/hello --sessions 5 --output-commits | npx tributary preview --source examples/hello-world/to-postgres.flow.yaml --name acmeCo/greetings-to-postgres":
     async (r) => {
-      expect(summary(r).stats.documents).toBe(5);
-      expect((await pgRows(pgLocal, `SELECT count FROM ${token}.greetings ORDER BY count`)).map((x) => Number(x.count))).toEqual([1, 2, 3, 4, 5]);
+      // Five capture transactions: at least five greetings (the runtime may fold several into one), all stored.
+      const n = summary(r).stats.documents;
+      expect(n).toBeGreaterThanOrEqual(5);
+      const counts = (await pgRows(pgLocal, `SELECT count FROM ${token}.greetings ORDER BY count`)).map((x) => Number(x.count));
+      expect(counts).toEqual(Array.from({ length: n }, (_, i) => i + 1));
     },
   "psql -h 127.0.0.1 -U postgres -d test -c 'SELECT count, message FROM tributary_example.greetings ORDER BY count'": (r) => {
-    expect(r.stdout).toContain("Hello #5");
-    expect(r.stdout).toContain("(5 rows)");
+    expect(r.stdout).toMatch(/^\s+5 \| Hello #5$/m);
   },
   "npx tributary preview --source examples/fixture/to-redis.flow.yaml --fixture examples/fixture/orders.jsonl": async (r) => {
     expect(summary(r).stats).toMatchObject({ transactions: 3, documents: 5 });
@@ -100,8 +107,10 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
     expect(JSON.parse(r.stdout)).toMatchObject({ id: 1, customer: "ada" });
   },
   "npx tributary preview --source examples/hello-world/to-redis.flow.yaml --name acmeCo/hello --sessions 5 --output-commits | npx tributary preview --source examples/hello-world/to-redis.flow.yaml --name acmeCo/greetings-to-redis":
-    (r) => {
-      expect(summary(r).stats.documents).toBe(5);
+    async (r) => {
+      const n = summary(r).stats.documents;
+      expect(n).toBeGreaterThanOrEqual(5);
+      expect(await redis.exists(`${token}:greetings:${n}`)).toBe(1);
     },
   "redis-cli get tributary_example:greetings:5": (r) => {
     expect(JSON.parse(r.stdout)).toMatchObject({ count: 5, message: "Hello #5" });
