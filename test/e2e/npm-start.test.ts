@@ -3,10 +3,17 @@
  * SIGTERM to npm (what a process manager or `kill` sends) stops the server
  * too, leaving nothing listening. The start script `exec`s the server so the
  * signal reaches it instead of a shell that would die and leave it behind.
+ *
+ * It runs in a scratch copy of the project (package.json, tsconfig.json and
+ * bin/ copied, sources and node_modules linked) so its build writes a dist/
+ * of its own, never the one other tests are running from.
  */
 import { spawn } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect } from "node:net";
-import { expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { repoRoot } from "../../src/harness/catalog.js";
 import { freePort } from "../support/free-port.js";
 
@@ -19,9 +26,23 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
+const root = repoRoot();
+const copy = mkdtempSync(join(tmpdir(), "tributary-npm-start-"));
+afterAll(() => rmSync(copy, { recursive: true, force: true }));
+
+function scratchProject() {
+  cpSync(join(root, "package.json"), join(copy, "package.json"));
+  cpSync(join(root, "bin"), join(copy, "bin"), { recursive: true });
+  for (const dir of ["node_modules", "src", "connectors", "test"]) symlinkSync(join(root, dir), join(copy, dir));
+  // The project's compiler options; only what the server needs is built.
+  const tsconfig = JSON.parse(readFileSync(join(root, "tsconfig.json"), "utf8"));
+  writeFileSync(join(copy, "tsconfig.json"), JSON.stringify({ ...tsconfig, include: ["src/**/*.ts", "connectors/**/*.ts"], exclude: ["node_modules", "dist", "**/*.test.ts"] }));
+}
+
 it("npm start serves on PORT and stops with npm on SIGTERM", { timeout: 240_000 }, async () => {
+  scratchProject();
   const port = await freePort();
-  const npm = spawn("npm", ["start"], { cwd: repoRoot(), env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const npm = spawn("npm", ["start"], { cwd: copy, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";
   npm.stdout.on("data", (d) => (out += d));
   npm.stderr.on("data", (d) => (out += d));
