@@ -31,3 +31,5 @@ if (status !== 0 && failed === 0) {
 }
 for (const n of notes) console.log(`== ${n}`);
 console.log(`tests: ${passed} passed, ${failed} failed`);
+// Any failure counted fails the run, even if the runner's own status said otherwise.
+process.exitCode = failed > 0 ? 1 : 0;
