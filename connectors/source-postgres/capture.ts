@@ -39,7 +39,7 @@ import {
 import { ReplicationStream } from "./replication-stream.js";
 import { TypeCatalog } from "./type-catalog.js";
 import { OID } from "./text-values.js";
-import { checkPrerequisites, ensureSlot, formatFailures } from "./prerequisites.js";
+import { ensurePrerequisites, ensureSlot } from "./prerequisites.js";
 
 export type Mode = "pending" | "backfill" | "active";
 
@@ -141,12 +141,16 @@ export class PostgresCapture {
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       this.sql = await connect(this.cfg);
-      const failures = await checkPrerequisites(this.sql, this.cfg, this.req.bindings.map((b) => b.resourceConfig), { repair: true });
-      if (failures.length > 0) throw new ConnectorError(formatFailures(failures));
+      await ensurePrerequisites(this.sql, this.cfg, this.req.bindings.map((b) => b.resourceConfig));
       await this.loadBindings();
       const patch = this.reconcile();
       const slot = await ensureSlot(this.sql, this.cfg);
       log.debug("capture prepared", { slotCreated: slot.created, slotLsn: formatLsn(slot.confirmedFlush) });
+      if (slot.created) {
+        // A slot outlives the capture and holds WAL until it is read or dropped: say so where it can be seen.
+        const drop = `SELECT pg_drop_replication_slot(${quoteLiteral(this.cfg.slot)});`;
+        log.info("created replication slot", { slot: this.cfg.slot, leftBehind: `replication slot ${this.cfg.slot} in database ${this.cfg.database}: it holds WAL until a capture reads from it or it is dropped (${drop})` });
+      }
       const state = this.req.state ?? {};
       if (state.cursor) {
         this.cursor = parseLsn(state.cursor);

@@ -17,6 +17,8 @@ export interface EndpointConfig {
   /** SSH forwarding to reach the database through a bastion. */
   tunnel?: SshForwarding;
   publication: string;
+  /** Apply creates the publication and adds bound tables to it (when the user may). */
+  create_publication: boolean;
   slot: string;
   backfill_chunk_size: number;
   /** Schemas to discover; all non-system schemas when empty. */
@@ -72,6 +74,14 @@ export const configSchema = {
       order: 11,
     },
     networkTunnel: { ...networkTunnelSchema, order: 12 },
+    create_publication: {
+      type: "boolean",
+      title: "Create the publication",
+      description:
+        "Apply creates the publication if it is missing and adds bound tables to it, when the user is allowed to. Off: Validate reports what is missing with the SQL to run. Validate itself never changes the database.",
+      default: true,
+      order: 13,
+    },
   },
 } as const;
 
@@ -114,6 +124,11 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
     if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw new ConnectorError(`endpoint config /${k} must be an array of strings`);
     return v as string[];
   };
+  const bool = (k: string, dflt: boolean): boolean => {
+    const v = c[k] ?? dflt;
+    if (typeof v !== "boolean") throw new ConnectorError(`endpoint config /${k} must be true or false`);
+    return v;
+  };
   return {
     address,
     database: str("database", "postgres"),
@@ -123,6 +138,7 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
     sslrootcert: checkRootCert(c.sslrootcert, "/sslrootcert"),
     tunnel: checkTunnel(c.networkTunnel as NetworkTunnel | undefined),
     publication: str("publication", "flow_publication"),
+    create_publication: bool("create_publication", true),
     slot,
     backfill_chunk_size: chunk as number,
     schemas: list("schemas"),

@@ -10,7 +10,7 @@ import { connect, hostPort } from "./connection.js";
 import { describeConnectError } from "../../src/postgres/connect-errors.js";
 import { collectionKey, collectionSchema, listTables, recommendedName } from "./discovery.js";
 import { TypeCatalog } from "./type-catalog.js";
-import { checkPrerequisites, formatFailures } from "./prerequisites.js";
+import { checkPrerequisites, formatFailures, makeChanges } from "./prerequisites.js";
 import { PostgresCapture } from "./capture.js";
 
 /** connect(), with a failure described for the user (Discover and Validate report it as is). */
@@ -57,7 +57,8 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
     const resources = req.bindings.map((b, i) => normalizeResource(b.resourceConfig, i));
     const client = await connectOrExplain(cfg);
     try {
-      const failures = await checkPrerequisites(client, cfg, resources, { repair: true });
+      // Read-only: what Apply would create is not a failure, and is not made here.
+      const { failures } = await checkPrerequisites(client, cfg, resources);
       if (failures.length > 0) throw new ConnectorError(formatFailures(failures));
     } finally {
       await client.end();
@@ -65,9 +66,17 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
     return resources.map((r) => [r.namespace, r.stream]);
   },
 
-  async apply() {
-    // The publication and slot are created by Validate and Open; nothing to change here.
-    return "";
+  async apply(req) {
+    // The publication and its tables, where the config allows it; the slot is created at Open.
+    const cfg = normalizeConfig(req.config);
+    const resources = req.bindings.map((b, i) => normalizeResource(b.resourceConfig, i));
+    const client = await connectOrExplain(cfg);
+    try {
+      const { changes } = await checkPrerequisites(client, cfg, resources);
+      return (await makeChanges(client, changes)).join("\n");
+    } finally {
+      await client.end();
+    }
   },
 
   async open(req, out, ctx) {

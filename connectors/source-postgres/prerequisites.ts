@@ -1,17 +1,30 @@
 /**
  * Everything the database must provide before a capture can run, checked
  * together so a user sees every problem at once, each with the SQL that
- * fixes it. With `repair`, what the capture user may create itself (the
- * publication, a table's membership in it) is created instead of reported.
+ * fixes it. Checking only reads: what the capture may create itself (the
+ * publication, a table's membership in it, when the config allows it and the
+ * user has the rights) comes back as changes, which Apply (or Open) makes.
  */
 import type pg from "pg";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { qualified, quoteIdent, quoteLiteral } from "./connection.js";
 import { parseLsn, type Lsn } from "./lsn.js";
+import { ConnectorError } from "../../src/sdk/errors.js";
 
 export interface Failure {
   message: string;
   fix: string;
+}
+
+/** A change the capture may make itself, and will at Apply. */
+export interface Change {
+  description: string;
+  sql: string;
+}
+
+export interface Prerequisites {
+  failures: Failure[];
+  changes: Change[];
 }
 
 export function formatFailures(failures: Failure[]): string {
@@ -21,8 +34,10 @@ export function formatFailures(failures: Failure[]): string {
   );
 }
 
-export async function checkPrerequisites(client: pg.Client, cfg: EndpointConfig, resources: ResourceConfig[], opts: { repair: boolean }): Promise<Failure[]> {
+/** Checks every prerequisite without changing anything. */
+export async function checkPrerequisites(client: pg.Client, cfg: EndpointConfig, resources: ResourceConfig[]): Promise<Prerequisites> {
   const failures: Failure[] = [];
+  const changes: Change[] = [];
   const user = quoteIdent(cfg.user);
   const pub = quoteIdent(cfg.publication);
 
@@ -61,25 +76,35 @@ export async function checkPrerequisites(client: pg.Client, cfg: EndpointConfig,
     }
   }
 
-  let pubRow = (await client.query(`SELECT pubviaroot, puballtables FROM pg_catalog.pg_publication WHERE pubname = $1`, [cfg.publication])).rows[0];
-  if (!pubRow && opts.repair) {
-    try {
-      await client.query(`CREATE PUBLICATION ${pub} WITH (publish_via_partition_root = true)`);
-      pubRow = { pubviaroot: true, puballtables: false };
-    } catch {
-      // Reported below with the statement to run.
+  // The publication: missing, it is a change when the config allows it and the
+  // user may create it (it then owns it), else a failure.
+  const pubRow = (
+    await client.query(
+      `SELECT pubviaroot, puballtables, pg_has_role(pubowner, 'USAGE') AS owned FROM pg_catalog.pg_publication WHERE pubname = $1`,
+      [cfg.publication],
+    )
+  ).rows[0] as { pubviaroot: boolean; puballtables: boolean; owned: boolean } | undefined;
+  const createPub = `CREATE PUBLICATION ${pub} WITH (publish_via_partition_root = true);`;
+  let pubWillExist = pubRow !== undefined;
+  if (!pubRow) {
+    const mayCreate = (await client.query(`SELECT has_database_privilege(current_database(), 'CREATE') AS ok`)).rows[0].ok as boolean;
+    if (cfg.create_publication && mayCreate) {
+      changes.push({ description: `create publication ${cfg.publication}`, sql: createPub });
+      pubWillExist = true;
+    } else {
+      const why = cfg.create_publication ? ` (and user ${cfg.user} may not create it)` : "";
+      failures.push({ message: `publication ${cfg.publication} does not exist${why}`, fix: createPub });
     }
   }
-  if (!pubRow) {
-    failures.push({ message: `publication ${cfg.publication} does not exist`, fix: `CREATE PUBLICATION ${pub} WITH (publish_via_partition_root = true);` });
-  }
+  // Whether the capture may add a table owned by `tableOwned` to the publication.
+  const mayAdd = (tableOwned: boolean) => cfg.create_publication && tableOwned && (pubRow ? pubRow.owned : true);
 
   for (const r of resources) {
     const name = qualified(r.namespace, r.stream);
     const t = (
       await client.query(
         `SELECT c.oid::int AS oid, c.relkind::text AS kind, c.relreplident::text AS replident,
-                has_table_privilege(c.oid, 'SELECT') AS can_select,
+                has_table_privilege(c.oid, 'SELECT') AS can_select, pg_has_role(c.relowner, 'USAGE') AS owned,
                 EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk
            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
           WHERE n.nspname = $1 AND c.relname = $2`,
@@ -104,23 +129,46 @@ export async function checkPrerequisites(client: pg.Client, cfg: EndpointConfig,
     if (t.kind === "p" && pubRow && !pubRow.pubviaroot) {
       failures.push({ message: `${r.namespace}.${r.stream} is partitioned, but publication ${cfg.publication} does not publish changes through the root`, fix: `ALTER PUBLICATION ${pub} SET (publish_via_partition_root = true);` });
     }
-    if (pubRow && !pubRow.puballtables) {
-      const inPub = async () =>
+    if (pubWillExist && !pubRow?.puballtables) {
+      const inPub =
+        pubRow !== undefined &&
         (await client.query(`SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3`, [cfg.publication, r.namespace, r.stream]))
           .rowCount! > 0;
-      let ok = await inPub();
-      if (!ok && opts.repair) {
-        try {
-          await client.query(`ALTER PUBLICATION ${pub} ADD TABLE ${name}`);
-          ok = await inPub();
-        } catch {
-          // Reported below.
-        }
+      const addTable = `ALTER PUBLICATION ${pub} ADD TABLE ${name};`;
+      if (inPub) {
+        // Nothing to do.
+      } else if (mayAdd(t.owned)) {
+        changes.push({ description: `add ${r.namespace}.${r.stream} to publication ${cfg.publication}`, sql: addTable });
+      } else {
+        failures.push({ message: `${r.namespace}.${r.stream} is not in publication ${cfg.publication}`, fix: addTable });
       }
-      if (!ok) failures.push({ message: `${r.namespace}.${r.stream} is not in publication ${cfg.publication}`, fix: `ALTER PUBLICATION ${pub} ADD TABLE ${name};` });
     }
   }
-  return failures;
+  return { failures, changes };
+}
+
+/** Makes the changes a check found; returns what was done, one line each. */
+export async function makeChanges(client: pg.Client, changes: Change[]): Promise<string[]> {
+  const done: string[] = [];
+  for (const c of changes) {
+    try {
+      await client.query(c.sql);
+    } catch (err) {
+      throw new ConnectorError(`could not ${c.description}: ${(err as Error).message}; run as a privileged user: ${c.sql}`);
+    }
+    done.push(`${c.description}: ${c.sql}`);
+  }
+  return done;
+}
+
+/**
+ * Open's check: fails on any unmet prerequisite, and makes the changes Apply
+ * would have made (a session opened without an Apply still finds them made).
+ */
+export async function ensurePrerequisites(client: pg.Client, cfg: EndpointConfig, resources: ResourceConfig[]): Promise<string[]> {
+  const { failures, changes } = await checkPrerequisites(client, cfg, resources);
+  if (failures.length > 0) throw new ConnectorError(formatFailures(failures));
+  return makeChanges(client, changes);
 }
 
 /** Creates the slot if it is missing; returns its confirmed position. */

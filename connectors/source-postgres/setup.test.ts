@@ -89,15 +89,47 @@ describe("validate", () => {
     }
   });
 
-  it("creates the publication and adds the tables when the user may", async () => {
+  it("changes nothing at the source, even when it fails as a superuser", async () => {
+    const replica = await startPgCluster({ settings: { wal_level: "replica" } });
+    try {
+      const db = "prereq_ro";
+      await replica.createDatabase(db);
+      await replica.query(db, `CREATE TABLE a (id int PRIMARY KEY)`);
+      const err = await connector.validate!(validateReq(cfgFor(replica, db), ["public.a"]) as any, ctx()).catch((e) => e as Error);
+      expect((err as Error).message).toMatch(/^1 prerequisite of the PostgreSQL capture is not met:\n- wal_level is replica/);
+      expect(await replica.query(db, `SELECT pubname FROM pg_publication`)).toEqual([]);
+      expect(await replica.query(db, `SELECT slot_name FROM pg_replication_slots`)).toEqual([]);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it("leaves creating the publication and adding the tables to Apply, when the user may", async () => {
     const db = "prereq_ok";
     await pg.createDatabase(db);
     await pg.query(db, `CREATE TABLE a (id int PRIMARY KEY)`);
+    const pubTables = async () => (await pg.query(db, `SELECT tablename FROM pg_publication_tables WHERE pubname = 'pub_prereq_ok'`)).map((r) => r.tablename);
     // sslmode=prefer falls back to plain TCP on a server without TLS.
-    const paths = await connector.validate!(validateReq(cfgFor(pg, db, { sslmode: "prefer" }), ["public.a"]) as any, ctx());
+    const config = cfgFor(pg, db, { sslmode: "prefer" });
+    const paths = await connector.validate!(validateReq(config, ["public.a"]) as any, ctx());
     expect(paths).toEqual([["public", "a"]]);
-    const rows = await pg.query(db, `SELECT tablename FROM pg_publication_tables WHERE pubname = 'pub_prereq_ok'`);
-    expect(rows.map((r) => r.tablename)).toEqual(["a"]);
+    expect(await pg.query(db, `SELECT pubname FROM pg_publication`)).toEqual([]);
+    const described = await connector.apply!(validateReq(config, ["public.a"]) as any, ctx());
+    expect(described).toMatch(/create publication pub_prereq_ok[\s\S]*add public.a to publication pub_prereq_ok/);
+    expect(await pubTables()).toEqual(["a"]);
+    // Applied again, there is nothing left to do.
+    expect(await connector.apply!(validateReq(config, ["public.a"]) as any, ctx())).toBe("");
+  });
+
+  it("with create_publication off, reports the missing publication and leaves it to the user", async () => {
+    const db = "prereq_nocreate";
+    await pg.createDatabase(db);
+    await pg.query(db, `CREATE TABLE a (id int PRIMARY KEY)`);
+    const config = cfgFor(pg, db, { create_publication: false });
+    const err = await connector.validate!(validateReq(config, ["public.a"]) as any, ctx()).catch((e) => e as Error);
+    expect((err as Error).message).toMatch(/publication pub_prereq_nocreate does not exist\n  fix: CREATE PUBLICATION "pub_prereq_nocreate"/);
+    expect(await connector.apply!(validateReq(config, ["public.a"]) as any, ctx())).toBe("");
+    expect(await pg.query(db, `SELECT pubname FROM pg_publication`)).toEqual([]);
   });
 
   it("reports a table missing from an existing publication the user may not alter", async () => {

@@ -15,6 +15,9 @@ commands:
   convert --type T --from F --to F
                                   convert one message between protobuf and Flow JSON
   preview --source CATALOG ...    run a capture or materialization like Flow's runtime
+  discover --source CATALOG [--name CAPTURE]
+                                  run a capture's Discover and merge its bindings
+                                  and collection schemas into CATALOG
   list                            name the connectors in this build
 `;
 
@@ -25,6 +28,7 @@ const commands: Record<string, () => Promise<Command>> = {
   serve: async () => (await import("./serve.js")).serve,
   convert: async () => (await import("./convert.js")).convertCommand,
   preview: async () => (await import("./preview.js")).preview,
+  discover: async () => (await import("./discover.js")).discover,
   list: async () => (await import("./list.js")).list,
 };
 

@@ -4,7 +4,8 @@
  */
 import { createReadStream } from "node:fs";
 import { parseArgs } from "./args.js";
-import { createLogger } from "../log.js";
+import { createLogger, type Logger } from "../log.js";
+import { watchLeftBehind } from "./left-behind.js";
 import { loadCatalog, parseDuration } from "../harness/catalog.js";
 import { runCapturePreview } from "../harness/capture-runtime.js";
 import { parseProtocolForm } from "../harness/protocol-form.js";
@@ -50,6 +51,16 @@ common options:
 `;
 
 export async function preview(argv: string[]): Promise<number> {
+  // Whatever a connector says it left at the source is repeated at the very end.
+  const left = watchLeftBehind(createLogger());
+  try {
+    return await previewWith(argv, left.log);
+  } finally {
+    left.report();
+  }
+}
+
+async function previewWith(argv: string[], log: Logger): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(PREVIEW_USAGE);
     return 0;
@@ -67,7 +78,6 @@ export async function preview(argv: string[]): Promise<number> {
   if (codec !== undefined && codec !== "proto" && codec !== "json") throw new HarnessError(`--codec must be proto or json, got ${JSON.stringify(codec)}`);
   const timeoutMs = typeof o.timeout === "string" ? parseDuration(o.timeout, "--timeout") * 1000 : undefined;
   const protocolForm = parseProtocolForm(o["protocol-form"], "--protocol-form");
-  const log = createLogger();
   const catalog = loadCatalog(o.source, { imageCodec: codec, grpcAddress: typeof o.grpc === "string" ? o.grpc : undefined });
   const name = typeof o.name === "string" ? o.name : undefined;
 

@@ -112,6 +112,12 @@ describe("FrameDecoder", () => {
   it("refuses frames beyond the limit", () => {
     const d = new FrameDecoder("proto", 1024);
     expect(() => d.push(Uint8Array.of(0x01, 0x04, 0, 0))).toThrow(/frame of 1025 bytes exceeds the 1024-byte limit/);
+    // No hint for binary garbage, one naming the JSON codec for JSON text.
+    expect(() => d.push(Uint8Array.of(0x01, 0x04, 0, 0))).not.toThrow(/looks like JSON/);
+    const asJson = new FrameDecoder("proto");
+    expect(() => asJson.push(Buffer.from('{"spec":{"connectorType":"IMAGE","config":{}}}\n'))).toThrow(
+      /protobuf frame of 1886593659 bytes exceeds .*; the input looks like JSON: for Flow's JSON codec set FLOW_RUNTIME_CODEC=json/,
+    );
     const j = new FrameDecoder("json", 16);
     j.push(Buffer.from("0123456789"));
     expect(() => j.push(Buffer.from("0123456789"))).toThrow(/JSON line longer than the 16-byte limit/);

@@ -69,7 +69,7 @@ export class FrameDecoder {
       }
       const len = b.readUInt32LE(pos);
       if (len > this.maxFrame) {
-        throw new Error(`protobuf frame of ${len} bytes exceeds the ${this.maxFrame}-byte limit (corrupt length prefix?)`);
+        throw new Error(`protobuf frame of ${len} bytes exceeds the ${this.maxFrame}-byte limit (corrupt length prefix?)${jsonHint(b, pos)}`);
       }
       if (avail < 4 + len) {
         this.need = 4 + len;
@@ -202,4 +202,17 @@ export async function* readFrameBatches(stream: NodeJS.ReadableStream, wire: Wir
     if (frames.length > 0) yield frames;
   }
   dec.finish();
+}
+
+/**
+ * A hint for protobuf input that is really JSON text (a length prefix read
+ * from `{"sp…` is a 1.8 GB frame): the sender speaks Flow's JSON codec.
+ */
+function jsonHint(b: Uint8Array, pos: number): string {
+  let i = pos;
+  while (i < b.length && (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0a || b[i] === 0x0d)) i++;
+  const first = b[i];
+  const second = b[i + 1];
+  const looksJson = first === 0x7b && (second === 0x22 || second === 0x7d || second === 0x20 || second === 0x0a || second === undefined);
+  return looksJson ? "; the input looks like JSON: for Flow's JSON codec set FLOW_RUNTIME_CODEC=json" : "";
 }

@@ -20,7 +20,7 @@ function convert(args: string[], input: Buffer | string) {
 describe("tributary convert", () => {
   beforeAll(() => {
     if (!existsSync(join(repoRoot, "dist", "src", "cli", "convert.js"))) {
-      throw new Error("dist/ is not built: run `npx tsc -p .` (npm test does this) before these tests");
+      throw new Error("dist/ is not built: run `npm run build` (npm test does this) before these tests");
     }
   });
 
