@@ -37,6 +37,8 @@ export function encodeField(token: string, enc: ValueEncoding): string {
       const s = jsonStringValue(token) ?? "";
       return "\\\\x" + Buffer.from(s, "base64").toString("hex");
     }
+    default:
+      throw new Error(`value encoding ${enc} is not one PostgreSQL columns use`);
   }
 }
 

@@ -6,8 +6,8 @@
  */
 import type { MaterializationSpec_Binding } from "../gen/flow/flow_pb.js";
 import { ConnectorError } from "../sdk/errors.js";
-import type { Dialect, ExistingTable } from "./dialect.js";
-import { quoteIdentifier } from "./identifiers.js";
+import type { Dialect, ExistingColumn, ExistingTable } from "./dialect.js";
+import { columnKey, quoteName } from "./names.js";
 import type { Column, Table } from "./table.js";
 import { isCompatible } from "./validate.js";
 
@@ -15,8 +15,12 @@ import { isCompatible } from "./validate.js";
 export interface DdlRenderer {
   createTable(table: Table): string[];
   addColumn(table: Table, column: Column): string;
-  dropNotNull(table: Table, columnIdent: string): string;
-  alterType(table: Table, column: Column, using: string): string;
+  /** `existing` is the column as it is now (some dialects restate its type). */
+  dropNotNull(table: Table, columnIdent: string, existing: ExistingColumn): string;
+  /** `existing` is the column as it is now; `using` the dialect's migration() expression. */
+  alterType(table: Table, column: Column, using: string, existing: ExistingColumn): string;
+  /** alterType also leaves the column nullable unless `column.mapped.notNull` (MySQL's MODIFY COLUMN). */
+  alterTypeSetsNullability?: boolean;
   truncate(table: Table): string;
   dropTable(table: Table): string;
 }
@@ -38,7 +42,7 @@ export function planTable(input: ApplyTableInput, dialect: Dialect, ddl: DdlRend
     // hold the new shape as-is, otherwise start over.
     const sameKeys = sameList(last.fieldSelection?.keys ?? [], table.keys.map((k) => k.field));
     const fits = table.columns.every((col) => {
-      const ex = existing.columns.get(col.name);
+      const ex = existing.columns.get(columnKey(dialect, col.name));
       return !ex || isCompatible(ex.type, col.mapped);
     });
     if (sameKeys && fits && table.deltaUpdates === last.deltaUpdates) {
@@ -53,8 +57,8 @@ function alterations(table: Table, existing: ExistingTable, dialect: Dialect, dd
   const out: string[] = [];
   const selected = new Set<string>();
   for (const col of table.columns) {
-    selected.add(col.name);
-    const ex = existing.columns.get(col.name);
+    selected.add(columnKey(dialect, col.name));
+    const ex = existing.columns.get(columnKey(dialect, col.name));
     if (!ex) {
       out.push(ddl.addColumn(table, col));
       continue;
@@ -67,14 +71,16 @@ function alterations(table: Table, existing: ExistingTable, dialect: Dialect, dd
             `backfill the binding to re-create the table`,
         );
       }
-      out.push(ddl.alterType(table, col, using));
+      out.push(ddl.alterType(table, col, using, ex));
+      // Where one statement restates type and nullability, it already made the column nullable.
+      if (ddl.alterTypeSetsNullability) continue;
     }
-    if (!ex.nullable && !col.mapped.notNull && col.role !== "key") out.push(ddl.dropNotNull(table, col.ident));
+    if (!ex.nullable && !col.mapped.notNull && col.role !== "key") out.push(ddl.dropNotNull(table, col.ident, ex));
   }
   // Columns no longer selected are kept, but must accept the rows written without them.
   for (const ex of existing.columns.values()) {
-    if (!selected.has(ex.name) && !ex.nullable) {
-      out.push(ddl.dropNotNull(table, quoteIdentifier(ex.name, dialect.reserved)));
+    if (!selected.has(columnKey(dialect, ex.name)) && !ex.nullable) {
+      out.push(ddl.dropNotNull(table, quoteName(dialect, ex.name), ex));
     }
   }
   return out;

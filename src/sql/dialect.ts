@@ -11,9 +11,12 @@ import type { FlatType } from "./flat-type.js";
  * - verbatim: the JSON text as-is (numbers digit for digit, booleans, JSON documents);
  * - string: a JSON string is unquoted; any other JSON value passes verbatim;
  * - text: like string, with NUL characters removed (text columns cannot hold them);
- * - base64: a JSON string of base64 decoded to bytes.
+ * - base64: a JSON string of base64 decoded to bytes;
+ * - boolean_digit: JSON true/false as 1/0 (destinations whose booleans are integers);
+ * - datetime_utc: an RFC 3339 date-time as "YYYY-MM-DD HH:MM:SS.ffffff" in UTC
+ *   (destinations whose timestamp columns carry no zone).
  */
-export type ValueEncoding = "verbatim" | "string" | "text" | "base64";
+export type ValueEncoding = "verbatim" | "string" | "text" | "base64" | "boolean_digit" | "datetime_utc";
 
 export interface MappedType {
   /** Column type DDL, e.g. "BIGINT". */
@@ -31,10 +34,13 @@ export interface ExistingColumn {
   /** Lower-case data type, e.g. "bigint", "timestamp with time zone". */
   type: string;
   nullable: boolean;
+  /** The full column type as the destination spells it, when DDL must restate it (e.g. MySQL's MODIFY COLUMN). */
+  fullType?: string;
 }
 
 export interface ExistingTable {
   path: string[];
+  /** Keyed by columnKey(dialect, name) (see names.ts). */
   columns: Map<string, ExistingColumn>;
 }
 
@@ -43,6 +49,15 @@ export interface Dialect {
   reserved: ReadonlySet<string>;
   /** Maximum identifier length in UTF-8 bytes (0 = unlimited). */
   maxIdentifierBytes: number;
+  /** Maximum identifier length in characters, for destinations that count characters (MySQL: 64). */
+  maxIdentifierChars?: number;
+  /** Quotes one identifier component; by default double quotes, only when needed (see identifiers.ts). */
+  quoteIdentifier?(name: string): string;
+  /**
+   * Column names that the destination treats as the same map to one key
+   * (MySQL: case-insensitive). By default names are compared exactly.
+   */
+  columnKey?(name: string): string;
   /** DDL for a projection, or a reason it cannot be materialized. */
   mapType(p: Projection, flat: FlatType, role: { isKey: boolean; isDocument: boolean }): MappedType | { forbidden: string };
   /**

@@ -5,7 +5,8 @@
  * overlapping range and checked by every commit. The runtime checkpoint is
  * written by the same transaction as the data it covers.
  *
- * SQL uses $n placeholders and standard syntax plus ON CONFLICT.
+ * The statements are standard SQL except where a FenceDialect says
+ * otherwise: bind parameters, the table's DDL, and the upsert of a range's row.
  */
 import { ConnectorError } from "../sdk/errors.js";
 
@@ -29,16 +30,40 @@ export interface Fence extends FenceRange {
   checkpoint?: Uint8Array;
 }
 
-export function createCheckpointsTable(tableIdent: string): string {
-  return (
+/** What differs between destinations in the fence's SQL. */
+export interface FenceDialect {
+  /** The n-th bind parameter (from 1); every statement binds its values in order of appearance. */
+  param(n: number): string;
+  /** Creates the checkpoints table (columns materialization, key_begin, key_end, fence, checkpoint). */
+  createTable(tableIdent: string): string;
+  /**
+   * Inserts a range's row from parameters (materialization, key_begin,
+   * key_end, fence, checkpoint); when the row exists, its fence becomes the
+   * greater of its own plus one and the given one, and it takes the checkpoint.
+   */
+  upsert(tableIdent: string): string;
+}
+
+const pgParam = (n: number) => `$${n}`;
+
+export const postgresFence: FenceDialect = {
+  param: pgParam,
+  createTable: (tableIdent) =>
     `CREATE TABLE IF NOT EXISTS ${tableIdent} (\n` +
     `  materialization TEXT NOT NULL,\n` +
     `  key_begin BIGINT NOT NULL,\n` +
     `  key_end BIGINT NOT NULL,\n` +
     `  fence BIGINT NOT NULL,\n` +
     `  checkpoint TEXT NOT NULL,\n` +
-    `  PRIMARY KEY (materialization, key_begin, key_end)\n)`
-  );
+    `  PRIMARY KEY (materialization, key_begin, key_end)\n)`,
+  upsert: (t) =>
+    `INSERT INTO ${t} (materialization, key_begin, key_end, fence, checkpoint) VALUES ($1, $2, $3, $4, $5) ` +
+    `ON CONFLICT (materialization, key_begin, key_end) DO UPDATE SET fence = GREATEST(${t}.fence + 1, EXCLUDED.fence), checkpoint = EXCLUDED.checkpoint`,
+};
+
+/** The PostgreSQL checkpoints table. */
+export function createCheckpointsTable(tableIdent: string): string {
+  return postgresFence.createTable(tableIdent);
 }
 
 interface FenceRow {
@@ -74,15 +99,15 @@ export async function installFence(
   tableIdent: string,
   range: FenceRange,
   same: (a: string, b: string) => boolean = (a, b) => a === b,
+  dialect: FenceDialect = postgresFence,
 ): Promise<Fence> {
   const { materialization: m, keyBegin: b, keyEnd: e } = range;
+  const $ = dialect.param;
+  const overlapping = `materialization = ${$(1)} AND key_end >= ${$(2)} AND key_begin <= ${$(3)}`;
   await q.query("BEGIN");
   try {
-    const bumped = await q.query(
-      `UPDATE ${tableIdent} SET fence = fence + 1 WHERE materialization = $1 AND key_end >= $2 AND key_begin <= $3
-       RETURNING key_begin, key_end, fence, checkpoint`,
-      [m, b, e],
-    );
+    await q.query(`UPDATE ${tableIdent} SET fence = fence + 1 WHERE ${overlapping}`, [m, b, e]);
+    const bumped = await q.query(`SELECT key_begin, key_end, fence, checkpoint FROM ${tableIdent} WHERE ${overlapping} FOR UPDATE`, [m, b, e]);
     const rows: FenceRow[] = bumped.rows.map((r) => ({
       begin: Number(r.key_begin),
       end: Number(r.key_end),
@@ -92,21 +117,21 @@ export async function installFence(
     const checkpoint = agreedCheckpoint(rows, range, same);
 
     const exact = rows.find((r) => r.begin === b && r.end === e);
-    let fence = exact ? exact.fence : rows.reduce((max, r) => (r.fence > max ? r.fence : max), 0n) + 1n;
+    const fence = exact ? exact.fence : rows.reduce((max, r) => (r.fence > max ? r.fence : max), 0n) + 1n;
     await q.query(
-      `DELETE FROM ${tableIdent} WHERE materialization = $1 AND key_begin >= $2 AND key_end <= $3 AND NOT (key_begin = $2 AND key_end = $3)`,
-      [m, b, e],
+      `DELETE FROM ${tableIdent} WHERE materialization = ${$(1)} AND key_begin >= ${$(2)} AND key_end <= ${$(3)} ` +
+        `AND NOT (key_begin = ${$(4)} AND key_end = ${$(5)})`,
+      [m, b, e, b, e],
     );
     // A racing session inserting the same row makes us bump and take over its fence.
-    const up = await q.query(
-      `INSERT INTO ${tableIdent} (materialization, key_begin, key_end, fence, checkpoint) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (materialization, key_begin, key_end) DO UPDATE SET fence = GREATEST(${tableIdent}.fence + 1, EXCLUDED.fence), checkpoint = EXCLUDED.checkpoint
-       RETURNING fence`,
-      [m, b, e, fence.toString(), checkpoint],
+    await q.query(dialect.upsert(tableIdent), [m, b, e, fence.toString(), checkpoint]);
+    const own = await q.query(
+      `SELECT fence FROM ${tableIdent} WHERE materialization = ${$(1)} AND key_begin = ${$(2)} AND key_end = ${$(3)}`,
+      [m, b, e],
     );
-    fence = BigInt(up.rows[0].fence);
+    const owned = BigInt(own.rows[0].fence);
     await q.query("COMMIT");
-    return { ...range, fence: fence.toString(), checkpoint: checkpoint ? new Uint8Array(Buffer.from(checkpoint, "base64")) : undefined };
+    return { ...range, fence: owned.toString(), checkpoint: checkpoint ? new Uint8Array(Buffer.from(checkpoint, "base64")) : undefined };
   } catch (err) {
     await q.query("ROLLBACK").catch(() => undefined);
     throw err;
@@ -148,9 +173,17 @@ function agreedCheckpoint(rows: FenceRow[], range: FenceRange, same: (a: string,
  * Writes `checkpoint` under this session's fence, inside the caller's open
  * transaction. Fails when another session has since claimed the range.
  */
-export async function updateFence(q: Querier, tableIdent: string, fence: Fence, checkpoint: Uint8Array): Promise<void> {
+export async function updateFence(
+  q: Querier,
+  tableIdent: string,
+  fence: Fence,
+  checkpoint: Uint8Array,
+  dialect: FenceDialect = postgresFence,
+): Promise<void> {
+  const $ = dialect.param;
+  // rowCount must count matched rows (MySQL connections need CLIENT_FOUND_ROWS): an unchanged checkpoint still matches.
   const res = await q.query(
-    `UPDATE ${tableIdent} SET checkpoint = $1 WHERE materialization = $2 AND key_begin = $3 AND key_end = $4 AND fence = $5`,
+    `UPDATE ${tableIdent} SET checkpoint = ${$(1)} WHERE materialization = ${$(2)} AND key_begin = ${$(3)} AND key_end = ${$(4)} AND fence = ${$(5)}`,
     [Buffer.from(checkpoint).toString("base64"), fence.materialization, fence.keyBegin, fence.keyEnd, fence.fence],
   );
   if (res.rowCount !== 1) {

@@ -6,7 +6,7 @@ import type { CollectionSpec, Projection } from "../gen/flow/flow_pb.js";
 import { ConnectorError } from "../sdk/errors.js";
 import { isForbidden, type Dialect, type MappedType } from "./dialect.js";
 import { flatType } from "./flat-type.js";
-import { foldFields, quoteIdentifier, quotePath } from "./identifiers.js";
+import { foldName, foldNames, limitText, quoteName, quoteNames } from "./names.js";
 
 export interface Column {
   field: string;
@@ -46,15 +46,14 @@ export function projectionOf(collection: CollectionSpec, field: string): Project
 }
 
 export function buildTable(sel: TableSelection, dialect: Dialect): Table {
-  const folded = (s: string) => foldFields([s], dialect.maxIdentifierBytes).folded.get(s)!;
-  const path = sel.path.map(folded);
+  const path = sel.path.map((s) => foldName(dialect, s));
   const all = [...sel.keys, ...sel.values, ...(sel.document ? [sel.document] : [])];
-  const { folded: names, collisions } = foldFields(all, dialect.maxIdentifierBytes);
+  const { folded: names, collisions } = foldNames(dialect, all);
   if (collisions.length > 0) {
     const [a, b, name] = collisions[0]!;
     throw new ConnectorError(
       `fields ${JSON.stringify(a)} and ${JSON.stringify(b)} of table ${path.join(".")} both become column ${JSON.stringify(name)} ` +
-        `(names are cut to ${dialect.maxIdentifierBytes} bytes); deselect one of them`,
+        `(names are cut to ${limitText(dialect)}${dialect.columnKey ? " and compared without case" : ""}); deselect one of them`,
     );
   }
   const column = (field: string, role: Column["role"]): Column => {
@@ -65,14 +64,14 @@ export function buildTable(sel: TableSelection, dialect: Dialect): Table {
     });
     if (isForbidden(mapped)) throw new ConnectorError(`field ${JSON.stringify(field)} cannot be materialized: ${mapped.forbidden}`);
     const name = names.get(field)!;
-    return { field, name, ident: quoteIdentifier(name, dialect.reserved), projection, mapped, role };
+    return { field, name, ident: quoteName(dialect, name), projection, mapped, role };
   };
   const keys = sel.keys.map((f) => column(f, "key"));
   const values = sel.values.map((f) => column(f, "value"));
   const document = sel.document ? column(sel.document, "document") : undefined;
   return {
     path,
-    ident: quotePath(path, dialect.reserved),
+    ident: quoteNames(dialect, path),
     deltaUpdates: sel.deltaUpdates,
     keys,
     values,

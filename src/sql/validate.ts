@@ -7,7 +7,7 @@ import { ConnectorError } from "../sdk/errors.js";
 import { ConstraintType, type Constraint } from "../sdk/types.js";
 import { isForbidden, type Dialect, type ExistingTable, type MappedType } from "./dialect.js";
 import { flatType } from "./flat-type.js";
-import { foldIdentifier } from "./identifiers.js";
+import { columnKey, foldName, limitText } from "./names.js";
 
 export interface ValidateBindingInput {
   collection: CollectionSpec;
@@ -104,15 +104,15 @@ export function validateBinding(input: ValidateBindingInput, dialect: Dialect): 
     if (existing && base.type !== ConstraintType.FIELD_FORBIDDEN) {
       con = againstExisting(input, existing, p, base, lastKeys, lastSelected, lastSel?.document ?? "", dialect);
     }
-    const folded = foldIdentifier(p.field, dialect.maxIdentifierBytes);
-    const owner = foldedOwner.get(folded);
-    if (owner === undefined) foldedOwner.set(folded, p.field);
+    const folded = foldName(dialect, p.field);
+    const owner = foldedOwner.get(columnKey(dialect, folded));
+    if (owner === undefined) foldedOwner.set(columnKey(dialect, folded), p.field);
     else if (con.type !== ConstraintType.FIELD_FORBIDDEN) {
       // Two fields cut to one column name: only the first may be selected.
       con = c(
         ConstraintType.FIELD_FORBIDDEN,
         `Field ${JSON.stringify(p.field)} would become column ${JSON.stringify(folded)}, the same as field ${JSON.stringify(owner)} ` +
-          `(names are cut to ${dialect.maxIdentifierBytes} bytes)`,
+          `(names are cut to ${limitText(dialect)}${dialect.columnKey ? " and compared without case" : ""})`,
       );
     }
     if (folded !== p.field) con = { ...con, foldedField: folded };
@@ -139,7 +139,7 @@ function againstExisting(
   if (isKey && lastKeys.size > 0 && !lastKeys.has(p.field) && !lastSelected.has(p.field)) {
     return c(ConstraintType.FIELD_FORBIDDEN, "Cannot add a new key location to the field selection of an existing table; backfill the binding to change its key");
   }
-  const col = existing.columns.get(foldIdentifier(p.field, dialect.maxIdentifierBytes));
+  const col = existing.columns.get(columnKey(dialect, foldName(dialect, p.field)));
   if (!col) return base;
 
   const mapped = dialect.mapType(p, flatType(p, isKey), { isKey, isDocument: p.ptr === "" });
