@@ -20,6 +20,7 @@ export interface ProjectionDesc {
   must?: boolean;
   key?: boolean;
   maximum?: number;
+  minimum?: number;
   title?: string;
   description?: string;
 }
@@ -39,7 +40,13 @@ export function collection(name: string, projections: ProjectionDesc[]): Collect
         title: p.title ?? "",
         description: p.description ?? "",
         string: p.format || p.contentEncoding ? { format: p.format ?? "", contentEncoding: p.contentEncoding ?? "" } : undefined,
-        numeric: p.maximum !== undefined ? { hasMaximum: true, maximum: p.maximum } : undefined,
+        numeric:
+          p.maximum !== undefined || p.minimum !== undefined
+            ? {
+                ...(p.maximum !== undefined ? { hasMaximum: true, maximum: p.maximum } : {}),
+                ...(p.minimum !== undefined ? { hasMinimum: true, minimum: p.minimum } : {}),
+              }
+            : undefined,
       },
     })),
   });
