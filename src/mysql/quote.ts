@@ -25,9 +25,9 @@ export function mysqlIdentifierProblem(name: string): string | undefined {
 }
 
 /**
- * The key under which MySQL compares column names: without case, and (by its
- * utf8 general collation) without accents.
+ * The key under which MySQL compares column names: without case, but with
+ * accents ("Ü" = "ü", "é" ≠ "e"), as the server's duplicate-column check does.
  */
 export function mysqlColumnKey(name: string): string {
-  return name.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+  return name.toLowerCase();
 }
