@@ -4,7 +4,8 @@ import { ConstraintType, type MaterializeValidate } from "../../src/sdk/types.js
 import { collection, ROOT, type ProjectionDesc } from "../../src/sql/test-fixtures.js";
 import connector from "./connector.js";
 import type { EndpointConfig } from "./config.js";
-import { applyRequest, checkpoint, ctx, endpointConfig, materialization, openRequest, testDatabases, transaction, type BindingDesc } from "./test-support.js";
+import { applyRequest, checkpoint, ctx, endpointConfig, materialization, openRequest, transaction, type BindingDesc } from "./test-support.js";
+import { testDatabases } from "./test-databases.js";
 
 const db = testDatabases("apply");
 

@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ZERO_CHECKPOINT } from "../../src/sdk/types.js";
 import { collection, ROOT } from "../../src/sql/test-fixtures.js";
 import connector from "./connector.js";
-import { applyRequest, checkpoint, ctx, endpointConfig, materialization, openRequest, readThrough, testDatabases, transaction } from "./test-support.js";
+import { applyRequest, checkpoint, ctx, endpointConfig, materialization, openRequest, readThrough, transaction } from "./test-support.js";
+import { testDatabases } from "./test-databases.js";
 
 const db = testDatabases("fence");
 let database: string;

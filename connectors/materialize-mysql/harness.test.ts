@@ -17,7 +17,8 @@ import { describe, expect, it } from "vitest";
 import { CRASH_POINTS, type CrashPoint } from "../../src/harness/faults.js";
 import { runMaterializePreview, type MaterializePreviewOptions } from "../../src/harness/materialize-runtime.js";
 import { createLogger } from "../../src/log.js";
-import { endpointConfig, testDatabases } from "./test-support.js";
+import { endpointConfig } from "./test-support.js";
+import { testDatabases } from "./test-databases.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 // The same fixture materialize-postgres runs: three files, each a prefix of the next.

@@ -6,7 +6,6 @@
  */
 import { create } from "@bufbuild/protobuf";
 import mysql from "mysql2/promise";
-import { afterAll, beforeAll } from "vitest";
 import { CheckpointSchema, type Checkpoint } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { MaterializationSpecSchema, RangeSpecSchema, type CollectionSpec, type MaterializationSpec } from "../../src/gen/flow/flow_pb.js";
 import { createLogger } from "../../src/log.js";
@@ -50,36 +49,6 @@ let seq = 0;
 /** A fresh database name, unique across concurrently running test files. */
 export function uniqueDatabase(prefix = "t"): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}_${seq++}`;
-}
-
-/**
- * For a test file: an admin connection, and fresh databases that are
- * created on demand and dropped after the file's tests.
- */
-export function testDatabases(prefix: string) {
-  const names: string[] = [];
-  const scope = {
-    admin: undefined as unknown as mysql.Connection,
-    /** Creates a new, unique database and returns its name. */
-    async fresh(): Promise<string> {
-      const name = uniqueDatabase(prefix);
-      names.push(name);
-      await scope.admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
-      return name;
-    },
-    async rows(sql: string, values?: unknown[]): Promise<any[]> {
-      const [r] = await scope.admin.query(sql, values);
-      return r as any[];
-    },
-  };
-  beforeAll(async () => {
-    scope.admin = await adminConn();
-  });
-  afterAll(async () => {
-    for (const n of names) await scope.admin.query(`DROP DATABASE IF EXISTS \`${n}\``);
-    await scope.admin.end();
-  });
-  return scope;
 }
 
 export interface BindingDesc {

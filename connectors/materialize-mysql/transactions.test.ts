@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { ZERO_CHECKPOINT } from "../../src/sdk/types.js";
 import { collection, ROOT } from "../../src/sql/test-fixtures.js";
 import connector from "./connector.js";
-import { applyRequest, checkpoint, ctx, endpointConfig, materialization, openRequest, readThrough, testDatabases, transaction, type BindingDesc } from "./test-support.js";
+import { applyRequest, checkpoint, ctx, endpointConfig, materialization, openRequest, readThrough, transaction, type BindingDesc } from "./test-support.js";
+import { testDatabases } from "./test-databases.js";
 
 const db = testDatabases("mmy");
 
