@@ -80,10 +80,15 @@ function loadLine(r: Row): string {
 }
 const rowParams = (r: Row) => [r.id, r.values[0], r.values[1], r.values[2], r.values[3] ? 1 : 0, sqlTime(r.values[4] as string), r.values[5], r.values[6], r.doc];
 
+function* chunks(buf: Buffer, size: number): Generator<Buffer> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
 async function loadData(conn: mysql.Connection, table: string, text: string): Promise<void> {
   await conn.query({
     sql: `LOAD DATA LOCAL INFILE 'stream' INTO TABLE ${table} CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n'`,
-    infileStreamFactory: () => Readable.from([text]),
+    // Each chunk becomes one protocol packet: keep them well under max_allowed_packet.
+    infileStreamFactory: () => Readable.from(chunks(Buffer.from(text), 256 * 1024)),
   });
 }
 
