@@ -8,7 +8,6 @@
  * before StartedCommit.
  */
 import { toBinary } from "@bufbuild/protobuf";
-import type { Readable } from "node:stream";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import type { Logger } from "../../src/log.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
@@ -140,13 +139,7 @@ export class MysqlTransactor implements Transactor {
             return `SELECT ${b}, CAST(t.${table.document.ident} AS CHAR) FROM ${loadStage} AS l JOIN ${table.ident} AS t ON ${on}`;
           })
           .join(" UNION ALL ");
-        const core = (conn as unknown as { connection: { query(o: object): { stream(o?: object): Readable } } }).connection;
-        for await (const row of core.query({ sql, rowsAsArray: true }).stream()) {
-          found++;
-          const [b, doc] = row as [number | string, string];
-          const p = loaded(Number(b), new RawJson(doc));
-          if (p) await p;
-        }
+        found = await streamRows(conn, sql, (b, doc) => loaded(b, new RawJson(doc)));
       }
       this.opts.log.debug("loaded documents", { keys: count, found, stageMs: Math.round(staged - begun), queryMs: Math.round(performance.now() - staged) });
     } catch (err) {
@@ -250,4 +243,61 @@ export class MysqlTransactor implements Transactor {
       throw new ConnectorError(`${what}: the server reported ${res.warningStatus} warning(s) and would have altered values: ${text}`);
     }
   }
+}
+
+interface CoreQuery {
+  on(event: "result", fn: (row: [number | string, string]) => void): CoreQuery;
+  on(event: "end", fn: () => void): CoreQuery;
+  on(event: "error", fn: (err: Error) => void): CoreQuery;
+}
+interface CoreConnection {
+  query(opts: { sql: string; rowsAsArray: boolean }): CoreQuery;
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * Runs `sql` (rows of [binding, document text]) and hands each row to
+ * `onRow`; the connection stops reading while `onRow` waits, so rows never
+ * pile up in memory. Resolves with the number of rows.
+ */
+function streamRows(conn: MysqlConnection, sql: string, onRow: (binding: number, doc: string) => void | Promise<void>): Promise<number> {
+  const core = (conn as unknown as { connection: CoreConnection }).connection;
+  return new Promise((resolve, reject) => {
+    let rows = 0;
+    let failed = false;
+    let paused = 0;
+    let inflight: Promise<unknown> = Promise.resolve();
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      reject(err);
+    };
+    core
+      .query({ sql, rowsAsArray: true })
+      .on("result", (row) => {
+        if (failed) return;
+        rows++;
+        let p: void | Promise<void>;
+        try {
+          p = onRow(Number(row[0]), row[1]);
+        } catch (err) {
+          return fail(err);
+        }
+        if (p) {
+          if (paused++ === 0) core.pause();
+          const done = p.then(() => {
+            if (--paused === 0) core.resume();
+          });
+          done.catch(fail);
+          inflight = Promise.all([inflight, done]);
+        }
+      })
+      .on("error", fail)
+      .on("end", () => {
+        inflight.then(() => {
+          if (!failed) resolve(rows);
+        }, fail);
+      });
+  });
 }
