@@ -127,7 +127,7 @@ export class MysqlTransactor implements Transactor {
       loader = undefined;
       const staged = performance.now();
       let found = 0;
-      // Each statement reads the latest commit (READ COMMITTED): the previous transaction's stores are visible.
+      // Autocommit: the join is its own transaction with a fresh snapshot, so the previous transaction's stores are visible.
       await it.committed();
       const bindings = [...touched].sort((a, b) => a - b);
       if (bindings.length > 0) {

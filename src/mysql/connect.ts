@@ -1,7 +1,7 @@
 /**
  * One place that opens a MySQL/MariaDB connection: TLS per the configured
  * mode, session settings that make every statement mean the same under any
- * server configuration, and failures turned into messages a user can act on
+ * server configuration (sql_mode, time zone), and failures turned into messages a user can act on
  * (never the password).
  */
 import mysql from "mysql2/promise";
@@ -57,11 +57,14 @@ export async function connectMysql(t: MysqlTarget, opts: ConnectOptions = {}): P
   } catch (err) {
     throw describeMysqlConnectError(err, t);
   }
+  // The server's isolation level is kept: READ COMMITTED would make InnoDB
+  // refuse writes under binlog_format=STATEMENT. Readers that must see the
+  // latest commit run each statement in autocommit, a fresh snapshot each.
   try {
-    await conn.query(`SET SESSION sql_mode = '${SESSION_SQL_MODE}', time_zone = '+00:00', transaction_isolation = 'READ-COMMITTED'`);
-  } catch {
-    // MariaDB before 11.1 and MySQL before 5.7.20 call it tx_isolation.
-    await conn.query(`SET SESSION sql_mode = '${SESSION_SQL_MODE}', time_zone = '+00:00', tx_isolation = 'READ-COMMITTED'`);
+    await conn.query(`SET SESSION sql_mode = '${SESSION_SQL_MODE}', time_zone = '+00:00'`);
+  } catch (err) {
+    await conn.end().catch(() => undefined);
+    throw describeMysqlConnectError(err, t);
   }
   return conn;
 }
