@@ -38,4 +38,4 @@ verify-images: build
 
 # Compressed and uncompressed sizes of the images built by verify-images.
 image-sizes:
-	images/sizes.sh $(or $(TAG_SIZES),local)
+	images/sizes.sh local

@@ -29,7 +29,7 @@ done
 
 builder=${IMAGE_BUILDER:-}
 if [ -z "$builder" ]; then
-  if docker info >/dev/null 2>&1; then builder=docker
+  if timeout 30 docker info >/dev/null 2>&1; then builder=docker
   elif command -v buildah >/dev/null; then builder=buildah
   else echo "images/build.sh: neither a Docker engine nor buildah is available" >&2; exit 1
   fi
@@ -64,7 +64,7 @@ for name in "${names[@]}"; do
   else
     pull=()
     [ -n "$base" ] && pull=(--pull=never)
-    buildah bud --isolation=chroot --layers "${pull[@]}" "${args[@]}" .
+    buildah bud --isolation=chroot --layers --force-rm "${pull[@]}" "${args[@]}" .
   fi
   echo "== built $repo/$name:$tag in $(( $(date +%s) - start )) s" >&2
 done
