@@ -19,7 +19,8 @@ bench:
 	npm run bench
 
 # Connector images from the one Dockerfile: docker build where a Docker
-# engine answers, else buildah. TAG=dev, BASE=<image> to build on another base.
+# engine answers, else buildah (on the local base of images/base.sh when the
+# pinned base cannot be pulled). TAG=dev; BASE=<image> to build on another base.
 TAG ?= dev
 BASE ?=
 image_args = --tag $(TAG) $(if $(BASE),--base $(BASE))
