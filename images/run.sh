@@ -21,23 +21,25 @@ image=$1
 shift
 
 config=$(buildah inspect --type image "$image")
+# The image's user first (root when it names none, as Docker does), then argv.
 mapfile -d '' argv < <(node -e '
   const c = JSON.parse(require("fs").readFileSync(0, "utf8")).OCIv1.config;
-  for (const a of [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])]) process.stdout.write(a + "\0");
+  for (const a of [c.User || "0", ...(c.Entrypoint ?? []), ...(c.Cmd ?? [])]) process.stdout.write(a + "\0");
 ' <<<"$config")
-argv+=("$@")
+user=${argv[0]}
+argv=("${argv[@]:1}" "$@")
 [ ${#argv[@]} -gt 0 ] || { echo "images/run.sh: $image has neither ENTRYPOINT nor CMD" >&2; exit 1; }
 
-env=()
+opts=(--user "$user")
 for k in FLOW_RUNTIME_CODEC LOG_FORMAT LOG_LEVEL; do
-  [ -n "${!k:-}" ] && env+=(--env "$k=${!k}")
+  [ -n "${!k:-}" ] && opts+=(--env "$k=${!k}")
 done
 
 if [ -n "$ctr" ]; then
-  exec buildah run --isolation=chroot "${env[@]}" "$ctr" -- "${argv[@]}"
+  exec buildah run --isolation=chroot "${opts[@]}" "$ctr" -- "${argv[@]}"
 fi
 ctr=$(buildah from --pull=never "$image")
 trap 'buildah rm "$ctr" >/dev/null' EXIT
 status=0
-buildah run --isolation=chroot "${env[@]}" "$ctr" -- "${argv[@]}" || status=$?
+buildah run --isolation=chroot "${opts[@]}" "$ctr" -- "${argv[@]}" || status=$?
 exit "$status"

@@ -49,12 +49,15 @@ export async function inspectImage(ref: string): Promise<ImageConfig> {
   };
 }
 
+const END = "--end-of-output--";
+
 /** A working container of `ref`, for running commands in the image. */
 export class Container {
-  private constructor(readonly ref: string, readonly name: string) {}
+  private constructor(readonly ref: string, readonly name: string, private readonly user: string) {}
 
   static async create(ref: string): Promise<Container> {
-    return new Container(ref, (await buildah("from", "--pull=never", ref)).trim());
+    const { user } = await inspectImage(ref);
+    return new Container(ref, (await buildah("from", "--pull=never", ref)).trim(), user || "0");
   }
 
   /** argv that runs the image's ENTRYPOINT in this container over stdio. */
@@ -62,9 +65,19 @@ export class Container {
     return [RUN_SH, "--container", this.name, this.ref];
   }
 
-  /** Runs an arbitrary command in the container (as the image's user). */
+  /**
+   * Runs a shell script in the container as the image's configured user
+   * (root when none) and returns its output. buildah 1.28's chroot runs now
+   * and then drop the output of a process that exits at once (about 1 run
+   * in 25 here), so the script ends with a marker line and is run again
+   * when the marker did not come through.
+   */
   async sh(script: string): Promise<string> {
-    return buildah("run", "--isolation=chroot", this.name, "--", "sh", "-c", script);
+    for (let attempt = 1; ; attempt++) {
+      const out = await buildah("run", "--isolation=chroot", "--user", this.user, this.name, "--", "sh", "-c", `${script}\necho ${END}`);
+      if (out.endsWith(`${END}\n`)) return out.slice(0, -END.length - 1);
+      if (attempt === 3) throw new Error(`buildah run lost the output of ${JSON.stringify(script)} in ${this.ref} three times`);
+    }
   }
 
   async remove(): Promise<void> {

@@ -14,7 +14,7 @@ import { PG_URL, uniqueSchema } from "../../connectors/materialize-postgres/test
 import { Container, IMAGE_TAG, imageRef, inspectImage } from "./buildah.js";
 import { frame, responses, sameAnswer, verifyImage } from "./verify-image.js";
 
-describe.skipIf(!IMAGE_TAG)("connector images", () => {
+describe.skipIf(!IMAGE_TAG)("connector images", { timeout: 180_000 }, () => {
   it("exist for every connector of the registry", async () => {
     for (const name of connectorNames()) {
       await expect(inspectImage(imageRef(name)), name).resolves.toBeDefined();

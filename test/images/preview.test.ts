@@ -85,7 +85,7 @@ async function materialize(variant: Variant, fixture: string, target: { connecto
 
 let fixture = "";
 
-describe.skipIf(!IMAGE_TAG)("tributary preview with the images as connectors", () => {
+describe.skipIf(!IMAGE_TAG)("tributary preview with the images as connectors", { timeout: 240_000 }, () => {
   beforeAll(async () => {
     for (const name of ["source-hello-world", "materialize-postgres", "materialize-redis"]) {
       containers.set(name, await Container.create(imageRef(name)));

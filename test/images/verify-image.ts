@@ -57,12 +57,24 @@ export async function sameAnswer(
   input: Buffer,
 ): Promise<{ problems: string[]; image: Finished }> {
   const env = { FLOW_RUNTIME_CODEC: wire };
-  const [image, checkout] = await Promise.all([runToEnd(c.entrypointArgv(), input, env), runToEnd(checkoutArgv(connector), input, env)]);
+  const [image, checkout] = await Promise.all([runImage(c, input, env), runToEnd(checkoutArgv(connector), input, env)]);
   const at = `${c.ref}: ${what} (${wire}) through the ENTRYPOINT`;
   if (checkout.code !== 0) return { problems: [`${at}: the checkout's ${connector} itself failed: ${lastLine(checkout.stderr)}`], image };
   if (image.code !== 0) return { problems: [`${at} exited with code ${image.code}: ${lastLine(image.stderr)}`], image };
   if (!image.stdout.equals(checkout.stdout)) return { problems: [`${at} answers differently from ${connector} run from the checkout`], image };
   return { problems: [], image };
+}
+
+/**
+ * One session through the image's ENTRYPOINT. buildah's chroot runs now and
+ * then drop a process's output (see Container.sh): a session that exits 0
+ * having written nothing is run again, up to three times.
+ */
+async function runImage(c: Container, input: Buffer, env: NodeJS.ProcessEnv): Promise<Finished> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await runToEnd(c.entrypointArgv(), input, env);
+    if (r.code !== 0 || r.stdout.length > 0 || attempt === 3) return r;
+  }
 }
 
 /** buildah's own lines about a command that failed. */
