@@ -66,7 +66,7 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
   name: "materialize-postgres",
   configSchema,
   resourceConfigSchema,
-  documentationUrl: "https://github.com/tributary/tributary/tree/main/connectors/materialize-postgres",
+  documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/materialize-postgres",
 
   async validate(req) {
     const ep = resolveEndpoint(req.config);

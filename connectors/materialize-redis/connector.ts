@@ -83,7 +83,7 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
   name: "materialize-redis",
   configSchema,
   resourceConfigSchema,
-  documentationUrl: "https://github.com/tributary/tributary/tree/main/connectors/materialize-redis",
+  documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/materialize-redis",
 
   async validate(req, ctx) {
     const ep = resolveEndpoint(req.config);

@@ -16,7 +16,7 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
   name: "source-mysql",
   configSchema: configSchema as unknown as Record<string, unknown>,
   resourceConfigSchema: resourceConfigSchema as unknown as Record<string, unknown>,
-  documentationUrl: "https://github.com/tributary/tributary/tree/main/connectors/source-mysql",
+  documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/source-mysql",
   resourcePathPointers: ["/namespace", "/stream"],
 
   async discover(rawConfig) {

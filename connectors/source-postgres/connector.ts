@@ -28,7 +28,7 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
   name: "source-postgres",
   configSchema: configSchema as unknown as Record<string, unknown>,
   resourceConfigSchema: resourceConfigSchema as unknown as Record<string, unknown>,
-  documentationUrl: "https://github.com/tributary/tributary/tree/main/connectors/source-postgres",
+  documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/source-postgres",
   resourcePathPointers: ["/namespace", "/stream"],
 
   async discover(rawConfig) {
