@@ -8,7 +8,9 @@ const USAGE = `usage: tributary <command> [options]
 
 commands:
   run <connector>                 speak the connector protocol on stdin/stdout
-                                  (codec from FLOW_RUNTIME_CODEC: json, else protobuf)
+                                  (codec from FLOW_RUNTIME_CODEC: json, else protobuf);
+                                  <connector> is a name from \`list\` or a module path
+                                  such as ./dist/connector.js
   serve <connector> [--port N] [--host H] [--grace-period S] [--max-message-size B]
                                   serve the connector over gRPC (default 127.0.0.1:9000;
                                   requests up to 256MiB unless B says otherwise)

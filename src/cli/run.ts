@@ -3,15 +3,15 @@ import { runStdio } from "../transport/stdio.js";
 import { createLogger } from "../log.js";
 
 /**
- * `tributary run <connector>`: one protocol session on stdin/stdout. This is
+ * `tributary run <connector|module>`: one protocol session on stdin/stdout. This is
  * what every Docker ENTRYPOINT runs. Extra arguments (older runtimes append
  * `--log.level=...`) are ignored.
  */
 export async function run(args: string[]): Promise<number> {
   const name = args.find((a) => !a.startsWith("-"));
   if (!name) throw new Error("usage: tributary run <connector>");
-  const log = createLogger({}, { connector: name });
   const connector = await loadConnector(name);
+  const log = createLogger({}, { connector: connector.name });
 
   const stop = new AbortController();
   const onSignal = (sig: string) => () => {

@@ -51,8 +51,8 @@ export async function serve(args: string[]): Promise<number> {
   const graceMs = typeof options["grace-period"] === "string" ? parseGrace(options["grace-period"]) : DEFAULT_GRACE_MS;
   const maxMessageBytes = typeof options["max-message-size"] === "string" ? parseSize(options["max-message-size"]) : DEFAULT_MAX_FRAME;
 
-  const log = createLogger().with({ connector: name });
   const connector = await loadConnector(name);
+  const log = createLogger().with({ connector: connector.name });
   const server = await serveGrpc(connector, { host, port, log, maxMessageBytes });
   const shown = host.includes(":") ? `[${host}]` : host;
   process.stdout.write(`listening on ${shown}:${server.port}\n`);

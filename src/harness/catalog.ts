@@ -238,6 +238,19 @@ function readEndpoint(at: string, v: unknown, base: string, opts: LoadOptions): 
   return ep;
 }
 
+/**
+ * A local endpoint's command. `<repo>` stands for this installation of
+ * tributary; a command starting with `tributary` runs this installation's
+ * CLI, and its `./` or `../` arguments (a connector module such as
+ * ./dist/connector.js) are relative to the catalog's folder.
+ */
+function localCommand(command: string[], base: string): string[] {
+  const expanded = command.map((c) => c.replaceAll("<repo>", repoRoot()));
+  if (expanded[0] !== "tributary") return expanded;
+  const args = expanded.slice(1).map((a) => (a.startsWith("./") || a.startsWith("../") ? resolve(base, a) : a));
+  return [process.execPath, join(repoRoot(), "bin", "tributary"), ...args];
+}
+
 function readEndpointDef(at: string, v: unknown, base: string, opts: LoadOptions): ConnectorEndpoint {
   if (!isObject(v)) throw new HarnessError(`${at}: endpoint must be a mapping with "connector" or "local"`);
   const env: Record<string, string> = {};
@@ -263,7 +276,7 @@ function readEndpointDef(at: string, v: unknown, base: string, opts: LoadOptions
     }
     for (const [k, val] of Object.entries(v.local.env ?? {})) env[k] = String(val);
     return {
-      command: command.map((c: string) => c.replaceAll("<repo>", repoRoot())),
+      command: localCommand(command, base),
       env,
       codec: v.local.protobuf === true ? "proto" : "json",
       kind: "local",

@@ -1,0 +1,24 @@
+/**
+ * `tributary/sdk`: what a connector author writes against. Everything
+ * exported here is the SDK's stable API; modules not re-exported here are
+ * internal and may change between releases.
+ */
+export * from "./types.js";
+export { ConnectorError, ProtocolError, describeError, networkCondition, type ErrorCondition } from "./errors.js";
+export { mergePatch, applyStateUpdate } from "./state.js";
+export { bindingState, bindingStateUpdate, dropStale, BINDING_STATE_PROPERTY } from "./binding-state.js";
+export { valueAtPointer, resourcePathOf } from "./bindings.js";
+export { atLeastOnceTransactor, labelAtLeastOnce, AT_LEAST_ONCE_DESCRIPTION, type AtLeastOnceOptions } from "./at-least-once.js";
+export {
+  stagedTransactor,
+  drainPending,
+  drainedDescription,
+  pendingEntries,
+  rangeEntry,
+  PENDING,
+  type ApplyInfo,
+  type StagedHandlers,
+  type StagedTransactorOptions,
+} from "./staged.js";
+export { createLogger, redactSecrets, type Logger, type LoggerOptions, type Level, type Fields } from "../log.js";
+export { defineCapture, defineMaterialization } from "./define.js";
