@@ -21,6 +21,8 @@ commands:
                                   run a capture's Discover and merge its bindings
                                   and collection schemas into CATALOG
   list                            name the connectors in this build
+  new <name> --capture|--materialize [--dir D] [--tributary SPEC]
+                                  create a connector project outside this repository
 `;
 
 type Command = (args: string[]) => Promise<number>;
@@ -32,6 +34,7 @@ const commands: Record<string, () => Promise<Command>> = {
   preview: async () => (await import("./preview.js")).preview,
   discover: async () => (await import("./discover.js")).discover,
   list: async () => (await import("./list.js")).list,
+  new: async () => (await import("./new.js")).newProject,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -22,3 +22,4 @@ export {
 } from "./staged.js";
 export { createLogger, redactSecrets, type Logger, type LoggerOptions, type Level, type Fields } from "../log.js";
 export { defineCapture, defineMaterialization } from "./define.js";
+export { encodeCheckpoint, decodeCheckpoint, type Checkpoint } from "./checkpoint.js";
