@@ -8,6 +8,7 @@
  */
 import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import type { CaptureBinding, CaptureConnector } from "../../src/sdk/types.js";
+import { bindingState, bindingStateUpdate } from "../../src/sdk/binding-state.js";
 
 interface Config {
   /** Greetings per second for each binding; 0 means as fast as possible. */
@@ -20,12 +21,13 @@ interface Resource {
   name: string;
 }
 
-/** Connector state: the last committed count of each binding. */
-interface State {
-  bindingStateV1?: Record<string, { count: number }>;
+/** Each binding's entry in connector state: its last committed count. */
+interface Progress {
+  count: number;
 }
 
-// Each binding keeps its own entry in the state, under its state key.
+// Each binding keeps its own entry in the state, under its state key (older
+// runtimes name none: then the resource's name stands in).
 const stateKey = (b: CaptureBinding<Resource>) => b.stateKey || b.resourceConfig.name;
 
 const connector: CaptureConnector<Config, Resource> = {
@@ -87,25 +89,24 @@ const connector: CaptureConnector<Config, Resource> = {
   },
 
   async apply({ bindings }) {
-    return bindings.length ? "" : "no bindings: nothing will be captured";
+    return { actionDescription: bindings.length ? "" : "no bindings: nothing will be captured" };
   },
 
   async open({ config, bindings, state }, out, { signal }) {
-    const s = state as State;
-    const counts = bindings.map((b) => s.bindingStateV1?.[stateKey(b)]?.count ?? 0);
+    const counts = bindings.map((b) => bindingState<Progress>(state, stateKey(b))?.count ?? 0);
     await out.opened();
 
     const pause = config.rate > 0 ? 1000 / config.rate : 0;
     while (!signal.aborted) {
-      const patch: Record<string, { count: number }> = {};
+      const progress: [string, Progress][] = [];
       for (const [i, b] of bindings.entries()) {
         for (let k = 0; k < config.perCheckpoint; k++) {
           const count = ++counts[i]!;
           await out.document(i, { count, message: `Hello #${count}` });
         }
-        patch[stateKey(b)] = { count: counts[i]! };
+        progress.push([stateKey(b), { count: counts[i]! }]);
       }
-      await out.checkpoint({ updated: { bindingStateV1: patch }, mergePatch: true });
+      await out.checkpoint(bindingStateUpdate(progress));
       // Pause between batches (the session's end aborts the pause); at full
       // speed, still yield so the end of the session is noticed.
       if (pause > 0) await sleep(pause * config.perCheckpoint, undefined, { signal }).catch(() => {});

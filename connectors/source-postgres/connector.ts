@@ -73,7 +73,7 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
     const client = await connectOrExplain(cfg);
     try {
       const { changes } = await checkPrerequisites(client, cfg, resources);
-      return (await makeChanges(client, changes)).join("\n");
+      return { actionDescription: (await makeChanges(client, changes)).join("\n") };
     } finally {
       await client.end();
     }

@@ -18,6 +18,7 @@ import { ConnectorStateSchema } from "../gen/flow/flow_pb.js";
 import type { ResponseSink } from "../transport/sink.js";
 import type { SessionOptions } from "./session.js";
 import { ConnectorError, ProtocolError } from "./errors.js";
+import { checkApplied } from "./applied.js";
 import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { captureBindings, fullRange, resourcePathOf } from "./bindings.js";
 import { RequestReader, type Variants } from "./reader.js";
@@ -139,7 +140,7 @@ export async function runCaptureSession(
           { config, bindings, spec, version: a.version, lastCapture: resolveCaptureSpec(a.lastCapture), lastVersion: a.lastVersion, state },
           ctx,
         );
-        const applied = typeof result === "string" || result === undefined ? { actionDescription: result ?? "" } : result;
+        const applied = checkApplied(result ?? { actionDescription: "" });
         await respond({ applied: { actionDescription: applied.actionDescription, state: connectorState(applied.state) } });
         break;
       }

@@ -25,6 +25,7 @@ import type { ResponseSink } from "../transport/sink.js";
 import { zeroCheckpoint } from "../codec/checkpoint.js";
 import type { SessionOptions } from "./session.js";
 import { ConnectorError, ProtocolError } from "./errors.js";
+import { checkApplied } from "./applied.js";
 import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { fieldConfigOf, fullRange, materializeBindings } from "./bindings.js";
 import { RequestReader, type Received, type Variants } from "./reader.js";
@@ -141,6 +142,7 @@ export async function runMaterializeSession(
           },
           ctx,
         );
+        checkApplied(applied);
         await respond({ applied: { actionDescription: applied.actionDescription, state: stateOf(applied.state) } });
         break;
       }

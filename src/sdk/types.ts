@@ -93,12 +93,18 @@ export interface CaptureApply<C = unknown, R = unknown> {
   state: any;
 }
 
-/** Apply's answer: what changed, and optionally an update of connector state. */
-export interface CaptureApplied {
+/**
+ * Apply's answer, the same for captures and materializations: what changed
+ * (empty when nothing did), and optionally an update of connector state.
+ */
+export interface Applied {
   actionDescription: string;
   /** Persisted by the runtime, which then invokes Apply again with the reduced state. */
   state?: StateUpdate;
 }
+
+/** @deprecated use Applied, which both protocols share. */
+export type CaptureApplied = Applied;
 
 export interface CaptureOpen<C = unknown, R = unknown, S = any> {
   config: C;
@@ -154,8 +160,8 @@ export interface CaptureConnector<C = any, R = any> {
   discover(config: C, ctx: Context, info?: DiscoverInfo): Promise<DiscoveredBinding<R>[]>;
   /** Returns each binding's resource path; defaults to the pointer-derived paths. */
   validate?(req: CaptureValidate<C, R>, ctx: Context): Promise<string[][] | void>;
-  /** Returns a description of what changed (empty when nothing did), and optionally a state update. */
-  apply?(req: CaptureApply<C, R>, ctx: Context): Promise<string | CaptureApplied>;
+  /** Says what changed (empty when nothing did), and optionally updates state. Default: nothing changed. */
+  apply?(req: CaptureApply<C, R>, ctx: Context): Promise<Applied>;
   /** Runs a session until it is done or ctx.signal aborts. */
   open(req: CaptureOpen<C, R>, out: CaptureOutput, ctx: Context): Promise<void>;
 }
@@ -331,7 +337,7 @@ export interface MaterializeConnector<C = any, R = any> {
   documentationUrl: string;
 
   validate(req: MaterializeValidate<C, R>, ctx: Context): Promise<ValidatedBinding[]>;
-  apply(req: MaterializeApply<C, R>, ctx: Context): Promise<{ actionDescription: string; state?: StateUpdate }>;
+  apply(req: MaterializeApply<C, R>, ctx: Context): Promise<Applied>;
   open(req: MaterializeOpen<C, R>, ctx: Context): Promise<Opened>;
 }
 

@@ -206,11 +206,18 @@ describe("capture under the newest runtime", () => {
     expect(applied.state!.mergePatch).toBe(true);
   });
 
-  it("still accepts an Apply that returns only a description", async () => {
-    const connector: CaptureConnector = { ...helloWorld, apply: async () => "nothing to do" };
+  it("answers Apply with the same {actionDescription, state?} shape as materializations", async () => {
+    const connector: CaptureConnector = { ...helloWorld, apply: async () => ({ actionDescription: "nothing to do" }) };
     const sent = await runCapture(connector, [{ apply: { capture: capSpecIndirect(), version: "v1" } }]);
     expect(sent[0]!.applied!.actionDescription).toBe("nothing to do");
     expect(sent[0]!.applied!.state).toBeUndefined();
+  });
+
+  it("refuses an Apply that returns a bare string, naming the shape to return", async () => {
+    const connector = { ...helloWorld, apply: async () => "nothing to do" } as unknown as CaptureConnector;
+    await expect(runCapture(connector, [{ apply: { capture: capSpecIndirect(), version: "v1" } }])).rejects.toThrow(
+      /apply returned a string; return \{actionDescription/,
+    );
   });
 
   it("declares fallback keys in Discovered and passes the capture's name to discover", async () => {
