@@ -11,9 +11,10 @@ commands:
                                   (codec from FLOW_RUNTIME_CODEC: json, else protobuf);
                                   <connector> is a name from \`list\` or a module path
                                   such as ./dist/connector.js
-  serve <connector> [--port N] [--host H] [--grace-period S] [--max-message-size B]
+  serve <connector> [--port N] [--host H] [--grace-period S] [--max-message-size B] [--metrics-port N]
                                   serve the connector over gRPC (default 127.0.0.1:9000;
-                                  requests up to 256MiB unless B says otherwise)
+                                  requests up to 256MiB unless B says otherwise;
+                                  Prometheus metrics at :N/metrics with --metrics-port)
   convert --type T --from F --to F
                                   convert one message between protobuf and Flow JSON
   preview --source CATALOG ...    run a capture or materialization like Flow's runtime

@@ -2,21 +2,23 @@
  * `tributary serve <connector>`: serve one connector over gRPC until SIGTERM
  * or SIGINT, then drain open streams for a grace period.
  *
- * Prints exactly one line, `listening on <host>:<port>`, to stdout once the
- * server accepts connections; everything else is logged on stderr.
+ * Prints one line, `listening on <host>:<port>`, to stdout once the server
+ * accepts connections; with --metrics-port, `metrics on http://.../metrics`
+ * comes just before it. Everything else is logged on stderr.
  */
 import { parseArgs } from "./args.js";
 import { loadConnector } from "../../connectors/registry.js";
 import { serveGrpc, DEFAULT_GRACE_MS } from "../transport/grpc.js";
 import { createLogger } from "../log.js";
 import { DEFAULT_MAX_FRAME } from "../codec/frames.js";
+import { ConnectorMetrics, serveMetrics } from "../transport/metrics.js";
 
-const USAGE = "usage: tributary serve <connector> [--port N] [--host H] [--grace-period SECONDS] [--max-message-size BYTES]";
+const USAGE = "usage: tributary serve <connector> [--port N] [--host H] [--grace-period SECONDS] [--max-message-size BYTES] [--metrics-port N]";
 
-function parsePort(value: string): number {
+function parsePort(value: string, what = "--port"): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) {
-    throw new Error(`--port must be an integer from 0 to 65535 (0 picks a free port), got ${JSON.stringify(value)}`);
+    throw new Error(`${what} must be an integer from 0 to 65535 (0 picks a free port), got ${JSON.stringify(value)}`);
   }
   return port;
 }
@@ -43,7 +45,7 @@ function parseSize(value: string): number {
 }
 
 export async function serve(args: string[]): Promise<number> {
-  const { positional, options } = parseArgs(args, { values: ["port", "host", "grace-period", "max-message-size"] });
+  const { positional, options } = parseArgs(args, { values: ["port", "host", "grace-period", "max-message-size", "metrics-port"] });
   if (positional.length !== 1) throw new Error(USAGE);
   const name = positional[0]!;
   const port = typeof options.port === "string" ? parsePort(options.port) : 9000;
@@ -53,8 +55,16 @@ export async function serve(args: string[]): Promise<number> {
 
   const connector = await loadConnector(name);
   const log = createLogger().with({ connector: connector.name });
-  const server = await serveGrpc(connector, { host, port, log, maxMessageBytes });
   const shown = host.includes(":") ? `[${host}]` : host;
+  let metrics: ConnectorMetrics | undefined;
+  let metricsServer: { port: number; close(): Promise<void> } | undefined;
+  if (typeof options["metrics-port"] === "string") {
+    metrics = new ConnectorMetrics(connector.name);
+    metricsServer = await serveMetrics(metrics, host, parsePort(options["metrics-port"], "--metrics-port"));
+    // Printed before the gRPC line, so that a caller waiting for "listening on" knows both.
+    process.stdout.write(`metrics on http://${shown}:${metricsServer.port}/metrics\n`);
+  }
+  const server = await serveGrpc(connector, { host, port, log, maxMessageBytes, metrics });
   process.stdout.write(`listening on ${shown}:${server.port}\n`);
   log.info("serving", { protocol: connector.protocol, host, port: server.port, maxMessageBytes });
 
@@ -75,6 +85,7 @@ export async function serve(args: string[]): Promise<number> {
     process.on("SIGINT", onSignal);
   });
   const { forced } = await shutdown;
+  await metricsServer?.close();
   log.info(forced ? "stopped after cancelling open streams" : "stopped");
   return forced ? 1 : 0;
 }

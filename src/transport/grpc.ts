@@ -18,6 +18,7 @@ import { DEFAULT_MAX_FRAME } from "../codec/frames.js";
 import type { ResponseSink } from "./sink.js";
 import { serviceFor, type ConnectorService } from "./grpc-services.js";
 import { HEALTH_SERVICE, reflectionPackage } from "./grpc-reflection.js";
+import type { ConnectorMetrics } from "./metrics.js";
 
 export interface GrpcServeOptions {
   /** Interface to listen on; default 127.0.0.1 (use 0.0.0.0 in a container). */
@@ -32,6 +33,8 @@ export interface GrpcServeOptions {
    */
   maxMessageBytes?: number;
   log?: Logger;
+  /** Counts every session's documents, transactions and failures. */
+  metrics?: ConnectorMetrics;
 }
 
 export interface GrpcServer {
@@ -171,15 +174,20 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
     call.on("cancelled", () => abort.abort(new Error("the client cancelled the stream")));
     slog.debug("stream opened", { method: `${service.name}/${service.method}`, peer: call.getPeer() });
 
-    runSession(connector, decodeRequests(call, service), new CallSink(call, abort.signal), {
+    const requests = decodeRequests(call, service);
+    const sink = new CallSink(call, abort.signal);
+    const counted = opts.metrics?.session(requests, sink);
+    runSession(connector, counted?.requests ?? requests, counted?.sink ?? sink, {
       log: slog,
       signal: abort.signal,
     }).then(
       () => {
+        counted?.end();
         slog.debug("stream finished");
         if (!call.cancelled) call.end();
       },
       (err: unknown) => {
+        counted?.end(err);
         if (call.cancelled) {
           slog.debug("stream ended after cancellation", { error: describeError(err) });
           return;

@@ -1,0 +1,134 @@
+/**
+ * Prometheus metrics of the sessions a server runs (`tributary serve
+ * --metrics-port N`): documents and bytes per binding and direction,
+ * transaction and commit durations, failed sessions by kind, open sessions.
+ *
+ * They are read off the protocol messages crossing the transport, so every
+ * connector has them without writing a line. Directions: "captured"
+ * (capture → runtime), "stored" (runtime → materialization) and "loaded"
+ * (materialization → runtime).
+ */
+import { createServer, type Server } from "node:http";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { ConnectorError, ProtocolError, networkCondition } from "../sdk/errors.js";
+import type { ResponseSink } from "./sink.js";
+
+const DURATION_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+type Direction = "captured" | "stored" | "loaded";
+
+/** The kind of a session's failure, as the errors metric labels it. */
+export function errorKind(err: unknown): string {
+  if (err instanceof ProtocolError) return "protocol";
+  const condition = err instanceof ConnectorError ? err.condition : networkCondition(err);
+  if (condition) return condition;
+  return err instanceof ConnectorError ? "connector" : "internal";
+}
+
+const size = (v: string | Uint8Array | undefined) => (v === undefined ? 0 : typeof v === "string" ? Buffer.byteLength(v) : v.length);
+
+export class ConnectorMetrics {
+  readonly registry = new Registry();
+  private readonly documents: Counter<"binding" | "direction">;
+  private readonly bytes: Counter<"binding" | "direction">;
+  private readonly transactions: Histogram;
+  private readonly commits: Histogram;
+  private readonly errors: Counter<"kind">;
+  private readonly sessions: Gauge;
+
+  constructor(connector: string) {
+    this.registry.setDefaultLabels({ connector });
+    const registers = [this.registry];
+    this.documents = new Counter({ name: "tributary_documents_total", help: "Documents by binding and direction", labelNames: ["binding", "direction"], registers });
+    this.bytes = new Counter({ name: "tributary_document_bytes_total", help: "Bytes of document JSON by binding and direction", labelNames: ["binding", "direction"], registers });
+    this.transactions = new Histogram({ name: "tributary_transaction_seconds", help: "From a transaction's first message to its checkpoint (capture) or StartedCommit (materialization)", buckets: DURATION_BUCKETS, registers });
+    this.commits = new Histogram({ name: "tributary_commit_seconds", help: "From StartCommit to StartedCommit (materialization)", buckets: DURATION_BUCKETS, registers });
+    this.errors = new Counter({ name: "tributary_session_errors_total", help: "Sessions that failed, by kind of error", labelNames: ["kind"], registers });
+    this.sessions = new Gauge({ name: "tributary_open_sessions", help: "Sessions (streams) now open", registers });
+  }
+
+  private count(binding: number, direction: Direction, bytes: number) {
+    const labels = { binding: String(binding), direction };
+    this.documents.inc(labels);
+    this.bytes.inc(labels, bytes);
+  }
+
+  /**
+   * Counts one session: wraps its requests and its response sink. Call the
+   * returned `end` once the session is over, with its error if it failed.
+   */
+  session<Req, Res>(requests: AsyncIterable<Req>, sink: ResponseSink<Res>): { requests: AsyncIterable<Req>; sink: ResponseSink<Res>; end(err?: unknown): void } {
+    this.sessions.inc();
+    let txnStarted: number | undefined;
+    let commitStarted: number | undefined;
+    const begin = () => (txnStarted ??= performance.now());
+    const seconds = (from: number) => (performance.now() - from) / 1000;
+    const self = this;
+
+    async function* observed(): AsyncGenerator<Req> {
+      for await (const req of requests) {
+        const r = req as { load?: object; flush?: object; store?: { binding: number; keyJson?: Uint8Array; valuesJson?: Uint8Array; docJson?: Uint8Array }; startCommit?: object };
+        if (r.load || r.flush) begin();
+        if (r.store) {
+          begin();
+          self.count(r.store.binding, "stored", size(r.store.keyJson) + size(r.store.valuesJson) + size(r.store.docJson));
+        }
+        if (r.startCommit) commitStarted = performance.now();
+        yield req;
+      }
+    }
+
+    const observedSink: ResponseSink<Res> = {
+      send(res) {
+        const r = res as { captured?: { binding: number; docJson: string | Uint8Array }; checkpoint?: object; loaded?: { binding: number; docJson: Uint8Array }; startedCommit?: object };
+        if (r.captured) {
+          begin();
+          self.count(r.captured.binding, "captured", size(r.captured.docJson));
+        } else if (r.loaded) {
+          self.count(r.loaded.binding, "loaded", size(r.loaded.docJson));
+        } else if (r.checkpoint || r.startedCommit) {
+          if (txnStarted !== undefined) self.transactions.observe(seconds(txnStarted));
+          if (r.startedCommit && commitStarted !== undefined) self.commits.observe(seconds(commitStarted));
+          txnStarted = commitStarted = undefined;
+        }
+        return sink.send(res);
+      },
+      flush: () => sink.flush(),
+    };
+
+    let ended = false;
+    return {
+      requests: observed(),
+      sink: observedSink,
+      end: (err?: unknown) => {
+        if (ended) return;
+        ended = true;
+        this.sessions.dec();
+        if (err !== undefined) this.errors.inc({ kind: errorKind(err) });
+      },
+    };
+  }
+}
+
+/** Serves `metrics` at http://host:port/metrics until closed. */
+export async function serveMetrics(metrics: ConnectorMetrics, host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
+      res.writeHead(404).end("not found; metrics are at /metrics\n");
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err) => reject(new Error(`could not serve metrics on ${host}:${port}: ${err.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * `tributary serve --metrics-port`: a known materialization run over gRPC,
+ * then a scrape of /metrics shows its counts. The connector is served by
+ * module path (test/support/memory-materialize), so this needs a build.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { runMaterializePreview } from "../../src/harness/index.js";
+import { repoRoot } from "../../src/harness/catalog.js";
+import { createLogger } from "../../src/log.js";
+import { ConnectorError, ProtocolError } from "../../src/sdk/errors.js";
+import { errorKind } from "../../src/transport/metrics.js";
+
+const quiet = createLogger({ level: "error" });
+const servers: ChildProcess[] = [];
+afterAll(() => {
+  for (const s of servers) s.kill("SIGKILL");
+});
+
+async function serveWithMetrics(module: string): Promise<{ grpc: string; metrics: string }> {
+  const args = [join(repoRoot(), "bin", "tributary"), "serve", module, "--port", "0", "--metrics-port", "0"];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "ignore"] });
+  servers.push(child);
+  let metrics = "";
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const m = /^metrics on (\S+)$/.exec(line);
+    if (m) metrics = m[1]!;
+    const l = /^listening on (.+)$/.exec(line);
+    if (l) return { grpc: l[1]!, metrics };
+  }
+  throw new Error("tributary serve exited before listening");
+}
+
+/** The value of one sample of the exposition text, e.g. sample(text, 'tributary_documents_total{binding="0",direction="stored"'). */
+function sample(text: string, prefix: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(prefix));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+describe("serve --metrics-port", () => {
+  it("exposes the counts of a known run", async () => {
+    const { grpc, metrics } = await serveWithMetrics(join(repoRoot(), "dist", "test", "support", "memory-materialize", "connector.js"));
+    expect(metrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const dir = mkdtempSync(join(tmpdir(), "metrics-"));
+    const catalog = join(dir, "flow.json");
+    writeFileSync(
+      catalog,
+      JSON.stringify({
+        collections: { "acmeCo/things": { schema: { type: "object", properties: { id: { type: "integer" }, v: { type: "string" } }, required: ["id"] }, key: ["/id"] } },
+        materializations: {
+          "acmeCo/memory": {
+            endpoint: { local: { command: ["unused"], config: { path: join(dir, "store.json") } } },
+            bindings: [{ resource: { table: "things" }, source: "acmeCo/things" }],
+          },
+        },
+      }),
+    );
+    const c = "acmeCo/things";
+    const res = await runMaterializePreview({
+      catalog,
+      grpcAddress: grpc,
+      log: quiet,
+      fixture: [
+        [[c, { id: 1, v: "a" }], [c, { id: 2, v: "b" }]],
+        [[c, { id: 1, v: "c" }], [c, { id: 3, v: "d" }], [c, { id: 4, v: "e" }]],
+      ],
+    });
+    expect(res.stats).toMatchObject({ transactions: 2, stores: 5, loaded: 1 });
+
+    const scrape = await fetch(metrics);
+    expect(scrape.status).toBe(200);
+    const text = await scrape.text();
+    const label = 'connector="memory-materialize"';
+    expect(sample(text, `tributary_documents_total{binding="0",direction="stored",${label}}`)).toBe(5);
+    expect(sample(text, `tributary_documents_total{binding="0",direction="loaded",${label}}`)).toBe(1);
+    expect(sample(text, `tributary_document_bytes_total{binding="0",direction="stored",${label}}`)).toBeGreaterThan(5 * 20);
+    expect(sample(text, `tributary_transaction_seconds_count{${label}}`)).toBe(2);
+    expect(sample(text, `tributary_commit_seconds_count{${label}}`)).toBe(2);
+    // Every stream of the preview (Spec, Validate, Apply, the session) has ended.
+    expect(sample(text, `tributary_open_sessions{${label}}`)).toBe(0);
+    expect(sample(text, "tributary_session_errors_total{")).toBeUndefined();
+
+    expect((await fetch(metrics.replace("/metrics", "/other"))).status).toBe(404);
+  });
+
+  it("labels failures by kind", () => {
+    expect(errorKind(new ProtocolError("x"))).toBe("protocol");
+    expect(errorKind(new ConnectorError("x"))).toBe("connector");
+    expect(errorKind(new ConnectorError("x", { condition: "unavailable" }))).toBe("unavailable");
+    expect(errorKind(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).toBe("unavailable");
+    expect(errorKind(new TypeError("bug"))).toBe("internal");
+  });
+});
