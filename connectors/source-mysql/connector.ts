@@ -61,7 +61,7 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
   },
 
   async apply() {
-    return "";
+    return { actionDescription: "" };
   },
 
   async open(req, out, ctx) {
