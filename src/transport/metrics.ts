@@ -47,6 +47,31 @@ export class ConnectorMetrics {
     this.sessions = new Gauge({ name: "tributary_open_sessions", help: "Sessions (streams) now open", registers });
   }
 
+  /**
+   * The counters as one plain object, for a JSON log line: documents and
+   * bytes by "direction/binding", transactions and commits, errors by kind,
+   * open sessions.
+   */
+  async summary(): Promise<Record<string, unknown>> {
+    const byLabel = async (c: Counter<string>) => {
+      const out: Record<string, number> = {};
+      for (const v of (await c.get()).values) {
+        const key = v.labels.kind !== undefined ? String(v.labels.kind) : `${v.labels.direction}/${v.labels.binding}`;
+        out[key] = v.value;
+      }
+      return out;
+    };
+    const countOf = async (h: Histogram) => (await h.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+    return {
+      documents: await byLabel(this.documents),
+      bytes: await byLabel(this.bytes),
+      transactions: await countOf(this.transactions),
+      commits: await countOf(this.commits),
+      errors: await byLabel(this.errors),
+      openSessions: (await this.sessions.get()).values[0]?.value ?? 0,
+    };
+  }
+
   private count(binding: number, direction: Direction, bytes: number) {
     const labels = { binding: String(binding), direction };
     this.documents.inc(labels);

@@ -21,6 +21,7 @@ import { ProtocolError, describeError } from "../sdk/errors.js";
 import { runSession, type AnyRequest, type AnyResponse } from "../sdk/session.js";
 import type { Connector } from "../sdk/types.js";
 import type { ResponseSink } from "./sink.js";
+import type { ConnectorMetrics } from "./metrics.js";
 import { createLogger, type Logger } from "../log.js";
 
 /** Bytes of buffered responses that trigger a write even between boundaries. */
@@ -33,6 +34,8 @@ export interface StdioOptions {
   log?: Logger;
   /** Aborting it stops the session (e.g. on SIGTERM). */
   signal?: AbortSignal;
+  /** Counts the session's documents, transactions and failure. */
+  metrics?: ConnectorMetrics;
 }
 
 export function schemasFor(connector: Connector) {
@@ -108,14 +111,17 @@ export async function runStdio(connector: Connector, opts: StdioOptions = {}): P
   const reqCodec = messageCodec(schemas.request, wire);
   const resCodec = messageCodec(schemas.response, wire);
   const sink = new StdoutSink(stdout, wire, (res) => resCodec.encode(res as never));
-  const requests = decodeRequests(stdin, wire, (p) => reqCodec.decode(p) as AnyRequest, schemas.request.typeName);
+  const decoded = decodeRequests(stdin, wire, (p) => reqCodec.decode(p) as AnyRequest, schemas.request.typeName);
+  const counted = opts.metrics?.session(decoded, sink);
 
   try {
-    await runSession(connector, requests, sink, { log, signal: opts.signal });
+    await runSession(connector, counted?.requests ?? decoded, counted?.sink ?? sink, { log, signal: opts.signal });
+    counted?.end();
     await sink.flush();
     await new Promise<void>((resolve) => stdout.write("", () => resolve()));
     return 0;
   } catch (err) {
+    counted?.end(err);
     await sink.flush().catch(() => {});
     log.error(describeError(err), err instanceof Error && log.enabled("debug") ? { stack: err.stack } : undefined);
     return 1;

@@ -14,6 +14,9 @@ import { repoRoot } from "../../src/harness/catalog.js";
 import { createLogger } from "../../src/log.js";
 import { ConnectorError, ProtocolError } from "../../src/sdk/errors.js";
 import { errorKind } from "../../src/transport/metrics.js";
+import { create } from "@bufbuild/protobuf";
+import * as cap from "../../src/gen/capture/capture_pb.js";
+import { ConnectorProcess, TRIBUTARY } from "../support/process.js";
 
 const quiet = createLogger({ level: "error" });
 const servers: ChildProcess[] = [];
@@ -85,6 +88,32 @@ describe("serve --metrics-port", () => {
     expect(sample(text, "tributary_session_errors_total{")).toBeUndefined();
 
     expect((await fetch(metrics.replace("/metrics", "/other"))).status).toBe(404);
+  });
+
+  it("logs the same counters in stdio mode when a session ends", async () => {
+    const p = new ConnectorProcess(["node", TRIBUTARY, "run", "source-hello-world"], "json", cap.RequestSchema, cap.ResponseSchema);
+    p.send(
+      create(cap.RequestSchema, {
+        open: {
+          capture: {
+            name: "acme/hello",
+            configJson: new TextEncoder().encode('{"rate":0,"perCheckpoint":3}'),
+            bindings: [{ resourceConfigJson: new TextEncoder().encode('{"name":"greetings"}'), resourcePath: ["greetings"], stateKey: "greetings", collection: { name: "acme/greetings", key: ["/count"] } }],
+          },
+          range: { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff },
+          stateJson: "{}",
+        },
+      } as never),
+    );
+    await p.until((rs) => rs.filter((r) => r.checkpoint).length >= 3);
+    p.close();
+    expect(await p.exited).toBe(0);
+    const lines = p.stderr.trim().split("\n").map((l) => JSON.parse(l) as { msg: string; documents?: Record<string, number>; bytes?: Record<string, number>; transactions?: number });
+    const last = lines.filter((l) => l.msg === "metrics").at(-1)!;
+    const captured = p.received.filter((r) => r.captured);
+    expect(last.documents).toEqual({ "captured/0": captured.length });
+    expect(last.bytes!["captured/0"]).toBe(captured.reduce((n, r) => n + Buffer.byteLength(r.captured!.docJson), 0));
+    expect(last.transactions).toBe(p.received.filter((r) => r.checkpoint).length);
   });
 
   it("labels failures by kind", () => {
