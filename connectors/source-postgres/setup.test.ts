@@ -114,11 +114,11 @@ describe("validate", () => {
     const paths = await connector.validate!(validateReq(config, ["public.a"]) as any, ctx());
     expect(paths).toEqual([["public", "a"]]);
     expect(await pg.query(db, `SELECT pubname FROM pg_publication`)).toEqual([]);
-    const described = await connector.apply!(validateReq(config, ["public.a"]) as any, ctx());
+    const { actionDescription: described } = await connector.apply!(validateReq(config, ["public.a"]) as any, ctx());
     expect(described).toMatch(/create publication pub_prereq_ok[\s\S]*add public.a to publication pub_prereq_ok/);
     expect(await pubTables()).toEqual(["a"]);
     // Applied again, there is nothing left to do.
-    expect(await connector.apply!(validateReq(config, ["public.a"]) as any, ctx())).toBe("");
+    expect(await connector.apply!(validateReq(config, ["public.a"]) as any, ctx())).toEqual({ actionDescription: "" });
   });
 
   it("with create_publication off, reports the missing publication and leaves it to the user", async () => {
@@ -128,7 +128,7 @@ describe("validate", () => {
     const config = cfgFor(pg, db, { create_publication: false });
     const err = await connector.validate!(validateReq(config, ["public.a"]) as any, ctx()).catch((e) => e as Error);
     expect((err as Error).message).toMatch(/publication pub_prereq_nocreate does not exist\n  fix: CREATE PUBLICATION "pub_prereq_nocreate"/);
-    expect(await connector.apply!(validateReq(config, ["public.a"]) as any, ctx())).toBe("");
+    expect(await connector.apply!(validateReq(config, ["public.a"]) as any, ctx())).toEqual({ actionDescription: "" });
     expect(await pg.query(db, `SELECT pubname FROM pg_publication`)).toEqual([]);
   });
 
