@@ -76,7 +76,7 @@ function setup() {
 }
 
 describe("materialization preview of a transaction far over the combiner's budget", () => {
-  it("streams it through spilled runs in a capped heap, with the same result as reducing it in memory", async () => {
+  it("streams it through spilled runs in a capped heap, storing exactly what the fixture reduces to", async () => {
     const s = setup();
     const script = join(s.dir, "preview.mjs");
     const dist = (p: string) => JSON.stringify(pathToFileURL(join(root, "dist", p)).href);
