@@ -19,6 +19,8 @@ export interface FixtureDoc {
   where: string;
   /** Byte offset of the document's line: stable across re-reads. */
   offset: number;
+  /** Length of the document's line in bytes. */
+  size: number;
 }
 
 export interface FixtureTxn {
@@ -29,11 +31,31 @@ export interface FixtureTxn {
   begin: number;
 }
 
+/** A transaction's extent, once all its documents were visited. */
+export type TxnBounds = Omit<FixtureTxn, "docs">;
+
+/** Returned by scanTxn when waiting for more of a growing input passed its time limit. */
+export const INPUT_TIMED_OUT = Symbol("input timed out");
+
+export interface ScanOptions {
+  /**
+   * Until when (ms since the epoch) to wait for more bytes of a growing
+   * input, given whether the transaction has begun; undefined waits forever.
+   */
+  waitUntil?: (begun: boolean) => number | undefined;
+}
+
 /** Where a materialization reads its transactions from. */
 export interface FixtureInput {
   readonly name: string;
   /** The transaction starting at byte offset `from`, or undefined at the end of input. */
   readTxn(from: number): Promise<FixtureTxn | undefined>;
+  /**
+   * Visits the documents of the transaction starting at `from` one by one,
+   * without holding them (awaiting `visit` when it returns a promise).
+   * Undefined at the end of input, INPUT_TIMED_OUT past `waitUntil`.
+   */
+  scanTxn(from: number, visit: (doc: FixtureDoc) => void | Promise<void>, opts?: ScanOptions): Promise<TxnBounds | undefined | typeof INPUT_TIMED_OUT>;
   close?(): Promise<void>;
 }
 
@@ -48,7 +70,7 @@ function parseLine(where: string, bytes: Buffer, offset: number): { commit: true
     throw new HarnessError(`${where}: not valid JSON`);
   }
   if (v && typeof v === "object" && !Array.isArray(v) && (v as { commit?: unknown }).commit === true) return { commit: true };
-  if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string") return { commit: false, doc: { collection: v[0], doc: v[1], where, offset } };
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string") return { commit: false, doc: { collection: v[0], doc: v[1], where, offset, size: bytes.length } };
   throw new HarnessError(`${where}: expected ["<collection>", document] or {"commit": true}`);
 }
 
@@ -124,6 +146,11 @@ export class FixtureSource implements FixtureInput {
     return this.defaultReader.readTxn(from);
   }
 
+  scanTxn(from: number, visit: (doc: FixtureDoc) => void | Promise<void>, opts?: ScanOptions) {
+    this.defaultReader ??= this.reader();
+    return this.defaultReader.scanTxn(from, visit, opts);
+  }
+
   get totalBytes(): number {
     return this.written;
   }
@@ -174,7 +201,8 @@ export class FileFixture implements FixtureInput {
     private readonly growing?: GrowingFile,
   ) {}
 
-  private async fill(): Promise<boolean> {
+  /** Reads more bytes into the buffer: false at the end of input, INPUT_TIMED_OUT when waiting passed `until`. */
+  private async fill(until?: number): Promise<boolean | typeof INPUT_TIMED_OUT> {
     if (this.eof) return false;
     if (this.growing) {
       const at = this.pos + this.buf.length;
@@ -183,7 +211,17 @@ export class FileFixture implements FixtureInput {
           this.eof = true;
           return false;
         }
-        await this.growing.more();
+        if (until === undefined) {
+          await this.growing.more();
+          continue;
+        }
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<typeof INPUT_TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(INPUT_TIMED_OUT), Math.max(0, until - Date.now()))));
+        try {
+          if ((await Promise.race([this.growing.more(), late])) === INPUT_TIMED_OUT) return INPUT_TIMED_OUT;
+        } finally {
+          clearTimeout(timer);
+        }
       }
     }
     if (!this.fd) {
@@ -204,6 +242,13 @@ export class FileFixture implements FixtureInput {
   }
 
   async readTxn(from: number): Promise<FixtureTxn | undefined> {
+    const docs: FixtureDoc[] = [];
+    const bounds = await this.scanTxn(from, (d) => void docs.push(d));
+    if (bounds === undefined || bounds === INPUT_TIMED_OUT) return undefined;
+    return { ...bounds, docs };
+  }
+
+  async scanTxn(from: number, visit: (doc: FixtureDoc) => void | Promise<void>, opts: ScanOptions = {}): Promise<TxnBounds | undefined | typeof INPUT_TIMED_OUT> {
     if (from !== this.pos) {
       // Seek: drop the buffer and continue from `from`.
       if (from < this.pos || from > this.pos + this.buf.length) {
@@ -213,9 +258,10 @@ export class FileFixture implements FixtureInput {
         this.buf = this.buf.subarray(from - this.pos);
       }
       this.pos = from;
-      this.lineNo = this.linesAt.get(from) ?? NaN;
     }
-    const docs: FixtureDoc[] = [];
+    // Also after a scan that ended early (a failed visit, a timeout).
+    this.lineNo = this.linesAt.get(from) ?? NaN;
+    let docs = 0;
     let begin = -1;
     let start = 0; // consumed bytes of buf
     for (;;) {
@@ -223,7 +269,13 @@ export class FileFixture implements FixtureInput {
       let lineBytes: Buffer;
       let next: number;
       if (nl < 0) {
-        if (await this.fill()) continue;
+        // Drop the lines already visited: a transaction is never held whole.
+        this.buf = this.buf.subarray(start);
+        this.pos += start;
+        start = 0;
+        const got = await this.fill(opts.waitUntil?.(docs > 0));
+        if (got === INPUT_TIMED_OUT) return INPUT_TIMED_OUT;
+        if (got) continue;
         if (start >= this.buf.length) break;
         lineBytes = this.buf.subarray(start);
         next = this.buf.length;
@@ -238,22 +290,24 @@ export class FileFixture implements FixtureInput {
       start = next;
       if (!parsed) continue;
       if (parsed.commit) {
-        if (docs.length === 0) continue;
-        return this.finish(docs, begin, start);
+        if (docs === 0) continue;
+        return this.finish(begin, start);
       }
       if (begin < 0) begin = lineBegin;
-      docs.push(parsed.doc);
+      docs++;
+      const p = visit(parsed.doc);
+      if (p) await p;
     }
-    if (docs.length === 0) {
+    if (docs === 0) {
       this.advance(start);
       return undefined;
     }
-    return this.finish(docs, begin, start);
+    return this.finish(begin, start);
   }
 
-  private finish(docs: FixtureDoc[], begin: number, consumed: number): FixtureTxn {
+  private finish(begin: number, consumed: number): TxnBounds {
     this.advance(consumed);
-    return { docs, begin, end: this.pos };
+    return { begin, end: this.pos };
   }
 
   private advance(consumed: number) {

@@ -55,6 +55,11 @@ export interface MaterializePreviewOptions {
   crashAt?: CrashPoint | CrashPoint[];
   /** Open a second session on the same range after this many transactions (true = 1) and expect the first to be fenced off. */
   zombie?: boolean | { afterTxn: number };
+  /**
+   * Estimated bytes of combined documents a shard holds for one transaction
+   * before it spills a sorted run to a temporary file (default 64 MiB).
+   */
+  combinerBudgetBytes?: number;
   /** Number of shards splitting the key range (default 1). */
   shards?: number;
   codec?: WireCodec;
@@ -98,6 +103,8 @@ export interface MaterializePreviewStats {
   deletes: number;
   sessions: number;
   crashes: number;
+  /** Sorted runs the transactions' combiners spilled to disk past `combinerBudgetBytes`. */
+  spills: number;
   elapsedMs: number;
 }
 
@@ -184,7 +191,7 @@ export async function runMaterializePreview(opts: MaterializePreviewOptions): Pr
   commitPlan(topology);
   RecoveryLog.open(leaderPath).setLastApplied(built.version, toBinary(MaterializationSpecSchema, built.spec), leaderState);
 
-  const stats: MaterializePreviewStats = { transactions: 0, documents: 0, loads: 0, loadsSkipped: 0, loaded: 0, stores: 0, deletes: 0, sessions: 0, crashes: 0, elapsedMs: 0 };
+  const stats: MaterializePreviewStats = { transactions: 0, documents: 0, loads: 0, loadsSkipped: 0, loaded: 0, stores: 0, deletes: 0, sessions: 0, crashes: 0, spills: 0, elapsedMs: 0 };
   // The timeout counts from the first session, not from building the task.
   const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : undefined;
   const inputs = ranges.map(() => inputFor());

@@ -12,10 +12,11 @@ import type { Logger } from "../log.js";
 import type { BuiltMaterialization } from "./build-materialization.js";
 import { keyOf, valuesOf, type BindingPlan } from "./binding-plan.js";
 import { Combiner } from "./combiner.js";
+import { DEFAULT_COMBINER_BUDGET, SpillingCombiner } from "./spill-combiner.js";
 import { openConnector, TIMED_OUT, type ConnectorSession } from "./connector-session.js";
 import { ConnectorFailed, HarnessError, ProtocolViolation } from "./errors.js";
 import { InjectedCrash, type CrashPoint, type CrashPointName } from "./faults.js";
-import type { FixtureInput, FixtureTxn } from "./fixture.js";
+import { INPUT_TIMED_OUT, type FixtureDoc, type FixtureInput, type TxnBounds } from "./fixture.js";
 import { keyHash } from "./key-hash.js";
 import { applyStateUpdate } from "../sdk/state.js";
 import { EMPTY, isTombstone, loadRequest, storeRequest, utf8, withUuid } from "./materialize-messages.js";
@@ -29,6 +30,9 @@ import { parseJson, stringifyJson } from "./lossless-json.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+
+/** Loads and Stores are sent in batches of this many, so none is held for a whole transaction. */
+const SEND_BATCH = 1024;
 
 /** A connector session of one shard. */
 interface Session {
@@ -106,18 +110,6 @@ export class ShardRunner {
    */
   private remaining(): number | undefined {
     return this.deadline === undefined ? undefined : Math.max(0, this.deadline + 60_000 - Date.now());
-  }
-
-  /** The next transaction of the input, or undefined at its end or at the deadline. */
-  private async nextTxn(offset: number): Promise<FixtureTxn | undefined> {
-    if (this.deadline === undefined) return this.source.readTxn(offset);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, this.deadline! - Date.now()))));
-    try {
-      return await Promise.race([this.source.readTxn(offset), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Ends the shard from outside (another shard failed): every connector it runs is killed. */
@@ -255,11 +247,9 @@ export class ShardRunner {
     await this.sendAcknowledge(s);
     for (;;) {
       if (this.deadline !== undefined && Date.now() >= this.deadline) break;
-      const txn = await this.nextTxn(offset);
-      if (!txn) break;
-      this.startedTxns++;
-      await this.runTxn(s, rl, txn, this.startedTxns);
-      offset = txn.end;
+      const end = await this.runTxn(s, rl, offset);
+      if (end === undefined) break;
+      offset = end;
       await this.sendAcknowledge(s);
       const za = this.zombieAfter;
       if (za !== undefined && !this.zombieDone && this.startedTxns === za) {
@@ -287,29 +277,28 @@ export class ShardRunner {
    */
   private async supersede(zombie: Session, rl: RecoveryLog): Promise<Session> {
     const fresh = await this.openSession(RecoveryLog.open(this.rlPath, this.rlPrefix));
-    const txn = await this.source.readTxn(Math.max(zombie.resumeAt, rl.record.sources[this.source.name] ?? 0));
+    const from = Math.max(zombie.resumeAt, rl.record.sources[this.source.name] ?? 0);
     let outcome: { fenced: boolean; by?: "connector" | "recovery-log"; error: string };
-    if (!txn) {
-      outcome = { fenced: false, error: "no transaction left to drive through the zombie session" };
-    } else {
-      try {
-        await this.runTxn(zombie, rl, txn, -1, /* dryRun */ true);
-        if (zombie.resumedFrom !== "recovery-log") {
-          throw new HarnessError(
-            `zombie session committed a transaction after a newer session opened range ${this.result.name}: the connector does not fence off superseded sessions`,
-          );
-        }
+    try {
+      const end = await this.runTxn(zombie, rl, from, /* zombieRun */ true);
+      if (end === undefined) {
+        outcome = { fenced: false, error: "no transaction left to drive through the zombie session" };
+      } else if (zombie.resumedFrom !== "recovery-log") {
+        throw new HarnessError(
+          `zombie session committed a transaction after a newer session opened range ${this.result.name}: the connector does not fence off superseded sessions`,
+        );
+      } else {
         outcome = {
           fenced: true,
           by: "recovery-log",
           error: "fenced off by the runtime: the connector keeps its checkpoint in the recovery log, which refuses the superseded session's commit, so its StartedCommit is never acknowledged",
         };
-      } catch (err) {
-        if (err instanceof HarnessError) throw err;
-        const msg = err instanceof Error ? err.message : String(err);
-        if (!(err instanceof ConnectorFailed) || !/fenc/i.test(msg)) throw err;
-        outcome = { fenced: true, by: "connector", error: msg };
       }
+    } catch (err) {
+      if (err instanceof HarnessError) throw err;
+      const msg = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof ConnectorFailed) || !/fenc/i.test(msg)) throw err;
+      outcome = { fenced: true, by: "connector", error: msg };
     }
     await zombie.proc.kill();
     this.live.delete(zombie);
@@ -319,70 +308,106 @@ export class ShardRunner {
     return fresh;
   }
 
-  /** Routes, validates and combines a transaction's documents for this shard. */
-  private combine(txn: FixtureTxn): Combiner {
-    const combiner = new Combiner(this.plans.map((p) => p.shape));
+  /**
+   * Routes, validates and keys one document of the input for this shard:
+   * `take` is called once per binding of this shard that reads it.
+   */
+  private route(d: FixtureDoc, take: (plan: BindingPlan, key: unknown[], doc: unknown, packed: Uint8Array) => void) {
     // A single shard owns every key: no need to hash them.
     const fullRange = coversAllKeys(this.range);
-    for (const d of txn.docs) {
-      let matched = false;
-      for (const plan of this.plans) {
-        if (plan.collection !== d.collection) continue;
-        matched = true;
-        let doc = d.doc;
-        const bad = this.validators[plan.index]?.(doc);
-        if (bad) throw new HarnessError(`${d.where}: document of ${d.collection} does not match its schema: ${bad}`);
-        doc = withUuid(doc, this.docBase, d.offset);
-        const key = keyOf(plan, doc);
-        if (typeof key === "string") throw new HarnessError(`${d.where}: document of ${d.collection} has no value for key field ${JSON.stringify(key)}`);
-        const packed = packTuple(key);
-        if (!fullRange) {
-          const h = keyHash(packed);
-          if (h < this.range.keyBegin || h > this.range.keyEnd) continue;
-        }
-        combiner.add(plan.index, key, doc, packed);
-        this.stats.documents++;
+    // Documents of collections no binding reads are not this task's input.
+    for (const plan of this.plans) {
+      if (plan.collection !== d.collection) continue;
+      let doc = d.doc;
+      const bad = this.validators[plan.index]?.(doc);
+      if (bad) throw new HarnessError(`${d.where}: document of ${d.collection} does not match its schema: ${bad}`);
+      doc = withUuid(doc, this.docBase, d.offset);
+      const key = keyOf(plan, doc);
+      if (typeof key === "string") throw new HarnessError(`${d.where}: document of ${d.collection} has no value for key field ${JSON.stringify(key)}`);
+      const packed = packTuple(key);
+      if (!fullRange) {
+        const h = keyHash(packed);
+        if (h < this.range.keyBegin || h > this.range.keyEnd) continue;
       }
-      if (!matched && !this.plans.some((p) => p.collection === d.collection)) {
-        // Documents of collections no binding reads are not this task's input.
-        continue;
-      }
+      take(plan, key, doc, packed);
     }
-    return combiner;
   }
 
   /**
-   * One transaction. `txnNo` counts from 1 (for crash points); `zombieRun`
-   * drives a superseded session and must not touch the recovery log.
+   * One transaction, read from `from`: its end offset, or undefined when
+   * the input has none (or the deadline passed while waiting for one).
+   * Documents stream from the input into a spilling combiner, and each key
+   * to load is sent a Load as soon as it is first seen; Loaded documents go
+   * into the combiner too, and the Stores stream out of its drain, so a
+   * transaction of any size takes bounded memory (beyond one small id per
+   * loaded key). `zombieRun` drives a superseded session and must not touch
+   * the recovery log.
    */
-  private async runTxn(s: Session, rl: RecoveryLog, txn: FixtureTxn, txnNo: number, zombieRun = false) {
-    if (!zombieRun) this.inflightEnd = txn.end;
-    const combiner = this.combine(txn);
-    const entries = combiner.sorted();
-    // Stored-key bounds, decoded once per transaction.
-    const maxKeys = new Map<string, Buffer>(Object.entries(rl.record.maxKeys).map(([k, v]) => [k, Buffer.from(v, "base64")]));
-
-    // Loads: each key once, skipped for keys never stored (unless disabled).
-    const requested = new Set<string>();
-    const loads: Request[] = [];
-    for (const e of entries) {
-      const plan = this.plans[e.binding]!;
-      if (plan.deltaUpdates) continue;
-      const max = maxKeys.get(plan.stateKey);
-      if (!s.disableLoadOptimization && (max === undefined || Buffer.compare(e.packed, max) > 0)) {
-        this.stats.loadsSkipped++;
-        continue;
-      }
-      requested.add(Combiner.id(e.binding, e.packed));
-      loads.push(loadRequest(e.binding, utf8(stringifyJson(e.key)), e.packed));
+  private async runTxn(s: Session, rl: RecoveryLog, from: number, zombieRun = false): Promise<number | undefined> {
+    const combiner = new SpillingCombiner(
+      this.plans.map((p) => p.shape),
+      this.opts.combinerBudgetBytes ?? DEFAULT_COMBINER_BUDGET,
+    );
+    try {
+      return await this.streamTxn(s, rl, from, combiner, zombieRun);
+    } finally {
+      combiner.close();
     }
-    await s.proc.sendMany(loads);
-    this.stats.loads += loads.length;
+  }
+
+  private async streamTxn(s: Session, rl: RecoveryLog, from: number, combiner: SpillingCombiner, zombieRun: boolean): Promise<number | undefined> {
+    // Stored-key bounds as the transaction began (decided Loads), and as raised by its Stores.
+    const bounds = new Map<string, Buffer>(Object.entries(rl.record.maxKeys).map(([k, v]) => [k, Buffer.from(v, "base64")]));
+    const maxKeys = new Map(bounds);
+    /** Whether a key is skipped by the load optimization (never stored before, by the bound). */
+    const unseen = (plan: BindingPlan, packed: Uint8Array) => {
+      const max = bounds.get(plan.stateKey);
+      return !s.disableLoadOptimization && (max === undefined || Buffer.compare(packed, max) > 0);
+    };
+
+    // Documents in, Loads out: each key to load once, as it is first seen.
+    // requested: Load sent (false), then Loaded (true).
+    const requested = new Map<string, boolean>();
+    let loads: Request[] = [];
+    const sendLoads = async () => {
+      const batch = loads;
+      loads = [];
+      await s.proc.sendMany(batch);
+      this.stats.loads += batch.length;
+    };
+    const wait = this.deadline;
+    let visited = 0;
+    const read = await this.source.scanTxn(
+      from,
+      (d) => {
+        visited++;
+        this.route(d, (plan, key, doc, packed) => {
+          combiner.add(plan.index, key, doc, packed, d.size);
+          this.stats.documents++;
+          if (plan.deltaUpdates || unseen(plan, packed)) return;
+          const id = Combiner.id(plan.index, packed);
+          if (requested.has(id)) return;
+          requested.set(id, false);
+          loads.push(loadRequest(plan.index, utf8(stringifyJson(key)), packed));
+        });
+        if (loads.length >= SEND_BATCH) return sendLoads();
+      },
+      // The deadline ends the preview between transactions; one that has begun gets the in-flight allowance.
+      wait === undefined || zombieRun ? {} : { waitUntil: (begun) => (begun ? wait + 60_000 : wait) },
+    );
+    if (read === INPUT_TIMED_OUT) {
+      if (visited === 0) return undefined;
+      throw new HarnessError(`${s.label}: timed out reading a transaction of ${this.source.name} (from byte ${from}) past the preview's timeout`);
+    }
+    if (read === undefined) return undefined;
+    const txn: TxnBounds = read;
+    await sendLoads();
+    const txnNo = zombieRun ? -1 : ++this.startedTxns;
+    if (!zombieRun) this.inflightEnd = txn.end;
 
     // Flush only once the previous commit is acknowledged.
     await this.awaitAcknowledged(s, rl);
     await s.proc.send(create(RequestSchema, { flush: {} }));
-    const loadedKeys = new Set<string>();
     for (;;) {
       const r = await this.read(s, "Loaded or Flushed");
       if (r.loaded) {
@@ -400,10 +425,11 @@ export class ShardRunner {
         if (typeof key === "string") this.violation(r, "loaded-key-not-requested", `binding ${binding}: the loaded document has no value for key field ${JSON.stringify(key)}`);
         const packed = packTuple(key);
         const id = Combiner.id(binding, packed);
-        if (!requested.has(id)) this.violation(r, "loaded-key-not-requested", `binding ${binding}: key ${JSON.stringify(key)} was not requested by a Load in this transaction`);
-        if (loadedKeys.has(id)) this.violation(r, "loaded-key-twice", `binding ${binding}: key ${JSON.stringify(key)} was loaded twice in this transaction`);
-        loadedKeys.add(id);
-        combiner.addLoaded(binding, packed, doc);
+        const was = requested.get(id);
+        if (was === undefined) this.violation(r, "loaded-key-not-requested", `binding ${binding}: key ${JSON.stringify(key)} was not requested by a Load in this transaction`);
+        if (was) this.violation(r, "loaded-key-twice", `binding ${binding}: key ${JSON.stringify(key)} was loaded twice in this transaction`);
+        requested.set(id, true);
+        combiner.addLoaded(binding, key, doc, packed, docJson.length);
         this.stats.loaded++;
       } else if (r.flushed) {
         if (r.flushed.state && !zombieRun) {
@@ -418,11 +444,18 @@ export class ShardRunner {
         this.violation(r, v === "acknowledged" ? "acknowledged-twice" : "response-order", `expected Loaded or Flushed after Flush, got ${variantName(r)}`);
       }
     }
+    requested.clear();
+    this.stats.spills += combiner.spills;
 
-    // Stores, with exists = loaded and delete for tombstones of existing keys.
-    const stores: Request[] = [];
-    for (const e of entries) {
+    // Stores, with exists = loaded and delete for tombstones of existing
+    // keys, streamed in batches as the combiner drains. A transaction that
+    // is to crash mid-store holds its Stores, to send exactly half of them.
+    const crashMidStore = !zombieRun && this.crashesLeft.some((c) => c.point === "mid-store" && c.txn === txnNo);
+    let stores: Request[] = [];
+    let storeCount = 0;
+    for (const e of combiner.drain()) {
       const plan = this.plans[e.binding]!;
+      if (!plan.deltaUpdates && unseen(plan, e.packed)) this.stats.loadsSkipped++;
       const isDelete = isTombstone(e.doc);
       const exists = e.loaded === true;
       if (isDelete && !exists && !plan.deltaUpdates) continue; // nothing to delete
@@ -439,21 +472,26 @@ export class ShardRunner {
           plan.deltaUpdates ? false : isDelete,
         ),
       );
+      storeCount++;
       if (isDelete && !plan.deltaUpdates) this.stats.deletes++;
       if (!plan.deltaUpdates) {
         const max = maxKeys.get(plan.stateKey);
         if (max === undefined || Buffer.compare(e.packed, max) > 0) maxKeys.set(plan.stateKey, Buffer.from(e.packed));
       }
+      if (!crashMidStore && stores.length >= SEND_BATCH) {
+        await s.proc.sendMany(stores);
+        stores = [];
+      }
     }
     const maxKeysOut: Record<string, string> = {};
     for (const [k, v] of maxKeys) maxKeysOut[k] = v.toString("base64");
-    if (!zombieRun && this.crashesLeft.some((c) => c.point === "mid-store" && c.txn === txnNo)) {
+    if (crashMidStore) {
       await s.proc.sendMany(stores.slice(0, Math.ceil(stores.length / 2)));
       await new Promise((r) => setTimeout(r, 20)); // let the connector take them in
       this.maybeCrash("mid-store", txnNo);
     }
     await s.proc.sendMany(stores);
-    this.stats.stores += stores.length;
+    this.stats.stores += storeCount;
     if (!zombieRun) rl.writeMaxKeys(maxKeysOut);
 
     // StartCommit with the read position this transaction reaches.
@@ -467,7 +505,7 @@ export class ShardRunner {
       const v = variantOf(r);
       this.violation(r, v === "loaded" ? "loaded-after-flushed" : v === "flushed" ? "flushed-twice" : "response-order", `expected StartedCommit after StartCommit, got ${variantName(r)}`);
     }
-    if (zombieRun) return;
+    if (zombieRun) return txn.end;
     this.maybeCrash("after-started-commit", txnNo);
     let state = this.state;
     if (r.startedCommit.state) {
@@ -480,7 +518,8 @@ export class ShardRunner {
     this.inflightEnd = undefined;
     this.position = txn.end;
     this.state = state;
-    this.opts.onCommit?.({ shard: this.result.name, txn: txnNo, checkpoint: sources, stores: stores.length });
+    this.opts.onCommit?.({ shard: this.result.name, txn: txnNo, checkpoint: sources, stores: storeCount });
     this.maybeCrash("after-log-commit", txnNo);
+    return txn.end;
   }
 }

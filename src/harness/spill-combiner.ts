@@ -8,6 +8,13 @@
  * Draining merges the runs (and what is left in memory) in binding, then
  * packed-key order, reducing a key's documents from older runs into newer
  * ones, reading each run through a small buffer.
+ *
+ * A materialization also adds the documents its connector Loaded: they are
+ * reduced *under* the combined ones (they are older than any document of
+ * the transaction) and mark the key as loaded. While nothing has spilled,
+ * they go straight into the in-memory entry; after a spill they are kept
+ * in a table of their own ("front" runs), which the merge takes first for
+ * a key.
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +34,12 @@ const ENTRY_OVERHEAD = 1000;
 interface Run {
   start: number;
   end: number;
+  /** Loaded documents, older than every document of the transaction. */
+  front: boolean;
 }
+
+/** Record header: binding, flags (1 = loaded), packed key length, document length. */
+const HEAD = 16;
 
 /** Reads one run's records in order through a buffer. */
 class RunReader {
@@ -35,11 +47,15 @@ class RunReader {
   private pos: number;
   head: Combined | undefined;
 
+  /** Merge order among runs for one key: front runs first, then older runs first. */
+  readonly rank: number;
+
   constructor(
     private readonly fd: number,
     private readonly run: Run,
-    readonly index: number,
+    index: number,
   ) {
+    this.rank = (run.front ? 0 : 1 << 30) + index;
     this.pos = run.start;
   }
 
@@ -56,19 +72,20 @@ class RunReader {
 
   /** Advances to the next record; false at the end of the run. */
   next(): boolean {
-    if (!this.fill(12)) {
+    if (!this.fill(HEAD)) {
       this.head = undefined;
       return false;
     }
     const binding = this.buf.readUInt32LE(0);
-    const keyLen = this.buf.readUInt32LE(4);
-    const docLen = this.buf.readUInt32LE(8);
-    const total = 12 + keyLen + docLen;
+    const loaded = (this.buf.readUInt32LE(4) & 1) === 1;
+    const keyLen = this.buf.readUInt32LE(8);
+    const docLen = this.buf.readUInt32LE(12);
+    const total = HEAD + keyLen + docLen;
     if (!this.fill(total)) throw new Error("spill file: truncated record");
-    const packed = new Uint8Array(this.buf.subarray(12, 12 + keyLen));
-    const [key, doc] = parseJson(this.buf.toString("utf8", 12 + keyLen, total)) as [unknown[], unknown];
+    const packed = new Uint8Array(this.buf.subarray(HEAD, HEAD + keyLen));
+    const [key, doc] = parseJson(this.buf.toString("utf8", HEAD + keyLen, total)) as [unknown[], unknown];
     this.buf = this.buf.subarray(total);
-    this.head = { binding, key, packed, doc };
+    this.head = loaded ? { binding, key, packed, doc, loaded } : { binding, key, packed, doc };
     return true;
   }
 }
@@ -76,7 +93,7 @@ class RunReader {
 function before(a: RunReader, b: RunReader): boolean {
   const x = a.head!;
   const y = b.head!;
-  return (x.binding - y.binding || Buffer.compare(x.packed, y.packed) || a.index - b.index) < 0;
+  return (x.binding - y.binding || Buffer.compare(x.packed, y.packed) || a.rank - b.rank) < 0;
 }
 
 /** A binary min-heap of run readers ordered by their head entry, older runs first on ties. */
@@ -123,6 +140,8 @@ class ReaderHeap {
 
 export class SpillingCombiner {
   private mem: Combiner;
+  /** Loaded documents of keys whose entries may have spilled (only used after a spill). */
+  private front: Combiner;
   private memBytes = 0;
   private dir: string | undefined;
   private fd: number | undefined;
@@ -135,6 +154,7 @@ export class SpillingCombiner {
     private readonly budgetBytes = DEFAULT_COMBINER_BUDGET,
   ) {
     this.mem = new Combiner(shapes);
+    this.front = new Combiner(shapes);
   }
 
   /** Runs written to the spill file so far. */
@@ -160,9 +180,26 @@ export class SpillingCombiner {
     if (this.memBytes > this.budgetBytes) this.spill();
   }
 
-  /** Writes the in-memory entries as one sorted run and starts over. */
+  /**
+   * Reduces a document loaded from the destination under the key's
+   * combined documents, and marks the key loaded. Each key at most once,
+   * and only keys added before.
+   */
+  addLoaded(binding: number, key: unknown[], doc: unknown, packed: Uint8Array, sizeHint?: number): void {
+    if (this.runs.length === 0) this.mem.addLoaded(binding, packed, doc);
+    else this.front.add(binding, key, doc, packed);
+    this.memBytes += 2 * (sizeHint ?? stringifyJson(doc).length) + (this.runs.length === 0 ? 0 : ENTRY_OVERHEAD + packed.length);
+    if (this.memBytes > this.budgetBytes) this.spill();
+  }
+
+  /** Writes the in-memory entries (and loaded documents) as sorted runs and starts over. */
   private spill(): void {
-    const entries = this.mem.drain();
+    this.spillRun(this.mem.drain(), false);
+    this.spillRun(this.front.drain(), true);
+    this.memBytes = 0;
+  }
+
+  private spillRun(entries: Combined[], front: boolean): void {
     if (entries.length === 0) return;
     if (this.fd === undefined) {
       this.dir = mkdtempSync(join(tmpdir(), "tributary-combine-"));
@@ -180,18 +217,18 @@ export class SpillingCombiner {
     };
     for (const e of entries) {
       const body = Buffer.from(stringifyJson([e.key, e.doc]), "utf8");
-      const head = Buffer.alloc(12);
+      const head = Buffer.alloc(HEAD);
       head.writeUInt32LE(e.binding, 0);
-      head.writeUInt32LE(e.packed.length, 4);
-      head.writeUInt32LE(body.length, 8);
+      head.writeUInt32LE(e.loaded || front ? 1 : 0, 4);
+      head.writeUInt32LE(e.packed.length, 8);
+      head.writeUInt32LE(body.length, 12);
       parts.push(head, Buffer.from(e.packed), body);
-      pending += 12 + e.packed.length + body.length;
+      pending += HEAD + e.packed.length + body.length;
       if (pending >= READ_CHUNK * 4) flush();
     }
     flush();
-    this.runs.push({ start, end: this.fileEnd });
+    this.runs.push({ start, end: this.fileEnd, front });
     this.spilledEntries += entries.length;
-    this.memBytes = 0;
   }
 
   /**
@@ -215,10 +252,12 @@ export class SpillingCombiner {
         const first = heap.pop()!;
         const out = first.head!;
         if (first.next()) heap.push(first);
-        // Later runs hold newer documents of the same key: reduce them in.
+        // Later runs hold newer documents of the same key (a loaded one
+        // comes first of all): reduce them in.
         for (let r = heap.peek(); r && r.head!.binding === out.binding && Buffer.compare(r.head!.packed, out.packed) === 0; r = heap.peek()) {
           heap.pop();
           out.doc = reduce(this.shapes[out.binding], out.doc, r.head!.doc);
+          if (r.head!.loaded) out.loaded = true;
           if (r.next()) heap.push(r);
         }
         yield out;

@@ -71,6 +71,32 @@ describe("spilling combiner", () => {
     expect(existsSync(join(tmpdir(), dirs[0]!))).toBe(false);
   });
 
+  it("reduces loaded documents under the combined ones and marks their keys loaded, before and after a spill", () => {
+    const shapes = [buildShape(SCHEMA)];
+    for (const budget of [1 << 30, 32 * 1024]) {
+      const spilling = new SpillingCombiner(shapes, budget);
+      const plain = new Combiner(shapes);
+      for (let i = 0; i < 4_000; i++) {
+        const id = (i * 37) % 1_000;
+        const doc = { id, n: 1, last: `v${i}`, tags: [i] };
+        spilling.add(0, [id], doc, packTuple([id]));
+        plain.add(0, [id], structuredClone(doc));
+      }
+      // Every third key was stored before: its loaded document goes under.
+      for (let id = 0; id < 1_000; id += 3) {
+        const loaded = { id, n: 100, last: "stored", tags: [-1] };
+        spilling.addLoaded(0, [id], loaded, packTuple([id]));
+        plain.addLoaded(0, packTuple([id]), structuredClone(loaded));
+      }
+      if (budget < 1 << 30) expect(spilling.spills).toBeGreaterThan(3);
+      else expect(spilling.spills).toBe(0);
+      const merged = [...spilling.drain()];
+      const expected = plain.drain();
+      expect(merged.map((e) => [e.key, e.doc, e.loaded === true])).toEqual(expected.map((e) => [e.key, e.doc, e.loaded === true]));
+      expect(merged.filter((e) => e.loaded).length).toBe(334);
+    }
+  });
+
   it("stays in memory (no spill file) while under budget", () => {
     const c = new SpillingCombiner([buildShape(SCHEMA)], 1 << 20);
     for (let i = 0; i < 100; i++) c.add(0, [i % 10], { id: i % 10, n: 1 }, packTuple([i % 10]));
