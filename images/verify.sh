@@ -15,6 +15,9 @@ based=$(date +%s)
 IMAGE_BUILDER=buildah images/build.sh --base "$base" --tag "$tag"
 built=$(date +%s)
 status=0
-TRIBUTARY_VERIFY_IMAGES=$tag TRIBUTARY_IMAGE_BASE=$base npx vitest run test/images || status=$?
+# IMAGES_REPORT (set by .ci/run): also write vitest's JSON report there.
+report_args=()
+[ -z "${IMAGES_REPORT:-}" ] || report_args=(--reporter=default --reporter=json "--outputFile.json=$IMAGES_REPORT")
+TRIBUTARY_VERIFY_IMAGES=$tag TRIBUTARY_IMAGE_BASE=$base npx vitest run test/images "${report_args[@]}" || status=$?
 echo "verify-images: base $((based - start)) s, images $((built - based)) s, checks $(($(date +%s) - built)) s"
 exit "$status"

@@ -88,7 +88,7 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
   name: "materialize-mysql",
   configSchema,
   resourceConfigSchema,
-  documentationUrl: "https://github.com/tributary/tributary/tree/main/connectors/materialize-mysql",
+  documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/materialize-mysql",
 
   async validate(req) {
     const ep = resolveEndpoint(req.config);

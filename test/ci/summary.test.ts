@@ -46,4 +46,14 @@ describe(".ci/summary.mjs", () => {
     const r = spawnSync(process.execPath, [join(repoRoot, ".ci", "summary.mjs"), join(work, "missing.json"), "2"], { encoding: "utf8" });
     expect(r.stdout.trim().split("\n").at(-1)).toBe("tests: 0 passed, 1 failed");
   });
+
+  it("adds the counts of a second run (the image checks), whose failure fails the line", () => {
+    summarize({}, "first");
+    summarize({ PROBE_FAIL: "1" }, "second");
+    const both = spawnSync(process.execPath, [join(repoRoot, ".ci", "summary.mjs"), join(work, "first.json"), "0", join(work, "second.json"), "1"], { encoding: "utf8" });
+    expect(both.stdout.trim().split("\n").at(-1)).toBe("tests: 5 passed, 1 failed");
+    expect(both.status).toBe(1);
+    const noImages = spawnSync(process.execPath, [join(repoRoot, ".ci", "summary.mjs"), join(work, "first.json"), "0", join(work, "never-written.json"), "2"], { encoding: "utf8" });
+    expect(noImages.stdout.trim().split("\n").at(-1)).toBe("tests: 3 passed, 1 failed");
+  });
 });
