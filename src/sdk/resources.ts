@@ -195,7 +195,7 @@ class BindingRun {
   async step(bounded: boolean): Promise<boolean> {
     let worked = false;
     const p = this.paged;
-    if (p && !p.pagesDone) {
+    if (p && !p.pagesDone && !p.backfilled) {
       const page = await this.fetch("fetchPage", () => this.resource.fetchPage!(p.page, this.ctx));
       await this.emit(page.docs);
       const { page: _, ...rest } = p;
