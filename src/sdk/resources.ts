@@ -134,6 +134,8 @@ class BindingRun {
   private changesCaughtUp = false;
   /** The initial changes cursor of an incremental-only resource, until its first checkpoint. */
   private initial: unknown;
+  /** Documents sent by the last fetch, not yet checkpointed. */
+  private emitted = 0;
 
   constructor(
     private readonly index: number,
@@ -223,7 +225,6 @@ class BindingRun {
     for (const d of docs) await this.out.document(this.index, d);
     this.emitted = docs.length;
   }
-  private emitted = 0;
 
   private async checkpoint(next: unknown): Promise<void> {
     const update = this.update(next);
