@@ -23,3 +23,5 @@ export {
 export { createLogger, redactSecrets, type Logger, type LoggerOptions, type Level, type Fields } from "../log.js";
 export { defineCapture, defineMaterialization } from "./define.js";
 export { encodeCheckpoint, decodeCheckpoint, type Checkpoint } from "./checkpoint.js";
+export { resourceCapture, type Resource, type ResourceCapture, type Page, type Changes, type FetchContext } from "./resources.js";
+export { TransientError, isTransient, type RetryOptions } from "./retry.js";
