@@ -195,7 +195,7 @@ async function main(): Promise<void> {
     const rawLoadBytes = (joined as string[][]).reduce((n, r) => n + r[0]!.length, 0);
 
     const store: Rate = { docs: DOCS, bytes: docBytes, seconds: storeSeconds };
-    report("store", store, { docs: DOCS, bytes: docBytes, seconds: rawSeconds }, `peak RSS ${rss.toFixed(0)} MB`);
+    report("store", store, { docs: DOCS, bytes: docBytes, seconds: rawSeconds }, `peak RSS ${rss.toFixed(0)} MB`, rss);
     report("raw multi-row INSERT … ON DUPLICATE KEY UPDATE (vs raw LOAD DATA + merge)", { docs: DOCS, bytes: docBytes, seconds: insertSeconds }, { docs: DOCS, bytes: docBytes, seconds: rawSeconds });
     report("load", { docs: loaded, bytes: loadedBytes, seconds: loadSeconds }, { docs: joined.length, bytes: rawLoadBytes, seconds: rawLoadSeconds });
   } finally {

@@ -207,7 +207,7 @@ async function main(): Promise<void> {
 
     const store: Rate = { docs: DOCS, bytes: docBytes, seconds: storeSeconds };
     const ceiling: Rate = { docs: DOCS, bytes: docBytes, seconds: rawSeconds };
-    report("store", store, ceiling, `peak RSS ${rss.toFixed(0)} MB`);
+    report("store", store, ceiling, `peak RSS ${rss.toFixed(0)} MB`, rss);
     report("load", { docs: loaded, bytes: loadedBytes, seconds: loadSeconds }, { docs: joined.rows.length, bytes: rawLoadBytes, seconds: rawLoadSeconds });
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

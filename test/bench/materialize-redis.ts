@@ -168,7 +168,7 @@ async function main(): Promise<void> {
         // Check the outcome: keys hold their last version.
         const got = await redis.mget([0, HALF - 1].map((id) => `${ns}-${mode}:w:${id}`));
         if (got.some((v) => !v || (DOCS > 1 && !v.includes("rev 2")))) throw new Error(`unexpected final values ${JSON.stringify(got)}`);
-        report(`materialize-redis ${mode}`, rate, raw, `peak RSS ${rssMb.toFixed(0)} MB`);
+        report(`materialize-redis ${mode}`, rate, raw, `peak RSS ${rssMb.toFixed(0)} MB`, rssMb);
       } finally {
         await dropPrefix(redis, `${ns}-${mode}`);
       }

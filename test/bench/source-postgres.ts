@@ -295,6 +295,7 @@ try {
     { docs: fill.committedCount, bytes: fill.committedBytes, seconds: fillSeconds },
     { docs: ROWS, bytes: copyBytes, seconds: copySeconds },
     `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB | driver CPU ${fillCpu.toFixed(1)} s`,
+    fillRss,
   );
   const fillIn = await inProcess({ ...config, slot: "bench_slot_in" }, {}, (_n, u) => u.bindingStateV1?.["public%2Fbench"]?.mode === "active");
   report("backfill, in-process count-only sink", fillIn, { docs: ROWS, bytes: copyBytes, seconds: copySeconds });
@@ -332,6 +333,7 @@ try {
     { docs: stream.committedCount, bytes: stream.committedBytes, seconds: streamSeconds },
     { docs: UPDATES, bytes: 0, seconds: recvSeconds },
     `peak RSS ${streamRss.toFixed(0)} MB | driver CPU ${streamCpu.toFixed(1)} s (ceiling MB/s not measured: pg_recvlogical writes binary pgoutput)`,
+    streamRss,
   );
   const streamIn = await inProcess({ ...config, slot: "bench_slot_in" }, state, (n) => n >= UPDATES);
   report("change stream, in-process count-only sink", streamIn, { docs: UPDATES, bytes: 0, seconds: recvSeconds }, "timed from the first document");

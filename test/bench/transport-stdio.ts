@@ -82,5 +82,5 @@ for (const wire of ["proto", "json"] as const) {
     openRequest(wire),
     DOCS,
   );
-  report(`stdio capture, ${wire} codec (${DOCS.toLocaleString("en-US")} docs)`, measured, ceiling, `peak RSS ${measured.rss.toFixed(0)} MB`);
+  report(`stdio capture, ${wire} codec (${DOCS.toLocaleString("en-US")} docs)`, measured, ceiling, `peak RSS ${measured.rss.toFixed(0)} MB`, measured.rss);
 }
