@@ -10,7 +10,7 @@ import { ResponseSchema } from "../../src/gen/capture/capture_pb.js";
 import { messageCodec } from "../../src/codec/wire.js";
 
 /** The Captured message hello-world sends, as the capture service encodes it. */
-export function capturedMessage(): Buffer {
+function capturedMessage(): Buffer {
   const res = create(ResponseSchema, { captured: { binding: 0, docJson: '{"count":1234567,"message":"Hello #1234567"}' } });
   return Buffer.from(messageCodec(ResponseSchema, "proto").encode(res));
 }
