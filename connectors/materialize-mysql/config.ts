@@ -3,6 +3,7 @@
  * and their parsed form with defaults.
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { splitAddress } from "../../src/net/address.js";
 import { MYSQL_SSL_MODES, type MysqlSslMode, type MysqlTarget } from "../../src/mysql/connect.js";
 
 export interface EndpointConfig {
@@ -93,24 +94,8 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
   if ((sslmode === "verify_ca" || sslmode === "verify_identity") && !rootcert) {
     throw new ConnectorError(`endpoint config field "advanced.sslrootcert" is required when "advanced.sslmode" is ${sslmode}`);
   }
-  const { host, port } = splitAddress(c.address.trim());
+  const { host, port } = splitAddress(c.address.trim(), 3306);
   return { host, port, user: c.user, password: c.password ?? "", database: c.database, hardDelete: c.hardDelete ?? false, sslmode, sslrootcert: rootcert };
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(address);
-  if (bracket) return { host: bracket[1]!, port: bracket[2] ? checkPort(bracket[2]) : 3306 };
-  if (address.split(":").length === 2) {
-    const [host, port] = address.split(":");
-    return { host: host!, port: checkPort(port!) };
-  }
-  return { host: address, port: 3306 };
-}
-
-function checkPort(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new ConnectorError(`endpoint config field "address" has an invalid port ${JSON.stringify(text)}`);
-  return n;
 }
 
 export function resourcePath(r: ResourceConfig): string[] {

@@ -4,6 +4,7 @@
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkRootCert, ROOT_CERT_DESCRIPTION, SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
+import { splitAddress } from "../../src/net/address.js";
 import { checkTunnel, networkTunnelSchema, type NetworkTunnel, type SshForwarding } from "../../src/net/ssh-tunnel.js";
 
 export { SSL_MODES, type SslMode };
@@ -128,7 +129,7 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
       'endpoint config field "address" must be host or host:port, not a URL or user@host: put the user, password and database in their own fields',
     );
   }
-  const { host, port } = splitAddress(c.address.trim());
+  const { host, port } = splitAddress(c.address.trim(), 5432);
   const sslmode = c.advanced?.sslmode;
   if (sslmode !== undefined && !SSL_MODES.includes(sslmode)) {
     throw new ConnectorError(`endpoint config field "advanced.sslmode" must be one of ${SSL_MODES.join(", ")}, not ${JSON.stringify(sslmode)}`);
@@ -145,24 +146,6 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
     sslrootcert: checkRootCert(c.advanced?.sslrootcert, "advanced.sslrootcert"),
     tunnel: checkTunnel(c.networkTunnel),
   };
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  // [v6]:port, host:port, or a bare host / v6 address.
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(address);
-  if (bracket) return { host: bracket[1]!, port: bracket[2] ? checkPort(bracket[2]) : 5432 };
-  const colons = address.split(":").length - 1;
-  if (colons === 1) {
-    const [host, port] = address.split(":");
-    return { host: host!, port: checkPort(port!) };
-  }
-  return { host: address, port: 5432 };
-}
-
-function checkPort(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new ConnectorError(`endpoint config field "address" has an invalid port ${JSON.stringify(text)}`);
-  return n;
 }
 
 export function resourcePath(r: ResourceConfig, endpoint: Endpoint): string[] {
