@@ -10,6 +10,7 @@ import { MaterializationSpecSchema, RangeSpecSchema, type CollectionSpec, type M
 import { createLogger } from "../../src/log.js";
 import { materializeBindings } from "../../src/sdk/bindings.js";
 import { RawJson, type Context, type MaterializeApply, type MaterializeOpen, type StoreRequest, type Transactor } from "../../src/sdk/types.js";
+import { collection, ROOT } from "../../src/sql/test-fixtures.js";
 
 export function ctx(): Context {
   return { log: createLogger({ level: "error" }), signal: new AbortController().signal };
@@ -121,4 +122,23 @@ export async function transaction(
   const commit = await t.store(iter(stores));
   await commit({ runtimeCheckpoint: opts.checkpoint, statePatches: "" });
   return loaded;
+}
+
+/** The widgets collection the transaction tests store: an integer key, a name and _meta/op. */
+export const widgets = collection("acme/widgets", [
+  { field: "id", types: ["integer"], key: true },
+  { field: "name", types: ["string"] },
+  { field: "_meta/op", types: ["string"] },
+  ROOT,
+]);
+
+/** A binding of `widgets` to table `widgets`, with `extra` overriding. */
+export function widgetBinding<R extends { table: string; delta_updates?: boolean }>(extra: Partial<BindingDesc<R>> = {}): BindingDesc<R> {
+  return { resource: { table: "widgets" } as R, collection: widgets, keys: ["id"], values: ["name", "_meta/op"], document: "flow_document", ...extra };
+}
+
+/** The store of widget `id` named `name` with operation `op`. */
+export function w(id: number, name: string, op = "c") {
+  const doc = { id, name, _meta: { op } };
+  return { keyJson: `[${id}]`, valuesJson: JSON.stringify([name, op]), docJson: JSON.stringify(doc) };
 }
