@@ -9,7 +9,7 @@ import { CheckpointSchema, type Checkpoint } from "../../src/gen/consumer/protoc
 import { MaterializationSpecSchema, RangeSpecSchema, type CollectionSpec, type MaterializationSpec } from "../../src/gen/flow/flow_pb.js";
 import { createLogger } from "../../src/log.js";
 import { materializeBindings } from "../../src/sdk/bindings.js";
-import { RawJson, type Context, type MaterializeApply, type MaterializeOpen, type StoreRequest, type Transactor } from "../../src/sdk/types.js";
+import { RawJson, type Context, type MaterializeApply, type MaterializeOpen, type MaterializeValidate, type StoreRequest, type Transactor } from "../../src/sdk/types.js";
 import { collection, ROOT } from "../../src/sql/test-fixtures.js";
 
 export function ctx(): Context {
@@ -141,4 +141,19 @@ export function widgetBinding<R extends { table: string; delta_updates?: boolean
 export function w(id: number, name: string, op = "c") {
   const doc = { id, name, _meta: { op } };
   return { keyJson: `[${id}]`, valuesJson: JSON.stringify([name, op]), docJson: JSON.stringify(doc) };
+}
+
+/** A Validate request for materialization "acme/mat" with `bindings`, as the runtime sends it. */
+export function validateRequest<C, R extends { table: string; delta_updates?: boolean }>(
+  config: C,
+  bindings: BindingDesc<R>[],
+  last?: MaterializationSpec,
+): MaterializeValidate<any, any> {
+  return {
+    name: "acme/mat",
+    config,
+    bindings: bindings.map((b) => ({ resourceConfig: b.resource, collection: b.collection, fieldConfig: {}, backfill: b.backfill ?? 0, groupBy: [] })),
+    lastMaterialization: last,
+    request: {} as never,
+  };
 }
