@@ -6,22 +6,13 @@
  */
 import mysql from "mysql2/promise";
 import type { MaterializationSpec } from "../../src/gen/flow/flow_pb.js";
-import {
-  checkpoint,
-  ctx,
-  materializationSpec,
-  readThrough,
-  requestBuilders,
-  transaction,
-  type BindingDesc as SharedBindingDesc,
-  type StoreDesc,
-} from "../../test/support/materialize-driver.js";
+import { materializationSpec, requestBuilders, type BindingDesc as SharedBindingDesc } from "../../test/support/materialize-driver.js";
 import connector from "./connector.js";
 import type { EndpointConfig } from "./config.js";
 
 export const MYSQL_URL = process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
 
-export { checkpoint, ctx, readThrough, transaction, type StoreDesc };
+export { checkpoint, ctx, readThrough, transaction, type StoreDesc } from "../../test/support/materialize-driver.js";
 
 export function endpointConfig(database: string, extra: Partial<EndpointConfig> = {}): EndpointConfig {
   const u = new URL(MYSQL_URL);

@@ -5,22 +5,13 @@
  */
 import pg from "pg";
 import type { MaterializationSpec } from "../../src/gen/flow/flow_pb.js";
-import {
-  checkpoint,
-  ctx,
-  materializationSpec,
-  readThrough,
-  requestBuilders,
-  transaction,
-  type BindingDesc as SharedBindingDesc,
-  type StoreDesc,
-} from "../../test/support/materialize-driver.js";
+import { materializationSpec, requestBuilders, type BindingDesc as SharedBindingDesc } from "../../test/support/materialize-driver.js";
 import connector from "./connector.js";
 import type { EndpointConfig } from "./config.js";
 
 export const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
-export { checkpoint, ctx, readThrough, transaction, type StoreDesc };
+export { checkpoint, ctx, readThrough, transaction, type StoreDesc } from "../../test/support/materialize-driver.js";
 
 export function endpointConfig(schema: string, extra: Partial<EndpointConfig> = {}): EndpointConfig {
   const u = new URL(PG_URL);
