@@ -1,23 +1,13 @@
 /** Validate and Apply against a real MariaDB as a collection's schema evolves. */
 import { describe, expect, it } from "vitest";
-import { ConstraintType, type MaterializeValidate } from "../../src/sdk/types.js";
+import { ConstraintType } from "../../src/sdk/types.js";
 import { collection, ROOT, type ProjectionDesc } from "../../src/sql/test-fixtures.js";
 import connector from "./connector.js";
-import type { EndpointConfig } from "./config.js";
 import { applyRequest, checkpoint, ctx, endpointConfig, materialization, openRequest, transaction, type BindingDesc } from "./test-support.js";
 import { testDatabases } from "./test-databases.js";
+import { validateRequest } from "../../test/support/materialize-driver.js";
 
 const db = testDatabases("apply");
-
-function validateRequest(config: EndpointConfig, bindings: BindingDesc[], last?: ReturnType<typeof materialization>): MaterializeValidate<any, any> {
-  return {
-    name: "acme/mat",
-    config,
-    bindings: bindings.map((b) => ({ resourceConfig: b.resource, collection: b.collection, fieldConfig: {}, backfill: b.backfill ?? 0, groupBy: [] })),
-    lastMaterialization: last,
-    request: {} as never,
-  };
-}
 
 async function columns(database: string, table: string) {
   const rows = await db.rows(

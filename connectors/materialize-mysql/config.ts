@@ -3,6 +3,8 @@
  * and their parsed form with defaults.
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { splitAddress } from "../../src/net/address.js";
+import { advancedOptions, deltaUpdatesProperty, hardDeleteProperty, passwordProperty, tableProperty, userProperty } from "../../src/sql/config-schema.js";
 import { MYSQL_SSL_MODES, type MysqlSslMode, type MysqlTarget } from "../../src/mysql/connect.js";
 
 export interface EndpointConfig {
@@ -25,37 +27,25 @@ export const configSchema = {
   required: ["address", "user", "database"],
   properties: {
     address: { type: "string", title: "Address", description: "Host and port of the database, as host:port. The port defaults to 3306.", order: 0 },
-    user: { type: "string", title: "User", description: "Database user to connect as.", order: 1 },
-    password: { type: "string", title: "Password", description: "Password for the specified database user.", secret: true, order: 2 },
+    user: userProperty,
+    password: passwordProperty,
     database: {
       type: "string",
       title: "Database",
       description: "Name of the logical database to materialize to; it holds the bound tables and the checkpoints table.",
       order: 3,
     },
-    hardDelete: {
-      type: "boolean",
-      title: "Hard Delete",
-      description: "If enabled, items deleted in the source will also be deleted from the destination. By default a deleted item is kept with _meta/op set to 'd' (soft delete).",
-      default: false,
-      order: 4,
-    },
-    advanced: {
-      type: "object",
-      title: "Advanced Options",
-      description: "Options for advanced users. You should not typically need to modify these.",
-      advanced: true,
-      properties: {
-        sslmode: {
-          type: "string",
-          title: "SSL Mode",
-          description:
-            "preferred (the default) uses TLS when the server offers it; required insists on TLS; verify_ca also checks the certificate chain against the root certificate; verify_identity also checks the host name; disabled connects in plain text.",
-          enum: [...MYSQL_SSL_MODES],
-        },
-        sslrootcert: { type: "string", title: "SSL Root Certificate", description: "PEM certificate of the CA for verify_ca and verify_identity.", multiline: true },
+    hardDelete: hardDeleteProperty(4),
+    advanced: advancedOptions({
+      sslmode: {
+        type: "string",
+        title: "SSL Mode",
+        description:
+          "preferred (the default) uses TLS when the server offers it; required insists on TLS; verify_ca also checks the certificate chain against the root certificate; verify_identity also checks the host name; disabled connects in plain text.",
+        enum: [...MYSQL_SSL_MODES],
       },
-    },
+      sslrootcert: { type: "string", title: "SSL Root Certificate", description: "PEM certificate of the CA for verify_ca and verify_identity.", multiline: true },
+    }),
   },
 };
 
@@ -64,14 +54,8 @@ export const resourceConfigSchema = {
   type: "object",
   required: ["table"],
   properties: {
-    table: { type: "string", title: "Table", description: "Name of the database table.", "x-collection-name": true },
-    delta_updates: {
-      type: "boolean",
-      title: "Delta Update",
-      description: "Should updates to this table be done via delta updates.",
-      default: false,
-      "x-delta-updates": true,
-    },
+    table: tableProperty,
+    delta_updates: deltaUpdatesProperty,
   },
 };
 
@@ -93,24 +77,8 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
   if ((sslmode === "verify_ca" || sslmode === "verify_identity") && !rootcert) {
     throw new ConnectorError(`endpoint config field "advanced.sslrootcert" is required when "advanced.sslmode" is ${sslmode}`);
   }
-  const { host, port } = splitAddress(c.address.trim());
+  const { host, port } = splitAddress(c.address.trim(), 3306);
   return { host, port, user: c.user, password: c.password ?? "", database: c.database, hardDelete: c.hardDelete ?? false, sslmode, sslrootcert: rootcert };
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(address);
-  if (bracket) return { host: bracket[1]!, port: bracket[2] ? checkPort(bracket[2]) : 3306 };
-  if (address.split(":").length === 2) {
-    const [host, port] = address.split(":");
-    return { host: host!, port: checkPort(port!) };
-  }
-  return { host: address, port: 3306 };
-}
-
-function checkPort(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new ConnectorError(`endpoint config field "address" has an invalid port ${JSON.stringify(text)}`);
-  return n;
 }
 
 export function resourcePath(r: ResourceConfig): string[] {

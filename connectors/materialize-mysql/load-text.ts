@@ -7,7 +7,8 @@
  */
 import type { ValueEncoding } from "../../src/sql/dialect.js";
 import type { Column } from "../../src/sql/table.js";
-import { jsonStringValue, splitJsonArray } from "../../src/sql/json-tuple.js";
+import { jsonStringValue } from "../../src/sql/json-tuple.js";
+import { NULL_FIELD, TsvRowEncoder } from "../../src/sql/tsv-rows.js";
 
 const NEEDS_ESCAPE = /[\\\n\r\t\u0000]/;
 const ESCAPES = /[\\\n\r\t\u0000]/g;
@@ -17,7 +18,7 @@ export function loadEscape(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESCAPED[c]!) : s;
 }
 
-export const NULL_FIELD = "\\N";
+export { NULL_FIELD };
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
@@ -60,36 +61,9 @@ export function encodeField(token: string, enc: ValueEncoding): string {
 }
 
 /** Encodes stores or keys of one binding into LOAD DATA lines. */
-export class RowEncoder {
-  private readonly keyEnc: ValueEncoding[];
-  private readonly valueEnc: ValueEncoding[];
+export class RowEncoder extends TsvRowEncoder {
   constructor(keys: Column[], values: Column[]) {
-    this.keyEnc = keys.map((c) => c.mapped.encoding);
-    this.valueEnc = values.map((c) => c.mapped.encoding);
-  }
-
-  keyLine(keyJson: string): string {
-    return this.fields(keyJson, this.keyEnc, "key") + "\n";
-  }
-
-  /** keys, values, then the document (if any), then `extra`, as one line. */
-  storeLine(keyJson: string, valuesJson: string, docJson: string | undefined, extra?: string): string {
-    let line = this.fields(keyJson, this.keyEnc, "key");
-    if (this.valueEnc.length > 0) line += "\t" + this.fields(valuesJson, this.valueEnc, "values");
-    if (docJson !== undefined) line += "\t" + (docJson === "" ? NULL_FIELD : loadEscape(docJson));
-    if (extra !== undefined) line += "\t" + extra;
-    return line + "\n";
-  }
-
-  private fields(json: string, encs: ValueEncoding[], what: string): string {
-    const tokens = splitJsonArray(json);
-    if (tokens.length !== encs.length) throw new Error(`${what} has ${tokens.length} elements, expected ${encs.length}`);
-    let out = "";
-    for (let i = 0; i < tokens.length; i++) {
-      if (i > 0) out += "\t";
-      out += encodeField(tokens[i]!, encs[i]!);
-    }
-    return out;
+    super(keys, values, { field: encodeField, escape: loadEscape });
   }
 }
 

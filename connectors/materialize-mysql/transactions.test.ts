@@ -4,29 +4,12 @@ import { ZERO_CHECKPOINT } from "../../src/sdk/types.js";
 import { collection, ROOT } from "../../src/sql/test-fixtures.js";
 import connector from "./connector.js";
 import { applyRequest, checkpoint, ctx, endpointConfig, materialization, openRequest, readThrough, transaction, type BindingDesc } from "./test-support.js";
+import { w, widgetBinding as sharedWidgetBinding } from "../../test/support/materialize-driver.js";
 import { testDatabases } from "./test-databases.js";
 
 const db = testDatabases("mmy");
 
-const widgets = collection("acme/widgets", [
-  { field: "id", types: ["integer"], key: true },
-  { field: "name", types: ["string"] },
-  { field: "_meta/op", types: ["string"] },
-  ROOT,
-]);
-const widgetBinding = (extra: Partial<BindingDesc> = {}): BindingDesc => ({
-  resource: { table: "widgets" },
-  collection: widgets,
-  keys: ["id"],
-  values: ["name", "_meta/op"],
-  document: "flow_document",
-  ...extra,
-});
-
-function w(id: number, name: string, op = "c") {
-  const doc = { id, name, _meta: { op } };
-  return { keyJson: `[${id}]`, valuesJson: JSON.stringify([name, op]), docJson: JSON.stringify(doc) };
-}
+const widgetBinding = (extra: Partial<BindingDesc> = {}): BindingDesc => sharedWidgetBinding(extra);
 
 describe("materialize-mysql transactions", () => {
   it("creates, updates and soft-deletes in one transaction, loads what it stored, and recovers its checkpoint", async () => {

@@ -4,6 +4,8 @@
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkRootCert, ROOT_CERT_DESCRIPTION, SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
+import { splitAddress } from "../../src/net/address.js";
+import { advancedOptions, deltaUpdatesProperty, hardDeleteProperty, passwordProperty, tableProperty, userProperty } from "../../src/sql/config-schema.js";
 import { checkTunnel, networkTunnelSchema, type NetworkTunnel, type SshForwarding } from "../../src/net/ssh-tunnel.js";
 
 export { SSL_MODES, type SslMode };
@@ -36,8 +38,8 @@ export const configSchema = {
       description: "Host and port of the database, as host:port. The port defaults to 5432.",
       order: 0,
     },
-    user: { type: "string", title: "User", description: "Database user to connect as.", order: 1 },
-    password: { type: "string", title: "Password", description: "Password for the specified database user.", secret: true, order: 2 },
+    user: userProperty,
+    password: passwordProperty,
     database: { type: "string", title: "Database", description: "Name of the logical database to materialize to.", order: 3 },
     schema: {
       type: "string",
@@ -48,29 +50,17 @@ export const configSchema = {
       pattern: "^[^.]+$",
       order: 4,
     },
-    hardDelete: {
-      type: "boolean",
-      title: "Hard Delete",
-      description: "If enabled, items deleted in the source will also be deleted from the destination. By default a deleted item is kept with _meta/op set to 'd' (soft delete).",
-      default: false,
-      order: 5,
-    },
-    advanced: {
-      type: "object",
-      title: "Advanced Options",
-      description: "Options for advanced users. You should not typically need to modify these.",
-      advanced: true,
-      properties: {
-        sslmode: {
-          type: "string",
-          title: "SSL Mode",
-          description:
-            "Overrides SSL connection behavior by setting the 'sslmode' parameter, as libpq does: prefer (the default) uses TLS when the server offers it; require insists on TLS; verify-ca and verify-full also check the server's certificate; allow and disable connect in plain text (allow retries with TLS when the server requires it).",
-          enum: [...SSL_MODES],
-        },
-        sslrootcert: { type: "string", title: "SSL Root Certificate", description: ROOT_CERT_DESCRIPTION, multiline: true },
+    hardDelete: hardDeleteProperty(5),
+    advanced: advancedOptions({
+      sslmode: {
+        type: "string",
+        title: "SSL Mode",
+        description:
+          "Overrides SSL connection behavior by setting the 'sslmode' parameter, as libpq does: prefer (the default) uses TLS when the server offers it; require insists on TLS; verify-ca and verify-full also check the server's certificate; allow and disable connect in plain text (allow retries with TLS when the server requires it).",
+        enum: [...SSL_MODES],
       },
-    },
+      sslrootcert: { type: "string", title: "SSL Root Certificate", description: ROOT_CERT_DESCRIPTION, multiline: true },
+    }),
     networkTunnel: networkTunnelSchema,
   },
 };
@@ -80,25 +70,14 @@ export const resourceConfigSchema = {
   type: "object",
   required: ["table"],
   properties: {
-    table: {
-      type: "string",
-      title: "Table",
-      description: "Name of the database table.",
-      "x-collection-name": true,
-    },
+    table: tableProperty,
     schema: {
       type: "string",
       title: "Alternative Schema",
       description: "Alternative schema for this table (optional).",
       "x-schema-name": true,
     },
-    delta_updates: {
-      type: "boolean",
-      title: "Delta Update",
-      description: "Should updates to this table be done via delta updates.",
-      default: false,
-      "x-delta-updates": true,
-    },
+    delta_updates: deltaUpdatesProperty,
   },
 };
 
@@ -128,7 +107,7 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
       'endpoint config field "address" must be host or host:port, not a URL or user@host: put the user, password and database in their own fields',
     );
   }
-  const { host, port } = splitAddress(c.address.trim());
+  const { host, port } = splitAddress(c.address.trim(), 5432);
   const sslmode = c.advanced?.sslmode;
   if (sslmode !== undefined && !SSL_MODES.includes(sslmode)) {
     throw new ConnectorError(`endpoint config field "advanced.sslmode" must be one of ${SSL_MODES.join(", ")}, not ${JSON.stringify(sslmode)}`);
@@ -145,24 +124,6 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
     sslrootcert: checkRootCert(c.advanced?.sslrootcert, "advanced.sslrootcert"),
     tunnel: checkTunnel(c.networkTunnel),
   };
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  // [v6]:port, host:port, or a bare host / v6 address.
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(address);
-  if (bracket) return { host: bracket[1]!, port: bracket[2] ? checkPort(bracket[2]) : 5432 };
-  const colons = address.split(":").length - 1;
-  if (colons === 1) {
-    const [host, port] = address.split(":");
-    return { host: host!, port: checkPort(port!) };
-  }
-  return { host: address, port: 5432 };
-}
-
-function checkPort(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535) throw new ConnectorError(`endpoint config field "address" has an invalid port ${JSON.stringify(text)}`);
-  return n;
 }
 
 export function resourcePath(r: ResourceConfig, endpoint: Endpoint): string[] {

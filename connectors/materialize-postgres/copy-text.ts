@@ -6,7 +6,8 @@
  */
 import type { ValueEncoding } from "../../src/sql/dialect.js";
 import type { Column } from "../../src/sql/table.js";
-import { jsonStringValue, splitJsonArray } from "../../src/sql/json-tuple.js";
+import { jsonStringValue } from "../../src/sql/json-tuple.js";
+import { NULL_FIELD, TsvRowEncoder } from "../../src/sql/tsv-rows.js";
 
 const NEEDS_ESCAPE = /[\\\n\r\t]/;
 const ESCAPES = /[\\\n\r\t]/g;
@@ -16,7 +17,7 @@ export function copyEscape(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESCAPED[c]!) : s;
 }
 
-export const NULL_FIELD = "\\N";
+export { NULL_FIELD };
 
 /** One value's JSON text as a COPY text field. */
 export function encodeField(token: string, enc: ValueEncoding): string {
@@ -43,43 +44,11 @@ export function encodeField(token: string, enc: ValueEncoding): string {
 }
 
 /** Encodes stores or keys of one binding into COPY lines. */
-export class RowEncoder {
-  private readonly keyEnc: ValueEncoding[];
-  private readonly valueEnc: ValueEncoding[];
+export class RowEncoder extends TsvRowEncoder {
   constructor(keys: Column[], values: Column[]) {
-    this.keyEnc = keys.map((c) => c.mapped.encoding);
-    this.valueEnc = values.map((c) => c.mapped.encoding);
-  }
-
-  /** Key columns only (for staging Loads). */
-  keyLine(keyJson: string): string {
-    return this.fields(keyJson, this.keyEnc, "key") + "\n";
-  }
-
-  /** keys, values, then the document (if any), then `extra`, as one COPY line. */
-  storeLine(keyJson: string, valuesJson: string, docJson: string | undefined, extra?: string): string {
-    let line = this.fields(keyJson, this.keyEnc, "key");
-    if (this.valueEnc.length > 0) line += "\t" + this.fields(valuesJson, this.valueEnc, "values");
-    if (docJson !== undefined) line += "\t" + (docJson === "" ? NULL_FIELD : copyEscape(docJson));
-    if (extra !== undefined) line += "\t" + extra;
-    return line + "\n";
-  }
-
-  /** The tab-separated fields of one JSON array. */
-  private fields(json: string, encs: ValueEncoding[], what: string): string {
-    const tokens = splitJsonArray(json);
-    if (tokens.length !== encs.length) {
-      throw new Error(`${what} has ${tokens.length} elements, expected ${encs.length}`);
-    }
-    // Without a backslash or raw control whitespace anywhere in the array,
-    // no field can need COPY escaping: skip the per-field checks.
-    const plain = !NEEDS_ESCAPE.test(json);
-    let out = "";
-    for (let i = 0; i < tokens.length; i++) {
-      if (i > 0) out += "\t";
-      out += plain ? encodePlain(tokens[i]!, encs[i]!) : encodeField(tokens[i]!, encs[i]!);
-    }
-    return out;
+    // Without a backslash or raw control whitespace anywhere in an array,
+    // no field can need COPY escaping: encodePlain skips the per-field checks.
+    super(keys, values, { field: encodeField, escape: copyEscape, plain: { applies: (json) => !NEEDS_ESCAPE.test(json), field: encodePlain } });
   }
 }
 

@@ -10,15 +10,15 @@
  * Needs `npx tsc -p .` first (the harness runs dist/connectors/materialize-postgres/main.js).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
-import { runMaterializePreview, type MaterializePreviewOptions } from "../../src/harness/materialize-runtime.js";
+import type { MaterializePreviewOptions } from "../../src/harness/materialize-runtime.js";
+import { runThings, thingsCatalog } from "../../test/support/things-harness.js";
 import { CRASH_POINTS, type CrashPoint } from "../../src/harness/faults.js";
-import { createLogger } from "../../src/log.js";
 import { endpointConfig } from "./test-support.js";
 import { testSchemas } from "./test-schemas.js";
 
@@ -27,54 +27,11 @@ const fixture = (n: number) => join(HERE, `testdata/things-${n}.jsonl`);
 const db = testSchemas("harness");
 
 function catalog(schema: string, extra: Record<string, unknown> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), "mpg-harness-"));
-  const path = join(dir, "flow.yaml");
-  const config = { ...endpointConfig(schema), ...extra };
-  writeFileSync(
-    path,
-    `collections:
-  acmeCo/things:
-    schema:
-      type: object
-      properties:
-        id: { type: integer }
-        name: { type: string }
-        n: { type: integer, reduce: { strategy: sum } }
-        tags: { type: array, items: { type: string } }
-        nested: { type: object, properties: { a: { type: string } } }
-        at: { type: string, format: date-time }
-        price: { type: string, format: number }
-        "Odd Name $": { type: string }
-        _meta: { type: object, properties: { op: { type: string } } }
-      required: [id]
-      reduce: { strategy: merge }
-    key: [/id]
-materializations:
-  acmeCo/postgres:
-    endpoint:
-      local:
-        command: ["node", "<repo>/dist/connectors/materialize-postgres/main.js"]
-        protobuf: true
-        config: ${JSON.stringify(config)}
-    bindings:
-      - resource: { table: things }
-        source: acmeCo/things
-      - resource: { table: things_log, delta_updates: true }
-        source: acmeCo/things
-`,
-  );
-  return path;
+  return thingsCatalog("materialize-postgres", "postgres", { ...endpointConfig(schema), ...extra }, "mpg-harness-");
 }
 
 function run(cat: string, opts: Partial<MaterializePreviewOptions> = {}) {
-  return runMaterializePreview({
-    catalog: cat,
-    fixture: fixture(3),
-    sourceName: "fixture/things",
-    log: createLogger({ level: process.env.TEST_LOG ?? "error" }),
-    timeoutMs: 60_000,
-    ...opts,
-  });
+  return runThings(cat, fixture(3), opts);
 }
 
 /** Both tables' rows, without the publication time (it derives from fixture file times). */

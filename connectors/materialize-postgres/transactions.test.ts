@@ -16,30 +16,13 @@ import {
   transaction,
   type BindingDesc,
 } from "./test-support.js";
+import { w, widgetBinding as sharedWidgetBinding } from "../../test/support/materialize-driver.js";
 import { testSchemas } from "./test-schemas.js";
 
 const db = testSchemas("mpg");
 
 
-const widgets = collection("acme/widgets", [
-  { field: "id", types: ["integer"], key: true },
-  { field: "name", types: ["string"] },
-  { field: "_meta/op", types: ["string"] },
-  ROOT,
-]);
-const widgetBinding = (extra: Partial<BindingDesc> = {}): BindingDesc => ({
-  resource: { table: "widgets" },
-  collection: widgets,
-  keys: ["id"],
-  values: ["name", "_meta/op"],
-  document: "flow_document",
-  ...extra,
-});
-
-function w(id: number, name: string, op = "c") {
-  const doc = { id, name, _meta: { op } };
-  return { keyJson: `[${id}]`, valuesJson: JSON.stringify([name, op]), docJson: JSON.stringify(doc) };
-}
+const widgetBinding = (extra: Partial<BindingDesc> = {}): BindingDesc => sharedWidgetBinding(extra);
 
 async function rows(sql: string) {
   return (await db.admin.query(sql)).rows;

@@ -3,6 +3,8 @@
  * advertises, and their normalised TypeScript form.
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { checkAddress, hostPort as splitHostPort } from "../../src/net/address.js";
+import { normalizeTableResource, tableResourceSchema, type TableResource } from "../../src/sql/capture-resource.js";
 import { parseZone } from "./timezone.js";
 
 export interface EndpointConfig {
@@ -19,10 +21,7 @@ export interface EndpointConfig {
   heartbeat_interval_seconds: number;
 }
 
-export interface ResourceConfig {
-  namespace: string;
-  stream: string;
-}
+export type ResourceConfig = TableResource;
 
 export const configSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
@@ -62,16 +61,7 @@ export const configSchema = {
   },
 } as const;
 
-export const resourceConfigSchema = {
-  $schema: "http://json-schema.org/draft-07/schema#",
-  title: "Table",
-  type: "object",
-  required: ["namespace", "stream"],
-  properties: {
-    namespace: { type: "string", title: "Database", "x-collection-name": false },
-    stream: { type: "string", title: "Table", "x-collection-name": true },
-  },
-} as const;
+export const resourceConfigSchema = tableResourceSchema("Database");
 
 /** Fills defaults and checks what the JSON schema cannot, naming the field at fault. */
 export function normalizeConfig(raw: unknown): EndpointConfig {
@@ -83,9 +73,7 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
     return v;
   };
   const address = str("address");
-  if (!/^[^:\s]+(:\d{1,5})?$/.test(address) && !/^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(address)) {
-    throw new ConnectorError(`endpoint config /address must be host or host:port, like "db.example.com:3306"`);
-  }
+  checkAddress(address, 3306);
   const int = (k: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const v = c[k] ?? dflt;
     if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) throw new ConnectorError(`endpoint config /${k} must be an integer from ${min} to ${max}`);
@@ -109,15 +97,8 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
   };
 }
 
-export function normalizeResource(raw: unknown, index: number): ResourceConfig {
-  const r = (raw ?? {}) as Record<string, unknown>;
-  for (const k of ["namespace", "stream"]) {
-    if (typeof r[k] !== "string" || r[k] === "") throw new ConnectorError(`binding ${index}: resource config /${k} must be a non-empty string`);
-  }
-  return { namespace: r.namespace as string, stream: r.stream as string };
-}
+export const normalizeResource = normalizeTableResource;
 
 export function hostPort(address: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(address)!;
-  return { host: m[1], port: m[2] ? Number(m[2]) : 3306 };
+  return splitHostPort(address, 3306);
 }

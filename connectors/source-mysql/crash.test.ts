@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMariaDb, type MariaDbServer } from "../../test/support/mariadb-server.js";
 import { configFor, driver, MemoryOutput, modeOf, startCapture, type Captured } from "./testing.js";
 import type { CaptureState } from "./capture.js";
+import { checkAgainstTable } from "../../test/support/crash-check.js";
 
 let db: MariaDbServer;
 beforeAll(async () => {
@@ -58,31 +59,6 @@ function loadGenerator(database: string, firstNewId: number, textKey: boolean) {
   };
 }
 
-function checkAgainstTable(committed: Captured[], rows: { id: number | string; v: number }[]) {
-  const byId = new Map<number | string, { values: Set<number>; last: any }>();
-  for (const { doc } of committed) {
-    if (doc.id === undefined) continue;
-    const e = byId.get(doc.id) ?? { values: new Set<number>(), last: undefined };
-    if (doc._meta.op !== "d") e.values.add(doc.v);
-    e.last = doc;
-    byId.set(doc.id, e);
-  }
-  const table = new Map(rows.map((r) => [r.id, r.v]));
-  const problems: string[] = [];
-  for (const [id, v] of table) {
-    const e = byId.get(id);
-    if (!e || e.last._meta.op === "d") problems.push(`id ${id}: in the table (v=${v}) but not in the collection`);
-    else if (e.last.v !== v) problems.push(`id ${id}: collection has v=${e.last.v}, table has v=${v}`);
-    else {
-      // Every increment after the first value the capture saw must be there.
-      const lo = Math.min(...e.values);
-      for (let x = lo; x <= v; x++) if (!e.values.has(x)) problems.push(`id ${id}: change to v=${x} is missing`);
-    }
-  }
-  for (const [id, e] of byId) if (!table.has(id) && e.last._meta.op !== "d") problems.push(`id ${id}: deleted in the table, present in the collection`);
-  return problems.slice(0, 20);
-}
-
 describe("source-mysql crash safety", () => {
   async function crashRounds(database: string, textKey: boolean, rounds: number) {
     await db.createDatabase(database);
@@ -123,7 +99,7 @@ describe("source-mysql crash safety", () => {
 
     expect(sawBackfillKill).toBe(true);
     const rows = await db.query<{ id: number | string; v: number }>(`SELECT id, v FROM ${database}.stress`);
-    expect(checkAgainstTable(committed, rows)).toEqual([]);
+    expect(checkAgainstTable(committed, rows, 20)).toEqual([]);
     expect(committed.filter((d) => d.doc._meta.op === "d").length).toBeGreaterThan(0);
   }
 

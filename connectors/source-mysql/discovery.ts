@@ -9,6 +9,7 @@
  */
 import type mysql from "mysql2/promise";
 import type { JsonSchema } from "../../src/sdk/types.js";
+import { closedTableSchema, describedColumn, nullable, pointer, recommendedName, tableCollectionSchema } from "../../src/sql/capture-schema.js";
 import { kindOfDataType, kindSchema, type Kind } from "./values.js";
 
 export interface ColumnInfo {
@@ -104,24 +105,10 @@ export async function listTables(conn: mysql.Connection, databases: string[], on
   return [...byName.values()];
 }
 
-export function recommendedName(schema: string, table: string): string {
-  const clean = (s: string) => s.replace(/[^A-Za-z0-9\-_.]/g, "_");
-  return `${clean(schema)}/${clean(table)}`;
-}
-
-export function pointer(column: string): string {
-  return "/" + column.replace(/~/g, "~0").replace(/\//g, "~1");
-}
-
-function nullable(s: JsonSchema): JsonSchema {
-  if (s.type === undefined) return s;
-  const types = Array.isArray(s.type) ? s.type : [s.type];
-  return { ...s, type: [...types, "null"] };
-}
+export { pointer, recommendedName };
 
 export function columnSchema(c: ColumnInfo): JsonSchema {
-  const s = kindSchema(c.kind);
-  return { ...(c.notNull ? s : nullable(s)), description: `(source type: ${c.notNull ? "non-nullable " : ""}${c.columnType})` };
+  return describedColumn(kindSchema(c.kind), c.notNull, c.columnType);
 }
 
 const META_SCHEMA: JsonSchema = {
@@ -150,18 +137,7 @@ const META_SCHEMA: JsonSchema = {
 export function collectionSchema(t: TableInfo): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   for (const c of t.columns) properties[c.name] = columnSchema(c);
-  properties._meta = structuredClone(META_SCHEMA);
-  const schema: JsonSchema = {
-    type: "object",
-    required: [...t.key, "_meta"],
-    properties,
-    "x-infer-schema": true,
-    if: { properties: { _meta: { properties: { op: { const: "d" } } } } },
-    then: { reduce: { strategy: "merge", delete: true } },
-    else: { reduce: { strategy: "merge" } },
-  };
-  if (t.comment) schema.description = t.comment;
-  return schema;
+  return tableCollectionSchema(properties, structuredClone(META_SCHEMA), t.key, t.comment);
 }
 
 /** The restrictive schema of what the source holds now (SourcedSchema): closed, exact columns. */
@@ -171,6 +147,5 @@ export function sourcedSchema(columns: { name: string; kind: Kind; notNull?: boo
     const s = kindSchema(c.kind);
     properties[c.name] = c.notNull ? s : nullable(s);
   }
-  properties._meta = { type: "object" };
-  return { type: "object", additionalProperties: false, required: [...key, "_meta"], properties };
+  return closedTableSchema(properties, key);
 }

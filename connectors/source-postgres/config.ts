@@ -5,6 +5,8 @@
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkRootCert, ROOT_CERT_DESCRIPTION, SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
 import { checkTunnel, networkTunnelSchema, type NetworkTunnel, type SshForwarding } from "../../src/net/ssh-tunnel.js";
+import { checkAddress } from "../../src/net/address.js";
+import { normalizeTableResource, tableResourceSchema, type TableResource } from "../../src/sql/capture-resource.js";
 
 export interface EndpointConfig {
   address: string;
@@ -28,10 +30,7 @@ export interface EndpointConfig {
   heartbeat_interval_seconds: number;
 }
 
-export interface ResourceConfig {
-  namespace: string;
-  stream: string;
-}
+export type ResourceConfig = TableResource;
 
 export const configSchema = {
   $schema: "http://json-schema.org/draft-07/schema#",
@@ -85,16 +84,7 @@ export const configSchema = {
   },
 } as const;
 
-export const resourceConfigSchema = {
-  $schema: "http://json-schema.org/draft-07/schema#",
-  title: "Table",
-  type: "object",
-  required: ["namespace", "stream"],
-  properties: {
-    namespace: { type: "string", title: "Schema", "x-collection-name": false },
-    stream: { type: "string", title: "Table", "x-collection-name": true },
-  },
-} as const;
+export const resourceConfigSchema = tableResourceSchema("Schema");
 
 /** Fills defaults and checks what the JSON schema cannot, naming the field at fault. */
 export function normalizeConfig(raw: unknown): EndpointConfig {
@@ -106,9 +96,7 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
     return v;
   };
   const address = str("address");
-  if (!/^[^:\s]+(:\d{1,5})?$/.test(address) && !/^\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(address)) {
-    throw new ConnectorError(`endpoint config /address must be host or host:port, like "db.example.com:5432"`);
-  }
+  checkAddress(address, 5432);
   const chunk = c.backfill_chunk_size ?? 50000;
   if (!Number.isInteger(chunk) || (chunk as number) < 1) throw new ConnectorError("endpoint config /backfill_chunk_size must be a positive integer");
   const hb = c.heartbeat_interval_seconds ?? 60;
@@ -147,10 +135,4 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
   };
 }
 
-export function normalizeResource(raw: unknown, index: number): ResourceConfig {
-  const r = (raw ?? {}) as Record<string, unknown>;
-  for (const k of ["namespace", "stream"]) {
-    if (typeof r[k] !== "string" || r[k] === "") throw new ConnectorError(`binding ${index}: resource config /${k} must be a non-empty string`);
-  }
-  return { namespace: r.namespace as string, stream: r.stream as string };
-}
+export const normalizeResource = normalizeTableResource;

@@ -8,6 +8,7 @@ import pg from "pg";
 import type { EndpointConfig } from "./config.js";
 import { connectPostgres } from "../../src/postgres/connect.js";
 import { SAFE_SESSION_OPTIONS } from "../../src/postgres/literal.js";
+import { hostPort as splitHostPort } from "../../src/net/address.js";
 
 export { quoteLiteral } from "../../src/postgres/literal.js";
 
@@ -15,8 +16,7 @@ export { quoteLiteral } from "../../src/postgres/literal.js";
 const OUTPUT_SETTINGS = `-c DateStyle=ISO,MDY -c IntervalStyle=iso_8601 -c TimeZone=UTC -c extra_float_digits=1 -c bytea_output=hex ${SAFE_SESSION_OPTIONS}`;
 
 export function hostPort(address: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(address)!;
-  return { host: m[1], port: m[2] ? Number(m[2]) : 5432 };
+  return splitHostPort(address, 5432);
 }
 
 function clientConfig(cfg: EndpointConfig, addr: { host: string; port: number }, ssl: pg.ClientConfig["ssl"], replication: boolean): pg.ClientConfig {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPgCluster, type PgCluster } from "../../test/support/pg-cluster.js";
 import { DriverProcess, MemoryOutput, startCapture, type Captured } from "./testing.js";
 import type { CaptureState } from "./capture.js";
+import { checkAgainstTable } from "../../test/support/crash-check.js";
 
 let pg: PgCluster;
 beforeAll(async () => {
@@ -61,31 +62,6 @@ function loadGenerator(db: string, firstNewId: number, textKey = false) {
       await done;
     },
   };
-}
-
-function checkAgainstTable(committed: Captured[], rows: { id: number | string; v: number }[]) {
-  const byId = new Map<number | string, { values: Set<number>; last: any }>();
-  for (const { doc } of committed) {
-    if (doc.id === undefined) continue;
-    const e = byId.get(doc.id) ?? { values: new Set<number>(), last: undefined };
-    if (doc._meta.op !== "d") e.values.add(doc.v);
-    e.last = doc;
-    byId.set(doc.id, e);
-  }
-  const table = new Map(rows.map((r) => [r.id, r.v]));
-  const problems: string[] = [];
-  for (const [id, v] of table) {
-    const e = byId.get(id);
-    if (!e || e.last._meta.op === "d") problems.push(`id ${id}: in the table (v=${v}) but not in the collection`);
-    else if (e.last.v !== v) problems.push(`id ${id}: collection has v=${e.last.v}, table has v=${v}`);
-    else {
-      // Every increment after the first value the capture saw must be there.
-      const lo = Math.min(...e.values);
-      for (let x = lo; x <= v; x++) if (!e.values.has(x)) problems.push(`id ${id}: change to v=${x} is missing`);
-    }
-  }
-  for (const [id, e] of byId) if (!table.has(id) && e.last._meta.op !== "d") problems.push(`id ${id}: deleted in the table, present in the collection`);
-  return problems;
 }
 
 describe("crash safety", () => {

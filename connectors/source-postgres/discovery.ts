@@ -9,6 +9,7 @@
  */
 import type pg from "pg";
 import type { JsonSchema } from "../../src/sdk/types.js";
+import { closedTableSchema, describedColumn, nullable, pointer, recommendedName, tableCollectionSchema } from "../../src/sql/capture-schema.js";
 import { isFloat, OID } from "./text-values.js";
 import type { TypeLookup } from "./type-catalog.js";
 
@@ -97,14 +98,7 @@ export function columnTypes(tables: TableInfo[]): number[] {
   return tables.flatMap((t) => t.columns.map((c) => c.typeOid));
 }
 
-export function recommendedName(schema: string, table: string): string {
-  const clean = (s: string) => s.replace(/[^A-Za-z0-9\-_.]/g, "_");
-  return `${clean(schema)}/${clean(table)}`;
-}
-
-export function pointer(column: string): string {
-  return "/" + column.replace(/~/g, "~0").replace(/\//g, "~1");
-}
+export { pointer, recommendedName };
 
 /** Pointer of the row locator used as the key of tables without one. */
 export const LOCATOR_POINTER = "/_meta/source/loc";
@@ -161,15 +155,9 @@ export function keyTypeSchema(oid: number, types: TypeLookup): JsonSchema {
   return isFloat(oid, types) ? { type: "string", format: "number" } : typeSchema(oid, types);
 }
 
-function nullable(s: JsonSchema): JsonSchema {
-  if (s.type === undefined) return s;
-  const types = Array.isArray(s.type) ? s.type : [s.type];
-  return { ...s, type: [...types, "null"] };
-}
-
 export function columnSchema(c: ColumnInfo, types: TypeLookup, isKey = false): JsonSchema {
   const s = isKey ? keyTypeSchema(c.typeOid, types) : typeSchema(c.typeOid, types);
-  return { ...(c.notNull ? s : nullable(s)), description: `(source type: ${c.notNull ? "non-nullable " : ""}${c.declaredType})` };
+  return describedColumn(s, c.notNull, c.declaredType);
 }
 
 const META_SCHEMA: JsonSchema = {
@@ -201,18 +189,7 @@ export function collectionSchema(t: TableInfo, types: TypeLookup): JsonSchema {
   for (const c of t.columns) properties[c.name] = columnSchema(c, types, t.key.includes(c.name));
   const meta = structuredClone(META_SCHEMA) as any;
   if (t.key.length === 0) meta.properties.source.required.push("loc");
-  properties._meta = meta;
-  const schema: JsonSchema = {
-    type: "object",
-    required: [...t.key, "_meta"],
-    properties,
-    "x-infer-schema": true,
-    if: { properties: { _meta: { properties: { op: { const: "d" } } } } },
-    then: { reduce: { strategy: "merge", delete: true } },
-    else: { reduce: { strategy: "merge" } },
-  };
-  if (t.comment) schema.description = t.comment;
-  return schema;
+  return tableCollectionSchema(properties, meta, t.key, t.comment);
 }
 
 /** The restrictive schema of what the source holds now (SourcedSchema): closed, exact columns. */
@@ -222,6 +199,5 @@ export function sourcedSchema(columns: { name: string; typeOid: number; notNull?
     const s = key.includes(c.name) ? keyTypeSchema(c.typeOid, types) : typeSchema(c.typeOid, types);
     properties[c.name] = c.notNull ? s : nullable(s);
   }
-  properties._meta = { type: "object" };
-  return { type: "object", additionalProperties: false, required: [...key, "_meta"], properties };
+  return closedTableSchema(properties, key);
 }

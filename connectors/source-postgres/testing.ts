@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { RawJson, type CaptureOutput, type JsonSchema, type StateUpdate } from "../../src/sdk/types.js";
-import { createLogger } from "../../src/log.js";
+import { startCaptureSession, type TestBinding } from "../../test/support/capture-in-process.js";
 import connector from "./connector.js";
 import type { CaptureState } from "./capture.js";
 
@@ -94,49 +94,11 @@ export class MemoryOutput implements CaptureOutput {
   }
 }
 
-export interface TestBinding {
-  namespace: string;
-  stream: string;
-  stateKey?: string;
-}
+export type { TestBinding };
 
 /** Starts a capture session; `stop()` aborts it and waits for it to end. */
 export function startCapture(config: Record<string, unknown>, bindings: TestBinding[], out: MemoryOutput, logs?: string[]) {
-  const ac = new AbortController();
-  const log = createLogger({ level: process.env.LOG_LEVEL ?? "warn", write: logs ? (l) => void logs.push(l) : undefined });
-  const done = connector.open(
-    {
-      config: config as any,
-      bindings: bindings.map((b) => ({
-        resourceConfig: { namespace: b.namespace, stream: b.stream },
-        resourcePath: [b.namespace, b.stream],
-        collection: {} as any,
-        backfill: 0,
-        stateKey: b.stateKey ?? `${b.namespace}%2F${b.stream}`,
-      })),
-      spec: {} as any,
-      version: "test",
-      range: {} as any,
-      state: structuredClone(out.state),
-    },
-    out,
-    { log, signal: ac.signal },
-  );
-  let error: unknown;
-  done.catch((e) => {
-    error = e;
-    out.failure = e;
-  });
-  return {
-    done,
-    get error() {
-      return error;
-    },
-    async stop() {
-      ac.abort();
-      await done.catch(() => {});
-    },
-  };
+  return startCaptureSession(connector, config, bindings, out, logs);
 }
 
 /** Reduces documents by key (last write wins, deletes remove), as a collection would. */

@@ -286,40 +286,49 @@ function readEndpointDef(at: string, v: unknown, base: string, opts: LoadOptions
   throw new HarnessError(`${at}: endpoint must have "connector: {image, config}" or "local: {command, config}"`);
 }
 
-function readCapture(name: string, def: unknown, base: string, opts: LoadOptions): CaptureDef {
-  const at = `capture ${JSON.stringify(name)}`;
+/** What a capture and a materialization read alike: the task mapping, its shards, endpoint and bindings array. */
+function readTask(kind: string, name: string, def: unknown, base: string, opts: LoadOptions) {
+  const at = `${kind} ${JSON.stringify(name)}`;
   if (!isObject(def)) throw new HarnessError(`${at}: must be a mapping`);
   const bindings = def.bindings ?? [];
   if (!Array.isArray(bindings)) throw new HarnessError(`${at}: bindings must be an array`);
   const shards = readShards(at, def.shards);
+  const endpoint = { ...readEndpoint(at, def.endpoint, base, opts), logLevel: shards.logLevel };
+  return { at, def, bindings: bindings as unknown[], shards, endpoint };
+}
+
+/** A binding's collection, given by name or as a mapping with a name. */
+function bindingCollection(at: string, b: Record<string, any>, i: number, key: "target" | "source"): string {
+  const v = b[key];
+  const name = typeof v === "string" ? v : isObject(v) ? v.name : undefined;
+  if (typeof name !== "string") throw new HarnessError(`${at}: bindings[${i}].${key} must name a collection`);
+  return name;
+}
+
+function readCapture(name: string, raw: unknown, base: string, opts: LoadOptions): CaptureDef {
+  const { at, def, bindings, shards, endpoint } = readTask("capture", name, raw, base, opts);
   return {
     name,
-    endpoint: { ...readEndpoint(at, def.endpoint, base, opts), logLevel: shards.logLevel },
+    endpoint,
     shards,
     bindings: bindings.map((b: unknown, i: number) => {
       if (!isObject(b)) throw new HarnessError(`${at}: bindings[${i}] must be a mapping`);
-      const target = typeof b.target === "string" ? b.target : isObject(b.target) ? b.target.name : undefined;
-      if (typeof target !== "string") throw new HarnessError(`${at}: bindings[${i}].target must name a collection`);
+      const target = bindingCollection(at, b, i, "target");
       return { resource: readConfig(b.resource, base, `${at}: bindings[${i}].resource`), target, backfill: Number(b.backfill ?? 0), disable: b.disable === true };
     }),
     intervalSeconds: def.interval !== undefined ? parseDuration(def.interval, `${at}: interval`) : 300,
   };
 }
 
-function readMaterialization(name: string, def: unknown, base: string, opts: LoadOptions): MaterializationDef {
-  const at = `materialization ${JSON.stringify(name)}`;
-  if (!isObject(def)) throw new HarnessError(`${at}: must be a mapping`);
-  const bindings = def.bindings ?? [];
-  if (!Array.isArray(bindings)) throw new HarnessError(`${at}: bindings must be an array`);
-  const shards = readShards(at, def.shards);
+function readMaterialization(name: string, raw: unknown, base: string, opts: LoadOptions): MaterializationDef {
+  const { at, bindings, shards, endpoint } = readTask("materialization", name, raw, base, opts);
   return {
     name,
-    endpoint: { ...readEndpoint(at, def.endpoint, base, opts), logLevel: shards.logLevel },
+    endpoint,
     shards,
     bindings: bindings.map((b: unknown, i: number) => {
       if (!isObject(b)) throw new HarnessError(`${at}: bindings[${i}] must be a mapping`);
-      const source = typeof b.source === "string" ? b.source : isObject(b.source) ? b.source.name : undefined;
-      if (typeof source !== "string") throw new HarnessError(`${at}: bindings[${i}].source must name a collection`);
+      const source = bindingCollection(at, b, i, "source");
       if (b.fields !== undefined && !isObject(b.fields)) throw new HarnessError(`${at}: bindings[${i}].fields must be a mapping`);
       return {
         resource: readConfig(b.resource, base, `${at}: bindings[${i}].resource`),
