@@ -18,9 +18,21 @@ import { connect as redisConnect } from "../../connectors/materialize-redis/clie
 import { resolveEndpoint as resolveRedis } from "../../connectors/materialize-redis/config.js";
 import { eventually } from "../support/eventually.js";
 
-const hostKey = utils.generateKeyPairSync("ed25519");
-const userKey = utils.generateKeyPairSync("ed25519");
-const strangerKey = utils.generateKeyPairSync("ed25519");
+/**
+ * An ed25519 key pair that parses. ssh2's generator writes a malformed
+ * private key about once in 200 (OpenSSH's ssh-keygen refuses those too), which
+ * failed this file about once in 70 runs with "Malformed OpenSSH private key".
+ */
+function keyPair(): { private: string; public: string } {
+  for (let i = 0; i < 20; i++) {
+    const pair = utils.generateKeyPairSync("ed25519");
+    if (!(utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+  throw new Error("ssh2 generated 20 malformed ed25519 keys in a row");
+}
+const hostKey = keyPair();
+const userKey = keyPair();
+const strangerKey = keyPair();
 const allowed = utils.parseKey(userKey.public);
 if (allowed instanceof Error) throw allowed;
 
