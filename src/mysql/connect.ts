@@ -107,6 +107,10 @@ export function describeMysqlConnectError(err: unknown, t: MysqlTarget, sslField
       msg = `connecting to ${where} timed out: check the address and that the network allows it`;
       break;
     case "ER_ACCESS_DENIED_ERROR":
+    // MariaDB answers an unknown user with this one about once in seven
+    // attempts (it pretends the user has another auth plugin, so that
+    // unknown and known users look alike).
+    case "ER_ACCESS_DENIED_NO_PASSWORD_ERROR":
       msg = `user ${JSON.stringify(t.user)} was refused at ${where}: check the user and password`;
       break;
     case "ER_BAD_DB_ERROR":
