@@ -11,7 +11,7 @@ import { ResponseSchema as MaterializeResponseSchema } from "../../src/gen/mater
 import { describe, expect, it } from "vitest";
 import { fromFlowJson, toFlowJson } from "../../src/codec/flow-json.js";
 import { messageCodec } from "../../src/codec/wire.js";
-import { bundledVectorsDir, candidateTypes, hasUnknownFields, loadVectors, repoRoot, vectorsDir, vectorType } from "./vectors.js";
+import { bundledVectorsDir, candidateTypes, hasUnknownFields, loadVectors, repoRoot, vectorType } from "./vectors.js";
 
 const vectors = loadVectors();
 
@@ -20,7 +20,7 @@ const vectors = loadVectors();
 const NOT_BYTE_IDENTICAL = new Set(["materialize_request", "materialization_spec"]);
 const BYTE_IDENTICAL = ["capture_request", "capture_response", "materialize_response", "capture_spec", "collection_spec"];
 
-describe(`Flow vectors in ${vectorsDir()}`, () => {
+describe(`Flow vectors in ${bundledVectorsDir}`, () => {
   it("has vector pairs to check", () => {
     expect(vectors.length).toBeGreaterThan(0);
     for (const name of BYTE_IDENTICAL) expect(vectors.map((v) => v.name)).toContain(name);
@@ -81,21 +81,13 @@ describe("vector naming convention", () => {
 });
 
 describe("vector discovery", () => {
-  it("reads the vectors the repository carries unless TRIBUTARY_VECTORS says otherwise", () => {
-    const saved = process.env.TRIBUTARY_VECTORS;
-    try {
-      delete process.env.TRIBUTARY_VECTORS;
-      expect(vectorsDir()).toBe(bundledVectorsDir);
-      expect(relative(repoRoot, vectorsDir()).startsWith("..")).toBe(false);
-      expect(loadVectors().map((v) => v.name)).toEqual(expect.arrayContaining(BYTE_IDENTICAL));
-    } finally {
-      if (saved !== undefined) process.env.TRIBUTARY_VECTORS = saved;
-    }
+  it("reads the vectors the repository carries", () => {
+    expect(relative(repoRoot, bundledVectorsDir).startsWith("..")).toBe(false);
+    expect(loadVectors().map((v) => v.name)).toEqual(expect.arrayContaining(BYTE_IDENTICAL));
   });
 
-  it("picks up new pairs from the folder in TRIBUTARY_VECTORS, typed by name or by content", () => {
+  it("picks up new pairs from a folder, typed by name or by content", () => {
     const dir = mkdtempSync(join(tmpdir(), "tributary-vectors-"));
-    const saved = process.env.TRIBUTARY_VECTORS;
     try {
       // A consumer.Checkpoint cut out of the materialize_response vector.
       const response = vectors.find((v) => v.name === "materialize_response")!;
@@ -107,15 +99,12 @@ describe("vector discovery", () => {
       writeFileSync(join(dir, "mystery.bin"), cpBin);
       writeFileSync(join(dir, "mystery.json"), cpJson);
       writeFileSync(join(dir, "lonely.bin"), cpBin); // no .json: not a vector
-      process.env.TRIBUTARY_VECTORS = dir;
-      const found = loadVectors();
+      const found = loadVectors(dir);
       expect(found.map((v) => [v.name, v.schema.typeName])).toEqual([
         ["consumer_checkpoint", "consumer.Checkpoint"],
         ["mystery", "consumer.Checkpoint"],
       ]);
     } finally {
-      if (saved === undefined) delete process.env.TRIBUTARY_VECTORS;
-      else process.env.TRIBUTARY_VECTORS = saved;
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -4,7 +4,7 @@
  */
 import { fromBinary, type DescMessage } from "@bufbuild/protobuf";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toFlowJson } from "../../src/codec/flow-json.js";
 import { findMessageType, messageTypeNames } from "../../src/codec/registry.js";
@@ -19,10 +19,6 @@ export const repoRoot = (() => {
 /** The vectors the repository carries (`test/conformance/vectors/`, see its README). */
 export const bundledVectorsDir = join(repoRoot, "test", "conformance", "vectors");
 
-/** The vectors folder: $TRIBUTARY_VECTORS if set (to try other vectors), else the bundled one. */
-export function vectorsDir(): string {
-  return resolve(process.env.TRIBUTARY_VECTORS || bundledVectorsDir);
-}
 
 export interface Vector {
   name: string;
@@ -96,8 +92,8 @@ export function vectorType(name: string, bin: Buffer, json: string): DescMessage
 }
 
 /** Every NAME.bin with a NAME.json next to it in `dir`, sorted by name. */
-export function loadVectors(dir = vectorsDir()): Vector[] {
-  if (!existsSync(dir)) throw new Error(`vectors folder ${dir} does not exist${process.env.TRIBUTARY_VECTORS ? " (from TRIBUTARY_VECTORS)" : ""}`);
+export function loadVectors(dir = bundledVectorsDir): Vector[] {
+  if (!existsSync(dir)) throw new Error(`vectors folder ${dir} does not exist`);
   const files = new Set(readdirSync(dir));
   const out: Vector[] = [];
   for (const f of [...files].sort()) {
