@@ -33,7 +33,9 @@ describe("a connector project outside the repository", () => {
   let tarball = "";
 
   beforeAll(async () => {
-    const { stdout } = await sh("npm", ["pack", "--silent", "--pack-destination", root], repo);
+    // --ignore-scripts: the suite's build is done; prepack would rebuild the
+    // shared dist/ while other test files run bin/tributary from it.
+    const { stdout } = await sh("npm", ["pack", "--silent", "--ignore-scripts", "--pack-destination", root], repo);
     tarball = join(root, stdout.trim().split("\n").pop()!);
     await sh(process.execPath, [bin, "new", "source-acme", "--capture", "--dir", cap, "--tributary", `file:${tarball}`], root);
     await sh(process.execPath, [bin, "new", "materialize-acme", "--materialize", "--dir", mat, "--tributary", `file:${tarball}`], root);
