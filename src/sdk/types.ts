@@ -164,6 +164,12 @@ export interface CaptureConnector<C = any, R = any> {
   apply?(req: CaptureApply<C, R>, ctx: Context): Promise<Applied>;
   /** Runs a session until it is done or ctx.signal aborts. */
   open(req: CaptureOpen<C, R>, out: CaptureOutput, ctx: Context): Promise<void>;
+  /**
+   * Optional liveness of the system the connector talks to (e.g. the
+   * destination is reachable), for the gRPC health service and metrics.
+   * Resolves when healthy; throws (ideally a ConnectorError) when not.
+   */
+  healthCheck?(config: C, ctx: Context): Promise<void>;
 }
 
 // ------------------------------------------------------------ materialize
@@ -339,6 +345,12 @@ export interface MaterializeConnector<C = any, R = any> {
   validate(req: MaterializeValidate<C, R>, ctx: Context): Promise<ValidatedBinding[]>;
   apply(req: MaterializeApply<C, R>, ctx: Context): Promise<Applied>;
   open(req: MaterializeOpen<C, R>, ctx: Context): Promise<Opened>;
+  /**
+   * Optional liveness of the system the connector talks to (e.g. the
+   * destination is reachable), for the gRPC health service and metrics.
+   * Resolves when healthy; throws (ideally a ConnectorError) when not.
+   */
+  healthCheck?(config: C, ctx: Context): Promise<void>;
 }
 
 export type Connector = CaptureConnector | MaterializeConnector;
