@@ -25,3 +25,18 @@ export { defineCapture, defineMaterialization } from "./define.js";
 export { encodeCheckpoint, decodeCheckpoint, type Checkpoint } from "./checkpoint.js";
 export { resourceCapture, type Resource, type ResourceCapture, type Page, type Changes, type FetchContext } from "./resources.js";
 export { TransientError, isTransient, type RetryOptions } from "./retry.js";
+export {
+  type SinkConnector,
+  type SinkWriter,
+  type SinkCapabilities,
+  type SinkDelivery,
+  type SinkOperation,
+  type SinkBatch,
+  type SinkCommit,
+  type SinkOpen,
+  type SinkValidateBinding,
+  type Epoch,
+} from "./sink.js";
+export { epochSink } from "./sink-connector.js";
+export { defaultConstraints } from "./sink-validate.js";
+export { epochId, SINK_EPOCHS } from "./sink-epoch.js";
