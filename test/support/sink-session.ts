@@ -28,13 +28,13 @@ export const collection = create(CollectionSpecSchema, {
   ],
 });
 
-/** A spec of `bindings` bindings of acme/c, each with delta updates when `delta`. */
+/** A spec of `bindings` bindings of acme/c, each with delta updates (and `delta: true` in its resource) when `delta`. */
 export function sinkSpec(delta: boolean, bindings = 1): MaterializationSpec {
   return create(MaterializationSpecSchema, {
     name: "acme/mat",
     configJson: enc.encode("{}"),
     bindings: Array.from({ length: bindings }, (_, i) => ({
-      resourceConfigJson: enc.encode(JSON.stringify({ name: `t${i}` })),
+      resourceConfigJson: enc.encode(JSON.stringify({ name: `t${i}`, ...(delta ? { delta: true } : {}) })),
       resourcePath: [`t${i}`],
       collection,
       deltaUpdates: delta,
