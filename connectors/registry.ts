@@ -19,6 +19,7 @@ const loaders: Record<string, () => Promise<Connector>> = {
   "materialize-postgres": async () => (await import("./materialize-postgres/connector.js")).default,
   "materialize-mysql": async () => (await import("./materialize-mysql/connector.js")).default,
   "materialize-redis": async () => (await import("./materialize-redis/connector.js")).default,
+  "materialize-webhook": async () => (await import("./materialize-webhook/connector.js")).default,
 };
 
 export function connectorNames(): string[] {

@@ -29,12 +29,17 @@ export const collection = create(CollectionSpecSchema, {
 });
 
 /** A spec of `bindings` bindings of acme/c, each with delta updates (and `delta: true` in its resource) when `delta`. */
-export function sinkSpec(delta: boolean, bindings = 1): MaterializationSpec {
+export function sinkSpec(
+  delta: boolean,
+  bindings = 1,
+  opts: { config?: unknown; resource?: (i: number) => unknown } = {},
+): MaterializationSpec {
+  const resource = opts.resource ?? ((i: number) => ({ name: `t${i}`, ...(delta ? { delta: true } : {}) }));
   return create(MaterializationSpecSchema, {
     name: "acme/mat",
-    configJson: enc.encode("{}"),
+    configJson: enc.encode(JSON.stringify(opts.config ?? {})),
     bindings: Array.from({ length: bindings }, (_, i) => ({
-      resourceConfigJson: enc.encode(JSON.stringify({ name: `t${i}`, ...(delta ? { delta: true } : {}) })),
+      resourceConfigJson: enc.encode(JSON.stringify(resource(i))),
       resourcePath: [`t${i}`],
       collection,
       deltaUpdates: delta,
