@@ -21,6 +21,8 @@ export interface Failure {
 export class Receiver {
   /** Every request answered 2xx and kept (duplicates dropped when dedup is on). */
   readonly accepted: Received[] = [];
+  /** Every POST answered 2xx, repeats included: what a receiver that does not de-duplicate keeps. */
+  readonly posted: Received[] = [];
   /** Every request that reached the handler, including failed and dropped ones. */
   readonly seen: Received[] = [];
   /** Answers for the next requests, in order, before any is accepted. */
@@ -46,6 +48,7 @@ export class Receiver {
           res.writeHead(f.status, f.headers).end("receiver says no");
           return;
         }
+        if (req.method === "POST") this.posted.push(r);
         if (req.method === "POST" && !(this.dedup && this.keys.has(r.key))) {
           this.keys.add(r.key);
           this.accepted.push(r);
@@ -63,10 +66,10 @@ export class Receiver {
     await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
   }
 
-  /** The accepted documents by request path, in arrival order. */
-  docsByPath(parse: (body: string) => unknown[] = (b) => JSON.parse(b) as unknown[]): Record<string, unknown[]> {
+  /** The documents of `requests` (default: the accepted ones) by request path, in arrival order. */
+  docsByPath(requests: Received[] = this.accepted, parse: (body: string) => unknown[] = (b) => JSON.parse(b) as unknown[]): Record<string, unknown[]> {
     const out: Record<string, unknown[]> = {};
-    for (const r of this.accepted) (out[r.path] ??= []).push(...parse(r.body));
+    for (const r of requests) (out[r.path] ??= []).push(...parse(r.body));
     return out;
   }
 }
