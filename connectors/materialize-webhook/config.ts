@@ -108,7 +108,7 @@ export const resourceConfigSchema = {
       type: "string",
       title: "Path",
       description:
-        "Resolved against the endpoint URL (with a URL ending in \"/\", \"orders\" is appended to it); \"\" is the URL itself. Flow proposes the collection's name. The resolved URL is the binding's resource path.",
+        "Resolved against the endpoint URL (with a URL ending in \"/\", \"orders\" is appended to it); \"\" is the URL itself. The URL's query string is kept unless the path has its own. Flow proposes the collection's name. The resolved URL is the binding's resource path.",
       "x-collection-name": true,
     },
   },
@@ -154,11 +154,18 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
   };
 }
 
-/** The URL a binding POSTs to. */
+/**
+ * The URL a binding POSTs to: its path resolved against the endpoint URL,
+ * keeping the endpoint's query string (often a token) unless the path has
+ * its own.
+ */
 export function bindingUrl(ep: Pick<Endpoint, "url">, r: ResourceConfig): URL {
+  let url: URL;
   try {
-    return new URL(r.path, ep.url);
+    url = new URL(r.path, ep.url);
   } catch {
     throw new ConnectorError(`resource config: path ${JSON.stringify(r.path)} does not resolve against the endpoint URL`);
   }
+  if (!r.path.includes("?") && url.search === "") url.search = ep.url.search;
+  return url;
 }

@@ -7,8 +7,11 @@ import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConstraintType } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
+import { runMaterializeSession } from "../../src/sdk/materialize.js";
+import { RecordingSink, RequestFeed } from "../../test/support/sessions.js";
 import { ack, flush, openReq, session, sinkSpec, startCommit, store, validateReq } from "../../test/support/sink-session.js";
 import connector from "./connector.js";
+import { retryAfterMs } from "./post.js";
 import { jsonLines, Receiver } from "./test-support.js";
 import type { EndpointConfig } from "./config.js";
 
@@ -120,6 +123,36 @@ describe("materialize-webhook", () => {
     expect(b[0]!.constraints.flow_document!.type).toBe(ConstraintType.LOCATION_REQUIRED);
     expect(b[0]!.constraints.flow_document!.reason).toMatch(/AT-LEAST-ONCE, and EXACTLY-ONCE for receivers that de-duplicate/);
     expect(b[0]!.constraints.id!.type).toBe(ConstraintType.LOCATION_REQUIRED);
+  });
+
+  it("keys batches of two bindings apart, and logs no secret even at debug level while retrying", async () => {
+    const r = await receiver();
+    r.failures.push({ status: 502 });
+    const lines: string[] = [];
+    const log = createLogger({ level: "debug", write: (l) => lines.push(l) });
+    const config = { url: `${r.url}?token=q5ecret`, hmac_secret: "h5ecret", headers: [{ name: "Authorization", value: "Bearer a5ecret" }], retry: fastRetry };
+    const spec = sinkSpec(true, 2, { config, resource: (i) => ({ path: `b${i}` }) });
+    const feed = new RequestFeed<any>();
+    const done = runMaterializeSession(connector, feed, new RecordingSink<any>(), { log });
+    feed.push(openReq(spec), ack(), flush(), store(1, "a"), store(2, "b", 1), startCommit(1));
+    feed.end();
+    await done;
+    expect(r.accepted.map((q) => [q.path, q.key.split("-").slice(1, 3).join("-")])).toEqual([
+      ["/hooks/b0?token=q5ecret", "0-0"],
+      ["/hooks/b1?token=q5ecret", "1-0"],
+    ]);
+    const text = lines.join("\n");
+    expect(text).toMatch(/webhook request failed, retrying/);
+    expect(text).not.toMatch(/5ecret/);
+  });
+
+  it("reads Retry-After as seconds or as an HTTP date", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(retryAfterMs("3", now)).toBe(3000);
+    expect(retryAfterMs("Thu, 01 Jan 2026 00:00:02 GMT", now)).toBe(2000);
+    expect(retryAfterMs("Wed, 31 Dec 2025 00:00:00 GMT", now)).toBe(0);
+    expect(retryAfterMs("soon", now)).toBeUndefined();
+    expect(retryAfterMs(null, now)).toBeUndefined();
   });
 
   it("refuses a URL with user information and a header the connector sets", async () => {
