@@ -108,7 +108,7 @@ export const resourceConfigSchema = {
       type: "string",
       title: "Path",
       description:
-        "Resolved against the endpoint URL (with a URL ending in \"/\", \"orders\" is appended to it); \"\" is the URL itself. The URL's query string is kept unless the path has its own. Flow proposes the collection's name. The resolved URL is the binding's resource path.",
+        "Resolved against the endpoint URL (with a URL ending in \"/\", \"orders\" is appended to it); \"\" is the URL itself. The URL's query string is kept unless the path has its own. Flow proposes the collection's name. The resolved URL, without the endpoint's query string, is the binding's resource path.",
       "x-collection-name": true,
     },
   },
@@ -160,12 +160,25 @@ export function resolveEndpoint(c: EndpointConfig): Endpoint {
  * its own.
  */
 export function bindingUrl(ep: Pick<Endpoint, "url">, r: ResourceConfig): URL {
-  let url: URL;
+  const url = resolvePath(ep, r);
+  if (!r.path.includes("?")) url.search = ep.url.search;
+  return url;
+}
+
+/**
+ * The binding's resource path: its URL without the query it takes from the
+ * endpoint, which may hold a secret and would be shown with the task.
+ */
+export function bindingResourcePath(ep: Pick<Endpoint, "url">, r: ResourceConfig): string[] {
+  const url = resolvePath(ep, r);
+  if (!r.path.includes("?")) url.search = "";
+  return [url.href];
+}
+
+function resolvePath(ep: Pick<Endpoint, "url">, r: ResourceConfig): URL {
   try {
-    url = new URL(r.path, ep.url);
+    return new URL(r.path, ep.url);
   } catch {
     throw new ConnectorError(`resource config: path ${JSON.stringify(r.path)} does not resolve against the endpoint URL`);
   }
-  if (!r.path.includes("?") && url.search === "") url.search = ep.url.search;
-  return url;
 }

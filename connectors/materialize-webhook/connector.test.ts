@@ -112,7 +112,7 @@ describe("materialize-webhook", () => {
 
   it("validates every binding as delta updates, labelled at-least-once / exactly-once with a de-duplicating receiver, at its resolved URL", async () => {
     const s = session(connector);
-    s.feed.push(validateReq(sinkSpec(false, 2, { config: { url: "http://example.test/in/" }, resource: (i) => ({ path: i ? "" : "orders" }) })));
+    s.feed.push(validateReq(sinkSpec(false, 2, { config: { url: "http://example.test/in/?token=t" }, resource: (i) => ({ path: i ? "" : "orders" }) })));
     s.feed.end();
     await s.done;
     const b = s.sink.sent[0]!.validated!.bindings;

@@ -14,7 +14,7 @@ import { epochSink } from "../../src/sdk/sink-connector.js";
 import { defaultConstraints } from "../../src/sdk/sink-validate.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { batchBody, idempotencyKey, signature, SIGNATURE_HEADER } from "./batch.js";
-import { bindingUrl, configSchema, DELIVERY_DESCRIPTION, resolveEndpoint, resourceConfigSchema, type EndpointConfig, type ResourceConfig } from "./config.js";
+import { bindingResourcePath, bindingUrl, configSchema, DELIVERY_DESCRIPTION, resolveEndpoint, resourceConfigSchema, type EndpointConfig, type ResourceConfig } from "./config.js";
 import { postWithRetry, shownUrl, type PostCounters } from "./post.js";
 
 const CONTENT_TYPE = { json_array: "application/json", json_lines: "application/x-ndjson" } as const;
@@ -25,7 +25,7 @@ export default epochSink<EndpointConfig, ResourceConfig>({
   configSchema,
   resourceConfigSchema,
   capabilities: () => ({ delivery: "at-least-once", operations: ["delta"] }),
-  resourcePath: (r, config) => [bindingUrl(resolveEndpoint(config), r).href],
+  resourcePath: (r, config) => bindingResourcePath(resolveEndpoint(config), r),
 
   constraints(binding) {
     const c = defaultConstraints(binding, { delivery: "at-least-once", operations: ["delta"] });
