@@ -97,8 +97,9 @@ export interface SinkWriter<P = unknown> {
   batchSize?: number;
   /**
    * exactly-once-transactional only (required there): the checkpoint stored
-   * for this session's key range by the last commitEpoch, or null when none
-   * is stored (the runtime then starts from scratch).
+   * for this session's key range by the last commitEpoch (exactly the text
+   * it received: epoch ids are derived from it), or null when none is
+   * stored (the runtime then starts from scratch).
    */
   storedCheckpoint?: string | null;
   /**

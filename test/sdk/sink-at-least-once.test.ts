@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import { epochSink } from "../../src/sdk/sink-connector.js";
 import { rangeEntry } from "../../src/sdk/staged.js";
 import { ConstraintType } from "../../src/sdk/types.js";
-import type { Epoch, SinkBatch, SinkCapabilities } from "../../src/sdk/sink.js";
+import type { Epoch, SinkBatch, SinkCapabilities, SinkConnector } from "../../src/sdk/sink.js";
+import { createLogger } from "../../src/log.js";
+import { runMaterializeSession } from "../../src/sdk/materialize.js";
+import { RecordingSink, RequestFeed } from "../support/sessions.js";
 import { ack, durableState, flush, kindOf, openReq, session, sinkSpec, startCommit, stateUpdates, store, validateReq, FULL } from "../support/sink-session.js";
 
 const ENTRY = rangeEntry(FULL);
@@ -15,8 +18,12 @@ class Receiver {
   caps: SinkCapabilities = { delivery: "at-least-once", operations: ["delta"] };
 
   connector(batchSize = 2) {
+    return epochSink(this.definition(batchSize));
+  }
+
+  definition(batchSize = 2): SinkConnector<Record<string, never>, { name: string }> {
     const r = this;
-    return epochSink<Record<string, never>, { name: string }>({
+    return {
       name: "memory-push",
       documentationUrl: "",
       configSchema: { type: "object" },
@@ -43,9 +50,10 @@ class Receiver {
           async rollbackEpoch(e: Epoch) {
             r.events.push(`rollback ${e.id}`);
           },
+          metrics: () => ({ received: r.batches.length }),
         };
       },
-    });
+    };
   }
 }
 
@@ -120,6 +128,24 @@ describe("sink layer, at-least-once", () => {
     feed.end();
     await expect(done).rejects.toThrow(/stream ended/);
     expect(r.events.at(-1)).toMatch(/^rollback /);
+  });
+
+  it("logs the layer's counters and the sink's metrics() when the session ends, and forwards healthCheck", async () => {
+    const r = new Receiver();
+    const lines: string[] = [];
+    const feed = new RequestFeed<any>();
+    const done = runMaterializeSession(r.connector(2), feed, new RecordingSink<any>(), { log: createLogger({ level: "info", write: (l) => lines.push(l) }) });
+    feed.push(openReq(sinkSpec(true)), ack(), flush(), store(1, "a"), store(2, "b"), store(3, "c"), startCommit(1), ack(), flush(), startCommit(2));
+    feed.end();
+    await done;
+    const m = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "sink metrics");
+    expect(m).toMatchObject({ epochs: 2, committed: 2, rolledBack: 0, batches: 2, stores: 3, received: 2 });
+
+    let checked = 0;
+    const healthy = epochSink({ ...r.definition(), healthCheck: async () => void checked++ });
+    await healthy.healthCheck!({}, { log: createLogger({ level: "error" }), signal: new AbortController().signal });
+    expect(checked).toBe(1);
+    expect(r.connector().healthCheck).toBeUndefined();
   });
 
   it("refuses a deletion when the sink does not declare deletes", async () => {
