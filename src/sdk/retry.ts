@@ -10,6 +10,12 @@ import { ConnectorError } from "./errors.js";
 export class TransientError extends Error {
   override name = "TransientError";
   readonly transient = true;
+  /** The source asked for at least this wait before the next call (an HTTP Retry-After). */
+  readonly retryAfterMs?: number;
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(message, options);
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+  }
 }
 
 export interface RetryOptions {
@@ -17,7 +23,7 @@ export interface RetryOptions {
   attempts?: number;
   /** The wait after the first failure, doubled after each next one (default 500 ms). */
   initialMs?: number;
-  /** The longest wait (default 30 s). */
+  /** The longest wait, also for a wait the source asked for (default 30 s). */
   maxMs?: number;
 }
 
@@ -27,7 +33,7 @@ export function isTransient(err: unknown): boolean {
 
 /**
  * Calls `fn` until it succeeds, retrying transient errors with exponential
- * backoff; other errors, and the last transient one, fail naming `what`.
+ * backoff (or the longer wait an error's `retryAfterMs` asks for); other errors, and the last transient one, fail naming `what`.
  */
 export async function withRetry<T>(what: string, fn: () => Promise<T>, opts: RetryOptions, log: Logger, signal: AbortSignal): Promise<T> {
   const attempts = opts.attempts ?? 5;
@@ -38,7 +44,9 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, opts: Ret
       if (signal.aborted || !isTransient(err)) throw err;
       const msg = err instanceof Error ? err.message : String(err);
       if (attempt >= attempts) throw new ConnectorError(`${what} failed ${attempt} times with transient errors; the last: ${msg}`, { cause: err });
-      const delayMs = Math.min(opts.maxMs ?? 30_000, (opts.initialMs ?? 500) * 2 ** (attempt - 1));
+      const asked = (err as { retryAfterMs?: unknown }).retryAfterMs;
+      const backoffMs = (opts.initialMs ?? 500) * 2 ** (attempt - 1);
+      const delayMs = Math.min(opts.maxMs ?? 30_000, Math.max(backoffMs, typeof asked === "number" && asked > 0 ? asked : 0));
       log.warn("transient error, retrying", { what, attempt, delayMs, error: msg });
       await sleep(delayMs, undefined, { signal });
     }
