@@ -15,7 +15,7 @@ import { repoRoot } from "../../src/harness/catalog.js";
 import { createLogger } from "../../src/log.js";
 import { ItemServer } from "./test-server.js";
 import { catalogFor, idsOf, reduced, resourceFor, STYLES } from "./testing.js";
-import connector from "./connector.js";
+import connector, { documentSchema } from "./connector.js";
 
 const quiet = createLogger({ level: "error" });
 const run = promisify(execFile);
@@ -32,16 +32,23 @@ const preview = (catalog: string, extra: Partial<Parameters<typeof runCapturePre
   runCapturePreview({ catalog, sessions: [-1], timeoutMs: 60_000, log: quiet, ...extra });
 
 describe("source-http-poll", () => {
-  it("discovers the configured resources with their key required", async () => {
-    const config = { base_url: "http://127.0.0.1:1/api", auth_header: "X-Api-Key", auth_value: "s", rate_limit: 0, timeout_seconds: 30, poll_interval_seconds: 60, bounded: false, resources: [resourceFor("cursor"), { name: "nested", path: "/n", key: ["/ref/id", "/ref/kind"] }] };
+  it("discovers the configured resources with their key required, typed from the first page", async () => {
+    const server = await serve(4);
+    const config = {
+      base_url: server.baseUrl, auth_header: "X-Api-Key", auth_value: server.apiKey, rate_limit: 0, timeout_seconds: 30, poll_interval_seconds: 60, bounded: false,
+      resources: [resourceFor("cursor"), { ...resourceFor("link"), key: ["/id", "/v"] }],
+    };
     const found = await connector.discover(config as never, { log: quiet, signal: new AbortController().signal });
-    expect(found.map((b) => [b.recommendedName, b.key])).toEqual([["cursor", ["/id"]], ["nested", ["/ref/id", "/ref/kind"]]]);
+    expect(found.map((b) => [b.recommendedName, b.key])).toEqual([["cursor", ["/id"]], ["link", ["/id", "/v"]]]);
     expect(found[0]!.resourceConfig).toMatchObject({ name: "cursor", path: "/cursor/items", records: "/data" });
-    expect(found[1]!.documentSchema).toEqual({
+    expect(found[0]!.documentSchema).toEqual({ type: "object", required: ["id"], properties: { id: { type: "integer" } } });
+    expect(found[1]!.documentSchema).toEqual({ type: "object", required: ["id", "v"], properties: { id: { type: "integer" }, v: { type: "string" } } });
+    expect(documentSchema(["/ref/id", "/ref/kind"], ["integer"])).toEqual({
       type: "object",
       required: ["ref"],
-      properties: { ref: { type: "object", required: ["id", "kind"], properties: { id: { type: ["string", "integer"] }, kind: { type: ["string", "integer"] } } } },
+      properties: { ref: { type: "object", required: ["id", "kind"], properties: { id: { type: "integer" }, kind: { type: "string" } } } },
     });
+    await expect(connector.discover({ ...config, auth_value: "nope" } as never, { log: quiet, signal: new AbortController().signal })).rejects.toThrow(/resource cursor: .* HTTP 401/);
   });
 
   it.each(STYLES)("reads every page of a %s-paginated listing once, with backfill markers, and a bounded preview ends by itself", async (style) => {

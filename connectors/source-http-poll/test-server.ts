@@ -47,9 +47,10 @@ export class ItemServer {
     return `http://127.0.0.1:${this.port}/api`;
   }
 
-  async start(): Promise<this> {
+  /** Listens on 127.0.0.1:`port` (0: a free one). */
+  async start(port = 0): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => this.server.listen(port, "127.0.0.1", resolve));
     this.port = (this.server.address() as { port: number }).port;
     return this;
   }
