@@ -1,12 +1,16 @@
 /**
- * source-http-poll against a real HTTP server (test-server.ts), run by the
- * harness through `tributary run source-http-poll` (needs `npx tsc -p .`):
+ * source-http-poll against a real HTTP server (test-server.ts), driven by
+ * the harness over gRPC to the connector served in this process (a
+ * connector process takes seconds to start on a loaded machine), and once
+ * through the `tributary preview` CLI spawning `tributary run
+ * source-http-poll` (needs `npx tsc -p .`):
  * each pagination style read in full by a bounded preview that ends by
  * itself, incremental sweeps from the largest cursor value, polling until
  * stopped, retries of 503/429 honouring Retry-After, the rate limit, and
  * errors naming the resource and status without the secret.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { serveGrpc } from "../../src/transport/grpc.js";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -28,8 +32,18 @@ const serve = async (count: number) => {
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
+let grpcAddress = "";
+let closeGrpc: () => Promise<void>;
+beforeAll(async () => {
+  const server = await serveGrpc(connector, { port: 0, log: quiet });
+  grpcAddress = `127.0.0.1:${server.port}`;
+  closeGrpc = async () => {
+    await server.close(0);
+  };
+});
+afterAll(() => closeGrpc?.());
 const preview = (catalog: string, extra: Partial<Parameters<typeof runCapturePreview>[0]> = {}) =>
-  runCapturePreview({ catalog, sessions: [-1], timeoutMs: 60_000, log: quiet, ...extra });
+  runCapturePreview({ catalog, grpcAddress, sessions: [-1], timeoutMs: 60_000, log: quiet, ...extra });
 
 describe("source-http-poll", () => {
   it("discovers the configured resources with their key required, typed from the first page", async () => {
@@ -130,9 +144,9 @@ describe("source-http-poll", () => {
     const catalog = catalogFor(server, [resourceFor("page"), resourceFor("cursor", true)]);
     const { stdout } = await run(process.execPath, [join(repoRoot(), "bin", "tributary"), "preview", "--source", catalog], {
       env: { ...process.env, LOG_LEVEL: "warn" },
-      timeout: 120_000,
+      timeout: 150_000,
     });
     const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as [string, { id: number }]);
     for (const c of ["acmeCo/page", "acmeCo/cursor"]) expect(lines.filter(([n]) => n === c).map(([, d]) => d.id)).toEqual(server.items.map((i) => i.id));
-  });
+  }, 180_000);
 });

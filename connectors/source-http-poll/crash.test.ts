@@ -26,7 +26,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-const ITEMS = 23;
+const ITEMS = 15;
 
 let grpcAddress = "";
 let closeGrpc: () => Promise<void>;
