@@ -137,6 +137,7 @@ export function resourceUrl(base: string, path: string): URL {
   } catch {
     throw new ConnectorError("endpoint config /base_url: is not a valid URL");
   }
+  if (url.username || url.password) throw new ConnectorError("endpoint config /base_url: holds credentials, which fetch will not send; use auth_header and auth_value");
   url.pathname = `${url.pathname.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
   return url;
 }

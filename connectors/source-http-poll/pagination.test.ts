@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { nextLink } from "./link-header.js";
 import { retryAfterMs } from "./http.js";
 import { pageUrl, readPage } from "./pages.js";
-import { normalizeResource, type ResourceDef } from "./config.js";
+import { normalizeResource, resourceUrl, type ResourceDef } from "./config.js";
 
 const base = "https://api.example.com/v2";
 const def = (d: Partial<ResourceDef> & Record<string, unknown>) => normalizeResource({ name: "r", path: "/items", ...d } as ResourceDef);
@@ -38,6 +38,8 @@ describe("pages", () => {
     expect(pageUrl(base, r, 3, undefined).searchParams.get("page")).toBe("3");
     const c = def({ pagination: { type: "cursor", next_pointer: "/next", param: "after" } });
     expect(pageUrl(`${base}/`, c, "abc", undefined).href).toBe("https://api.example.com/v2/items?after=abc");
+    expect(() => resourceUrl("https://me:pa55word@api.example.com", "/x")).toThrow(/^endpoint config \/base_url: holds credentials, which fetch will not send; use auth_header and auth_value$/);
+    expect(() => resourceUrl("not a url", "/x")).toThrow(/base_url: is not a valid URL/);
   });
 
   it("ends a listing at an absent, null or empty next cursor, and at a short page", () => {
