@@ -130,6 +130,27 @@ describe("source-http-poll", () => {
     await expect(preview(catalogFor(server, [{ name: "gone", path: "/nothing" }]))).rejects.toThrow(/resource gone: GET \/api\/nothing answered HTTP 404/);
   });
 
+  it("never logs the auth value, even at trace level, through retries and failures", async () => {
+    const lines: string[] = [];
+    const logged = await serveGrpc(connector, { port: 0, log: createLogger({ level: "trace", write: (l) => lines.push(l) }) });
+    try {
+      const server = await serve(9);
+      server.failures = [{ status: 503 }];
+      const catalog = catalogFor(server, [resourceFor("cursor", true)]);
+      const res = await preview(catalog, { grpcAddress: `127.0.0.1:${logged.port}` });
+      expect(idsOf(res.documents)).toEqual(server.items.map((i) => i.id));
+      await expect(preview(catalogFor(server, [resourceFor("cursor")], { auth_value: "Bearer wrong-secret" }), { grpcAddress: `127.0.0.1:${logged.port}` })).rejects.toThrow(/HTTP 401/);
+      const text = lines.join("\n");
+      expect(text).toMatch(/"auth_value":"<redacted>"/);
+      expect(text).toMatch(/transient error, retrying.*HTTP 503/);
+      expect(text).toMatch(/HTTP 401/);
+      expect(text).not.toContain(server.apiKey);
+      expect(text).not.toContain("wrong-secret");
+    } finally {
+      await logged.close(0);
+    }
+  });
+
   it("spaces requests by the rate limit", async () => {
     const server = await serve(30);
     await preview(catalogFor(server, [resourceFor("cursor"), resourceFor("link")], { rate_limit: 8 }));
