@@ -78,6 +78,20 @@ describe("source-http-poll", () => {
     expect((res.state as any).bindingStateV1[style]).toEqual({ counter: 0, backfilled: true });
   });
 
+  it("reads a backfilled listing again only when the binding's backfill counter is bumped", async () => {
+    const server = await serve(8);
+    const first = await preview(catalogFor(server, [resourceFor("page")]));
+    const requests = server.requests.length;
+    const again = await preview(catalogFor(server, [resourceFor("page")]), { initialState: first.state });
+    expect(again.stats.timedOut).toBe(false);
+    expect(again.documents).toEqual([]);
+    expect(server.requests.length).toBe(requests);
+    server.touch(2);
+    const bumped = await preview(catalogFor(server, [resourceFor("page")], {}, 1), { initialState: first.state });
+    expect(reduced(bumped.documents)).toEqual(server.items);
+    expect([bumped.stats.backfillBegins, bumped.stats.backfillCompletes]).toEqual([1, 1]);
+  });
+
   it("sweeps an incremental resource from the largest cursor value seen, in every style", async () => {
     const server = await serve(12);
     const resources = STYLES.map((s) => resourceFor(s, true));

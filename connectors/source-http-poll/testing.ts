@@ -29,7 +29,7 @@ const itemSchema = {
 };
 
 /** A catalog with one binding per resource, each into collection acmeCo/<name>; returns its path. */
-export function catalogFor(server: ItemServer, resources: Record<string, unknown>[], config: Record<string, unknown> = {}): string {
+export function catalogFor(server: ItemServer, resources: Record<string, unknown>[], config: Record<string, unknown> = {}, backfill = 0): string {
   const dir = mkdtempSync(join(tmpdir(), "http-poll-"));
   const path = join(dir, "flow.json");
   const collections = Object.fromEntries(resources.map((r) => [`acmeCo/${r.name}`, { schema: itemSchema, key: ["/id"] }]));
@@ -41,7 +41,7 @@ export function catalogFor(server: ItemServer, resources: Record<string, unknown
       captures: {
         "acmeCo/http": {
           endpoint: { connector: { image: "ghcr.io/tributary-dev/source-http-poll:dev", config: endpointConfig } },
-          bindings: resources.map((r) => ({ resource: r, target: `acmeCo/${r.name}` })),
+          bindings: resources.map((r) => ({ resource: r, target: `acmeCo/${r.name}`, backfill })),
         },
       },
     }),
