@@ -90,6 +90,11 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
   resourceConfigSchema,
   documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/materialize-mysql",
 
+  /** The destination answers a query with this config's credentials. */
+  async healthCheck(config) {
+    await withConn(resolveEndpoint(config), (conn) => conn.query("SELECT 1"));
+  },
+
   async validate(req) {
     const ep = resolveEndpoint(req.config);
     return withConn(ep, async (conn) => {

@@ -68,6 +68,11 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
   resourceConfigSchema,
   documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/materialize-postgres",
 
+  /** The destination answers a query with this config's credentials. */
+  async healthCheck(config) {
+    await withClient(resolveEndpoint(config), (client) => client.query("SELECT 1"));
+  },
+
   async validate(req) {
     const ep = resolveEndpoint(req.config);
     const raw = req.bindings.map((b) => resourcePath(b.resourceConfig, ep));

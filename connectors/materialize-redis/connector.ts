@@ -85,6 +85,11 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
   resourceConfigSchema,
   documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/materialize-redis",
 
+  /** The server accepts this config's credentials (connecting PINGs it). */
+  async healthCheck(config) {
+    await withClient(resolveEndpoint(config), async () => undefined);
+  },
+
   async validate(req, ctx) {
     const ep = resolveEndpoint(req.config);
     checkResources(req.bindings.map((b) => ({ resourceConfig: b.resourceConfig, delta: b.resourceConfig.delta_updates ?? false })));

@@ -19,6 +19,16 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
   documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/source-mysql",
   resourcePathPointers: ["/namespace", "/stream"],
 
+  /** The source answers a query with this config's credentials. */
+  async healthCheck(rawConfig) {
+    const conn = await connect(normalizeConfig(rawConfig));
+    try {
+      await conn.query("SELECT 1");
+    } finally {
+      await conn.end().catch(() => undefined);
+    }
+  },
+
   async discover(rawConfig) {
     const cfg = normalizeConfig(rawConfig);
     const conn = await connect(cfg);

@@ -31,6 +31,16 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
   documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/source-postgres",
   resourcePathPointers: ["/namespace", "/stream"],
 
+  /** The source answers a query with this config's credentials. */
+  async healthCheck(rawConfig) {
+    const client = await connectOrExplain(normalizeConfig(rawConfig));
+    try {
+      await client.query("SELECT 1");
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  },
+
   async discover(rawConfig) {
     const cfg = normalizeConfig(rawConfig);
     const client = await connectOrExplain(cfg);

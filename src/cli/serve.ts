@@ -5,15 +5,25 @@
  * Prints one line, `listening on <host>:<port>`, to stdout once the server
  * accepts connections; with --metrics-port, `metrics on http://.../metrics`
  * comes just before it. Everything else is logged on stderr.
+ *
+ * The gRPC health service follows the connector's healthCheck, run every
+ * --health-interval (default 10s) with the endpoint config in
+ * --health-config FILE (JSON or YAML) or, without it, the config of the
+ * most recent Open the server received.
  */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import { parseArgs } from "./args.js";
 import { loadConnector } from "../../connectors/registry.js";
 import { serveGrpc, DEFAULT_GRACE_MS } from "../transport/grpc.js";
 import { createLogger } from "../log.js";
 import { DEFAULT_MAX_FRAME } from "../codec/frames.js";
 import { ConnectorMetrics, serveMetrics } from "../transport/metrics.js";
+import { DEFAULT_HEALTH_INTERVAL_MS, type HealthOptions } from "../transport/health.js";
 
-const USAGE = "usage: tributary serve <connector> [--port N] [--host H] [--grace-period SECONDS] [--max-message-size BYTES] [--metrics-port N]";
+const USAGE =
+  "usage: tributary serve <connector> [--port N] [--host H] [--grace-period SECONDS] [--max-message-size BYTES] [--metrics-port N] " +
+  "[--health-config FILE] [--health-interval DURATION]";
 
 function parsePort(value: string, what = "--port"): number {
   const port = Number(value);
@@ -31,6 +41,36 @@ function parseGrace(value: string): number {
   return Math.round(seconds * 1000);
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, "": 1000, m: 60_000 };
+
+/** A duration: a number of seconds, or a number with ms, s or m (e.g. 10s, 500ms, 1m). */
+function parseInterval(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|)$/.exec(value.trim());
+  const ms = m ? Math.round(Number(m[1]) * DURATION_UNITS[m[2]!]!) : NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1) {
+    throw new Error(`--health-interval must be a positive duration such as 10s, 500ms or 1m, got ${JSON.stringify(value)}`);
+  }
+  return ms;
+}
+
+/** The endpoint config in a JSON or YAML file, as JSON text (validated later against the connector's schema). */
+function readHealthConfig(file: string): string {
+  let raw: string;
+  try {
+    raw = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new Error(`--health-config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(raw);
+  } catch {
+    // The parser quotes the offending text, which may be a secret: keep only the file name.
+    throw new Error(`--health-config: ${file} is neither JSON nor YAML`);
+  }
+  return JSON.stringify(value ?? null);
+}
+
 const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
 
 /** A byte count: digits with an optional K/KiB, M/MiB or G/GiB suffix (powers of 1024). */
@@ -45,13 +85,18 @@ function parseSize(value: string): number {
 }
 
 export async function serve(args: string[]): Promise<number> {
-  const { positional, options } = parseArgs(args, { values: ["port", "host", "grace-period", "max-message-size", "metrics-port"] });
+  const { positional, options } = parseArgs(args, { values: ["port", "host", "grace-period", "max-message-size", "metrics-port", "health-config", "health-interval"] });
   if (positional.length !== 1) throw new Error(USAGE);
   const name = positional[0]!;
   const port = typeof options.port === "string" ? parsePort(options.port) : 9000;
   const host = typeof options.host === "string" ? options.host : "127.0.0.1";
   const graceMs = typeof options["grace-period"] === "string" ? parseGrace(options["grace-period"]) : DEFAULT_GRACE_MS;
   const maxMessageBytes = typeof options["max-message-size"] === "string" ? parseSize(options["max-message-size"]) : DEFAULT_MAX_FRAME;
+
+  const health: HealthOptions = {
+    intervalMs: typeof options["health-interval"] === "string" ? parseInterval(options["health-interval"]) : DEFAULT_HEALTH_INTERVAL_MS,
+    config: typeof options["health-config"] === "string" ? readHealthConfig(options["health-config"]) : undefined,
+  };
 
   const connector = await loadConnector(name);
   const log = createLogger().with({ connector: connector.name });
@@ -64,7 +109,7 @@ export async function serve(args: string[]): Promise<number> {
     // Printed before the gRPC line, so that a caller waiting for "listening on" knows both.
     process.stdout.write(`metrics on http://${shown}:${metricsServer.port}/metrics\n`);
   }
-  const server = await serveGrpc(connector, { host, port, log, maxMessageBytes, metrics });
+  const server = await serveGrpc(connector, { host, port, log, maxMessageBytes, metrics, health });
   process.stdout.write(`listening on ${shown}:${server.port}\n`);
   log.info("serving", { protocol: connector.protocol, host, port: server.port, maxMessageBytes });
 

@@ -5,7 +5,8 @@
  * shared core (runSession), exactly as one process lifetime is over stdio.
  * Health checking and server reflection are served alongside, so that
  * orchestrators can probe the server and grpcurl / `buf curl` can call it
- * without .proto files.
+ * without .proto files. The health status follows the connector's own
+ * health check when it has one (see health.ts): NOT_SERVING while it fails.
  */
 import * as grpc from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
@@ -19,6 +20,7 @@ import type { ResponseSink } from "./sink.js";
 import { serviceFor, type ConnectorService } from "./grpc-services.js";
 import { HEALTH_SERVICE, reflectionPackage } from "./grpc-reflection.js";
 import type { ConnectorMetrics } from "./metrics.js";
+import { HealthMonitor, type HealthOptions } from "./health.js";
 
 export interface GrpcServeOptions {
   /** Interface to listen on; default 127.0.0.1 (use 0.0.0.0 in a container). */
@@ -35,6 +37,11 @@ export interface GrpcServeOptions {
   log?: Logger;
   /** Counts every session's documents, transactions and failures. */
   metrics?: ConnectorMetrics;
+  /**
+   * How the connector's healthCheck runs: with which config, how often.
+   * Default: every 10 s with the config of the most recent Open.
+   */
+  health?: HealthOptions;
 }
 
 export interface GrpcServer {
@@ -160,6 +167,20 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
   if (!Number.isSafeInteger(maxMessageBytes) || maxMessageBytes < 1 || maxMessageBytes > 2 ** 31 - 1) {
     throw new Error(`the largest message size must be from 1 byte to 2 GiB - 1, not ${maxMessageBytes}`);
   }
+  const served = ["", service.name];
+  let health: HealthImplementation | undefined;
+  let draining = false;
+  // Made before the server so that an invalid health config fails before listening.
+  const monitor = new HealthMonitor(
+    connector,
+    opts.health ?? {},
+    log.with({ component: "health" }),
+    (healthy) => {
+      if (draining) return;
+      for (const s of served) health?.setStatus(s, healthy ? "SERVING" : "NOT_SERVING");
+    },
+    opts.metrics,
+  );
   const server = new grpc.Server(serverOptions(maxMessageBytes));
 
   // Sessions in flight, so that a forced shutdown can abort them.
@@ -174,7 +195,7 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
     call.on("cancelled", () => abort.abort(new Error("the client cancelled the stream")));
     slog.debug("stream opened", { method: `${service.name}/${service.method}`, peer: call.getPeer() });
 
-    const requests = decodeRequests(call, service);
+    const requests = monitor.observe(decodeRequests(call, service));
     const sink = new CallSink(call, abort.signal);
     const counted = opts.metrics?.session(requests, sink);
     runSession(connector, counted?.requests ?? requests, counted?.sink ?? sink, {
@@ -207,8 +228,7 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
   };
   server.addService(service.definition, { [service.method]: handle });
 
-  const served = ["", service.name];
-  const health = new HealthImplementation(Object.fromEntries(served.map((s) => [s, "SERVING" as const])));
+  health = new HealthImplementation(Object.fromEntries(served.map((s) => [s, "SERVING" as const])));
   // Health Watch streams never end on their own and would hold a drain open
   // for the whole grace period; remember them so close() can end them right
   // after they have been told NOT_SERVING.
@@ -260,7 +280,9 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
         clearTimeout(timer);
         resolve({ forced });
       };
-      for (const s of served) health.setStatus(s, "NOT_SERVING");
+      draining = true;
+      monitor.stop();
+      for (const s of served) health!.setStatus(s, "NOT_SERVING");
       for (const w of watches) w.end();
       log.info("draining", { openStreams: sessions.size, graceMs });
       // Refuses new connections and streams; calls back once open ones end.
@@ -268,5 +290,6 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
     }));
   };
 
+  monitor.start();
   return { host, port, close };
 }

@@ -6,7 +6,8 @@
  * They are read off the protocol messages crossing the transport, so every
  * connector has them without writing a line. Directions: "captured"
  * (capture → runtime), "stored" (runtime → materialization) and "loaded"
- * (materialization → runtime).
+ * (materialization → runtime). The connector's own health check, when the
+ * server runs it, adds tributary_health_up and its failures by kind.
  */
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
@@ -35,6 +36,8 @@ export class ConnectorMetrics {
   private readonly commits: Histogram;
   private readonly errors: Counter<"kind">;
   private readonly sessions: Gauge;
+  private readonly healthUp: Gauge;
+  private readonly healthFailures: Counter<"kind">;
 
   constructor(connector: string) {
     this.registry.setDefaultLabels({ connector });
@@ -45,6 +48,15 @@ export class ConnectorMetrics {
     this.commits = new Histogram({ name: "tributary_commit_seconds", help: "From StartCommit to StartedCommit (materialization)", buckets: DURATION_BUCKETS, registers });
     this.errors = new Counter({ name: "tributary_session_errors_total", help: "Sessions that failed, by kind of error", labelNames: ["kind"], registers });
     this.sessions = new Gauge({ name: "tributary_open_sessions", help: "Sessions (streams) now open", registers });
+    this.healthUp = new Gauge({ name: "tributary_health_up", help: "0 while the connector's latest health check failed, else 1 (also before any check, as the gRPC health service reports SERVING)", registers });
+    this.healthUp.set(1);
+    this.healthFailures = new Counter({ name: "tributary_health_check_failures_total", help: "Failed health checks, by kind of error", labelNames: ["kind"], registers });
+  }
+
+  /** Records one health check's outcome, with its error when it failed. */
+  health(up: boolean, err?: unknown): void {
+    this.healthUp.set(up ? 1 : 0);
+    if (!up) this.healthFailures.inc({ kind: errorKind(err) });
   }
 
   /**
