@@ -116,6 +116,40 @@ describe("serve --metrics-port", () => {
     expect(last.transactions).toBe(p.received.filter((r) => r.checkpoint).length);
   });
 
+  it("logs the counters periodically in stdio mode while a session runs", async () => {
+    const p = new ConnectorProcess(["node", TRIBUTARY, "run", "source-hello-world"], "json", cap.RequestSchema, cap.ResponseSchema, { TRIBUTARY_METRICS_INTERVAL: "0.2" });
+    p.send(
+      create(cap.RequestSchema, {
+        open: {
+          capture: {
+            name: "acme/hello",
+            configJson: new TextEncoder().encode('{"rate":20,"perCheckpoint":1}'),
+            bindings: [{ resourceConfigJson: new TextEncoder().encode('{"name":"greetings"}'), resourcePath: ["greetings"], stateKey: "greetings", collection: { name: "acme/greetings", key: ["/count"] } }],
+          },
+          range: { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff },
+          stateJson: "{}",
+        },
+      } as never),
+    );
+    type Line = { msg: string; level: string; documents?: Record<string, number>; openSessions?: number };
+    const metricLines = () =>
+      p.stderr
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Line)
+        .filter((l) => l.msg === "metrics");
+    // Two lines with growing counts, while the session is still open.
+    await p.until(() => {
+      const counts = metricLines().map((l) => l.documents?.["captured/0"] ?? 0);
+      return counts.length >= 2 && counts.at(-1)! > counts[0]!;
+    }, 60_000);
+    const lines = metricLines();
+    expect(lines.every((l) => l.level === "info")).toBe(true);
+    expect(lines.at(-1)!.openSessions).toBe(1);
+    p.close();
+    expect(await p.exited).toBe(0);
+  });
+
   it("labels failures by kind", () => {
     expect(errorKind(new ProtocolError("x"))).toBe("protocol");
     expect(errorKind(new ConnectorError("x"))).toBe("connector");
