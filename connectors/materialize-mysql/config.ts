@@ -5,59 +5,47 @@
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { splitAddress } from "../../src/net/address.js";
 import { advancedOptions, deltaUpdatesProperty, hardDeleteProperty, passwordProperty, tableProperty, userProperty } from "../../src/sql/config-schema.js";
-import { MYSQL_SSL_MODES, type MysqlSslMode, type MysqlTarget } from "../../src/mysql/connect.js";
+import { MYSQL_SSL_MODES, type MysqlTarget } from "../../src/mysql/connect.js";
+import { Multiline, StringEnum, Type, type Static } from "../../src/sdk/schema.js";
 
-export interface EndpointConfig {
-  address: string;
-  user: string;
-  password?: string;
-  database: string;
-  hardDelete?: boolean;
-  advanced?: { sslmode?: MysqlSslMode; sslrootcert?: string };
-}
-
-export interface ResourceConfig {
-  table: string;
-  delta_updates?: boolean;
-}
-
-export const configSchema = {
-  title: "SQL Connection",
-  type: "object",
-  required: ["address", "user", "database"],
-  properties: {
-    address: { type: "string", title: "Address", description: "Host and port of the database, as host:port. The port defaults to 3306.", order: 0 },
+export const configSchema = Type.Object(
+  {
+    address: Type.String({ title: "Address", description: "Host and port of the database, as host:port. The port defaults to 3306.", order: 0 }),
     user: userProperty,
-    password: passwordProperty,
-    database: {
-      type: "string",
+    password: Type.Optional(passwordProperty),
+    database: Type.String({
       title: "Database",
       description: "Name of the logical database to materialize to; it holds the bound tables and the checkpoints table.",
       order: 3,
-    },
-    hardDelete: hardDeleteProperty(4),
-    advanced: advancedOptions({
-      sslmode: {
-        type: "string",
-        title: "SSL Mode",
-        description:
-          "preferred (the default) uses TLS when the server offers it; required insists on TLS; verify_ca also checks the certificate chain against the root certificate; verify_identity also checks the host name; disabled connects in plain text.",
-        enum: [...MYSQL_SSL_MODES],
-      },
-      sslrootcert: { type: "string", title: "SSL Root Certificate", description: "PEM certificate of the CA for verify_ca and verify_identity.", multiline: true },
     }),
+    hardDelete: Type.Optional(hardDeleteProperty(4)),
+    advanced: Type.Optional(
+      advancedOptions({
+        sslmode: Type.Optional(
+          StringEnum(MYSQL_SSL_MODES, {
+            title: "SSL Mode",
+            description:
+              "preferred (the default) uses TLS when the server offers it; required insists on TLS; verify_ca also checks the certificate chain against the root certificate; verify_identity also checks the host name; disabled connects in plain text.",
+          }),
+        ),
+        sslrootcert: Type.Optional(Multiline({ title: "SSL Root Certificate", description: "PEM certificate of the CA for verify_ca and verify_identity." })),
+      }),
+    ),
   },
-};
+  { title: "SQL Connection" },
+);
 
-export const resourceConfigSchema = {
-  title: "SQL Table",
-  type: "object",
-  required: ["table"],
-  properties: {
+export type EndpointConfig = Static<typeof configSchema>;
+
+export const resourceConfigSchema = Type.Object(
+  {
     table: tableProperty,
-    delta_updates: deltaUpdatesProperty,
+    delta_updates: Type.Optional(deltaUpdatesProperty),
   },
-};
+  { title: "SQL Table" },
+);
+
+export type ResourceConfig = Static<typeof resourceConfigSchema>;
 
 export interface Endpoint extends MysqlTarget {
   database: string;

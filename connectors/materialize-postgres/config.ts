@@ -6,80 +6,57 @@ import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkRootCert, ROOT_CERT_DESCRIPTION, SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
 import { splitAddress } from "../../src/net/address.js";
 import { advancedOptions, deltaUpdatesProperty, hardDeleteProperty, passwordProperty, tableProperty, userProperty } from "../../src/sql/config-schema.js";
-import { checkTunnel, networkTunnelSchema, type NetworkTunnel, type SshForwarding } from "../../src/net/ssh-tunnel.js";
+import { checkTunnel, networkTunnelSchema, type SshForwarding } from "../../src/net/ssh-tunnel.js";
+import { Multiline, SchemaName, StringEnum, Type, type Static } from "../../src/sdk/schema.js";
 
 export { SSL_MODES, type SslMode };
 
-export interface EndpointConfig {
-  address: string;
-  user: string;
-  password?: string;
-  database?: string;
-  schema?: string;
-  hardDelete?: boolean;
-  advanced?: { sslmode?: SslMode; sslrootcert?: string };
-  networkTunnel?: NetworkTunnel;
-}
-
-export interface ResourceConfig {
-  table: string;
-  schema?: string;
-  delta_updates?: boolean;
-}
-
-export const configSchema = {
-  title: "SQL Connection",
-  type: "object",
-  required: ["address", "user"],
-  properties: {
-    address: {
-      type: "string",
-      title: "Address",
-      description: "Host and port of the database, as host:port. The port defaults to 5432.",
-      order: 0,
-    },
+export const configSchema = Type.Object(
+  {
+    address: Type.String({ title: "Address", description: "Host and port of the database, as host:port. The port defaults to 5432.", order: 0 }),
     user: userProperty,
-    password: passwordProperty,
-    database: { type: "string", title: "Database", description: "Name of the logical database to materialize to.", order: 3 },
-    schema: {
-      type: "string",
-      title: "Database Schema",
-      description:
-        "Database schema for bound collection tables (unless overridden within the binding resource configuration) as well as associated materialization metadata tables.",
-      default: "public",
-      pattern: "^[^.]+$",
-      order: 4,
-    },
-    hardDelete: hardDeleteProperty(5),
-    advanced: advancedOptions({
-      sslmode: {
-        type: "string",
-        title: "SSL Mode",
+    password: Type.Optional(passwordProperty),
+    database: Type.Optional(Type.String({ title: "Database", description: "Name of the logical database to materialize to.", order: 3 })),
+    schema: Type.Optional(
+      Type.String({
+        title: "Database Schema",
         description:
-          "Overrides SSL connection behavior by setting the 'sslmode' parameter, as libpq does: prefer (the default) uses TLS when the server offers it; require insists on TLS; verify-ca and verify-full also check the server's certificate; allow and disable connect in plain text (allow retries with TLS when the server requires it).",
-        enum: [...SSL_MODES],
-      },
-      sslrootcert: { type: "string", title: "SSL Root Certificate", description: ROOT_CERT_DESCRIPTION, multiline: true },
-    }),
-    networkTunnel: networkTunnelSchema,
+          "Database schema for bound collection tables (unless overridden within the binding resource configuration) as well as associated materialization metadata tables.",
+        default: "public",
+        pattern: "^[^.]+$",
+        order: 4,
+      }),
+    ),
+    hardDelete: Type.Optional(hardDeleteProperty(5)),
+    advanced: Type.Optional(
+      advancedOptions({
+        sslmode: Type.Optional(
+          StringEnum(SSL_MODES, {
+            title: "SSL Mode",
+            description:
+              "Overrides SSL connection behavior by setting the 'sslmode' parameter, as libpq does: prefer (the default) uses TLS when the server offers it; require insists on TLS; verify-ca and verify-full also check the server's certificate; allow and disable connect in plain text (allow retries with TLS when the server requires it).",
+          }),
+        ),
+        sslrootcert: Type.Optional(Multiline({ title: "SSL Root Certificate", description: ROOT_CERT_DESCRIPTION })),
+      }),
+    ),
+    networkTunnel: Type.Optional(networkTunnelSchema),
   },
-};
+  { title: "SQL Connection" },
+);
 
-export const resourceConfigSchema = {
-  title: "SQL Table",
-  type: "object",
-  required: ["table"],
-  properties: {
+export type EndpointConfig = Static<typeof configSchema>;
+
+export const resourceConfigSchema = Type.Object(
+  {
     table: tableProperty,
-    schema: {
-      type: "string",
-      title: "Alternative Schema",
-      description: "Alternative schema for this table (optional).",
-      "x-schema-name": true,
-    },
-    delta_updates: deltaUpdatesProperty,
+    schema: Type.Optional(SchemaName({ title: "Alternative Schema", description: "Alternative schema for this table (optional)." })),
+    delta_updates: Type.Optional(deltaUpdatesProperty),
   },
-};
+  { title: "SQL Table" },
+);
+
+export type ResourceConfig = Static<typeof resourceConfigSchema>;
 
 export interface Endpoint {
   host: string;

@@ -5,139 +5,102 @@
 import type { RedisOptions } from "ioredis";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { AT_LEAST_ONCE_DESCRIPTION } from "../../src/sdk/at-least-once.js";
-import { checkTunnel, networkTunnelSchema, type NetworkTunnel, type SshForwarding } from "../../src/net/ssh-tunnel.js";
+import { checkTunnel, networkTunnelSchema, type SshForwarding } from "../../src/net/ssh-tunnel.js";
+import { Advanced, Annotate, CollectionName, DeltaUpdates, Multiline, Secret, StringEnum, Type, type Static } from "../../src/sdk/schema.js";
 
-export type Delivery = "exactly_once" | "at_least_once";
-export type ValueFormat = "json" | "hash";
-
-export interface EndpointConfig {
-  address: string;
-  username?: string;
-  password?: string;
-  database?: number;
-  tls?: { enabled?: boolean; skip_verify?: boolean; ca_certificate?: string; server_name?: string };
-  delivery?: Delivery;
-  advanced?: { internal_prefix?: string; chunk_records?: number };
-  networkTunnel?: NetworkTunnel;
-}
-
-export interface ResourceConfig {
-  prefix: string;
-  delta_updates?: boolean;
-  format?: ValueFormat;
-  ttl_seconds?: number;
-  soft_delete?: boolean;
-}
-
-export const configSchema = {
-  title: "Redis Connection",
-  type: "object",
-  required: ["address"],
-  additionalProperties: false,
-  properties: {
-    address: {
-      type: "string",
+export const configSchema = Type.Object(
+  {
+    address: Type.String({
       title: "Address",
-      description:
-        "The Redis server, as redis://host:port, rediss://host:port (TLS) or host:port. The port defaults to 6379.",
+      description: "The Redis server, as redis://host:port, rediss://host:port (TLS) or host:port. The port defaults to 6379.",
       minLength: 1,
       order: 0,
-    },
-    username: { type: "string", title: "Username", description: "ACL user name (Redis 6+). Leave empty for the default user.", order: 1 },
-    password: { type: "string", title: "Password", description: "Password of the user, or of the server's requirepass.", secret: true, order: 2 },
-    database: { type: "integer", title: "Database", description: "Database index to write to.", minimum: 0, default: 0, order: 3 },
-    tls: {
-      type: "object",
-      title: "TLS",
-      description: "TLS options. TLS is also enabled by a rediss:// address.",
-      additionalProperties: false,
-      order: 4,
-      properties: {
-        enabled: { type: "boolean", title: "Use TLS", default: false },
-        skip_verify: { type: "boolean", title: "Skip certificate verification", description: "Accept any server certificate. Insecure: for testing only.", default: false },
-        ca_certificate: { type: "string", title: "CA certificate", description: "PEM certificate(s) of the authority that signed the server's certificate.", multiline: true },
-        server_name: { type: "string", title: "Server name", description: "Name to verify the certificate against, when it differs from the address's host." },
-      },
-    },
-    delivery: {
-      type: "string",
-      title: "Delivery guarantee",
-      enum: ["exactly_once", "at_least_once"],
-      default: "exactly_once",
-      description:
-        "exactly_once (default): each transaction is staged in Redis and applied by server-side scripts only after Flow committed it, so every change is applied exactly once. " +
-        `at_least_once: writes go straight to the target keys and streams, which is faster. ${AT_LEAST_ONCE_DESCRIPTION}`,
-      order: 5,
-    },
-    advanced: {
-      type: "object",
-      title: "Advanced Options",
-      advanced: true,
-      additionalProperties: false,
-      order: 6,
-      properties: {
-        internal_prefix: {
-          type: "string",
-          title: "Internal key prefix",
-          description: "Prefix of the connector's own keys (staged transactions, progress markers, transaction counters).",
-          default: "flow_internal",
-          minLength: 1,
+    }),
+    username: Type.Optional(Type.String({ title: "Username", description: "ACL user name (Redis 6+). Leave empty for the default user.", order: 1 })),
+    password: Type.Optional(Secret({ title: "Password", description: "Password of the user, or of the server's requirepass.", order: 2 })),
+    database: Type.Optional(Type.Integer({ title: "Database", description: "Database index to write to.", minimum: 0, default: 0, order: 3 })),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean({ title: "Use TLS", default: false })),
+          skip_verify: Type.Optional(Type.Boolean({ title: "Skip certificate verification", description: "Accept any server certificate. Insecure: for testing only.", default: false })),
+          ca_certificate: Type.Optional(Multiline({ title: "CA certificate", description: "PEM certificate(s) of the authority that signed the server's certificate." })),
+          server_name: Type.Optional(Type.String({ title: "Server name", description: "Name to verify the certificate against, when it differs from the address's host." })),
         },
-        chunk_records: {
-          type: "integer",
-          title: "Records per chunk",
-          description: "How many writes one server-side script applies atomically.",
-          default: 1000,
-          minimum: 1,
-          maximum: 100000,
+        { title: "TLS", description: "TLS options. TLS is also enabled by a rediss:// address.", additionalProperties: false, order: 4 },
+      ),
+    ),
+    delivery: Type.Optional(
+      StringEnum(["exactly_once", "at_least_once"], {
+        title: "Delivery guarantee",
+        default: "exactly_once",
+        description:
+          "exactly_once (default): each transaction is staged in Redis and applied by server-side scripts only after Flow committed it, so every change is applied exactly once. " +
+          `at_least_once: writes go straight to the target keys and streams, which is faster. ${AT_LEAST_ONCE_DESCRIPTION}`,
+        order: 5,
+      }),
+    ),
+    advanced: Type.Optional(
+      Advanced(
+        {
+          internal_prefix: Type.Optional(
+            Type.String({
+              title: "Internal key prefix",
+              description: "Prefix of the connector's own keys (staged transactions, progress markers, transaction counters).",
+              default: "flow_internal",
+              minLength: 1,
+            }),
+          ),
+          chunk_records: Type.Optional(
+            Type.Integer({ title: "Records per chunk", description: "How many writes one server-side script applies atomically.", default: 1000, minimum: 1, maximum: 100000 }),
+          ),
         },
-      },
-    },
-    networkTunnel: { ...networkTunnelSchema, order: 7 },
+        { title: "Advanced Options", additionalProperties: false, order: 6 },
+      ),
+    ),
+    networkTunnel: Type.Optional(Annotate(networkTunnelSchema, { order: 7 })),
   },
-} as const;
+  { title: "Redis Connection", additionalProperties: false },
+);
 
-export const resourceConfigSchema = {
-  title: "Redis Binding",
-  type: "object",
-  required: ["prefix"],
-  additionalProperties: false,
-  properties: {
-    prefix: {
-      type: "string",
+export type EndpointConfig = Static<typeof configSchema>;
+export type Delivery = NonNullable<EndpointConfig["delivery"]>;
+
+export const resourceConfigSchema = Type.Object(
+  {
+    prefix: CollectionName({
       title: "Key prefix",
       description:
         "Documents are written to keys <prefix>:<key components, ':'-separated>. With delta updates, the Redis Stream named <prefix> receives one entry per document.",
       minLength: 1,
-      "x-collection-name": true,
       order: 0,
-    },
-    delta_updates: {
-      type: "boolean",
-      title: "Delta updates",
-      description: "Append every document to a Redis Stream instead of keeping one key per document key.",
-      default: false,
-      "x-delta-updates": true,
-      order: 1,
-    },
-    format: {
-      type: "string",
-      title: "Value format",
-      enum: ["json", "hash"],
-      default: "json",
-      description: "json: the key's value is the document as JSON text. hash: the key is a hash of the selected fields (strings as-is, other values as JSON).",
-      order: 2,
-    },
-    ttl_seconds: { type: "integer", title: "TTL (seconds)", description: "Expire keys this long after their last write. Standard updates only.", minimum: 1, order: 3 },
-    soft_delete: {
-      type: "boolean",
-      title: "Soft delete",
-      description: "Keep a tombstone (the deletion document, whose _meta/op is 'd') instead of removing the key of a deleted document.",
-      default: false,
-      order: 4,
-    },
+    }),
+    delta_updates: Type.Optional(
+      DeltaUpdates({ title: "Delta updates", description: "Append every document to a Redis Stream instead of keeping one key per document key.", order: 1 }),
+    ),
+    format: Type.Optional(
+      StringEnum(["json", "hash"], {
+        title: "Value format",
+        default: "json",
+        description: "json: the key's value is the document as JSON text. hash: the key is a hash of the selected fields (strings as-is, other values as JSON).",
+        order: 2,
+      }),
+    ),
+    ttl_seconds: Type.Optional(Type.Integer({ title: "TTL (seconds)", description: "Expire keys this long after their last write. Standard updates only.", minimum: 1, order: 3 })),
+    soft_delete: Type.Optional(
+      Type.Boolean({
+        title: "Soft delete",
+        description: "Keep a tombstone (the deletion document, whose _meta/op is 'd') instead of removing the key of a deleted document.",
+        default: false,
+        order: 4,
+      }),
+    ),
   },
-} as const;
+  { title: "Redis Binding", additionalProperties: false },
+);
+
+export type ResourceConfig = Static<typeof resourceConfigSchema>;
+export type ValueFormat = NonNullable<ResourceConfig["format"]>;
 
 export interface Endpoint {
   host: string;

@@ -5,6 +5,7 @@
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkAddress, hostPort as splitHostPort } from "../../src/net/address.js";
 import { normalizeTableResource, tableResourceSchema, type TableResource } from "../../src/sql/capture-resource.js";
+import { Secret, Type, type Static } from "../../src/sdk/schema.js";
 import { parseZone } from "./timezone.js";
 
 export interface EndpointConfig {
@@ -23,43 +24,40 @@ export interface EndpointConfig {
 
 export type ResourceConfig = TableResource;
 
-export const configSchema = {
-  $schema: "http://json-schema.org/draft-07/schema#",
-  title: "MySQL / MariaDB change-data capture",
-  type: "object",
-  required: ["address", "user"],
-  properties: {
-    address: { type: "string", title: "Server address", description: "host:port of the primary server (port defaults to 3306).", order: 0 },
-    user: { type: "string", title: "User", description: "A user with REPLICATION SLAVE, REPLICATION CLIENT and SELECT.", order: 1 },
-    password: { type: "string", title: "Password", secret: true, airbyte_secret: true, default: "", order: 2 },
-    timezone: {
-      type: "string",
-      title: "Time zone of DATETIME values",
-      description: 'An IANA zone ("Europe/Berlin") or offset ("-07:00") that DATETIME columns are read in. Defaults to the server\'s time_zone. TIMESTAMP columns carry their own zone and ignore this.',
-      default: "",
-      order: 3,
-    },
-    server_id: {
-      type: "integer",
-      title: "Replica server id",
-      description: "The server id the capture's binlog connection uses; it must differ from every server and replica in the topology. 0 (the default) picks a random one per session.",
-      default: 0,
-      minimum: 0,
-      maximum: 4294967295,
-      order: 4,
-    },
-    backfill_chunk_size: { type: "integer", title: "Backfill chunk size", description: "Rows read per backfill query.", default: 50000, minimum: 1, order: 5 },
-    databases: { type: "array", title: "Databases to discover", items: { type: "string" }, default: [], order: 6 },
-    heartbeat_interval_seconds: {
-      type: "number",
-      title: "Heartbeat interval",
-      description: "How often an idle capture checkpoints its binlog position.",
-      default: 60,
-      exclusiveMinimum: 0,
-      order: 7,
-    },
+export const configSchema = Type.Object(
+  {
+    address: Type.String({ title: "Server address", description: "host:port of the primary server (port defaults to 3306).", order: 0 }),
+    user: Type.String({ title: "User", description: "A user with REPLICATION SLAVE, REPLICATION CLIENT and SELECT.", order: 1 }),
+    password: Type.Optional(Secret({ title: "Password", airbyte_secret: true, default: "", order: 2 })),
+    timezone: Type.Optional(
+      Type.String({
+        title: "Time zone of DATETIME values",
+        description: 'An IANA zone ("Europe/Berlin") or offset ("-07:00") that DATETIME columns are read in. Defaults to the server\'s time_zone. TIMESTAMP columns carry their own zone and ignore this.',
+        default: "",
+        order: 3,
+      }),
+    ),
+    server_id: Type.Optional(
+      Type.Integer({
+        title: "Replica server id",
+        description: "The server id the capture's binlog connection uses; it must differ from every server and replica in the topology. 0 (the default) picks a random one per session.",
+        default: 0,
+        minimum: 0,
+        maximum: 4294967295,
+        order: 4,
+      }),
+    ),
+    backfill_chunk_size: Type.Optional(Type.Integer({ title: "Backfill chunk size", description: "Rows read per backfill query.", default: 50000, minimum: 1, order: 5 })),
+    databases: Type.Optional(Type.Array(Type.String(), { title: "Databases to discover", default: [], order: 6 })),
+    heartbeat_interval_seconds: Type.Optional(
+      Type.Number({ title: "Heartbeat interval", description: "How often an idle capture checkpoints its binlog position.", default: 60, exclusiveMinimum: 0, order: 7 }),
+    ),
   },
-} as const;
+  { $schema: "http://json-schema.org/draft-07/schema#", title: "MySQL / MariaDB change-data capture" },
+);
+
+/** The config as the schema describes it, before normalizeConfig fills defaults. */
+export type RawEndpointConfig = Static<typeof configSchema>;
 
 export const resourceConfigSchema = tableResourceSchema("Database");
 

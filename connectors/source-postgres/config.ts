@@ -5,6 +5,7 @@
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkRootCert, ROOT_CERT_DESCRIPTION, SSL_MODES, type SslMode } from "../../src/postgres/tls.js";
 import { checkTunnel, networkTunnelSchema, type NetworkTunnel, type SshForwarding } from "../../src/net/ssh-tunnel.js";
+import { Annotate, Multiline, Secret, StringEnum, Type, type Static } from "../../src/sdk/schema.js";
 import { checkAddress } from "../../src/net/address.js";
 import { normalizeTableResource, tableResourceSchema, type TableResource } from "../../src/sql/capture-resource.js";
 
@@ -32,57 +33,59 @@ export interface EndpointConfig {
 
 export type ResourceConfig = TableResource;
 
-export const configSchema = {
-  $schema: "http://json-schema.org/draft-07/schema#",
-  title: "PostgreSQL change-data capture",
-  type: "object",
-  required: ["address", "user"],
-  properties: {
-    address: { type: "string", title: "Server address", description: "host:port of the primary server (port defaults to 5432).", order: 0 },
-    database: { type: "string", title: "Database", default: "postgres", order: 1 },
-    user: { type: "string", title: "User", description: "A role with the REPLICATION attribute and SELECT on the captured tables.", order: 2 },
-    password: { type: "string", title: "Password", secret: true, airbyte_secret: true, default: "", order: 3 },
-    sslmode: {
-      type: "string",
-      title: "SSL mode",
-      enum: [...SSL_MODES],
-      default: "prefer",
-      description:
-        "As libpq: prefer (the default) uses TLS when the server offers it; require insists on TLS; verify-ca and verify-full also check the server's certificate; allow and disable connect in plain text (allow retries with TLS when the server requires it).",
-      order: 4,
-    },
-    sslrootcert: { type: "string", title: "SSL root certificate", description: ROOT_CERT_DESCRIPTION, multiline: true, order: 5 },
-    publication: { type: "string", title: "Publication", default: "flow_publication", pattern: "^[^\"\\x00]+$", order: 6 },
-    slot: { type: "string", title: "Replication slot", default: "flow_slot", pattern: "^[a-z0-9_]{1,63}$", order: 7 },
-    backfill_chunk_size: { type: "integer", title: "Backfill chunk size", description: "Rows read per backfill query.", default: 50000, minimum: 1, order: 8 },
-    schemas: { type: "array", title: "Schemas to discover", items: { type: "string" }, default: [], order: 9 },
-    skip_backfills: {
-      type: "array",
-      title: "Skip backfills",
-      description: 'Tables ("schema.table") whose existing rows are not captured: only changes from now on.',
-      items: { type: "string" },
-      default: [],
-      order: 10,
-    },
-    heartbeat_interval_seconds: {
-      type: "number",
-      title: "Heartbeat interval",
-      description: "How often a logical message is written so that the slot advances on an idle database.",
-      default: 60,
-      exclusiveMinimum: 0,
-      order: 11,
-    },
-    networkTunnel: { ...networkTunnelSchema, order: 12 },
-    create_publication: {
-      type: "boolean",
-      title: "Create the publication",
-      description:
-        "Apply creates the publication if it is missing and adds bound tables to it, when the user is allowed to. Off: Validate reports what is missing with the SQL to run. Validate itself never changes the database.",
-      default: true,
-      order: 13,
-    },
+export const configSchema = Type.Object(
+  {
+    address: Type.String({ title: "Server address", description: "host:port of the primary server (port defaults to 5432).", order: 0 }),
+    database: Type.Optional(Type.String({ title: "Database", default: "postgres", order: 1 })),
+    user: Type.String({ title: "User", description: "A role with the REPLICATION attribute and SELECT on the captured tables.", order: 2 }),
+    password: Type.Optional(Secret({ title: "Password", airbyte_secret: true, default: "", order: 3 })),
+    sslmode: Type.Optional(
+      StringEnum(SSL_MODES, {
+        title: "SSL mode",
+        default: "prefer",
+        description:
+          "As libpq: prefer (the default) uses TLS when the server offers it; require insists on TLS; verify-ca and verify-full also check the server's certificate; allow and disable connect in plain text (allow retries with TLS when the server requires it).",
+        order: 4,
+      }),
+    ),
+    sslrootcert: Type.Optional(Multiline({ title: "SSL root certificate", description: ROOT_CERT_DESCRIPTION, order: 5 })),
+    publication: Type.Optional(Type.String({ title: "Publication", default: "flow_publication", pattern: "^[^\"\\x00]+$", order: 6 })),
+    slot: Type.Optional(Type.String({ title: "Replication slot", default: "flow_slot", pattern: "^[a-z0-9_]{1,63}$", order: 7 })),
+    backfill_chunk_size: Type.Optional(Type.Integer({ title: "Backfill chunk size", description: "Rows read per backfill query.", default: 50000, minimum: 1, order: 8 })),
+    schemas: Type.Optional(Type.Array(Type.String(), { title: "Schemas to discover", default: [], order: 9 })),
+    skip_backfills: Type.Optional(
+      Type.Array(Type.String(), {
+        title: "Skip backfills",
+        description: 'Tables ("schema.table") whose existing rows are not captured: only changes from now on.',
+        default: [],
+        order: 10,
+      }),
+    ),
+    heartbeat_interval_seconds: Type.Optional(
+      Type.Number({
+        title: "Heartbeat interval",
+        description: "How often a logical message is written so that the slot advances on an idle database.",
+        default: 60,
+        exclusiveMinimum: 0,
+        order: 11,
+      }),
+    ),
+    networkTunnel: Type.Optional(Annotate(networkTunnelSchema, { order: 12 })),
+    create_publication: Type.Optional(
+      Type.Boolean({
+        title: "Create the publication",
+        description:
+          "Apply creates the publication if it is missing and adds bound tables to it, when the user is allowed to. Off: Validate reports what is missing with the SQL to run. Validate itself never changes the database.",
+        default: true,
+        order: 13,
+      }),
+    ),
   },
-} as const;
+  { $schema: "http://json-schema.org/draft-07/schema#", title: "PostgreSQL change-data capture" },
+);
+
+/** The config as the schema describes it, before normalizeConfig fills defaults. */
+export type RawEndpointConfig = Static<typeof configSchema>;
 
 export const resourceConfigSchema = tableResourceSchema("Schema");
 

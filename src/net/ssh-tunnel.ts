@@ -16,47 +16,31 @@ import { createServer, type AddressInfo, type Server } from "node:net";
 // ssh2 is loaded on first use: it costs ~100 ms of start-up that connectors without a tunnel should not pay.
 import type { Client, ConnectConfig } from "ssh2";
 import { ConnectorError } from "../sdk/errors.js";
-
-export interface SshForwarding {
-  /** ssh://user@host[:port] of the bastion. */
-  sshEndpoint: string;
-  /** The user's private key, PEM or OpenSSH format. */
-  privateKey: string;
-}
-
-export interface NetworkTunnel {
-  sshForwarding?: SshForwarding;
-}
+import { Secret, Type, type Static } from "../sdk/schema.js";
 
 /** The `networkTunnel` property of a connector's endpoint config schema. */
-export const networkTunnelSchema = {
-  type: "object",
-  title: "Network Tunnel",
-  description: "Connect through an SSH bastion host, for databases on a private network.",
-  advanced: true,
-  properties: {
-    sshForwarding: {
-      type: "object",
-      title: "SSH Forwarding",
-      required: ["sshEndpoint", "privateKey"],
-      properties: {
-        sshEndpoint: {
-          type: "string",
-          title: "SSH Endpoint",
-          description: "The bastion's SSH server, as ssh://user@host[:port] (port 22 by default).",
-          pattern: "^ssh://[^@/]+@[^/]+$",
+export const networkTunnelSchema = Type.Object(
+  {
+    sshForwarding: Type.Optional(
+      Type.Object(
+        {
+          sshEndpoint: Type.String({
+            title: "SSH Endpoint",
+            description: "The bastion's SSH server, as ssh://user@host[:port] (port 22 by default).",
+            pattern: "^ssh://[^@/]+@[^/]+$",
+          }),
+          privateKey: Secret({ title: "SSH Private Key", description: "The private key of the SSH user, in PEM or OpenSSH format.", multiline: true }),
         },
-        privateKey: {
-          type: "string",
-          title: "SSH Private Key",
-          description: "The private key of the SSH user, in PEM or OpenSSH format.",
-          secret: true,
-          multiline: true,
-        },
-      },
-    },
+        { title: "SSH Forwarding" },
+      ),
+    ),
   },
-} as const;
+  { title: "Network Tunnel", description: "Connect through an SSH bastion host, for databases on a private network.", advanced: true },
+);
+
+export type NetworkTunnel = Static<typeof networkTunnelSchema>;
+/** ssh://user@host[:port] of the bastion, and the user's private key (PEM or OpenSSH format). */
+export type SshForwarding = NonNullable<NetworkTunnel["sshForwarding"]>;
 
 /** The configured forwarding, checked beyond what the JSON schema says; undefined when none. */
 export function checkTunnel(t: NetworkTunnel | undefined): SshForwarding | undefined {

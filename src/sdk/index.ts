@@ -22,6 +22,22 @@ export {
 } from "./staged.js";
 export { createLogger, redactSecrets, type Logger, type LoggerOptions, type Level, type Fields } from "../log.js";
 export { defineCapture, defineMaterialization } from "./define.js";
+export {
+  Type,
+  Secret,
+  Multiline,
+  StringEnum,
+  Advanced,
+  CollectionName,
+  SchemaName,
+  DeltaUpdates,
+  OAuth2Credentials,
+  Typed,
+  Annotate,
+  type Static,
+  type TSchema,
+  type FlowAnnotations,
+} from "./schema.js";
 export { encodeCheckpoint, decodeCheckpoint, type Checkpoint } from "./checkpoint.js";
 export { resourceCapture, type Resource, type ResourceCapture, type Page, type Changes, type FetchContext } from "./resources.js";
 export { TransientError, isTransient, type RetryOptions } from "./retry.js";

@@ -2,6 +2,7 @@
  * The resource config of a table captured from a SQL database: its
  * namespace (schema or database) and its name, both required.
  */
+import { Type } from "../sdk/schema.js";
 import { ConnectorError } from "../sdk/errors.js";
 
 export interface TableResource {
@@ -11,16 +12,13 @@ export interface TableResource {
 
 /** The resource JSON schema; `namespaceTitle` is what the engine calls the namespace ("Schema", "Database"). */
 export function tableResourceSchema(namespaceTitle: string) {
-  return {
-    $schema: "http://json-schema.org/draft-07/schema#",
-    title: "Table",
-    type: "object",
-    required: ["namespace", "stream"],
-    properties: {
-      namespace: { type: "string", title: namespaceTitle, "x-collection-name": false },
-      stream: { type: "string", title: "Table", "x-collection-name": true },
+  return Type.Object(
+    {
+      namespace: Type.String({ title: namespaceTitle, "x-collection-name": false }),
+      stream: Type.String({ title: "Table", "x-collection-name": true }),
     },
-  } as const;
+    { $schema: "http://json-schema.org/draft-07/schema#", title: "Table" },
+  );
 }
 
 /** Checks binding `index`'s resource config, naming the field at fault. */
