@@ -11,45 +11,34 @@ export function captureFiles(name: string, collection: string): ProjectFiles {
  * session resumes after the last committed checkpoint: no gap, no repeat.
  * Replace the event source with your own and keep the shape.
  */
-import { bindingState, bindingStateUpdate, defineCapture, dropStale } from "tributary/sdk";
+import { CollectionName, Type, bindingState, bindingStateUpdate, defineCapture, dropStale } from "tributary/sdk";
 
-interface Config {
-  count: number;
-  perCheckpoint: number;
-}
+// Each schema is written once: it is the JSON schema Flow's UI renders, and
+// defineCapture types every handler's config and resourceConfig from it.
+const Config = Type.Object(
+  {
+    count: Type.Integer({ title: "Events per stream", minimum: 0, default: 10, order: 0 }),
+    perCheckpoint: Type.Integer({ title: "Events per checkpoint", minimum: 1, default: 2, order: 1 }),
+  },
+  { $schema: "http://json-schema.org/draft-07/schema#", title: ${JSON.stringify(name)}, additionalProperties: false },
+);
 
-interface Resource {
-  stream: string;
-}
+const Resource = Type.Object(
+  { stream: CollectionName({ title: "Stream", minLength: 1 }) },
+  { $schema: "http://json-schema.org/draft-07/schema#", title: "Stream", additionalProperties: false },
+);
 
 /** What each binding keeps in connector state, under its stateKey. */
 interface Progress {
   last: number;
 }
 
-export default defineCapture<Config, Resource>({
+export default defineCapture({
   protocol: "capture",
   name: ${JSON.stringify(name)},
   documentationUrl: "https://example.com/${name}",
-  configSchema: {
-    $schema: "http://json-schema.org/draft-07/schema#",
-    title: ${JSON.stringify(name)},
-    type: "object",
-    properties: {
-      count: { title: "Events per stream", type: "integer", minimum: 0, default: 10, order: 0 },
-      perCheckpoint: { title: "Events per checkpoint", type: "integer", minimum: 1, default: 2, order: 1 },
-    },
-    required: ["count"],
-    additionalProperties: false,
-  },
-  resourceConfigSchema: {
-    $schema: "http://json-schema.org/draft-07/schema#",
-    title: "Stream",
-    type: "object",
-    properties: { stream: { title: "Stream", type: "string", minLength: 1, "x-collection-name": true } },
-    required: ["stream"],
-    additionalProperties: false,
-  },
+  configSchema: Config,
+  resourceConfigSchema: Resource,
   resourcePathPointers: ["/stream"],
 
   async discover() {

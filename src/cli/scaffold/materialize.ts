@@ -18,7 +18,9 @@ export function materializeFiles(name: string, collection: string): ProjectFiles
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import {
+  CollectionName,
   ConstraintType,
+  Type,
   ZERO_CHECKPOINT,
   decodeCheckpoint,
   defineMaterialization,
@@ -27,13 +29,17 @@ import {
   type StoreRequest,
 } from "tributary/sdk";
 
-interface Config {
-  path: string;
-}
+// Each schema is written once: it is the JSON schema Flow's UI renders, and
+// defineMaterialization types every handler's config and resourceConfig from it.
+const Config = Type.Object(
+  { path: Type.String({ title: "File", description: "Path of the destination file.", minLength: 1 }) },
+  { $schema: "http://json-schema.org/draft-07/schema#", title: ${JSON.stringify(name)}, additionalProperties: false },
+);
 
-interface Resource {
-  table: string;
-}
+const Resource = Type.Object(
+  { table: CollectionName({ title: "Table", minLength: 1 }) },
+  { $schema: "http://json-schema.org/draft-07/schema#", title: "Table", additionalProperties: false },
+);
 
 /** The destination file: table -> key JSON -> document. */
 interface Destination {
@@ -55,26 +61,12 @@ function write(path: string, dest: Destination): void {
   renameSync(path + ".tmp", path);
 }
 
-export default defineMaterialization<Config, Resource>({
+export default defineMaterialization({
   protocol: "materialize",
   name: ${JSON.stringify(name)},
   documentationUrl: "https://example.com/${name}",
-  configSchema: {
-    $schema: "http://json-schema.org/draft-07/schema#",
-    title: ${JSON.stringify(name)},
-    type: "object",
-    properties: { path: { title: "File", description: "Path of the destination file.", type: "string", minLength: 1 } },
-    required: ["path"],
-    additionalProperties: false,
-  },
-  resourceConfigSchema: {
-    $schema: "http://json-schema.org/draft-07/schema#",
-    title: "Table",
-    type: "object",
-    properties: { table: { title: "Table", type: "string", minLength: 1, "x-collection-name": true } },
-    required: ["table"],
-    additionalProperties: false,
-  },
+  configSchema: Config,
+  resourceConfigSchema: Resource,
 
   async validate({ bindings }) {
     return bindings.map((b) => {
