@@ -33,9 +33,9 @@ const out: CaptureOutput = {
   document(binding, doc) {
     pendingDocs = true;
     buffered += `D${binding}\t${doc instanceof RawJson ? doc.text : JSON.stringify(doc)}\n`;
-    return write(false);
+    return write(false) ?? Promise.resolve();
   },
-  sourcedSchema(binding, schema) {
+  async sourcedSchema(binding, schema) {
     buffered += `S${binding}\t${JSON.stringify(schema)}\n`;
   },
   async checkpoint(s) {

@@ -45,11 +45,11 @@ export class MemoryOutput implements CaptureOutput {
     this.state = initial;
   }
   async opened(): Promise<void> {}
-  document(binding: number, doc: unknown): void {
+  async document(binding: number, doc: unknown): Promise<void> {
     const text = doc instanceof RawJson ? doc.text : JSON.stringify(doc);
     this.pending.push({ binding, text, doc: JSON.parse(text) });
   }
-  sourcedSchema(binding: number, schema: JsonSchema): void {
+  async sourcedSchema(binding: number, schema: JsonSchema): Promise<void> {
     this.schemas.push({ binding, schema });
   }
   async checkpoint(s: StateUpdate): Promise<void> {

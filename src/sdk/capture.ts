@@ -44,6 +44,8 @@ const VARIANTS: Variants = [
 ];
 
 const EMPTY = new Uint8Array(0);
+/** What document() returns when the transport took the message without asking to wait. */
+const SENT: Promise<void> = Promise.resolve();
 const NO_CHANGE: StateUpdate = { updated: {}, mergePatch: true };
 
 function connectorState(update: StateUpdate | undefined) {
@@ -246,24 +248,31 @@ async function runOpen(
       await sink.send(create(ResponseSchema, { opened: { explicitAcknowledgements: explicitAcks } as never }));
       await sink.flush();
     },
+    // Always a promise, so that an un-awaited call is a lint error; when the
+    // transport needs no wait, the shared settled one costs no allocation.
+    // A misuse rejects it rather than throwing, like any async method.
     document(binding, doc) {
-      mustBeOpen("a document");
-      checkBinding(binding, "a document");
-      if (marking) throw new ConnectorError("a document was sent while a backfill marker is being sent: await backfillBegin()/backfillComplete() first");
-      pending++;
-      const res = {
-        $typeName: "capture.Response",
-        captured: { $typeName: "capture.Response.Captured", binding, docJson: docText(doc) },
-        internal: EMPTY,
-      } as Response;
-      return sink.send(res);
+      try {
+        mustBeOpen("a document");
+        checkBinding(binding, "a document");
+        if (marking) throw new ConnectorError("a document was sent while a backfill marker is being sent: await backfillBegin()/backfillComplete() first");
+        pending++;
+        const res = {
+          $typeName: "capture.Response",
+          captured: { $typeName: "capture.Response.Captured", binding, docJson: docText(doc) },
+          internal: EMPTY,
+        } as Response;
+        return sink.send(res) ?? SENT;
+      } catch (err) {
+        return Promise.reject(err);
+      }
     },
-    sourcedSchema(binding, schema: JsonSchema) {
+    async sourcedSchema(binding, schema: JsonSchema) {
       mustBeOpen("a sourced schema");
       checkBinding(binding, "a sourced schema");
       if (marking) throw new ConnectorError("a sourced schema was sent while a backfill marker is being sent: await backfillBegin()/backfillComplete() first");
       pending++;
-      return sink.send(create(ResponseSchema, { sourcedSchema: { binding, schemaJson: JSON.stringify(schema) } as never }));
+      await sink.send(create(ResponseSchema, { sourcedSchema: { binding, schemaJson: JSON.stringify(schema) } as never }));
     },
     async checkpoint(update: StateUpdate) {
       mustBeOpen("a checkpoint");

@@ -120,10 +120,15 @@ export interface CaptureOpen<C = unknown, R = unknown, S = any> {
 export interface CaptureOutput {
   /** Must be called once, before any other output. */
   opened(opts?: { explicitAcknowledgements?: boolean }): Promise<void>;
-  /** A document of `binding`; pending until the next checkpoint. Await the result. */
-  document(binding: number, doc: unknown): void | Promise<void>;
-  /** The schema `binding`'s documents now have, as seen at the source. */
-  sourcedSchema(binding: number, schema: JsonSchema): void | Promise<void>;
+  /**
+   * A document of `binding`; pending until the next checkpoint. Always
+   * returns a promise: await it (it resolves once the transport can take
+   * more, and rejects when the document cannot be sent). An un-awaited call
+   * is what `@typescript-eslint/no-floating-promises` reports.
+   */
+  document(binding: number, doc: unknown): Promise<void>;
+  /** The schema `binding`'s documents now have, as seen at the source. Await it, like document(). */
+  sourcedSchema(binding: number, schema: JsonSchema): Promise<void>;
   /** Commits the documents sent since the last checkpoint, with a state update. */
   checkpoint(state: StateUpdate): Promise<void>;
   /**

@@ -115,6 +115,32 @@ describe("capture session", () => {
     await expect(done).rejects.toThrow(error);
   });
 
+  it("out.document always returns a promise: settled when the sink takes it at once, rejected (not thrown) on misuse", async () => {
+    const seen: { returned: unknown; misuse: unknown; thrown: boolean } = { returned: undefined, misuse: undefined, thrown: false };
+    const { feed, sink, done } = start(
+      scripted(async (out) => {
+        await out.opened();
+        seen.returned = out.document(0, { count: 1 });
+        await seen.returned;
+        try {
+          seen.misuse = out.document(7, {});
+        } catch {
+          seen.thrown = true;
+        }
+        await (seen.misuse as Promise<void>).catch(() => undefined);
+        await out.checkpoint({ updated: {} });
+      }),
+    );
+    feed.push(req({ open: { capture: captureSpec({}) } }));
+    feed.end();
+    await done;
+    // RecordingSink.send returns nothing: no backpressure, yet a promise comes back.
+    expect(seen.returned).toBeInstanceOf(Promise);
+    expect(seen.thrown).toBe(false);
+    await expect(seen.misuse as Promise<void>).rejects.toThrow(/names binding 7, but the capture has 1 bindings/);
+    expect(sink.sent.filter((r) => r.captured)).toHaveLength(1);
+  });
+
   it("rejects Acknowledge before Open", async () => {
     const { feed, done } = start(helloWorld);
     feed.push(req({ acknowledge: { checkpoints: 1 } }));
