@@ -4,115 +4,93 @@
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { AT_LEAST_ONCE_DESCRIPTION } from "../../src/sdk/at-least-once.js";
-
-export type BodyFormat = "json_array" | "json_lines";
-
-export interface EndpointConfig {
-  url: string;
-  format?: BodyFormat;
-  batch_size?: number;
-  hmac_secret?: string;
-  headers?: Array<{ name: string; value: string }>;
-  idempotency_header?: string;
-  timeout_seconds?: number;
-  retry?: { max_attempts?: number; initial_backoff_ms?: number; max_backoff_ms?: number };
-}
-
-export interface ResourceConfig {
-  /** Resolved against the endpoint URL; "" is the URL itself. */
-  path: string;
-}
+import { Advanced, CollectionName, Secret, StringEnum, Type, type Static } from "../../src/sdk/schema.js";
 
 export const DELIVERY_DESCRIPTION =
   "Delivery is AT-LEAST-ONCE, and EXACTLY-ONCE for receivers that de-duplicate requests by the idempotency key header: " +
   "a batch sent again after a failure carries the same key. " +
   AT_LEAST_ONCE_DESCRIPTION;
 
-export const configSchema = {
-  title: "Webhook",
-  description: DELIVERY_DESCRIPTION,
-  type: "object",
-  required: ["url"],
-  additionalProperties: false,
-  properties: {
-    url: {
-      type: "string",
+const HEADER_NAME = "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$";
+
+export const configSchema = Type.Object(
+  {
+    url: Type.String({
       title: "URL",
       description: "Where batches are POSTed (http:// or https://). A binding's path is resolved against it.",
       pattern: "^https?://",
       order: 0,
-    },
-    format: {
-      type: "string",
-      title: "Body format",
-      enum: ["json_array", "json_lines"],
-      default: "json_array",
-      description: "json_array: the batch is one JSON array of documents (application/json). json_lines: one document per line (application/x-ndjson).",
-      order: 1,
-    },
-    batch_size: { type: "integer", title: "Batch size", description: "Most documents in one request.", minimum: 1, maximum: 100000, default: 100, order: 2 },
-    hmac_secret: {
-      type: "string",
-      title: "HMAC secret",
-      description: "When set, every request carries X-Tributary-Signature: sha256=<hex HMAC-SHA256 of the body under this secret>.",
-      secret: true,
-      order: 3,
-    },
-    headers: {
-      type: "array",
-      title: "Extra headers",
-      description: "Headers added to every request, e.g. an Authorization token. Values are secret.",
-      order: 4,
-      items: {
-        type: "object",
-        required: ["name", "value"],
-        additionalProperties: false,
-        properties: {
-          name: { type: "string", title: "Name", pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" },
-          value: { type: "string", title: "Value", secret: true },
+    }),
+    format: Type.Optional(
+      StringEnum(["json_array", "json_lines"], {
+        title: "Body format",
+        default: "json_array",
+        description: "json_array: the batch is one JSON array of documents (application/json). json_lines: one document per line (application/x-ndjson).",
+        order: 1,
+      }),
+    ),
+    batch_size: Type.Optional(Type.Integer({ title: "Batch size", description: "Most documents in one request.", minimum: 1, maximum: 100000, default: 100, order: 2 })),
+    hmac_secret: Type.Optional(
+      Secret({
+        title: "HMAC secret",
+        description: "When set, every request carries X-Tributary-Signature: sha256=<hex HMAC-SHA256 of the body under this secret>.",
+        order: 3,
+      }),
+    ),
+    headers: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { name: Type.String({ title: "Name", pattern: HEADER_NAME }), value: Secret({ title: "Value" }) },
+          { additionalProperties: false },
+        ),
+        { title: "Extra headers", description: "Headers added to every request, e.g. an Authorization token. Values are secret.", order: 4 },
+      ),
+    ),
+    idempotency_header: Type.Optional(
+      Type.String({
+        title: "Idempotency key header",
+        description: "The header carrying each batch's idempotency key.",
+        default: "Idempotency-Key",
+        pattern: HEADER_NAME,
+        order: 5,
+      }),
+    ),
+    timeout_seconds: Type.Optional(Type.Number({ title: "Request timeout (seconds)", exclusiveMinimum: 0, default: 30, order: 6 })),
+    retry: Type.Optional(
+      Advanced(
+        {
+          max_attempts: Type.Optional(Type.Integer({ title: "Attempts", minimum: 1, default: 8 })),
+          initial_backoff_ms: Type.Optional(Type.Integer({ title: "First backoff (ms)", minimum: 0, default: 500 })),
+          max_backoff_ms: Type.Optional(Type.Integer({ title: "Longest backoff (ms)", minimum: 0, default: 30000 })),
         },
-      },
-    },
-    idempotency_header: {
-      type: "string",
-      title: "Idempotency key header",
-      description: "The header carrying each batch's idempotency key.",
-      default: "Idempotency-Key",
-      pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
-      order: 5,
-    },
-    timeout_seconds: { type: "number", title: "Request timeout (seconds)", exclusiveMinimum: 0, default: 30, order: 6 },
-    retry: {
-      type: "object",
-      title: "Retries",
-      description: "Requests answered 429 or 5xx, or failing on the network, are retried with exponential backoff (a Retry-After header is honoured).",
-      additionalProperties: false,
-      advanced: true,
-      order: 7,
-      properties: {
-        max_attempts: { type: "integer", title: "Attempts", minimum: 1, default: 8 },
-        initial_backoff_ms: { type: "integer", title: "First backoff (ms)", minimum: 0, default: 500 },
-        max_backoff_ms: { type: "integer", title: "Longest backoff (ms)", minimum: 0, default: 30000 },
-      },
-    },
+        {
+          title: "Retries",
+          description: "Requests answered 429 or 5xx, or failing on the network, are retried with exponential backoff (a Retry-After header is honoured).",
+          additionalProperties: false,
+          order: 7,
+        },
+      ),
+    ),
   },
-} as const;
+  { title: "Webhook", description: DELIVERY_DESCRIPTION, additionalProperties: false },
+);
 
-export const resourceConfigSchema = {
-  title: "Webhook binding",
-  type: "object",
-  required: ["path"],
-  additionalProperties: false,
-  properties: {
-    path: {
-      type: "string",
+export type EndpointConfig = Static<typeof configSchema>;
+export type BodyFormat = NonNullable<EndpointConfig["format"]>;
+
+export const resourceConfigSchema = Type.Object(
+  {
+    /** Resolved against the endpoint URL; "" is the URL itself. */
+    path: CollectionName({
       title: "Path",
       description:
         "Resolved against the endpoint URL (with a URL ending in \"/\", \"orders\" is appended to it); \"\" is the URL itself. The URL's query string is kept unless the path has its own. Flow proposes the collection's name. The resolved URL, without the endpoint's query string, is the binding's resource path.",
-      "x-collection-name": true,
-    },
+    }),
   },
-} as const;
+  { title: "Webhook binding", additionalProperties: false },
+);
+
+export type ResourceConfig = Static<typeof resourceConfigSchema>;
 
 /** The endpoint as the connector uses it, defaults filled in. */
 export interface Endpoint {
