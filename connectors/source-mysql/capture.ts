@@ -28,6 +28,7 @@ import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./encoder.js";
 import { cursorValue, keyedChunkSql } from "./backfill.js";
 import { BinlogReader, type BinlogItem, type Position } from "./binlog.js";
+import { isMariaDbGtid, mergeGtid, startPosition } from "./gtid.js";
 import { checkPrerequisites, formatFailures, resolveZone } from "./prerequisites.js";
 import { kindOfBinlogType, type Kind, type ValueContext } from "./values.js";
 
@@ -42,9 +43,13 @@ export interface BindingState {
 }
 
 export interface CaptureState {
-  /** Binlog resume point: "<file>:<position>", always at a transaction boundary. */
+  /** Binlog file and offset at the resume point, always a transaction boundary. */
   cursor?: string;
-  /** GTID position at the cursor (MariaDB: gtid_binlog_pos form), when known. */
+  /**
+   * MariaDB GTID position at the cursor (gtid_binlog_pos form: domain-server-seq per domain). When present the
+   * capture resumes from it, so the position survives binlog renumbering and failover; states without it
+   * (older ones, servers without GTIDs) resume from the cursor.
+   */
   gtid?: string;
   bindingStateV1?: Record<string, BindingState | null>;
 }
@@ -96,8 +101,11 @@ export class MySqlCapture {
 
   /** Resume point after the last event processed. */
   private cursor: Position = { file: "", pos: 0 };
+  /** GTID position at `cursor`; "" before the server's first GTID, undefined while not known (see adoptGtid). */
   private gtid: string | undefined;
   private checkpointed: Position = { file: "", pos: 0 };
+  private checkpointedGtid: string | undefined;
+  private gtidProbedAt = 0;
   private docsSinceCheckpoint = 0;
   private lastCheckpointAt = 0;
   private inTx = false;
@@ -131,14 +139,13 @@ export class MySqlCapture {
       await this.loadBindings();
       const patch = this.reconcile();
       const state = this.req.state ?? {};
-      if (state.cursor) {
-        this.cursor = parseCursor(state.cursor);
-        this.gtid = state.gtid;
+      if (state.cursor || isMariaDbGtid(state.gtid)) {
+        this.cursor = state.cursor ? parseCursor(state.cursor) : { file: "", pos: 0 };
+        this.gtid = isMariaDbGtid(state.gtid) ? state.gtid : undefined;
       } else {
-        this.cursor = await binlogEnd(this.sql);
-        this.gtid = await this.serverGtid();
+        ({ position: this.cursor, gtid: this.gtid } = await startPosition(this.sql));
       }
-      this.checkpointed = this.cursor;
+      this.markCheckpointed();
       await this.out.opened();
       for (const b of this.bound) await this.out.sourcedSchema(b.index, sourcedSchema(b.table.columns, b.table.key));
       await this.checkpoint({ ...this.position(), bindingStateV1: patch });
@@ -157,10 +164,11 @@ export class MySqlCapture {
     return this.gtid ? { cursor: fmt(this.cursor), gtid: this.gtid } : { cursor: fmt(this.cursor) };
   }
 
-  private async serverGtid(): Promise<string | undefined> {
-    const [rows] = (await this.sql.query("SELECT @@GLOBAL.gtid_binlog_pos AS g").catch(() => [[]])) as any;
-    const g = rows?.[0]?.g;
-    return typeof g === "string" && g !== "" ? g : undefined;
+  private markCheckpointed(): void {
+    this.checkpointed = this.cursor;
+    this.checkpointedGtid = this.gtid;
+    this.docsSinceCheckpoint = 0;
+    this.lastCheckpointAt = Date.now();
   }
 
   // ------------------------------------------------------------------ setup
@@ -216,7 +224,7 @@ export class MySqlCapture {
     let reconnectedAt = 0;
     for (;;) {
       try {
-        if (!this.reader) this.reader = BinlogReader.start(this.cfg, this.checkpointed, this.serverId);
+        if (!this.reader) this.reader = BinlogReader.start(this.cfg, { ...this.checkpointed, gtid: this.checkpointedGtid || undefined }, this.serverId);
         while (!this.stopping) {
           const b = this.bound.find((x) => x.state.mode !== "active");
           if (b) await this.backfillChunk(b);
@@ -241,12 +249,14 @@ export class MySqlCapture {
           this.sql = await connect(this.cfg);
           // Everything after the last checkpoint is read again: documents already sent are repeated, not lost.
           this.cursor = this.checkpointed;
+          this.gtid = this.checkpointedGtid;
           this.inTx = false;
           this.tables = new Map();
           for (const b of this.bound) this.resetFilter(b);
           reconnectedAt = Date.now();
         } catch (e) {
-          if (!isConnectionError(e)) throw e;
+          // A restarting server refuses connections for a while: that is the next attempt's business.
+          if (!isConnectionError(e) && !(e instanceof ConnectorError && e.condition === "unavailable")) throw e;
         }
       }
     }
@@ -330,16 +340,12 @@ export class MySqlCapture {
     const update = { updated, mergePatch: true };
     if (kind === "begin") await this.out.backfillBegin(b.index, update);
     else await this.out.backfillComplete(b.index, update);
-    this.checkpointed = this.cursor;
-    this.docsSinceCheckpoint = 0;
-    this.lastCheckpointAt = Date.now();
+    this.markCheckpointed();
   }
 
   private async checkpoint(updated: CaptureState): Promise<void> {
     await this.out.checkpoint({ updated, mergePatch: true });
-    this.checkpointed = this.cursor;
-    this.docsSinceCheckpoint = 0;
-    this.lastCheckpointAt = Date.now();
+    this.markCheckpointed();
   }
 
   // ----------------------------------------------------------------- binlog
@@ -362,6 +368,7 @@ export class MySqlCapture {
       const item = await this.reader.next(until ? 1000 : Math.min(heartbeatMs, 1000));
       if (!item) {
         // Idle: keep the checkpointed position fresh (it moves with other tables' and databases' writes).
+        if (!until && !this.inTx && this.gtid === undefined) await this.adoptGtid();
         if (!until && !this.inTx && comparePositions(this.cursor, this.checkpointed) !== 0 && Date.now() - this.lastCheckpointAt >= heartbeatMs) {
           await this.checkpoint(this.position());
         }
@@ -402,18 +409,23 @@ export class MySqlCapture {
     if (!this.inTx) {
       this.cursor = { file: item.file, pos: item.pos };
       if (name === "xid" || name === "query") {
-        if (typeof e.gtid === "string") this.gtid = this.mergeGtid(e.gtid);
+        if (this.gtid !== undefined && typeof e.gtid === "string" && isMariaDbGtid(e.gtid)) this.gtid = mergeGtid(this.gtid, e.gtid);
       }
       if (mayCheckpoint && (name === "xid" || name === "query")) await this.maybeCheckpoint();
     }
   }
 
-  /** MariaDB GTID position with this transaction's domain moved to it (one GTID per domain). */
-  private mergeGtid(g: string): string {
-    const m = /^(\d+)-\d+-\d+$/.exec(g);
-    if (!m) return g;
-    const parts = (this.gtid ?? "").split(",").filter((p) => p && !p.startsWith(`${m[1]}-`));
-    return [...parts, g].sort().join(",");
+  /**
+   * A state without a GTID (an older one, or a start while the server was too busy to read one): once the
+   * capture is idle at the server's binlog end, the server's GTID position is the one at the cursor.
+   */
+  private async adoptGtid(): Promise<void> {
+    if (Date.now() - this.gtidProbedAt < this.cfg.heartbeat_interval_seconds * 1000) return;
+    this.gtidProbedAt = Date.now();
+    const { position, gtid } = await startPosition(this.sql);
+    if (gtid === undefined || comparePositions(position, this.cursor) !== 0 || this.reader.buffered() > 0) return;
+    this.gtid = gtid;
+    if (gtid !== "") await this.checkpoint(this.position());
   }
 
   private beginTx(item: BinlogItem): void {

@@ -42,7 +42,7 @@ export function describeConnectError(err: unknown, cfg: EndpointConfig): Error {
   // 1698 is MariaDB's answer for an unknown user about once in seven attempts (see src/mysql/connect.ts).
   if (e.code === "ER_ACCESS_DENIED_ERROR" || e.code === "ER_ACCESS_DENIED_NO_PASSWORD_ERROR") return new ConnectorError(`the server at ${host}:${port} refused user ${cfg.user}: check /user and /password`);
   if (e.code === "ECONNREFUSED" || e.code === "ENOTFOUND" || e.code === "ETIMEDOUT" || e.code === "EHOSTUNREACH") {
-    return new ConnectorError(`cannot reach a server at ${host}:${port} (${e.code}): check /address`);
+    return new ConnectorError(`cannot reach a server at ${host}:${port} (${e.code}): check /address`, { cause: err, condition: "unavailable" });
   }
   return err as Error;
 }
