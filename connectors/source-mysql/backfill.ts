@@ -64,3 +64,12 @@ export function keyedChunkSql(conn: mysql.Connection, t: BackfillTable, after: s
   }
   return `SELECT ${selectList(t)} FROM ${qualified(t.schema, t.name)}${where} ORDER BY ${keys.map((c) => quoteIdent(c.name)).join(", ")} LIMIT ${limit}`;
 }
+
+/**
+ * The whole of a keyless table, read by one statement (streamed): without a key no later query could
+ * start where an earlier one stopped, since deletes shift every offset, while one statement reads one
+ * consistent snapshot.
+ */
+export function keylessSql(t: BackfillTable): string {
+  return `SELECT ${selectList(t)} FROM ${qualified(t.schema, t.name)}`;
+}

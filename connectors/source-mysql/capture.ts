@@ -14,6 +14,11 @@
  * compare exactly) or all of them (other keys: a later chunk overwrites any
  * row emitted ahead of it, and a deleted row is simply not read again).
  *
+ * A keyless table is read by one streamed statement instead of chunks, and
+ * every change passes: its documents are keyed by a row locator
+ * (`_meta/source/loc`), B<n> for the n-th row read, else the change's
+ * cursor, so each is a document of its own.
+ *
  * Column lists come from each TABLE_MAP event (binlog_row_metadata=FULL
  * puts the names in the event itself), so a row is always decoded with the
  * columns it was written with, whatever ALTER TABLE did since.
@@ -26,7 +31,7 @@ import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { binlogEnd, comparePositions, connect } from "./connection.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./encoder.js";
-import { cursorValue, keyedChunkSql } from "./backfill.js";
+import { cursorValue, keyedChunkSql, keylessSql } from "./backfill.js";
 import { BinlogReader, type BinlogItem, type Position } from "./binlog.js";
 import { isMariaDbGtid, mergeGtid, startPosition } from "./gtid.js";
 import { checkPrerequisites, formatFailures, resolveZone } from "./prerequisites.js";
@@ -180,10 +185,7 @@ export class MySqlCapture {
       const r = b.resourceConfig;
       const table = tables.find((t) => t.schema === r.namespace && t.name === r.stream);
       if (!table) throw new ConnectorError(`binding ${index} (${r.namespace}.${r.stream}): the table does not exist or is not visible to the capture user`);
-      if (table.key.length === 0) {
-        throw new ConnectorError(`binding ${index} (${r.namespace}.${r.stream}): the table has no primary key or unique index over NOT NULL columns to capture it by`);
-      }
-      const precise = table.key.every((k) => table.columns.find((c) => c.name === k)!.kind === "int");
+      const precise = table.key.length > 0 && table.key.every((k) => table.columns.find((c) => c.name === k)!.kind === "int");
       this.bound.push({
         index,
         stateKey: b.stateKey,
@@ -270,18 +272,24 @@ export class MySqlCapture {
     const state: BindingState = { ...b.state };
     const limit = this.cfg.backfill_chunk_size;
     const source = `,"snapshot":true,"ts_ms":${Date.now()}`;
-    const rows = await this.readChunk(b, state.after ?? null, limit);
-    let last: string[] | null = state.after ?? null;
-    for (const vals of rows) {
-      await this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", source)));
+    let done: boolean;
+    if (t.key.length === 0) {
+      state.backfilled = await this.readKeyless(b, source);
+      done = true;
+    } else {
+      const rows = await this.readChunk(b, state.after ?? null, limit);
+      let last: string[] | null = state.after ?? null;
+      for (const vals of rows) {
+        await this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", source)));
+      }
+      if (rows.length > 0) {
+        const lastRow = rows[rows.length - 1];
+        last = b.encoder.keyIdx.map((i, k) => cursorValue(t.columns.find((c) => c.name === t.key[k])!.kind, lastRow[i]));
+      }
+      done = rows.length < limit;
+      state.after = last;
+      state.backfilled = (state.backfilled ?? 0) + rows.length;
     }
-    if (rows.length > 0) {
-      const lastRow = rows[rows.length - 1];
-      last = b.encoder.keyIdx.map((i, k) => cursorValue(t.columns.find((c) => c.name === t.key[k])!.kind, lastRow[i]));
-    }
-    const done = rows.length < limit;
-    state.after = last;
-    state.backfilled = (state.backfilled ?? 0) + rows.length;
     if (done) {
       state.mode = "active";
       delete state.after;
@@ -298,7 +306,7 @@ export class MySqlCapture {
       throw err;
     }
     if (this.stopping) return;
-    this.ctx.log.debug("backfill chunk", { table: `${t.schema}.${t.name}`, rows: rows.length, done });
+    this.ctx.log.debug("backfill chunk", { table: `${t.schema}.${t.name}`, rows: state.backfilled, done });
     if (done) this.ctx.log.info("backfill complete", { table: `${t.schema}.${t.name}`, rows: state.backfilled });
     const updated = { ...this.position(), bindingStateV1: { [b.stateKey]: state } };
     if (done) await this.markerCheckpoint("complete", b, updated);
@@ -315,6 +323,26 @@ export class MySqlCapture {
         const errno = (err as { errno?: number }).errno;
         if (errno === 1146) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
         if (errno !== 1054 || attempt > 0) throw err;
+        await this.refreshCatalog(b);
+      }
+    }
+  }
+
+  /** All rows of a keyless table, streamed (see keylessSql); returns how many. */
+  private async readKeyless(b: Bound, source: string): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      let n = 0;
+      const stream = (this.sql as any).connection.query({ sql: keylessSql(b.table), rowsAsArray: true }).stream({ highWaterMark: 512 });
+      try {
+        for await (const vals of stream as AsyncIterable<unknown[]>) {
+          await this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", `${source},"loc":"B${n++}"`)));
+        }
+        return n;
+      } catch (err) {
+        const errno = (err as { errno?: number }).errno;
+        if (errno === 1146) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
+        // An unknown column fails the statement before its first row: read again with the current columns.
+        if (errno !== 1054 || attempt > 0 || n > 0) throw err;
         await this.refreshCatalog(b);
       }
     }
@@ -504,8 +532,10 @@ export class MySqlCapture {
     const b = st.bound;
     if (!b || b.state.mode === "pending") return;
     const enc = st.encoder!;
+    const keyless = b.table.key.length === 0;
     for (const row of e.rows as any[]) {
-      const source = `${this.txSource},"cursor":"${this.txCursor}:${this.txSeq++}"`;
+      const at = `${this.txCursor}:${this.txSeq++}`;
+      const source = keyless ? `${this.txSource},"cursor":"${at}","loc":"${at}"` : `${this.txSource},"cursor":"${at}"`;
       if (name === "writerows") {
         if (this.passes(b, enc, row)) await this.emit(b, enc.document(enc.fromObject(row), "c", source));
       } else if (name === "deleterows") {
