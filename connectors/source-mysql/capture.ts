@@ -28,7 +28,7 @@ import type mysql from "mysql2/promise";
 import { RawJson, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
-import { binlogEnd, comparePositions, connect } from "./connection.js";
+import { binlogEnd, comparePositions, connect, qualified } from "./connection.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./encoder.js";
 import { cursorValue, keyedChunkSql, keylessSql } from "./backfill.js";
@@ -274,21 +274,23 @@ export class MySqlCapture {
     const source = `,"snapshot":true,"ts_ms":${Date.now()}`;
     let done: boolean;
     if (t.key.length === 0) {
-      state.backfilled = await this.readKeyless(b, source);
+      let n = 0;
+      state.backfilled = await this.streamRows(b, () => keylessSql(b.table), (vals) =>
+        this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", `${source},"loc":"B${n++}"`))),
+      );
       done = true;
     } else {
-      const rows = await this.readChunk(b, state.after ?? null, limit);
-      let last: string[] | null = state.after ?? null;
-      for (const vals of rows) {
-        await this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", source)));
+      let lastRow: unknown[] | null = null;
+      const n = await this.streamRows(b, () => keyedChunkSql(this.sql, b.table, state.after ?? null, limit), (vals) => {
+        lastRow = vals;
+        return this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", source)));
+      });
+      if (lastRow) {
+        const row: unknown[] = lastRow;
+        state.after = b.encoder.keyIdx.map((i, k) => cursorValue(b.table.columns.find((c) => c.name === b.table.key[k])!.kind, row[i]));
       }
-      if (rows.length > 0) {
-        const lastRow = rows[rows.length - 1];
-        last = b.encoder.keyIdx.map((i, k) => cursorValue(t.columns.find((c) => c.name === t.key[k])!.kind, lastRow[i]));
-      }
-      done = rows.length < limit;
-      state.after = last;
-      state.backfilled = (state.backfilled ?? 0) + rows.length;
+      done = n < limit;
+      state.backfilled = (state.backfilled ?? 0) + n;
     }
     if (done) {
       state.mode = "active";
@@ -313,35 +315,24 @@ export class MySqlCapture {
     else await this.checkpoint(updated);
   }
 
-  /** One chunk's rows; a column dropped or added since the catalog was read refreshes it once. */
-  private async readChunk(b: Bound, after: string[] | null, limit: number): Promise<unknown[][]> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const [rows] = await this.sql.query({ sql: keyedChunkSql(this.sql, b.table, after, limit), rowsAsArray: true });
-        return rows as unknown[][];
-      } catch (err) {
-        const errno = (err as { errno?: number }).errno;
-        if (errno === 1146) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
-        if (errno !== 1054 || attempt > 0) throw err;
-        await this.refreshCatalog(b);
-      }
-    }
-  }
-
-  /** All rows of a keyless table, streamed (see keylessSql); returns how many. */
-  private async readKeyless(b: Bound, source: string): Promise<number> {
+  /**
+   * Streams the rows of `sqlOf()` to `onRow` as they arrive, so reading and encoding overlap and a chunk never
+   * sits in memory whole. A column dropped or added since the catalog was read fails the statement before its
+   * first row: the catalog is refreshed and the statement (rebuilt) runs once more.
+   */
+  private async streamRows(b: Bound, sqlOf: () => string, onRow: (vals: unknown[]) => void | Promise<void>): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       let n = 0;
-      const stream = (this.sql as any).connection.query({ sql: keylessSql(b.table), rowsAsArray: true }).stream({ highWaterMark: 512 });
+      const stream = (this.sql as any).connection.query({ sql: sqlOf(), rowsAsArray: true }).stream({ highWaterMark: 512 });
       try {
         for await (const vals of stream as AsyncIterable<unknown[]>) {
-          await this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", `${source},"loc":"B${n++}"`)));
+          n++;
+          await onRow(vals);
         }
         return n;
       } catch (err) {
         const errno = (err as { errno?: number }).errno;
         if (errno === 1146) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
-        // An unknown column fails the statement before its first row: read again with the current columns.
         if (errno !== 1054 || attempt > 0 || n > 0) throw err;
         await this.refreshCatalog(b);
       }
@@ -349,7 +340,12 @@ export class MySqlCapture {
   }
 
   private async refreshCatalog(b: Bound): Promise<void> {
-    const [fresh] = await listTables(this.sql, [b.table.schema], [{ schema: b.table.schema, table: b.table.name }]);
+    let fresh: TableInfo | undefined;
+    // A table information_schema misses mid-ALTER is listed again once the ALTER is done (see tableExists).
+    for (let attempt = 0; attempt < 3 && !fresh; attempt++) {
+      if (attempt > 0 && !(await this.tableExists(b))) break;
+      [fresh] = await listTables(this.sql, [b.table.schema], [{ schema: b.table.schema, table: b.table.name }]);
+    }
     if (!fresh) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
     const missing = b.table.key.filter((k) => !fresh.columns.some((c) => c.name === k));
     if (missing.length > 0) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): key column(s) ${missing.join(", ")} no longer exist`);
@@ -488,12 +484,25 @@ export class MySqlCapture {
       }
       // The catalog may already be ahead of this statement; the backfill reads the table as it is now, and the
       // stream's columns come from TABLE_MAP events, so neither goes out of step.
-      const [fresh] = await listTables(this.sql, [b.table.schema], [{ schema: b.table.schema, table: b.table.name }]);
-      if (!fresh) {
+      if (!(await this.tableExists(b))) {
         this.fatal = new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
         continue;
       }
       await this.refreshCatalog(b);
+    }
+  }
+
+  /**
+   * Whether a bound table exists. information_schema can miss a table for a moment while an ALTER TABLE swaps
+   * in its rebuilt copy; a statement on the table waits for the ALTER's metadata lock, so it answers for sure.
+   */
+  private async tableExists(b: Bound): Promise<boolean> {
+    try {
+      await this.sql.query(`SELECT 1 FROM ${qualified(b.table.schema, b.table.name)} LIMIT 0`);
+      return true;
+    } catch (err) {
+      if ((err as { errno?: number }).errno === 1146) return false;
+      throw err;
     }
   }
 
