@@ -6,6 +6,7 @@ import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkAddress, hostPort as splitHostPort } from "../../src/net/address.js";
 import { normalizeTableResource, tableResourceSchema, type TableResource } from "../../src/sql/capture-resource.js";
 import { parseZone } from "./timezone.js";
+import { MYSQL_SSL_MODES, type MysqlSslMode } from "../../src/mysql/connect.js";
 
 export interface EndpointConfig {
   address: string;
@@ -19,6 +20,10 @@ export interface EndpointConfig {
   /** Databases to discover; all non-system databases when empty. */
   databases: string[];
   heartbeat_interval_seconds: number;
+  /** TLS of every connection (queries and binlog), as materialize-mysql's advanced.sslmode. */
+  sslmode: MysqlSslMode;
+  /** PEM CA certificate(s) for verify_ca / verify_identity. */
+  sslrootcert?: string;
 }
 
 export type ResourceConfig = TableResource;
@@ -58,6 +63,23 @@ export const configSchema = {
       exclusiveMinimum: 0,
       order: 7,
     },
+    advanced: {
+      type: "object",
+      title: "Advanced Options",
+      description: "Options for advanced users. You should not typically need to modify these.",
+      advanced: true,
+      order: 8,
+      properties: {
+        sslmode: {
+          type: "string",
+          title: "SSL Mode",
+          description:
+            "preferred (the default) uses TLS when the server offers it; required insists on TLS; verify_ca also checks the certificate chain against the root certificate; verify_identity also checks the host name; disabled connects in plain text.",
+          enum: [...MYSQL_SSL_MODES],
+        },
+        sslrootcert: { type: "string", title: "SSL Root Certificate", description: "PEM certificate of the CA for verify_ca and verify_identity.", multiline: true },
+      },
+    },
   },
 } as const;
 
@@ -85,7 +107,18 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
   if (timezone !== "" && !parseZone(timezone)) throw new ConnectorError(`endpoint config /timezone must be an IANA zone name or an offset like "+02:00"`);
   const dbs = c.databases ?? [];
   if (!Array.isArray(dbs) || dbs.some((x) => typeof x !== "string")) throw new ConnectorError("endpoint config /databases must be an array of strings");
+  const adv = (c.advanced ?? {}) as Record<string, unknown>;
+  if (typeof adv !== "object" || Array.isArray(adv)) throw new ConnectorError("endpoint config /advanced must be an object");
+  const sslmode = (adv.sslmode ?? "preferred") as MysqlSslMode;
+  if (!MYSQL_SSL_MODES.includes(sslmode)) throw new ConnectorError(`endpoint config /advanced/sslmode must be one of ${MYSQL_SSL_MODES.join(", ")}`);
+  if (adv.sslrootcert !== undefined && typeof adv.sslrootcert !== "string") throw new ConnectorError("endpoint config /advanced/sslrootcert must be a string");
+  const sslrootcert = (adv.sslrootcert as string | undefined)?.trim() || undefined;
+  if ((sslmode === "verify_ca" || sslmode === "verify_identity") && !sslrootcert) {
+    throw new ConnectorError(`endpoint config /advanced/sslrootcert is required when /advanced/sslmode is ${sslmode}`);
+  }
   return {
+    sslmode,
+    sslrootcert,
     address,
     user: str("user"),
     password: str("password", ""),
