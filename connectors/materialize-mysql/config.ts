@@ -6,7 +6,8 @@ import { ConnectorError } from "../../src/sdk/errors.js";
 import { splitAddress } from "../../src/net/address.js";
 import { advancedOptions, deltaUpdatesProperty, hardDeleteProperty, passwordProperty, tableProperty, userProperty } from "../../src/sql/config-schema.js";
 import { MYSQL_SSL_MODES, type MysqlTarget } from "../../src/mysql/connect.js";
-import { Multiline, StringEnum, Type, type Static } from "../../src/sdk/schema.js";
+import { mysqlTlsProperties } from "../../src/mysql/tls-schema.js";
+import { Type, type Static } from "../../src/sdk/schema.js";
 
 export const configSchema = Type.Object(
   {
@@ -19,18 +20,7 @@ export const configSchema = Type.Object(
       order: 3,
     }),
     hardDelete: Type.Optional(hardDeleteProperty(4)),
-    advanced: Type.Optional(
-      advancedOptions({
-        sslmode: Type.Optional(
-          StringEnum(MYSQL_SSL_MODES, {
-            title: "SSL Mode",
-            description:
-              "preferred (the default) uses TLS when the server offers it; required insists on TLS; verify_ca also checks the certificate chain against the root certificate; verify_identity also checks the host name; disabled connects in plain text.",
-          }),
-        ),
-        sslrootcert: Type.Optional(Multiline({ title: "SSL Root Certificate", description: "PEM certificate of the CA for verify_ca and verify_identity." })),
-      }),
-    ),
+    advanced: Type.Optional(advancedOptions(mysqlTlsProperties)),
   },
   { title: "SQL Connection" },
 );

@@ -26,8 +26,43 @@ export function cursorValue(kind: Kind, v: unknown): string {
   return String(v);
 }
 
-function literal(conn: mysql.Connection, kind: Kind, v: string): string {
+/** The labels of an ENUM or SET column type, e.g. enum('a','b,c') → ["a", "b,c"]. */
+export function typeLabels(columnType: string): string[] {
+  const m = /^(?:enum|set)\((.*)\)$/is.exec(columnType.trim());
+  if (!m) throw new Error(`column type ${JSON.stringify(columnType)} lists no labels`);
+  const labels: string[] = [];
+  const re = /'((?:[^'\\]|''|\\.)*)'/gs;
+  for (let x; (x = re.exec(m[1])); ) labels.push(x[1].replace(/''/g, "'").replace(/\\(.)/gs, "$1"));
+  return labels;
+}
+
+/**
+ * ENUM and SET keys are ordered by their stored numbers (the label's position, the members' bits), which a
+ * number compares with, while a label would compare as a string: the cursor keeps the label, the query its number.
+ */
+function storedNumber(c: ColumnInfo, label: string): string {
+  const labels = typeLabels(c.columnType);
+  if (c.kind === "enum") {
+    if (label === "") return "0";
+    const i = labels.indexOf(label);
+    if (i < 0) throw new Error("backfill cursor holds a label the ENUM key column does not have");
+    return String(i + 1);
+  }
+  let bits = 0n;
+  for (const member of label === "" ? [] : label.split(",")) {
+    const i = labels.indexOf(member);
+    if (i < 0) throw new Error("backfill cursor holds a member the SET key column does not have");
+    bits |= 1n << BigInt(i);
+  }
+  return bits.toString();
+}
+
+function literal(conn: mysql.Connection, c: ColumnInfo, v: string): string {
+  const kind: Kind = c.kind;
   switch (kind) {
+    case "enum":
+    case "set":
+      return storedNumber(c, v);
     case "int":
     case "year":
       if (!/^-?\d+$/.test(v)) throw new Error("backfill cursor holds a non-integer value for an integer key");
@@ -54,7 +89,7 @@ export function keyedChunkSql(conn: mysql.Connection, t: BackfillTable, after: s
   const keys = t.key.map((k) => t.columns.find((c) => c.name === k)!);
   let where = "";
   if (after) {
-    const lits = keys.map((c, i) => literal(conn, c.kind, after[i]!));
+    const lits = keys.map((c, i) => literal(conn, c, after[i]!));
     const ors: string[] = [];
     for (let i = 0; i < keys.length; i++) {
       const eqs = keys.slice(0, i).map((c, j) => `${quoteIdent(c.name)} = ${lits[j]}`);
@@ -63,4 +98,13 @@ export function keyedChunkSql(conn: mysql.Connection, t: BackfillTable, after: s
     where = ` WHERE ${ors.join(" OR ")}`;
   }
   return `SELECT ${selectList(t)} FROM ${qualified(t.schema, t.name)}${where} ORDER BY ${keys.map((c) => quoteIdent(c.name)).join(", ")} LIMIT ${limit}`;
+}
+
+/**
+ * The whole of a keyless table, read by one statement (streamed): without a key no later query could
+ * start where an earlier one stopped, since deletes shift every offset, while one statement reads one
+ * consistent snapshot.
+ */
+export function keylessSql(t: BackfillTable): string {
+  return `SELECT ${selectList(t)} FROM ${qualified(t.schema, t.name)}`;
 }

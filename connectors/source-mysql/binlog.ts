@@ -18,6 +18,11 @@ export interface Position {
   pos: number;
 }
 
+/** Where a binlog reader starts: a MariaDB GTID position when known (the server finds it in whichever file holds it), else the file and offset. */
+export interface StartPoint extends Position {
+  gtid?: string;
+}
+
 export interface BinlogItem {
   event: any;
   file: string;
@@ -36,7 +41,7 @@ export class BinlogReader {
   private wake: (() => void) | null = null;
   private paused = false;
 
-  private constructor(cfg: EndpointConfig, from: Position, serverId: number) {
+  private constructor(cfg: EndpointConfig, from: StartPoint, serverId: number) {
     this.z = new ZongJi({
       ...connectionOptions(cfg),
       // Values in the forms the backfill's text protocol gives (see values.ts).
@@ -58,10 +63,12 @@ export class BinlogReader {
       if (!this.error) this.error = describeBinlogError(err, from);
       this.wake?.();
     });
-    this.z.start({ serverId, filename: from.file, position: from.pos });
+    // With a GTID position MariaDB ignores the file and offset (they still seed the reader's own resume pair
+    // until the server's first rotate event names the file it found).
+    this.z.start({ serverId, filename: from.file, position: from.pos, ...(from.gtid ? { gtidSet: from.gtid } : {}) });
   }
 
-  static start(cfg: EndpointConfig, from: Position, serverId: number): BinlogReader {
+  static start(cfg: EndpointConfig, from: StartPoint, serverId: number): BinlogReader {
     return new BinlogReader(cfg, from, serverId);
   }
 
@@ -119,14 +126,16 @@ export class BinlogReader {
 }
 
 /** Purged positions get a clear error naming the way out; others pass through. */
-function describeBinlogError(err: Error, from: Position): Error {
+function describeBinlogError(err: Error, from: StartPoint): Error {
   const e = err as { errno?: number; code?: string; message?: string };
   if (e.errno === 1236 || /purged|could not find first log file|binlog truncated|Could not find GTID/i.test(String(e.message))) {
+    const where = from.gtid ? `GTID position ${from.gtid}, binlog ${from.file || "?"} at ${from.pos}` : `${from.file} at ${from.pos}`;
     return new ConnectorError(
-      `the binlog position of this capture (${from.file} at ${from.pos}) is no longer on the server: the binary logs holding it were purged, ` +
-        `so changes since then are lost. Re-backfill every binding of the capture (increment each binding's backfill counter, ` +
-        `e.g. with \`flowctl catalog publish\` after editing the spec) and raise the server's binlog retention (binlog_expire_logs_seconds) ` +
-        `so it outlasts the capture's longest pause. Server said: ${String(e.message)}`,
+      `the binlog position of this capture (${where}) is no longer on the server: the binary logs holding it were purged, ` +
+        `so changes since then are lost. Re-backfill every binding of the capture: increment each binding's \`backfill\` counter ` +
+        `in the catalog and publish it (\`flowctl catalog publish --source flow.yaml\`), or, with \`tributary preview\`, run again ` +
+        `without \`--initial-state\`. Then raise the server's binlog retention (binlog_expire_logs_seconds) so it outlasts the ` +
+        `capture's longest pause. Server said: ${String(e.message)}`,
     );
   }
   return err;

@@ -14,6 +14,11 @@
  * compare exactly) or all of them (other keys: a later chunk overwrites any
  * row emitted ahead of it, and a deleted row is simply not read again).
  *
+ * A keyless table is read by one streamed statement instead of chunks, and
+ * every change passes: its documents are keyed by a row locator
+ * (`_meta/source/loc`), B<n> for the n-th row read, else the change's
+ * cursor, so each is a document of its own.
+ *
  * Column lists come from each TABLE_MAP event (binlog_row_metadata=FULL
  * puts the names in the event itself), so a row is always decoded with the
  * columns it was written with, whatever ALTER TABLE did since.
@@ -23,11 +28,12 @@ import type mysql from "mysql2/promise";
 import { RawJson, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
-import { binlogEnd, comparePositions, connect } from "./connection.js";
+import { binlogEnd, comparePositions, connect, qualified } from "./connection.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./encoder.js";
-import { cursorValue, keyedChunkSql } from "./backfill.js";
+import { cursorValue, keyedChunkSql, keylessSql } from "./backfill.js";
 import { BinlogReader, type BinlogItem, type Position } from "./binlog.js";
+import { isMariaDbGtid, mergeGtid, startPosition } from "./gtid.js";
 import { checkPrerequisites, formatFailures, resolveZone } from "./prerequisites.js";
 import { kindOfBinlogType, type Kind, type ValueContext } from "./values.js";
 
@@ -42,9 +48,13 @@ export interface BindingState {
 }
 
 export interface CaptureState {
-  /** Binlog resume point: "<file>:<position>", always at a transaction boundary. */
+  /** Binlog file and offset at the resume point, always a transaction boundary. */
   cursor?: string;
-  /** GTID position at the cursor (MariaDB: gtid_binlog_pos form), when known. */
+  /**
+   * MariaDB GTID position at the cursor (gtid_binlog_pos form: domain-server-seq per domain). When present the
+   * capture resumes from it, so the position survives binlog renumbering and failover; states without it
+   * (older ones, servers without GTIDs) resume from the cursor.
+   */
   gtid?: string;
   bindingStateV1?: Record<string, BindingState | null>;
 }
@@ -96,8 +106,11 @@ export class MySqlCapture {
 
   /** Resume point after the last event processed. */
   private cursor: Position = { file: "", pos: 0 };
+  /** GTID position at `cursor`; "" before the server's first GTID, undefined while not known (see adoptGtid). */
   private gtid: string | undefined;
   private checkpointed: Position = { file: "", pos: 0 };
+  private checkpointedGtid: string | undefined;
+  private gtidProbedAt = 0;
   private docsSinceCheckpoint = 0;
   private lastCheckpointAt = 0;
   private inTx = false;
@@ -131,14 +144,13 @@ export class MySqlCapture {
       await this.loadBindings();
       const patch = this.reconcile();
       const state = this.req.state ?? {};
-      if (state.cursor) {
-        this.cursor = parseCursor(state.cursor);
-        this.gtid = state.gtid;
+      if (state.cursor || isMariaDbGtid(state.gtid)) {
+        this.cursor = state.cursor ? parseCursor(state.cursor) : { file: "", pos: 0 };
+        this.gtid = isMariaDbGtid(state.gtid) ? state.gtid : undefined;
       } else {
-        this.cursor = await binlogEnd(this.sql);
-        this.gtid = await this.serverGtid();
+        ({ position: this.cursor, gtid: this.gtid } = await startPosition(this.sql));
       }
-      this.checkpointed = this.cursor;
+      this.markCheckpointed();
       await this.out.opened();
       for (const b of this.bound) await this.out.sourcedSchema(b.index, sourcedSchema(b.table.columns, b.table.key));
       await this.checkpoint({ ...this.position(), bindingStateV1: patch });
@@ -157,10 +169,11 @@ export class MySqlCapture {
     return this.gtid ? { cursor: fmt(this.cursor), gtid: this.gtid } : { cursor: fmt(this.cursor) };
   }
 
-  private async serverGtid(): Promise<string | undefined> {
-    const [rows] = (await this.sql.query("SELECT @@GLOBAL.gtid_binlog_pos AS g").catch(() => [[]])) as any;
-    const g = rows?.[0]?.g;
-    return typeof g === "string" && g !== "" ? g : undefined;
+  private markCheckpointed(): void {
+    this.checkpointed = this.cursor;
+    this.checkpointedGtid = this.gtid;
+    this.docsSinceCheckpoint = 0;
+    this.lastCheckpointAt = Date.now();
   }
 
   // ------------------------------------------------------------------ setup
@@ -172,10 +185,7 @@ export class MySqlCapture {
       const r = b.resourceConfig;
       const table = tables.find((t) => t.schema === r.namespace && t.name === r.stream);
       if (!table) throw new ConnectorError(`binding ${index} (${r.namespace}.${r.stream}): the table does not exist or is not visible to the capture user`);
-      if (table.key.length === 0) {
-        throw new ConnectorError(`binding ${index} (${r.namespace}.${r.stream}): the table has no primary key or unique index over NOT NULL columns to capture it by`);
-      }
-      const precise = table.key.every((k) => table.columns.find((c) => c.name === k)!.kind === "int");
+      const precise = table.key.length > 0 && table.key.every((k) => table.columns.find((c) => c.name === k)!.kind === "int");
       this.bound.push({
         index,
         stateKey: b.stateKey,
@@ -216,7 +226,7 @@ export class MySqlCapture {
     let reconnectedAt = 0;
     for (;;) {
       try {
-        if (!this.reader) this.reader = BinlogReader.start(this.cfg, this.checkpointed, this.serverId);
+        if (!this.reader) this.reader = BinlogReader.start(this.cfg, { ...this.checkpointed, gtid: this.checkpointedGtid || undefined }, this.serverId);
         while (!this.stopping) {
           const b = this.bound.find((x) => x.state.mode !== "active");
           if (b) await this.backfillChunk(b);
@@ -241,12 +251,14 @@ export class MySqlCapture {
           this.sql = await connect(this.cfg);
           // Everything after the last checkpoint is read again: documents already sent are repeated, not lost.
           this.cursor = this.checkpointed;
+          this.gtid = this.checkpointedGtid;
           this.inTx = false;
           this.tables = new Map();
           for (const b of this.bound) this.resetFilter(b);
           reconnectedAt = Date.now();
         } catch (e) {
-          if (!isConnectionError(e)) throw e;
+          // A restarting server refuses connections for a while: that is the next attempt's business.
+          if (!isConnectionError(e) && !(e instanceof ConnectorError && e.condition === "unavailable")) throw e;
         }
       }
     }
@@ -260,18 +272,26 @@ export class MySqlCapture {
     const state: BindingState = { ...b.state };
     const limit = this.cfg.backfill_chunk_size;
     const source = `,"snapshot":true,"ts_ms":${Date.now()}`;
-    const rows = await this.readChunk(b, state.after ?? null, limit);
-    let last: string[] | null = state.after ?? null;
-    for (const vals of rows) {
-      await this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", source)));
+    let done: boolean;
+    if (t.key.length === 0) {
+      let n = 0;
+      state.backfilled = await this.streamRows(b, () => keylessSql(b.table), (vals) =>
+        this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", `${source},"loc":"B${n++}"`))),
+      );
+      done = true;
+    } else {
+      let lastRow: unknown[] | null = null;
+      const n = await this.streamRows(b, () => keyedChunkSql(this.sql, b.table, state.after ?? null, limit), (vals) => {
+        lastRow = vals;
+        return this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", source)));
+      });
+      if (lastRow) {
+        const row: unknown[] = lastRow;
+        state.after = b.encoder.keyIdx.map((i, k) => cursorValue(b.table.columns.find((c) => c.name === b.table.key[k])!.kind, row[i]));
+      }
+      done = n < limit;
+      state.backfilled = (state.backfilled ?? 0) + n;
     }
-    if (rows.length > 0) {
-      const lastRow = rows[rows.length - 1];
-      last = b.encoder.keyIdx.map((i, k) => cursorValue(t.columns.find((c) => c.name === t.key[k])!.kind, lastRow[i]));
-    }
-    const done = rows.length < limit;
-    state.after = last;
-    state.backfilled = (state.backfilled ?? 0) + rows.length;
     if (done) {
       state.mode = "active";
       delete state.after;
@@ -288,30 +308,44 @@ export class MySqlCapture {
       throw err;
     }
     if (this.stopping) return;
-    this.ctx.log.debug("backfill chunk", { table: `${t.schema}.${t.name}`, rows: rows.length, done });
+    this.ctx.log.debug("backfill chunk", { table: `${t.schema}.${t.name}`, rows: state.backfilled, done });
     if (done) this.ctx.log.info("backfill complete", { table: `${t.schema}.${t.name}`, rows: state.backfilled });
     const updated = { ...this.position(), bindingStateV1: { [b.stateKey]: state } };
     if (done) await this.markerCheckpoint("complete", b, updated);
     else await this.checkpoint(updated);
   }
 
-  /** One chunk's rows; a column dropped or added since the catalog was read refreshes it once. */
-  private async readChunk(b: Bound, after: string[] | null, limit: number): Promise<unknown[][]> {
+  /**
+   * Streams the rows of `sqlOf()` to `onRow` as they arrive, so reading and encoding overlap and a chunk never
+   * sits in memory whole. A column dropped or added since the catalog was read fails the statement before its
+   * first row: the catalog is refreshed and the statement (rebuilt) runs once more.
+   */
+  private async streamRows(b: Bound, sqlOf: () => string, onRow: (vals: unknown[]) => void | Promise<void>): Promise<number> {
     for (let attempt = 0; ; attempt++) {
+      let n = 0;
+      const stream = (this.sql as any).connection.query({ sql: sqlOf(), rowsAsArray: true }).stream({ highWaterMark: 512 });
       try {
-        const [rows] = await this.sql.query({ sql: keyedChunkSql(this.sql, b.table, after, limit), rowsAsArray: true });
-        return rows as unknown[][];
+        for await (const vals of stream as AsyncIterable<unknown[]>) {
+          n++;
+          await onRow(vals);
+        }
+        return n;
       } catch (err) {
         const errno = (err as { errno?: number }).errno;
         if (errno === 1146) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
-        if (errno !== 1054 || attempt > 0) throw err;
+        if (errno !== 1054 || attempt > 0 || n > 0) throw err;
         await this.refreshCatalog(b);
       }
     }
   }
 
   private async refreshCatalog(b: Bound): Promise<void> {
-    const [fresh] = await listTables(this.sql, [b.table.schema], [{ schema: b.table.schema, table: b.table.name }]);
+    let fresh: TableInfo | undefined;
+    // A table information_schema misses mid-ALTER is listed again once the ALTER is done (see tableExists).
+    for (let attempt = 0; attempt < 3 && !fresh; attempt++) {
+      if (attempt > 0 && !(await this.tableExists(b))) break;
+      [fresh] = await listTables(this.sql, [b.table.schema], [{ schema: b.table.schema, table: b.table.name }]);
+    }
     if (!fresh) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
     const missing = b.table.key.filter((k) => !fresh.columns.some((c) => c.name === k));
     if (missing.length > 0) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): key column(s) ${missing.join(", ")} no longer exist`);
@@ -330,16 +364,12 @@ export class MySqlCapture {
     const update = { updated, mergePatch: true };
     if (kind === "begin") await this.out.backfillBegin(b.index, update);
     else await this.out.backfillComplete(b.index, update);
-    this.checkpointed = this.cursor;
-    this.docsSinceCheckpoint = 0;
-    this.lastCheckpointAt = Date.now();
+    this.markCheckpointed();
   }
 
   private async checkpoint(updated: CaptureState): Promise<void> {
     await this.out.checkpoint({ updated, mergePatch: true });
-    this.checkpointed = this.cursor;
-    this.docsSinceCheckpoint = 0;
-    this.lastCheckpointAt = Date.now();
+    this.markCheckpointed();
   }
 
   // ----------------------------------------------------------------- binlog
@@ -362,6 +392,7 @@ export class MySqlCapture {
       const item = await this.reader.next(until ? 1000 : Math.min(heartbeatMs, 1000));
       if (!item) {
         // Idle: keep the checkpointed position fresh (it moves with other tables' and databases' writes).
+        if (!until && !this.inTx && this.gtid === undefined) await this.adoptGtid();
         if (!until && !this.inTx && comparePositions(this.cursor, this.checkpointed) !== 0 && Date.now() - this.lastCheckpointAt >= heartbeatMs) {
           await this.checkpoint(this.position());
         }
@@ -402,18 +433,23 @@ export class MySqlCapture {
     if (!this.inTx) {
       this.cursor = { file: item.file, pos: item.pos };
       if (name === "xid" || name === "query") {
-        if (typeof e.gtid === "string") this.gtid = this.mergeGtid(e.gtid);
+        if (this.gtid !== undefined && typeof e.gtid === "string" && isMariaDbGtid(e.gtid)) this.gtid = mergeGtid(this.gtid, e.gtid);
       }
       if (mayCheckpoint && (name === "xid" || name === "query")) await this.maybeCheckpoint();
     }
   }
 
-  /** MariaDB GTID position with this transaction's domain moved to it (one GTID per domain). */
-  private mergeGtid(g: string): string {
-    const m = /^(\d+)-\d+-\d+$/.exec(g);
-    if (!m) return g;
-    const parts = (this.gtid ?? "").split(",").filter((p) => p && !p.startsWith(`${m[1]}-`));
-    return [...parts, g].sort().join(",");
+  /**
+   * A state without a GTID (an older one, or a start while the server was too busy to read one): once the
+   * capture is idle at the server's binlog end, the server's GTID position is the one at the cursor.
+   */
+  private async adoptGtid(): Promise<void> {
+    if (Date.now() - this.gtidProbedAt < this.cfg.heartbeat_interval_seconds * 1000) return;
+    this.gtidProbedAt = Date.now();
+    const { position, gtid } = await startPosition(this.sql);
+    if (gtid === undefined || comparePositions(position, this.cursor) !== 0 || this.reader.buffered() > 0) return;
+    this.gtid = gtid;
+    if (gtid !== "") await this.checkpoint(this.position());
   }
 
   private beginTx(item: BinlogItem): void {
@@ -448,12 +484,25 @@ export class MySqlCapture {
       }
       // The catalog may already be ahead of this statement; the backfill reads the table as it is now, and the
       // stream's columns come from TABLE_MAP events, so neither goes out of step.
-      const [fresh] = await listTables(this.sql, [b.table.schema], [{ schema: b.table.schema, table: b.table.name }]);
-      if (!fresh) {
+      if (!(await this.tableExists(b))) {
         this.fatal = new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
         continue;
       }
       await this.refreshCatalog(b);
+    }
+  }
+
+  /**
+   * Whether a bound table exists. information_schema can miss a table for a moment while an ALTER TABLE swaps
+   * in its rebuilt copy; a statement on the table waits for the ALTER's metadata lock, so it answers for sure.
+   */
+  private async tableExists(b: Bound): Promise<boolean> {
+    try {
+      await this.sql.query(`SELECT 1 FROM ${qualified(b.table.schema, b.table.name)} LIMIT 0`);
+      return true;
+    } catch (err) {
+      if ((err as { errno?: number }).errno === 1146) return false;
+      throw err;
     }
   }
 
@@ -492,8 +541,10 @@ export class MySqlCapture {
     const b = st.bound;
     if (!b || b.state.mode === "pending") return;
     const enc = st.encoder!;
+    const keyless = b.table.key.length === 0;
     for (const row of e.rows as any[]) {
-      const source = `${this.txSource},"cursor":"${this.txCursor}:${this.txSeq++}"`;
+      const at = `${this.txCursor}:${this.txSeq++}`;
+      const source = keyless ? `${this.txSource},"cursor":"${at}","loc":"${at}"` : `${this.txSource},"cursor":"${at}"`;
       if (name === "writerows") {
         if (this.passes(b, enc, row)) await this.emit(b, enc.document(enc.fromObject(row), "c", source));
       } else if (name === "deleterows") {

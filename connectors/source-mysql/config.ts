@@ -6,7 +6,10 @@ import { ConnectorError } from "../../src/sdk/errors.js";
 import { checkAddress, hostPort as splitHostPort } from "../../src/net/address.js";
 import { normalizeTableResource, tableResourceSchema, type TableResource } from "../../src/sql/capture-resource.js";
 import { Secret, Type, type Static } from "../../src/sdk/schema.js";
+import { advancedOptions } from "../../src/sql/config-schema.js";
+import { mysqlTlsProperties } from "../../src/mysql/tls-schema.js";
 import { parseZone } from "./timezone.js";
+import { MYSQL_SSL_MODES, type MysqlSslMode } from "../../src/mysql/connect.js";
 
 export interface EndpointConfig {
   address: string;
@@ -20,6 +23,10 @@ export interface EndpointConfig {
   /** Databases to discover; all non-system databases when empty. */
   databases: string[];
   heartbeat_interval_seconds: number;
+  /** TLS of every connection (queries and binlog), as materialize-mysql's advanced.sslmode. */
+  sslmode: MysqlSslMode;
+  /** PEM CA certificate(s) for verify_ca / verify_identity. */
+  sslrootcert?: string;
 }
 
 export type ResourceConfig = TableResource;
@@ -52,6 +59,7 @@ export const configSchema = Type.Object(
     heartbeat_interval_seconds: Type.Optional(
       Type.Number({ title: "Heartbeat interval", description: "How often an idle capture checkpoints its binlog position.", default: 60, exclusiveMinimum: 0, order: 7 }),
     ),
+    advanced: Type.Optional(advancedOptions(mysqlTlsProperties, 8)),
   },
   { $schema: "http://json-schema.org/draft-07/schema#", title: "MySQL / MariaDB change-data capture" },
 );
@@ -83,7 +91,18 @@ export function normalizeConfig(raw: unknown): EndpointConfig {
   if (timezone !== "" && !parseZone(timezone)) throw new ConnectorError(`endpoint config /timezone must be an IANA zone name or an offset like "+02:00"`);
   const dbs = c.databases ?? [];
   if (!Array.isArray(dbs) || dbs.some((x) => typeof x !== "string")) throw new ConnectorError("endpoint config /databases must be an array of strings");
+  const adv = (c.advanced ?? {}) as Record<string, unknown>;
+  if (typeof adv !== "object" || Array.isArray(adv)) throw new ConnectorError("endpoint config /advanced must be an object");
+  const sslmode = (adv.sslmode ?? "preferred") as MysqlSslMode;
+  if (!MYSQL_SSL_MODES.includes(sslmode)) throw new ConnectorError(`endpoint config /advanced/sslmode must be one of ${MYSQL_SSL_MODES.join(", ")}`);
+  if (adv.sslrootcert !== undefined && typeof adv.sslrootcert !== "string") throw new ConnectorError("endpoint config /advanced/sslrootcert must be a string");
+  const sslrootcert = (adv.sslrootcert as string | undefined)?.trim() || undefined;
+  if ((sslmode === "verify_ca" || sslmode === "verify_identity") && !sslrootcert) {
+    throw new ConnectorError(`endpoint config /advanced/sslrootcert is required when /advanced/sslmode is ${sslmode}`);
+  }
   return {
+    sslmode,
+    sslrootcert,
     address,
     user: str("user"),
     password: str("password", ""),

@@ -6,15 +6,30 @@
  */
 import mysql from "mysql2/promise";
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { isNoTlsError, tlsOptions } from "../../src/mysql/connect.js";
 import { hostPort, type EndpointConfig } from "./config.js";
 
-/** Connection options shared by query connections and the binlog reader. */
+/** Configs whose "preferred" TLS found a server without it: their connections are plain text. */
+const plain = new WeakSet<EndpointConfig>();
+
+/** Connection options shared by query connections and the binlog reader (which connects after connect() has). */
 export function connectionOptions(cfg: EndpointConfig) {
   const { host, port } = hostPort(cfg.address);
-  return { host, port, user: cfg.user, password: cfg.password, connectTimeout: 20_000 };
+  const ssl = plain.has(cfg) ? undefined : tlsOptions(cfg.sslmode, cfg.sslrootcert);
+  return { host, port, user: cfg.user, password: cfg.password, connectTimeout: 20_000, ...(ssl ? { ssl } : {}) };
 }
 
 export async function connect(cfg: EndpointConfig): Promise<mysql.Connection> {
+  try {
+    return await open(cfg);
+  } catch (err) {
+    if (cfg.sslmode !== "preferred" || plain.has(cfg) || !isNoTlsError(err)) throw err;
+    plain.add(cfg);
+    return open(cfg);
+  }
+}
+
+async function open(cfg: EndpointConfig): Promise<mysql.Connection> {
   let conn: mysql.Connection;
   try {
     conn = await mysql.createConnection({
@@ -41,8 +56,11 @@ export function describeConnectError(err: unknown, cfg: EndpointConfig): Error {
   const { host, port } = hostPort(cfg.address);
   // 1698 is MariaDB's answer for an unknown user about once in seven attempts (see src/mysql/connect.ts).
   if (e.code === "ER_ACCESS_DENIED_ERROR" || e.code === "ER_ACCESS_DENIED_NO_PASSWORD_ERROR") return new ConnectorError(`the server at ${host}:${port} refused user ${cfg.user}: check /user and /password`);
+  if (isNoTlsError(err) && cfg.sslmode !== "preferred") {
+    return new ConnectorError(`the server at ${host}:${port} does not offer TLS, but /advanced/sslmode is ${cfg.sslmode}`);
+  }
   if (e.code === "ECONNREFUSED" || e.code === "ENOTFOUND" || e.code === "ETIMEDOUT" || e.code === "EHOSTUNREACH") {
-    return new ConnectorError(`cannot reach a server at ${host}:${port} (${e.code}): check /address`);
+    return new ConnectorError(`cannot reach a server at ${host}:${port} (${e.code}): check /address`, { cause: err, condition: "unavailable" });
   }
   return err as Error;
 }

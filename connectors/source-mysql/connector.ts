@@ -7,7 +7,7 @@ import type { CaptureConnector } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { configSchema, normalizeConfig, normalizeResource, resourceConfigSchema, type EndpointConfig, type ResourceConfig } from "./config.js";
 import { connect } from "./connection.js";
-import { collectionSchema, listTables, pointer, recommendedName } from "./discovery.js";
+import { collectionKey, collectionSchema, listTables, recommendedName } from "./discovery.js";
 import { checkPrerequisites, formatFailures } from "./prerequisites.js";
 import { MySqlCapture } from "./capture.js";
 
@@ -34,17 +34,15 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
     const conn = await connect(cfg);
     try {
       const tables = await listTables(conn, cfg.databases);
-      return tables
-        .filter((t) => t.key.length > 0)
-        .map((t) => ({
-          recommendedName: recommendedName(t.schema, t.name),
-          resourceConfig: { namespace: t.schema, stream: t.name },
-          documentSchema: collectionSchema(t),
-          key: t.key.map(pointer),
-          // A unique index is a key we chose among several, not the table's declared one.
-          isFallbackKey: t.keySource !== "primary key",
-          resourcePath: [t.schema, t.name],
-        }));
+      return tables.map((t) => ({
+        recommendedName: recommendedName(t.schema, t.name),
+        resourceConfig: { namespace: t.schema, stream: t.name },
+        documentSchema: collectionSchema(t),
+        key: collectionKey(t),
+        // A unique index is a key we chose among several, and a row locator one we made up: neither is the table's own.
+        isFallbackKey: t.keySource !== "primary key",
+        resourcePath: [t.schema, t.name],
+      }));
     } finally {
       await conn.end();
     }
@@ -56,13 +54,6 @@ const connector: CaptureConnector<EndpointConfig, ResourceConfig> = {
     const conn = await connect(cfg);
     try {
       const failures = await checkPrerequisites(conn, cfg, resources, cfg.server_id);
-      const tables = await listTables(conn, [...new Set(resources.map((r) => r.namespace))], resources.map((r) => ({ schema: r.namespace, table: r.stream })));
-      resources.forEach((r) => {
-        const t = tables.find((x) => x.schema === r.namespace && x.name === r.stream);
-        if (t && t.key.length === 0) {
-          failures.push({ message: `${r.namespace}.${r.stream} has no primary key or unique index over NOT NULL columns`, fix: `ALTER TABLE ... ADD PRIMARY KEY (...); -- or remove its binding` });
-        }
-      });
       if (failures.length > 0) throw new ConnectorError(formatFailures(failures));
     } finally {
       await conn.end();

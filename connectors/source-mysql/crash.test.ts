@@ -3,8 +3,8 @@
  * backfill and of its binlog stream while writes continue, and restarted
  * from the last checkpoint each time. The committed documents, reduced by
  * key, must equal the table, and no committed change may be missing.
- * Also: a server restart mid-stream, a purged binlog position, and a large
- * transaction in bounded memory.
+ * Also: a server restart mid-stream and a large transaction in bounded
+ * memory (purged positions: position.test.ts).
  */
 import { existsSync } from "node:fs";
 import mysql from "mysql2/promise";
@@ -110,25 +110,6 @@ describe("source-mysql crash safety", () => {
   it("recovers from kills at random points of backfill and streaming with nothing lost (text keys)", async () => {
     await crashRounds("crash_text", true, 4);
   }, 240_000);
-
-  it("names the way out when the saved binlog position is no longer on the server", async () => {
-    await db.createDatabase("purged");
-    await db.query(`USE purged; CREATE TABLE t (id INT PRIMARY KEY)`);
-    const out = new MemoryOutput();
-    let cap = startCapture(configFor(db), [{ namespace: "purged", stream: "t" }], out);
-    await out.until(() => modeOf(out.state, "purged%2Ft") === "active", 30_000, "backfill");
-    await cap.stop();
-    // MariaDB keeps binlogs a crash recovery may need, so PURGE is not dependable here; a position in a
-    // binlog before the oldest kept is what the server sees after a real purge.
-    const [{ Log_name: oldest }] = await db.query(`SHOW BINARY LOGS`);
-    const gone = `binlog.${String(Number(String(oldest).split(".")[1]) - 1).padStart(6, "0")}`;
-    out.state = { ...out.state, cursor: `${gone}:4` } as any;
-    cap = startCapture(configFor(db), [{ namespace: "purged", stream: "t" }], out);
-    await cap.done.catch(() => {});
-    const msg = String((cap.error as Error)?.message);
-    expect(msg).toContain(`(${gone} at 4) is no longer on the server`);
-    expect(msg).toContain("Re-backfill every binding of the capture");
-  }, 60_000);
 
   it("keeps streaming across a server restart", async () => {
     await db.createDatabase("restart");

@@ -3,9 +3,9 @@
  * information_schema, and the collection schemas derived from them.
  *
  * A table is captured by its primary key, else by its first (by name)
- * unique index over NOT NULL whole columns, which becomes a fallback key.
- * Tables with neither are not offered: without a key, the binlog's row
- * images cannot be matched to backfilled rows.
+ * unique index over NOT NULL whole columns, which becomes a fallback key,
+ * else (keyless) by a row locator the capture makes up for each document
+ * (`/_meta/source/loc`), also a fallback key.
  */
 import type mysql from "mysql2/promise";
 import type { JsonSchema } from "../../src/sdk/types.js";
@@ -107,6 +107,14 @@ export async function listTables(conn: mysql.Connection, databases: string[], on
 
 export { pointer, recommendedName };
 
+/** Pointer of the row locator used as the key of tables without one. */
+export const LOCATOR_POINTER = "/_meta/source/loc";
+
+/** The collection key of a table: its key columns, or the row locator of a keyless table. */
+export function collectionKey(t: TableInfo): string[] {
+  return t.key.length > 0 ? t.key.map(pointer) : [LOCATOR_POINTER];
+}
+
 export function columnSchema(c: ColumnInfo): JsonSchema {
   return describedColumn(kindSchema(c.kind), c.notNull, c.columnType);
 }
@@ -126,6 +134,10 @@ const META_SCHEMA: JsonSchema = {
         snapshot: { type: "boolean", description: "True when the document was read by the backfill." },
         cursor: { type: "string", description: "Binlog file, commit position and row of the change." },
         txid: { type: "string", description: "GTID of the source transaction, when known." },
+        loc: {
+          type: "string",
+          description: "Row locator, the key of tables without one: B<n> for the n-th row the backfill read, else the change's cursor.",
+        },
       },
     },
     before: { type: "object", description: "The row before an update." },
@@ -137,7 +149,9 @@ const META_SCHEMA: JsonSchema = {
 export function collectionSchema(t: TableInfo): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   for (const c of t.columns) properties[c.name] = columnSchema(c);
-  return tableCollectionSchema(properties, structuredClone(META_SCHEMA), t.key, t.comment);
+  const meta = structuredClone(META_SCHEMA) as any;
+  if (t.key.length === 0) meta.properties.source.required.push("loc");
+  return tableCollectionSchema(properties, meta, t.key, t.comment);
 }
 
 /** The restrictive schema of what the source holds now (SourcedSchema): closed, exact columns. */

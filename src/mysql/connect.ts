@@ -69,24 +69,35 @@ export async function connectMysql(t: MysqlTarget, opts: ConnectOptions = {}): P
   return conn;
 }
 
-async function open(base: mysql.ConnectionOptions, t: MysqlTarget): Promise<mysql.Connection> {
-  switch (t.sslmode) {
+/** mysql2's `ssl` option for a mode (undefined: plain text); "preferred" asks for TLS, and the caller falls back. */
+export function tlsOptions(sslmode: MysqlSslMode, sslrootcert?: string): mysql.SslOptions | undefined {
+  switch (sslmode) {
     case "disabled":
-      return mysql.createConnection(base);
+      return undefined;
     case "required":
-      return mysql.createConnection({ ...base, ssl: { rejectUnauthorized: false } });
+    case "preferred":
+      return { rejectUnauthorized: false };
     case "verify_ca":
       // The chain must lead to the CA; the host name is not checked.
-      return mysql.createConnection({ ...base, ssl: { ca: t.sslrootcert, rejectUnauthorized: true, checkServerIdentity: () => undefined } as any });
+      return { ca: sslrootcert, rejectUnauthorized: true, checkServerIdentity: () => undefined } as mysql.SslOptions;
     case "verify_identity":
-      return mysql.createConnection({ ...base, ssl: { ca: t.sslrootcert, rejectUnauthorized: true } });
-    case "preferred":
-      try {
-        return await mysql.createConnection({ ...base, ssl: { rejectUnauthorized: false } });
-      } catch (err) {
-        if (!/does not support secure connection/i.test((err as Error).message ?? "")) throw err;
-        return mysql.createConnection(base);
-      }
+      return { ca: sslrootcert, rejectUnauthorized: true };
+  }
+}
+
+/** Whether a failed connection was a TLS request to a server that offers none (what "preferred" falls back on). */
+export function isNoTlsError(err: unknown): boolean {
+  return (err as { code?: string }).code === "HANDSHAKE_NO_SSL_SUPPORT" || /does not support secure connection/i.test((err as Error).message ?? "");
+}
+
+async function open(base: mysql.ConnectionOptions, t: MysqlTarget): Promise<mysql.Connection> {
+  const ssl = tlsOptions(t.sslmode, t.sslrootcert);
+  if (!ssl) return mysql.createConnection(base);
+  try {
+    return await mysql.createConnection({ ...base, ssl });
+  } catch (err) {
+    if (t.sslmode !== "preferred" || !isNoTlsError(err)) throw err;
+    return mysql.createConnection(base);
   }
 }
 

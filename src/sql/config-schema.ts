@@ -21,10 +21,11 @@ export function hardDeleteProperty(order: number) {
 }
 
 /** The collapsed "Advanced Options" group holding `properties`. */
-export function advancedOptions<P extends Record<string, TSchema>>(properties: P) {
+export function advancedOptions<P extends Record<string, TSchema>>(properties: P, order?: number) {
   return Advanced(properties, {
     title: "Advanced Options",
     description: "Options for advanced users. You should not typically need to modify these.",
+    ...(order === undefined ? {} : { order }),
   });
 }
 

@@ -24,210 +24,18 @@ import { spawn } from "node:child_process";
 import pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { startPgCluster } from "../support/pg-cluster.js";
-import { fileURLToPath } from "node:url";
-import { create } from "@bufbuild/protobuf";
-import { RequestSchema, ResponseSchema } from "../../src/gen/capture/capture_pb.js";
-import { messageCodec } from "../../src/codec/wire.js";
-import { FrameDecoder, FrameWriter } from "../../src/codec/frames.js";
-import { buildCapture, catalogFromObject, fullRange, type BuiltCapture } from "../../src/harness/index.js";
-import { mergePatch } from "../../connectors/source-postgres/testing.js";
+import { buildCapture, catalogFromObject } from "../../src/harness/index.js";
 import connector from "../../connectors/source-postgres/connector.js";
-import { RawJson, type CaptureOutput } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
-import { peakRssMb, report } from "./_measure.js";
+import { report } from "./_measure.js";
+import { inProcess, StdioCapture } from "./_stdio-capture.js";
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const UPDATES = Number(process.env.BENCH_UPDATES ?? 500_000);
 const TXN = Number(process.env.BENCH_TXN ?? 1_000);
 const BIN = process.env.PG_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
 const DB = "bench_source_pg";
-const REPO = fileURLToPath(new URL("../../..", import.meta.url));
-const requests = messageCodec(RequestSchema, "proto");
-const responses = messageCodec(ResponseSchema, "proto");
-
-function frame(req: Parameters<typeof requests.encode>[0]): Buffer {
-  const w = new FrameWriter("proto");
-  w.append(requests.encode(req));
-  return Buffer.from(w.take());
-}
-
-/** Reads a protobuf varint at `pos`: [value, position after it]. */
-function varint(b: Uint8Array, pos: number): [number, number] {
-  let v = 0;
-  let mul = 1;
-  for (;;) {
-    const byte = b[pos++]!;
-    v += (byte & 0x7f) * mul;
-    if (byte < 0x80) return [v, pos];
-    mul *= 128;
-  }
-}
-
-/** Response.captured is field 6, length-delimited; Captured.doc_json is its field 2. */
-const CAPTURED_TAG = (6 << 3) | 2;
-const DOC_JSON_TAG = (2 << 3) | 2;
-
-/** Bytes of doc_json in a Captured frame, read from the field headers without decoding the message. */
-function docJsonLength(f: Uint8Array): number {
-  let [end, pos] = varint(f, 1);
-  end += pos;
-  while (pos < end) {
-    const tag = f[pos++]!;
-    if (tag === DOC_JSON_TAG) return varint(f, pos)[0];
-    if ((tag & 7) === 0) pos = varint(f, pos)[1];
-    else if ((tag & 7) === 2) {
-      const [n, p] = varint(f, pos);
-      pos = p + n;
-    } else throw new Error(`unexpected wire type in capture.Response.Captured (tag ${tag})`);
-  }
-  return 0;
-}
-
-/**
- * `tributary run source-postgres` driven like Flow's runtime drives it: one
- * Open, then framed responses; documents count as committed at the
- * Checkpoint that follows them, and each Checkpoint is acknowledged when
- * Opened asked for that (the connector confirms its slot position only then).
- */
-class StdioCapture {
-  committedCount = 0;
-  committedBytes = 0;
-  private pendingCount = 0;
-  private pendingBytes = 0;
-  firstDocAt = 0;
-  state: any;
-  stderr = "";
-  readonly startedAt = performance.now();
-  private explicitAcks = false;
-  private readonly child;
-  private readonly exited: Promise<number | null>;
-  private waiters: (() => void)[] = [];
-  private failure: Error | undefined;
-  private readonly cpuAtStart = process.cpuUsage();
-
-  constructor(built: BuiltCapture, state: object) {
-    this.state = state;
-    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the connector.
-    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-    this.child = spawn(process.execPath, [...nodeArgs, `${REPO}bin/tributary`, "run", "source-postgres"], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, FLOW_RUNTIME_CODEC: "proto", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
-    });
-    this.child.stderr.on("data", (b) => (this.stderr = (this.stderr + b).slice(-4000)));
-    this.child.stdin.on("error", () => {});
-    const ack = frame(create(RequestSchema, { acknowledge: { checkpoints: 1 } }));
-    const dec = new FrameDecoder("proto");
-    this.child.stdout.on("data", (chunk: Buffer) => {
-      try {
-        for (const f of dec.push(chunk)) {
-          if (f[0] === CAPTURED_TAG) {
-            if (this.firstDocAt === 0) this.firstDocAt = performance.now();
-            this.pendingCount++;
-            this.pendingBytes += docJsonLength(f);
-            continue;
-          }
-          const res = responses.decode(f);
-          if (res.opened) this.explicitAcks = res.opened.explicitAcknowledgements;
-          else if (res.checkpoint) {
-            const s = res.checkpoint.state!;
-            const updated = JSON.parse(new TextDecoder().decode(s.updatedJson));
-            this.state = s.mergePatch ? mergePatch(this.state, updated) : updated;
-            this.committedCount += this.pendingCount;
-            this.committedBytes += this.pendingBytes;
-            this.pendingCount = this.pendingBytes = 0;
-            if (this.explicitAcks) this.child.stdin.write(ack);
-            for (const w of this.waiters.splice(0)) w();
-          }
-        }
-      } catch (err) {
-        this.failure = err as Error;
-      }
-    });
-    this.exited = new Promise((r) => this.child.on("exit", (code) => r(code)));
-    this.child.stdin.write(
-      frame(create(RequestSchema, { open: { capture: built.spec, version: built.version, range: fullRange(), stateJson: JSON.stringify(state) } })),
-    );
-  }
-
-  peakRssMb(): number {
-    return peakRssMb(this.child.pid);
-  }
-
-  /** This (driver) process's CPU seconds since the connector started. */
-  driverCpuSeconds(): number {
-    const u = process.cpuUsage(this.cpuAtStart);
-    return (u.user + u.system) / 1e6;
-  }
-
-  async until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (this.failure) throw new Error(`reading the connector's responses while waiting for ${what}: ${this.failure.message}`);
-      if (this.child.exitCode !== null) throw new Error(`connector exited (${this.child.exitCode}) while waiting for ${what}: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr: ${this.stderr}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 100);
-      });
-    }
-  }
-
-  /** Ends the session the runtime's way (closing stdin), then makes sure the process is gone. */
-  async stop(): Promise<void> {
-    this.child.stdin.end();
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
-    await this.exited;
-    clearTimeout(t);
-  }
-}
-
-/**
- * The connector in this process with an output that only counts: its own
- * cost without a pipe or a parent. Returns docs, bytes and seconds from the
- * first document to the checkpoint where `done` holds.
- */
-/** A settled promise for document(), so the in-process sink allocates nothing per document. */
-const SENT: Promise<void> = Promise.resolve();
-
-async function inProcess(config: any, state: object, done: (docs: number, updated: any) => boolean) {
-  const ac = new AbortController();
-  let docs = 0;
-  let bytes = 0;
-  let first = 0;
-  let end = 0;
-  let ack: ((n: number) => void | Promise<void>) | undefined;
-  const out: CaptureOutput = {
-    async opened() {},
-    document(_b, d) {
-      if (docs++ === 0) first = performance.now();
-      bytes += (d as RawJson).text.length;
-      return SENT;
-    },
-    sourcedSchema: () => SENT,
-    async checkpoint(s) {
-      if (docs > 0 && done(docs, s.updated)) {
-        end = performance.now();
-        ac.abort();
-      }
-      setImmediate(() => void ack?.(1));
-    },
-    async backfillBegin(_b, s) {
-      await out.checkpoint(s ?? { updated: {} });
-      return 1;
-    },
-    async backfillComplete(_b, s) {
-      await out.checkpoint(s ?? { updated: {} });
-      return 1;
-    },
-    onAcknowledge(h) {
-      ack = h;
-    },
-  };
-  const bindings = [{ resourceConfig: { namespace: "public", stream: "bench" }, resourcePath: ["public", "bench"], collection: {} as never, backfill: 0, stateKey: "public%2Fbench" }];
-  await connector.open({ config, bindings, spec: {} as never, version: "bench", range: {} as never, state }, out, { log: createLogger({ level: "warn" }), signal: ac.signal });
-  return { docs, bytes, seconds: (end - first) / 1000 };
-}
-
+const BINDINGS = [{ namespace: "public", stream: "bench" }];
 const cluster = await startPgCluster({ settings: { max_wal_size: "4GB", checkpoint_timeout: "30min" } });
 try {
   await cluster.createDatabase(DB);
@@ -285,7 +93,7 @@ try {
   );
   const stateKey = built.spec.bindings[0]!.stateKey;
 
-  const fill = new StdioCapture(built, {});
+  const fill = new StdioCapture(built, {}, "source-postgres");
   await fill.until(() => fill.committedCount >= ROWS && fill.state.bindingStateV1?.[stateKey]?.mode === "active", 600_000, "backfill");
   const fillEnd = performance.now();
   const fillRss = fill.peakRssMb();
@@ -301,7 +109,7 @@ try {
     `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB | driver CPU ${fillCpu.toFixed(1)} s`,
     fillRss,
   );
-  const fillIn = await inProcess({ ...config, slot: "bench_slot_in" }, {}, (_n, u) => u.bindingStateV1?.["public%2Fbench"]?.mode === "active");
+  const fillIn = await inProcess(connector, { ...config, slot: "bench_slot_in" }, BINDINGS, {}, (_n, u) => u.bindingStateV1?.["public%2Fbench"]?.mode === "active");
   report("backfill, in-process count-only sink", fillIn, { docs: ROWS, bytes: copyBytes, seconds: copySeconds });
 
   // The change stream: both consumers read the same WAL, one at a time.
@@ -325,7 +133,7 @@ try {
   });
   const recvSeconds = (performance.now() - t0) / 1000;
 
-  const stream = new StdioCapture(built, state);
+  const stream = new StdioCapture(built, state, "source-postgres");
   await stream.until(() => stream.committedCount >= UPDATES, 600_000, "the updates");
   // From process start: pg_recvlogical's time includes its start-up too.
   const streamSeconds = (performance.now() - stream.startedAt) / 1000;
@@ -339,7 +147,7 @@ try {
     `peak RSS ${streamRss.toFixed(0)} MB | driver CPU ${streamCpu.toFixed(1)} s (ceiling MB/s not measured: pg_recvlogical writes binary pgoutput)`,
     streamRss,
   );
-  const streamIn = await inProcess({ ...config, slot: "bench_slot_in" }, state, (n) => n >= UPDATES);
+  const streamIn = await inProcess(connector, { ...config, slot: "bench_slot_in" }, BINDINGS, state, (n) => n >= UPDATES);
   report("change stream, in-process count-only sink", streamIn, { docs: UPDATES, bytes: 0, seconds: recvSeconds }, "timed from the first document");
   await sql.end();
 } finally {

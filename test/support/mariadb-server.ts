@@ -7,7 +7,7 @@
  * logging, the socket beside the data, and stops it afterwards.
  */
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, chown } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, chown } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -37,7 +37,11 @@ export async function startMariaDb(opts: { args?: string[]; serverId?: number } 
   const dataDir = join(dir, "data");
   const asRoot = process.getuid?.() === 0;
   if (asRoot) await chown(dir, 0, 0);
-  await run("mariadb-install-db", ["--no-defaults", `--datadir=${dataDir}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...(asRoot ? ["--user=root"] : [])], {
+  // Each server keeps its temporary files beside its data: bootstraps running at once in the shared /tmp
+  // have been seen to collide on a temporary table ("Unknown table 'mysql.tmp_user_sys'").
+  const tmp = join(dir, "tmp");
+  await mkdir(tmp);
+  await run("mariadb-install-db", ["--no-defaults", `--datadir=${dataDir}`, `--tmpdir=${tmp}`, "--auth-root-authentication-method=normal", "--skip-test-db", ...(asRoot ? ["--user=root"] : [])], {
     maxBuffer: 16 << 20,
   });
   let port = await freePort();
@@ -45,6 +49,7 @@ export async function startMariaDb(opts: { args?: string[]; serverId?: number } 
   const argsFor = (port: number) => [
     "--no-defaults",
     `--datadir=${dataDir}`,
+    `--tmpdir=${tmp}`,
     `--socket=${join(dir, "mysqld.sock")}`,
     `--pid-file=${join(dir, "mysqld.pid")}`,
     "--bind-address=127.0.0.1",

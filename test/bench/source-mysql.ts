@@ -1,0 +1,171 @@
+/**
+ * source-mysql throughput beside the raw ceilings, measured in the same run
+ * on a throwaway MariaDB with row binlogs (test/support/mariadb-server.ts):
+ *
+ *  - Backfill of BENCH_ROWS rows (default 1,000,000; 8 columns, ~390 bytes
+ *    of JSON per document, the source-postgres bench's table) against
+ *    `SELECT *` of the same table streamed by mysql2 (text protocol, rows
+ *    as arrays; MB/s counted as bytes read from the socket).
+ *  - Change stream of BENCH_UPDATES updated rows (default 500,000) in
+ *    transactions of BENCH_TXN rows (1,000) against @vlasky/zongji alone
+ *    reading the same binlog span (the library the connector uses, with
+ *    the same options, counting rows). Each consumer runs alone.
+ *
+ * The connector runs as users run it: `tributary run source-mysql` over
+ * protobuf stdio, acknowledged like Flow's runtime (see _stdio-capture.ts);
+ * the in-process rows show its own cost without a transport.
+ * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles it.
+ */
+import mysql from "mysql2";
+import ZongJi from "@vlasky/zongji";
+import { startMariaDb } from "../support/mariadb-server.js";
+import { buildCapture, catalogFromObject } from "../../src/harness/index.js";
+import connector from "../../connectors/source-mysql/connector.js";
+import { parseCursor } from "../../connectors/source-mysql/capture.js";
+import { createLogger } from "../../src/log.js";
+import { report } from "./_measure.js";
+import { inProcess, StdioCapture } from "./_stdio-capture.js";
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const UPDATES = Number(process.env.BENCH_UPDATES ?? 500_000);
+const TXN = Number(process.env.BENCH_TXN ?? 1_000);
+const DB = "bench_source_mysql";
+const BINDINGS = [{ namespace: DB, stream: "bench" }];
+
+/** Streams every row of `sql` through mysql2 and returns rows, wire bytes and seconds. */
+function rawSelect(opts: mysql.ConnectionOptions, sql: string): Promise<{ docs: number; bytes: number; seconds: number }> {
+  return new Promise((resolve, reject) => {
+    const c = mysql.createConnection(opts);
+    const socket = () => (c as any).stream as { bytesRead: number };
+    let rows = 0;
+    let startBytes = 0;
+    const t0 = performance.now();
+    c.connect((err) => {
+      if (err) return reject(err);
+      startBytes = socket().bytesRead;
+      c.query({ sql, rowsAsArray: true })
+        .on("result", () => void rows++)
+        .on("error", reject)
+        .on("end", () => {
+          const seconds = (performance.now() - t0) / 1000;
+          const bytes = socket().bytesRead - startBytes;
+          c.end();
+          resolve({ docs: rows, bytes, seconds });
+        });
+    });
+  });
+}
+
+/** @vlasky/zongji alone from `from` until `rows` updated rows were decoded: rows and seconds. */
+function rawBinlog(opts: { host: string; port: number; user: string }, from: { file: string; pos: number }, rows: number): Promise<{ docs: number; bytes: number; seconds: number }> {
+  return new Promise((resolve, reject) => {
+    const z = new ZongJi({ ...opts, dateStrings: true, timezone: "Z", jsonStrings: true, supportBigNumbers: true, bigNumberStrings: true });
+    let n = 0;
+    const t0 = performance.now();
+    z.on("binlog", (e: any) => {
+      if (e.getEventName() !== "updaterows") return;
+      n += e.rows.length;
+      if (n >= rows) {
+        const seconds = (performance.now() - t0) / 1000;
+        z.stop();
+        resolve({ docs: n, bytes: 0, seconds });
+      }
+    });
+    z.on("error", reject);
+    z.start({ serverId: 4242, filename: from.file, position: from.pos, includeEvents: ["tablemap", "updaterows", "xid", "rotate"] });
+  });
+}
+
+const db = await startMariaDb({ args: ["--innodb-buffer-pool-size=256M", "--max-allowed-packet=64M"] });
+try {
+  await db.createDatabase(DB);
+  await db.query(`USE ${DB}; CREATE TABLE bench (
+      id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, price DOUBLE, active BOOL, created_at DATETIME(6),
+      qty INT, category VARCHAR(20), doc JSON)`);
+  process.stdout.write(`loading ${ROWS.toLocaleString("en-US")} rows...\n`);
+  for (let first = 1; first <= ROWS; first += 100_000) {
+    const last = Math.min(ROWS, first + 99_999);
+    await db.query(
+      `USE ${DB}; INSERT INTO bench SELECT seq, CONCAT('widget number ', seq), seq * 1.37, seq % 2 = 0, '2024-01-01' + INTERVAL seq SECOND, seq % 1000,
+              ELT(seq % 4 + 1, 'tools', 'garden', 'kitchen', 'toys'),
+              JSON_OBJECT('sku', CONCAT('SKU-', seq), 'tags', JSON_ARRAY('a', 'b', 'c'), 'note',
+                CONCAT('The quick brown fox jumps over the lazy dog while the widget factory hums along, batch ', seq),
+                'dims', JSON_OBJECT('w', seq % 100, 'h', seq % 37, 'd', seq % 11), 'flags', JSON_OBJECT('new', true, 'sale', false),
+                'supplier', CONCAT('Acme Widgets International ', seq % 50))
+         FROM seq_${first}_to_${last}`,
+    );
+  }
+  await db.query(`ANALYZE TABLE ${DB}.bench`);
+
+  // Ceiling: the raw driver streaming the same rows the connector reads (rows as arrays, no per-row objects).
+  const conn = { host: db.host, port: db.port, user: db.user, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true, jsonStrings: true };
+  const select = await rawSelect(conn, `SELECT * FROM ${DB}.bench`);
+
+  const config = { address: `${db.host}:${db.port}`, user: db.user, heartbeat_interval_seconds: 30 };
+  const quiet = createLogger({ level: "warn" });
+  const discovered = (await connector.discover(config as any, { log: quiet, signal: new AbortController().signal })).find(
+    (b) => (b.resourceConfig as any).stream === "bench",
+  )!;
+  const built = await buildCapture(
+    catalogFromObject({
+      collections: { "bench/bench": { schema: discovered.documentSchema, key: discovered.key } },
+      captures: {
+        "bench/mysql": {
+          endpoint: { connector: { image: "ghcr.io/tributary-dev/source-mysql:dev", config } },
+          bindings: [{ resource: discovered.resourceConfig, target: "bench/bench" }],
+        },
+      },
+    }),
+    "bench/mysql",
+    { log: quiet, logLevel: "warn" },
+  );
+  const stateKey = built.spec.bindings[0]!.stateKey;
+
+  const fill = new StdioCapture(built, {}, "source-mysql");
+  await fill.until(() => fill.committedCount >= ROWS && fill.state.bindingStateV1?.[stateKey]?.mode === "active", 900_000, "backfill");
+  const fillEnd = performance.now();
+  const fillRss = fill.peakRssMb();
+  const fillCpu = fill.driverCpuSeconds();
+  await fill.stop();
+  const fillSeconds = (fillEnd - fill.firstDocAt) / 1000;
+  const startup = (fill.firstDocAt - fill.startedAt) / 1000;
+  report(
+    "backfill, tributary run (proto over stdio)",
+    { docs: fill.committedCount, bytes: fill.committedBytes, seconds: fillSeconds },
+    select,
+    `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB | driver CPU ${fillCpu.toFixed(1)} s | ceiling MB/s is wire bytes, ours document JSON`,
+    fillRss,
+  );
+  const fillIn = await inProcess(connector, config, BINDINGS, {}, (_n, u) => u.bindingStateV1?.[`${DB}%2Fbench`]?.mode === "active");
+  report("backfill, in-process count-only sink", fillIn, select);
+
+  // The change stream: written once, then read by each consumer alone from the backfill's final position.
+  const state = fill.state;
+  const from = parseCursor(state.cursor);
+  process.stdout.write(`writing ${UPDATES.toLocaleString("en-US")} updates...\n`);
+  for (let first = 1; first <= UPDATES; first += TXN) {
+    const lo = ((first - 1) % ROWS) + 1;
+    await db.query(`UPDATE ${DB}.bench SET qty = qty + 1 WHERE id BETWEEN ? AND ?`, [lo, lo + Math.min(TXN, UPDATES - first + 1) - 1]);
+  }
+  const raw = await rawBinlog({ host: db.host, port: db.port, user: db.user }, from, UPDATES);
+
+  const stream = new StdioCapture(built, state, "source-mysql");
+  await stream.until(() => stream.committedCount >= UPDATES, 900_000, "the updates");
+  // From the first document, as the backfill row: the connector's start-up (process, prerequisites, catalog) is printed apart.
+  const streamSeconds = (performance.now() - stream.firstDocAt) / 1000;
+  const streamStartup = (stream.firstDocAt - stream.startedAt) / 1000;
+  const streamRss = stream.peakRssMb();
+  const streamCpu = stream.driverCpuSeconds();
+  await stream.stop();
+  report(
+    "change stream, tributary run (proto over stdio)",
+    { docs: stream.committedCount, bytes: stream.committedBytes, seconds: streamSeconds },
+    raw,
+    `start-up ${streamStartup.toFixed(2)} s | peak RSS ${streamRss.toFixed(0)} MB | driver CPU ${streamCpu.toFixed(1)} s (ceiling MB/s not measured: zongji decodes binary row images)`,
+    streamRss,
+  );
+  const streamIn = await inProcess(connector, config, BINDINGS, state, (n) => n >= UPDATES);
+  report("change stream, in-process count-only sink", streamIn, raw, "timed from the first document");
+} finally {
+  await db.stop();
+}
