@@ -58,9 +58,12 @@ export class StreamReader {
   position: number;
   /** Matching messages known to follow `position` (from the consumer's info, then each message's). */
   remaining = 0;
+  /** The sequence the next message has unless some were dropped (without a filter). */
+  private expected: number;
 
   private constructor(private readonly o: ReaderOptions) {
     this.position = o.position;
+    this.expected = o.position + 1;
   }
 
   private what(doing: string): string {
@@ -82,6 +85,7 @@ export class StreamReader {
           skipped: first - 1 - o.position,
         });
       }
+      r.expected = Math.max(r.expected, first);
       r.consumer = await o.js.consumers.get(o.stream, {
         deliver_policy: "by_start_sequence" as never,
         opt_start_seq: o.position + 1,
@@ -122,14 +126,15 @@ export class StreamReader {
           continue;
         }
         const m = r.value;
-        if (!this.o.subject && m.seq > this.position + 1 && this.position > 0) {
+        if (!this.o.subject && m.seq > this.expected && this.position > 0) {
           this.o.log.warn("messages were deleted from the stream before they were captured; they are skipped", {
             stream: this.o.stream,
-            firstSkipped: this.position + 1,
+            firstSkipped: this.expected,
             lastSkipped: m.seq - 1,
-            skipped: m.seq - 1 - this.position,
+            skipped: m.seq - this.expected,
           });
         }
+        this.expected = m.seq + 1;
         this.position = m.seq;
         this.remaining = m.info.pending;
         out.push(m);

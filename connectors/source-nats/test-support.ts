@@ -24,8 +24,8 @@ export interface TestNats {
   close(): Promise<void>;
 }
 
-export async function testNats(url = NATS_URL): Promise<TestNats> {
-  const nc = await connect({ servers: url });
+export async function testNats(url = NATS_URL, auth: { user?: string; pass?: string } = {}): Promise<TestNats> {
+  const nc = await connect({ servers: url, ...auth });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const made: string[] = [];
