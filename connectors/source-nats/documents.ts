@@ -7,6 +7,7 @@
  * the stream, the stream sequence, the subject, the server's timestamp and the
  * headers (a header sent once as a string, several times as an array).
  */
+import { isUtf8 } from "node:buffer";
 import { RawJson } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { valueAtPointer } from "../../src/sdk/bindings.js";
@@ -21,14 +22,19 @@ export interface Meta {
   headers?: Record<string, string | string[]>;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+let lastSecond = -1n;
+let lastPrefix = "";
 
 /** RFC 3339 with the server's nanoseconds, from JetStream's nanosecond timestamp. */
 export function timestampText(nanos: bigint): string {
-  const ms = nanos / 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // ...T..:..:..SSSZ
-  const frac = (nanos % 1_000_000_000n).toString().padStart(9, "0");
-  return `${iso.slice(0, 19)}.${frac}Z`;
+  const second = nanos / 1_000_000_000n;
+  // Messages come in bursts within one second: format its date and time once.
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19);
+  }
+  return `${lastPrefix}.${(nanos % 1_000_000_000n).toString().padStart(9, "0")}Z`;
 }
 
 export function metaOf(m: JsMsg, stream: string): Meta {
@@ -49,12 +55,8 @@ export function metaOf(m: JsMsg, stream: string): Meta {
 export type Payload = { kind: "object"; text: string; value: Record<string, unknown> } | { kind: "json"; text: string; value: unknown } | { kind: "bytes"; contentType: string };
 
 export function classify(data: Uint8Array, contentType: string | undefined): Payload {
-  let text: string | undefined;
-  try {
-    text = utf8.decode(data);
-  } catch {
-    return { kind: "bytes", contentType: contentType || "application/octet-stream" };
-  }
+  if (!isUtf8(data)) return { kind: "bytes", contentType: contentType || "application/octet-stream" };
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8");
   const first = text.trimStart()[0];
   // JSON.parse would accept a bare number or string too; only those first characters can start JSON.
   if (first !== undefined && /[{["\-0-9tfn]/.test(first)) {

@@ -10,32 +10,10 @@
  * skipped in the log: those before the first message still held when it
  * starts, and, without a subject filter, any hole between two messages.
  */
-import { setImmediate } from "node:timers/promises";
 import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { ConnectorError } from "../../src/sdk/errors.js";
 import type { Logger } from "../../src/log.js";
 import { describeJetStreamError } from "../../src/nats/connect.js";
-
-const TIMEOUT = Symbol("timeout");
-
-/** `p` if it settles within `ms` (a negative `ms`: only if it is settled already), else TIMEOUT. */
-async function within<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T | typeof TIMEOUT> {
-  if (ms < 0) return Promise.race([p, setImmediate(TIMEOUT)]);
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<typeof TIMEOUT>((resolve) => {
-        timer = setTimeout(() => resolve(TIMEOUT), ms);
-        onAbort = () => resolve(TIMEOUT);
-        signal.addEventListener("abort", onAbort, { once: true });
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal.removeEventListener("abort", onAbort);
-  }
-}
 
 export interface ReaderOptions {
   js: JetStreamClient;
@@ -52,8 +30,13 @@ export interface ReaderOptions {
 export class StreamReader {
   private consumer?: Consumer;
   private pull?: ConsumerMessages;
-  private iter?: AsyncIterator<JsMsg>;
-  private next?: Promise<IteratorResult<JsMsg>>;
+  /** Messages pulled and not yet taken: at most about two pulls' worth. */
+  private buffer: JsMsg[] = [];
+  private failure?: Error;
+  private closed = false;
+  /** Wakes take() when messages (or a failure) arrive, and the pump when take() made room. */
+  private arrived?: () => void;
+  private drained?: () => void;
   /** The stream sequence of the last message handed out. */
   position: number;
   /** Matching messages known to follow `position` (from the consumer's info, then each message's). */
@@ -85,6 +68,13 @@ export class StreamReader {
           skipped: first - 1 - o.position,
         });
       }
+      if (o.position > info.state.last_seq) {
+        o.log.warn("the captured position is past the stream's last message: was the stream re-created? Bump the binding's backfill counter to read it from its start", {
+          stream: o.stream,
+          position: o.position,
+          lastSeq: info.state.last_seq,
+        });
+      }
       r.expected = Math.max(r.expected, first);
       r.consumer = await o.js.consumers.get(o.stream, {
         deliver_policy: "by_start_sequence" as never,
@@ -96,7 +86,35 @@ export class StreamReader {
       await r.close();
       throw describeJetStreamError(err, r.what("opening an ordered consumer"));
     }
+    void r.pump();
     return r;
+  }
+
+  /** Pulls in the background, one bounded pull at a time, while the buffer has room. */
+  private async pump(): Promise<void> {
+    try {
+      while (!this.closed) {
+        if (this.buffer.length >= this.o.pullSize) {
+          await new Promise<void>((resolve) => (this.drained = resolve));
+          continue;
+        }
+        this.pull = await this.consumer!.fetch({ max_messages: this.o.pullSize, expires: 5000 });
+        for await (const m of this.pull) {
+          this.buffer.push(m);
+          this.wake();
+        }
+        this.pull = undefined;
+      }
+    } catch (err) {
+      if (!this.closed) this.failure = describeJetStreamError(err, this.what("reading"));
+      this.wake();
+    }
+  }
+
+  private wake(): void {
+    const a = this.arrived;
+    this.arrived = undefined;
+    a?.();
   }
 
   /**
@@ -104,58 +122,50 @@ export class StreamReader {
    * the first. Empty when none came (or the signal aborted).
    */
   async take(max: number, waitMs: number, signal: AbortSignal): Promise<JsMsg[]> {
-    const out: JsMsg[] = [];
-    const deadline = Date.now() + waitMs;
-    try {
-      while (out.length < max && !signal.aborted) {
-        if (!this.iter) {
-          this.pull = await this.consumer!.fetch({ max_messages: this.o.pullSize, expires: Math.max(1000, waitMs * 4) });
-          this.iter = this.pull[Symbol.asyncIterator]();
-        }
-        this.next ??= this.iter.next();
-        const wait = out.length === 0 ? deadline - Date.now() : -1;
-        if (out.length === 0 && wait <= 0) break;
-        const r = await within(this.next, wait, signal);
-        if (r === TIMEOUT) break;
-        this.next = undefined;
-        if (r.done) {
-          // The pull is over (all asked for came, or it expired): the next round asks again.
-          this.iter = undefined;
-          this.pull = undefined;
-          if (out.length > 0) break;
-          continue;
-        }
-        const m = r.value;
-        if (!this.o.subject && m.seq > this.expected && this.position > 0) {
-          this.o.log.warn("messages were deleted from the stream before they were captured; they are skipped", {
-            stream: this.o.stream,
-            firstSkipped: this.expected,
-            lastSkipped: m.seq - 1,
-            skipped: m.seq - this.expected,
-          });
-        }
-        this.expected = m.seq + 1;
-        this.position = m.seq;
-        this.remaining = m.info.pending;
-        out.push(m);
+    if (this.buffer.length === 0 && !this.failure && !signal.aborted) {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => this.wake();
+      signal.addEventListener("abort", onAbort, { once: true });
+      await new Promise<void>((resolve) => {
+        this.arrived = resolve;
+        timer = setTimeout(resolve, waitMs);
+      });
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    }
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new ConnectorError(this.what("the reader was closed"));
+    const out = this.buffer.length <= max ? this.buffer.splice(0) : this.buffer.splice(0, max);
+    const d = this.drained;
+    this.drained = undefined;
+    d?.();
+    for (const m of out) {
+      if (!this.o.subject && m.seq > this.expected && this.position > 0) {
+        this.o.log.warn("messages were deleted from the stream before they were captured; they are skipped", {
+          stream: this.o.stream,
+          firstSkipped: this.expected,
+          lastSkipped: m.seq - 1,
+          skipped: m.seq - this.expected,
+        });
       }
-    } catch (err) {
-      this.iter = undefined;
-      this.next = undefined;
-      throw describeJetStreamError(err, this.what("reading"));
+      this.expected = m.seq + 1;
+      this.position = m.seq;
+      this.remaining = m.info.pending;
     }
     return out;
   }
 
   /** Stops the pull and deletes the ephemeral consumer. */
   async close(): Promise<void> {
+    this.closed = true;
     const pull = this.pull;
     const consumer = this.consumer;
     this.pull = undefined;
-    this.iter = undefined;
-    this.next = undefined;
     this.consumer = undefined;
+    this.buffer = [];
     pull?.stop();
+    this.drained?.();
+    this.wake();
     await (consumer as { delete?: () => Promise<unknown> } | undefined)?.delete?.().catch(() => undefined);
   }
 }
