@@ -11,7 +11,6 @@
  * starts, and, without a subject filter, any hole between two messages.
  */
 import type { Consumer, ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
-import { ConnectorError } from "../../src/sdk/errors.js";
 import type { Logger } from "../../src/log.js";
 import { describeJetStreamError } from "../../src/nats/connect.js";
 
@@ -134,7 +133,8 @@ export class StreamReader {
       signal.removeEventListener("abort", onAbort);
     }
     if (this.failure) throw this.failure;
-    if (this.closed) throw new ConnectorError(this.what("the reader was closed"));
+    // Closed when the session ends: nothing more to hand out, and no error to report.
+    if (this.closed) return [];
     const out = this.buffer.length <= max ? this.buffer.splice(0) : this.buffer.splice(0, max);
     const d = this.drained;
     this.drained = undefined;
