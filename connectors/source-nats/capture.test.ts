@@ -70,7 +70,11 @@ describe("source-nats", () => {
     const byPointer = await connector.discover(natsConfig({ documentKey: { type: "pointer", pointer: "/order/id" } }) as any, ctx(), { name: "x" } as any);
     const p = byPointer.find((b) => (b.resourceConfig as any).stream === s)!;
     expect(p.key).toEqual(["/order/id"]);
-    expect((p.documentSchema as any).properties.order).toMatchObject({ required: ["id"], properties: { id: { type: ["string", "integer"] } } });
+    // An empty stream: the key is typed string; with a message holding an integer there, integer.
+    expect((p.documentSchema as any).properties.order).toMatchObject({ required: ["id"], properties: { id: { type: "string" } } });
+    await nats.publish(`${s}.x`, '{"order": {"id": 42}}');
+    const typed = (await connector.discover(natsConfig({ documentKey: { type: "pointer", pointer: "/order/id" } }) as any, ctx(), { name: "x" } as any)).find((b) => (b.resourceConfig as any).stream === s)!;
+    expect((typed.documentSchema as any).properties.order.properties.id.type).toBe("integer");
     expect((p.documentSchema as any).required).toEqual(["_meta", "order"]);
   });
 

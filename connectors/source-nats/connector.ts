@@ -19,7 +19,7 @@ import {
   type Config,
   type ResourceConfig,
 } from "./config.js";
-import { documentOf, documentSchema, keyCheck, keyPointer } from "./documents.js";
+import { documentOf, documentSchema, keyCheck, keyPointer, keyTypeFrom } from "./documents.js";
 import { StreamReader } from "./reader.js";
 import { checkBinding, listStreams, streamInfo } from "./streams.js";
 
@@ -108,13 +108,20 @@ export default resourceCapture<Config, ResourceConfig>({
       // Discover: one binding per stream.
       try {
         const streams = await listStreams(s.jsm);
-        return streams.map((si) => ({
-          name: si.config.name,
-          resourceConfig: { stream: si.config.name },
-          key: [keyPointer(config.documentKey)],
-          isFallbackKey: (config.documentKey?.type ?? "sequence") === "sequence",
-          schema: documentSchema(si.config.name, si.config.subjects ?? [], config.documentKey),
-        }));
+        const choice = config.documentKey;
+        const out = [];
+        for (const si of streams) {
+          // A payload key is typed from the stream's last message.
+          const sample = choice?.type === "pointer" && si.state.last_seq > 0 ? await s.jsm.streams.getMessage(si.config.name, { seq: si.state.last_seq }).catch(() => null) : null;
+          out.push({
+            name: si.config.name,
+            resourceConfig: { stream: si.config.name },
+            key: [keyPointer(choice)],
+            isFallbackKey: (choice?.type ?? "sequence") === "sequence",
+            schema: documentSchema(si.config.name, si.config.subjects ?? [], choice, choice?.type === "pointer" ? keyTypeFrom(sample?.data, choice.pointer) : undefined),
+          });
+        }
+        return out;
       } finally {
         await s.nc.close().catch(() => undefined);
       }

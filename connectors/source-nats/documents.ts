@@ -124,8 +124,20 @@ export function keyPointer(choice: DocumentKey | undefined): string {
   return choice.pointer;
 }
 
-/** The document schema discovery gives a stream's collection. */
-export function documentSchema(stream: string, subjects: string[], choice: DocumentKey | undefined): Record<string, unknown> {
+/**
+ * The JSON type of a payload pointer key, from a sample message's payload:
+ * integer when the sample holds one there, else string. (Flow refuses a key
+ * location that may hold either.)
+ */
+export function keyTypeFrom(sample: Uint8Array | undefined, pointer: string): "integer" | "string" {
+  if (!sample) return "string";
+  const p = classify(sample, undefined);
+  const v = p.kind === "object" ? valueAtPointer(p.value, pointer) : undefined;
+  return Number.isInteger(v) ? "integer" : "string";
+}
+
+/** The document schema discovery gives a stream's collection; `keyType` types a payload pointer key. */
+export function documentSchema(stream: string, subjects: string[], choice: DocumentKey | undefined, keyType: "integer" | "string" = "string"): Record<string, unknown> {
   const headerProps: Record<string, unknown> = {};
   const headersRequired: string[] = [];
   if (choice?.type === "header") {
@@ -162,12 +174,12 @@ export function documentSchema(stream: string, subjects: string[], choice: Docum
     },
     required: ["_meta"],
   };
-  if (choice?.type === "pointer") addRequired(schema, choice.pointer);
+  if (choice?.type === "pointer") addRequired(schema, choice.pointer, keyType);
   return schema;
 }
 
-/** Makes the location at `pointer` required, and a key type, in `schema`. */
-function addRequired(schema: Record<string, unknown>, pointer: string): void {
+/** Makes the location at `pointer` required, of key type `type`, in `schema`. */
+function addRequired(schema: Record<string, unknown>, pointer: string, type: string): void {
   const tokens = pointer
     .split("/")
     .slice(1)
@@ -177,7 +189,7 @@ function addRequired(schema: Record<string, unknown>, pointer: string): void {
     const props = ((node.properties ??= {}) as Record<string, Record<string, unknown>>);
     node.required = [...new Set([...((node.required as string[]) ?? []), t])];
     const last = i === tokens.length - 1;
-    props[t] = last ? { type: ["string", "integer"], description: "The collection key." } : { type: "object", ...(props[t] ?? {}) };
+    props[t] = last ? { type, description: "The collection key." } : { type: "object", ...(props[t] ?? {}) };
     node = props[t]!;
   });
 }
