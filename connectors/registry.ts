@@ -17,6 +17,7 @@ const loaders: Record<string, () => Promise<Connector>> = {
   "source-postgres": async () => (await import("./source-postgres/connector.js")).default,
   "source-mysql": async () => (await import("./source-mysql/connector.js")).default,
   "source-http-poll": async () => (await import("./source-http-poll/connector.js")).default,
+  "source-nats": async () => (await import("./source-nats/connector.js")).default,
   "materialize-postgres": async () => (await import("./materialize-postgres/connector.js")).default,
   "materialize-mysql": async () => (await import("./materialize-mysql/connector.js")).default,
   "materialize-redis": async () => (await import("./materialize-redis/connector.js")).default,
