@@ -3,8 +3,10 @@
  *
  * Chunks are read back from the staging stream in order, and each record is
  * published to its target (a `$KV.<bucket>.<key>` subject or a delta
- * binding's subject) with the Nats-Msg-Id `<id>:<binding>:<chunk>:<n>`,
- * where `<id>` is derived from the transaction's runtime checkpoint. After
+ * binding's subject) with the Nats-Msg-Id `<epoch>:<binding>:<chunk>:<n>`,
+ * where `<epoch>` is the sink layer's epoch id, derived from the runtime
+ * checkpoint (the same for every apply of one committed transaction, and
+ * different between transactions). After
  * every chunk's publishes are acknowledged, a progress marker in the
  * connector's KV bucket records `{id, chunks}`. So a repeated apply:
  *   - skips a transaction the marker says is complete (however late);
@@ -60,10 +62,11 @@ export async function applyStaged(
   jsm: JetStreamManager,
   progress: KV,
   t: StagedTxn,
+  epoch: string,
   publishWindow: number,
 ): Promise<ApplyOutcome> {
   const done = await readProgress(progress, t.progress.key);
-  const skip = done?.id === t.id ? done.chunks : 0;
+  const skip = done?.id === epoch ? done.chunks : 0;
   if (skip >= t.chunks) return "already-applied";
 
   // The first message of the stage at or after `seq` (STREAM.MSG.GET's
@@ -85,12 +88,12 @@ export async function applyStaged(
     const records = decodeChunk(msg.data, `staged chunk ${c + 1} of ${t.chunks}`);
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      const w = window.add(publishOne(js, r, `${t.id}:${r.binding}:${c}:${i}`));
+      const w = window.add(publishOne(js, r, `${epoch}:${r.binding}:${c}:${i}`));
       if (w) await w;
     }
     // The marker may only say what has been acknowledged.
     await window.finish();
-    const marker = progress.put(t.progress.key, JSON.stringify({ id: t.id, chunks: c + 1 } satisfies Progress));
+    const marker = progress.put(t.progress.key, JSON.stringify({ id: epoch, chunks: c + 1 } satisfies Progress));
     if (c + 1 === t.chunks) await marker;
     else await window.add(marker);
   }

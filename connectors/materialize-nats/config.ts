@@ -167,8 +167,7 @@ export function checkSubject(subject: string, what: string): void {
 /** What one binding writes to, checked. */
 export type Target = { kind: "kv"; bucket: string } | { kind: "subject"; subject: string; stream: string };
 
-export function targetOf(r: ResourceConfig, delta: boolean, i: number): Target {
-  const what = `binding ${i}`;
+export function targetOf(r: ResourceConfig, delta: boolean, what: string): Target {
   if (delta) {
     if (!r.subject) throw new ConnectorError(`${what}: delta updates publish to a subject; set subject in the resource config`);
     if (r.bucket) throw new ConnectorError(`${what}: bucket applies to standard updates only; delta updates publish to subject`);
@@ -182,8 +181,8 @@ export function targetOf(r: ResourceConfig, delta: boolean, i: number): Target {
 }
 
 /** The resource path of a binding: its bucket or its subject. */
-export function resourcePath(t: Target): string[] {
-  return t.kind === "kv" ? [t.bucket] : [t.subject];
+export function resourcePath(r: ResourceConfig): string[] {
+  return [(r.delta_updates ? r.subject : r.bucket) ?? r.bucket ?? r.subject ?? ""];
 }
 
 /** Checks the targets of all bindings against each other. */

@@ -1,11 +1,11 @@
 /**
  * Answering Loads from the KV buckets: each key is read (a direct get of
- * its last value) once the previous transaction is applied, with many gets
- * in flight. A deleted key, or a soft-deleted one, does not exist for Flow.
+ * its last value) with many gets in flight; the sink layer calls this once
+ * the previous transaction is applied. A deleted key, or a soft-deleted one, does not exist for Flow.
  */
 import type { KV } from "@nats-io/kv";
 import { ConnectorError } from "../../src/sdk/errors.js";
-import { RawJson, type LoadIterator } from "../../src/sdk/types.js";
+import { RawJson, type LoadRequest } from "../../src/sdk/types.js";
 import { memberText } from "./json-elements.js";
 import { kvKey } from "./keys.js";
 import { isTombstone, type BindingPlan } from "./records.js";
@@ -22,8 +22,8 @@ export function storedDocument(plan: BindingPlan, value: string): string | undef
   return doc;
 }
 
-export async function loadDocuments(buckets: Array<KV | undefined>, plans: BindingPlan[], it: LoadIterator, loaded: Loaded, concurrency: number): Promise<void> {
-  let committed = false;
+/** Reads the keys (the previous transaction is applied by now), `concurrency` gets at a time. */
+export async function loadDocuments(buckets: Array<KV | undefined>, plans: BindingPlan[], keys: LoadRequest[], loaded: Loaded, concurrency: number): Promise<void> {
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
   const one = async (binding: number, keyJson: string) => {
@@ -34,12 +34,7 @@ export async function loadDocuments(buckets: Array<KV | undefined>, plans: Bindi
     const doc = storedDocument(plans[binding]!, dec.decode(e.value));
     if (doc !== undefined) await loaded(binding, new RawJson(doc));
   };
-  for await (const l of it) {
-    // Read-committed: never read before the previous transaction is applied.
-    if (!committed) {
-      await it.committed();
-      committed = true;
-    }
+  for (const l of keys) {
     const p = one(l.binding, l.keyJson).catch((err) => {
       failure ??= err;
     });

@@ -41,7 +41,7 @@ export interface BindingPlan {
 
 export function planBinding(b: MaterializeBinding<ResourceConfig>, i: number): BindingPlan {
   const r = b.resourceConfig;
-  const target = targetOf(r, b.deltaUpdates, i);
+  const target = targetOf(r, b.deltaUpdates, `binding ${i}`);
   const format = r.format ?? "json";
   if (!b.deltaUpdates && !b.document) {
     throw new ConnectorError(`binding ${i} (bucket ${target.kind === "kv" ? target.bucket : ""}) selects no document field, which standard updates need to answer Loads`);

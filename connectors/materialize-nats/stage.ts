@@ -6,7 +6,9 @@
  * `<prefix>.staging.<materialization>.<range>.<nonce>`; no target is touched.
  * The description that StartedCommit puts in the connector state names the
  * subject, the first chunk's sequence and the counts (StagedTxn); apply.ts
- * applies it after Acknowledge, and cleanup purges the subject.
+ * applies it after Acknowledge and then purges the subject. The nonce keeps
+ * apart two attempts at the same epoch (a crash before the commit): only
+ * the committed one is ever applied, the other is an orphan swept later.
  */
 import { randomBytes } from "node:crypto";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
@@ -25,8 +27,6 @@ export interface StagedTxn {
   first: number;
   chunks: number;
   records: number;
-  /** Base of every apply publish's Nats-Msg-Id, derived from the runtime checkpoint. */
-  id: string;
   /** Where apply progress is recorded: the KV bucket and key. */
   progress: { bucket: string; key: string };
 }
