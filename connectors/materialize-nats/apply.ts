@@ -74,6 +74,10 @@ export async function applyStaged(
   const fetch = (seq: number) => jsm.streams.getMessage(t.stream, { next_by_subj: t.stage, seq } as unknown as MsgRequest);
   let next = fetch(t.first);
   const window = new PublishWindow(publishWindow);
+  // Publishes flow across chunk boundaries; each chunk's marker is written
+  // once its own publishes and every earlier chunk's marker are done, so the
+  // marker only ever says what has been acknowledged.
+  let marked: Promise<unknown> = Promise.resolve();
   for (let c = 0; c < t.chunks; c++) {
     const msg = await next;
     if (!msg) {
@@ -86,16 +90,22 @@ export async function applyStaged(
     }
     if (c < skip) continue;
     const records = decodeChunk(msg.data, `staged chunk ${c + 1} of ${t.chunks}`);
+    const acks: Array<Promise<unknown>> = [];
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      const w = window.add(publishOne(js, r, `${epoch}:${r.binding}:${c}:${i}`));
+      const p = publishOne(js, r, `${epoch}:${r.binding}:${c}:${i}`);
+      acks.push(p);
+      const w = window.add(p);
       if (w) await w;
     }
-    // The marker may only say what has been acknowledged.
-    await window.finish();
-    const marker = progress.put(t.progress.key, JSON.stringify({ id: epoch, chunks: c + 1 } satisfies Progress));
-    if (c + 1 === t.chunks) await marker;
-    else await window.add(marker);
+    const chunks = c + 1;
+    const prior = marked;
+    marked = Promise.all(acks)
+      .then(() => prior)
+      .then(() => progress.put(t.progress.key, JSON.stringify({ id: epoch, chunks } satisfies Progress)));
+    marked.catch(() => undefined);
   }
+  await window.finish();
+  await marked;
   return "applied";
 }
