@@ -22,6 +22,7 @@ const loaders: Record<string, () => Promise<Connector>> = {
   "materialize-mysql": async () => (await import("./materialize-mysql/connector.js")).default,
   "materialize-redis": async () => (await import("./materialize-redis/connector.js")).default,
   "materialize-webhook": async () => (await import("./materialize-webhook/connector.js")).default,
+  "materialize-nats": async () => (await import("./materialize-nats/connector.js")).default,
 };
 
 export function connectorNames(): string[] {

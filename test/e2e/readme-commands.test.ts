@@ -20,6 +20,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { Redis } from "ioredis";
+import { connect as natsConnect, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../src/harness/catalog.js";
 import { startPgCluster, type PgCluster } from "../support/pg-cluster.js";
@@ -27,6 +29,7 @@ import { startPgCluster, type PgCluster } from "../support/pg-cluster.js";
 const root = repoRoot();
 const PG_URL = process.env.PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222";
 const token = `tx_${process.pid}_${Date.now().toString(36)}`;
 const work = mkdtempSync(join(tmpdir(), "tributary-readme-"));
 
@@ -55,6 +58,15 @@ const summary = (r: Ran) => JSON.parse(r.stdout.trim().split("\n").at(-1)!);
 
 let pgLocal: pg.Client;
 let redis: Redis;
+let nats: NatsConnection;
+let jsm: JetStreamManager;
+
+/** Deletes the streams (KV buckets included) a run made: their names hold its token. */
+async function dropNatsStreams(): Promise<void> {
+  const names: string[] = [];
+  for await (const n of jsm.streams.names()) if (n.includes(token)) names.push(n);
+  for (const n of names) await jsm.streams.delete(n).catch(() => undefined);
+}
 let cluster: PgCluster;
 let clusterDb: string;
 
@@ -102,6 +114,19 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
   "npx tributary preview --source examples/fixture/to-redis.flow.yaml --fixture examples/fixture/orders.jsonl": async (r) => {
     expect(summary(r).stats).toMatchObject({ transactions: 3, documents: 5 });
     expect(await redis.exists(`${token}:orders:2`)).toBe(0);
+  },
+  "npx tributary preview --source examples/fixture/to-nats.flow.yaml --fixture examples/fixture/orders.jsonl": async (r) => {
+    expect(summary(r).stats).toMatchObject({ transactions: 3, deletes: 1 });
+    const kv = await jsm.streams.info(`KV_${token}_orders`, { subjects_filter: ">" });
+    const last = async (id: number) => {
+      const m = await jsm.streams.getMessage(`KV_${token}_orders`, { last_by_subj: `$KV.${token}_orders.${id}` });
+      return m?.header?.get("KV-Operation") ? m.header.get("KV-Operation") : JSON.parse(new TextDecoder().decode(m!.data));
+    };
+    expect(Object.keys(kv.state.subjects ?? {}).length).toBe(3);
+    expect(await last(1)).toMatchObject({ id: 1, customer: "ada", status: "shipped" });
+    expect(await last(2)).toBe("DEL");
+    const log = await jsm.streams.info(`${token}_orders_log`);
+    expect(log.state.messages).toBe(5);
   },
   "redis-cli get tributary_example:orders:1": (r) => {
     expect(JSON.parse(r.stdout)).toMatchObject({ id: 1, customer: "ada" });
@@ -186,6 +211,8 @@ beforeAll(async () => {
   await pgLocal.connect();
   redis = new Redis(REDIS_URL, { lazyConnect: true });
   await redis.connect();
+  nats = await natsConnect({ servers: NATS_URL });
+  jsm = await jetstreamManager(nats);
   cluster = await startPgCluster();
   clusterDb = `readme_${token}`;
   await cluster.createDatabase(clusterDb);
@@ -199,6 +226,8 @@ afterAll(async () => {
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
   }
+  if (jsm) await dropNatsStreams();
+  await nats?.close();
   if (cluster && !cluster.owned) await cluster.query("postgres", `DROP DATABASE IF EXISTS ${clusterDb} WITH (FORCE)`).catch(() => {});
   await cluster?.stop();
   rmSync(work, { recursive: true, force: true });
@@ -208,6 +237,7 @@ const DOCS: { doc: string; logical: boolean }[] = [
   { doc: "README.md", logical: false },
   { doc: "connectors/materialize-postgres/README.md", logical: false },
   { doc: "connectors/materialize-redis/README.md", logical: false },
+  { doc: "connectors/materialize-nats/README.md", logical: false },
   { doc: "connectors/source-postgres/README.md", logical: true },
 ];
 
@@ -228,6 +258,7 @@ describe("README quick-starts", () => {
       await pgLocal.query(`DROP SCHEMA IF EXISTS ${token} CASCADE`);
       const keys = await redis.keys(`${token}:*`);
       if (keys.length) await redis.del(...keys);
+      await dropNatsStreams();
       rmSync(join(work, "examples"), { recursive: true, force: true });
       copyExamples(work, logical);
       for (const command of commands) {

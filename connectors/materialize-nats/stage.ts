@@ -1,0 +1,137 @@
+/**
+ * Staging a transaction (exactly-once delivery).
+ *
+ * During Store, apply records are framed into chunks (chunk.ts) published to
+ * the connector's staging stream under a subject of their own,
+ * `<prefix>.staging.<materialization>.<range>.<nonce>`; no target is touched.
+ * The description that StartedCommit puts in the connector state names the
+ * subject, the first chunk's sequence and the counts (StagedTxn); apply.ts
+ * applies it after Acknowledge and then purges the subject. The nonce keeps
+ * apart two attempts at the same epoch (a crash before the commit): only
+ * the committed one is ever applied, the other is an orphan swept later.
+ */
+import { randomBytes } from "node:crypto";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { ConnectorError } from "../../src/sdk/errors.js";
+import { ChunkBuilder } from "./chunk.js";
+import { nameToken } from "./keys.js";
+import type { ApplyRecord } from "./records.js";
+import { PublishWindow } from "./window.js";
+
+/** What StartedCommit's state records about a staged transaction. */
+export interface StagedTxn {
+  /** The staging stream, and the subject holding this transaction's chunks. */
+  stream: string;
+  stage: string;
+  /** Sequence of the first chunk in the staging stream. */
+  first: number;
+  chunks: number;
+  records: number;
+  /** Where apply progress is recorded: the KV bucket and key. */
+  progress: { bucket: string; key: string };
+}
+
+/** The connector's own stream, bucket and subjects for one materialization and key range. */
+export class InternalNames {
+  readonly stream: string;
+  readonly progressBucket: string;
+  readonly progressKey: string;
+  private readonly base: string;
+
+  constructor(prefix: string, materialization: string, range: string) {
+    this.stream = stagingStream(prefix);
+    this.progressBucket = progressBucket(prefix);
+    const mat = nameToken(materialization);
+    this.base = `${prefix}.staging.${mat}.${range}`;
+    this.progressKey = `${mat}.${range}`;
+  }
+
+  /** A new stage subject. */
+  newStage(): string {
+    return `${this.base}.${randomBytes(8).toString("hex")}`;
+  }
+
+  /** Every stage subject of this materialization and range. */
+  get stages(): string {
+    return `${this.base}.*`;
+  }
+}
+
+export function stagingStream(prefix: string): string {
+  return `${prefix}_staging`;
+}
+export function stagingSubjects(prefix: string): string {
+  return `${prefix}.staging.>`;
+}
+export function progressBucket(prefix: string): string {
+  return `${prefix}_progress`;
+}
+
+/** Protocol overhead allowed for beside a message's payload. */
+const HEADROOM = 4096;
+
+/** Frames records into chunks and publishes them to a stage subject, acks pipelined. */
+export class StageWriter {
+  private readonly chunk = new ChunkBuilder();
+  private readonly window: PublishWindow;
+  private first: Promise<number> | undefined;
+  private records = 0;
+  private chunks = 0;
+  private readonly limit: number;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    readonly stream: string,
+    readonly stage: string,
+    chunkBytes: number,
+    private readonly maxPayload: number,
+  ) {
+    this.limit = Math.min(chunkBytes, maxPayload - HEADROOM);
+    this.window = new PublishWindow(16);
+  }
+
+  add(r: ApplyRecord): void | Promise<void> {
+    const size = ChunkBuilder.sizeOf(r);
+    if (size > this.maxPayload - HEADROOM) {
+      throw new ConnectorError(
+        `a document of binding ${r.binding} is ${size} bytes with its subject and key; the NATS server accepts messages of at most ${this.maxPayload} bytes (its max_payload)`,
+      );
+    }
+    let pushed: void | Promise<void> = undefined;
+    if (this.chunk.records > 0 && this.chunk.bytes + size > this.limit) pushed = this.push();
+    this.chunk.add(r);
+    this.records++;
+    return pushed;
+  }
+
+  private push(): void | Promise<void> {
+    const body = this.chunk.take();
+    this.chunks++;
+    const ack = this.js.publish(this.stage, body, { expect: { streamName: this.stream } });
+    this.first ??= ack.then((a) => a.seq);
+    return this.window.add(ack);
+  }
+
+  /** Publishes the last chunk and waits for every ack; the counts and first sequence. */
+  async finish(): Promise<{ first: number; chunks: number; records: number }> {
+    if (this.chunk.records) await this.push();
+    await this.window.finish();
+    return { first: this.first ? await this.first : 0, chunks: this.chunks, records: this.records };
+  }
+}
+
+/** Removes a stage's chunks. */
+export async function removeStaged(jsm: JetStreamManager, t: Pick<StagedTxn, "stream" | "stage">): Promise<void> {
+  await jsm.streams.purge(t.stream, { filter: t.stage });
+}
+
+/**
+ * Purges stages of this materialization and range that no state refers to:
+ * left by sessions that failed before their commit, or by zombies. Returns how many.
+ */
+export async function sweepOrphans(jsm: JetStreamManager, names: InternalNames, keep: string | undefined): Promise<number> {
+  const info = await jsm.streams.info(names.stream, { subjects_filter: names.stages });
+  const stages = Object.keys(info.state.subjects ?? {}).filter((s) => s !== keep);
+  for (const stage of stages) await removeStaged(jsm, { stream: names.stream, stage });
+  return stages.length;
+}
