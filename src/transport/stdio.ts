@@ -10,7 +10,7 @@
  * bounded however fast a connector produces.
  */
 import type { Readable, Writable } from "node:stream";
-import { messageCodec, wireCodecFromEnv, type WireCodec } from "../codec/wire.js";
+import { messageCodec, wireCodecFromEnv, type FramingCodec, type WireCodec } from "../codec/wire.js";
 import { FrameWriter, readFrameBatches } from "../codec/frames.js";
 import { RequestSchema as CaptureRequestSchema, ResponseSchema as CaptureResponseSchema } from "../gen/capture/capture_pb.js";
 import {
@@ -48,14 +48,14 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   private readonly frames: FrameWriter;
   constructor(
     private readonly out: Writable,
+    private readonly codec: FramingCodec<AnyResponse>,
     wire: WireCodec,
-    private readonly encode: (res: AnyResponse) => Uint8Array,
   ) {
     this.frames = new FrameWriter(wire);
   }
 
   send(res: AnyResponse): void | Promise<void> {
-    this.frames.append(this.encode(res));
+    this.codec.encodeFramed(res, this.frames);
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }
 
@@ -110,7 +110,7 @@ export async function runStdio(connector: Connector, opts: StdioOptions = {}): P
   const schemas = schemasFor(connector);
   const reqCodec = messageCodec(schemas.request, wire);
   const resCodec = messageCodec(schemas.response, wire);
-  const sink = new StdoutSink(stdout, wire, (res) => resCodec.encode(res as never));
+  const sink = new StdoutSink(stdout, resCodec as FramingCodec<AnyResponse>, wire);
   const decoded = decodeRequests(stdin, wire, (p) => reqCodec.decode(p) as AnyRequest, schemas.request.typeName);
   const counted = opts.metrics?.session(decoded, sink);
 
