@@ -199,7 +199,8 @@ export class FrameWriter {
       return copy;
     }
     const out = this.buf.subarray(0, n);
-    this.buf = Buffer.allocUnsafe(16 * 1024);
+    // The next batch is likely as large: start at the same size (up to 1 MiB), not growing again by copies.
+    this.buf = Buffer.allocUnsafe(Math.min(Math.max(this.buf.length, 16 * 1024), 1024 * 1024));
     return out;
   }
 }
