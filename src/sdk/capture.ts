@@ -21,7 +21,7 @@ import { ConnectorError, ProtocolError } from "./errors.js";
 import { checkApplied } from "./applied.js";
 import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { captureBindings, fullRange, resourcePathOf } from "./bindings.js";
-import { RequestReader, type Variants } from "./reader.js";
+import { RequestReader, type RequestStream, type Variants } from "./reader.js";
 import { servePhases } from "./phases.js";
 import { resolveCaptureSpec, resolveCollection } from "./linked.js";
 import {
@@ -64,7 +64,7 @@ export function docText(doc: unknown): string {
 
 export async function runCaptureSession(
   connector: CaptureConnector,
-  requests: AsyncIterable<Request>,
+  requests: RequestStream<Request>,
   sink: ResponseSink<Response>,
   opts: SessionOptions,
 ): Promise<void> {

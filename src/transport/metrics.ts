@@ -128,7 +128,7 @@ export class ConnectorMetrics {
    * Counts one session: wraps its requests and its response sink. Call the
    * returned `end` once the session is over, with its error if it failed.
    */
-  session<Req, Res>(requests: AsyncIterable<Req>, sink: ResponseSink<Res>): { requests: AsyncIterable<Req>; sink: ResponseSink<Res>; end(err?: unknown): void } {
+  session<Req, Res>(requests: AsyncIterable<Req | readonly Req[]>, sink: ResponseSink<Res>): { requests: AsyncIterable<Req | readonly Req[]>; sink: ResponseSink<Res>; end(err?: unknown): void } {
     this.sessions.inc();
     let txnStarted: number | undefined;
     let commitStarted: number | undefined;
@@ -136,15 +136,20 @@ export class ConnectorMetrics {
     const seconds = (from: number) => (performance.now() - from) / 1000;
     const self = this;
 
-    async function* observed(): AsyncGenerator<Req> {
+    const observe = (req: Req) => {
+      const r = req as { load?: object; flush?: object; store?: { binding: number; keyJson?: Uint8Array; valuesJson?: Uint8Array; docJson?: Uint8Array }; startCommit?: object };
+      if (r.load || r.flush) begin();
+      if (r.store) {
+        begin();
+        self.count(r.store.binding, "stored", size(r.store.keyJson) + size(r.store.valuesJson) + size(r.store.docJson));
+      }
+      if (r.startCommit) commitStarted = performance.now();
+    };
+    // Batches (arrays, see RequestStream) pass through whole.
+    async function* observed(): AsyncGenerator<Req | readonly Req[]> {
       for await (const req of requests) {
-        const r = req as { load?: object; flush?: object; store?: { binding: number; keyJson?: Uint8Array; valuesJson?: Uint8Array; docJson?: Uint8Array }; startCommit?: object };
-        if (r.load || r.flush) begin();
-        if (r.store) {
-          begin();
-          self.count(r.store.binding, "stored", size(r.store.keyJson) + size(r.store.valuesJson) + size(r.store.docJson));
-        }
-        if (r.startCommit) commitStarted = performance.now();
+        if (Array.isArray(req)) for (const one of req as readonly Req[]) observe(one);
+        else observe(req as Req);
         yield req;
       }
     }

@@ -75,25 +75,31 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   }
 }
 
+/**
+ * The requests of stdin, one batch (array) per chunk read: the session's
+ * reader takes them one by one, so a chunk costs one await, not one per
+ * message. A request that does not decode ends the stream after those
+ * before it were handed over.
+ */
 async function* decodeRequests(
   stdin: Readable,
   wire: WireCodec,
   decode: (payload: Uint8Array) => AnyRequest,
   typeName: string,
-): AsyncGenerator<AnyRequest> {
+): AsyncGenerator<AnyRequest[]> {
   let n = 0;
-  // Frames come in batches (one per stdin chunk): one await per chunk, not per message.
-  for await (const batch of readFrameBatches(stdin, wire)) {
-    for (const payload of batch) {
+  for await (const frames of readFrameBatches(stdin, wire)) {
+    const batch: AnyRequest[] = [];
+    for (const payload of frames) {
       n++;
-      let req: AnyRequest;
       try {
-        req = decode(payload);
+        batch.push(decode(payload));
       } catch (err) {
+        if (batch.length > 0) yield batch;
         throw new ProtocolError(`could not decode ${typeName} #${n} from stdin (${wire} codec): ${describeError(err)}`);
       }
-      yield req;
     }
+    yield batch;
   }
 }
 
