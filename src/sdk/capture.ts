@@ -44,8 +44,12 @@ const VARIANTS: Variants = [
 ];
 
 const EMPTY = new Uint8Array(0);
-/** What document() returns when the transport took the message without asking to wait. */
-const SENT: Promise<void> = Promise.resolve();
+/**
+ * What document() returns when the transport took the message without
+ * asking to wait; the resource layer skips awaiting it (a microtask turn
+ * per document).
+ */
+export const SENT: Promise<void> = Promise.resolve();
 const NO_CHANGE: StateUpdate = { updated: {}, mergePatch: true };
 
 function connectorState(update: StateUpdate | undefined) {

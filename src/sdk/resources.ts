@@ -9,6 +9,7 @@
  */
 import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import { ConnectorError } from "./errors.js";
+import { SENT } from "./capture.js";
 import { bindingStateUpdate, bindingState } from "./binding-state.js";
 import { resourcePathOf } from "./bindings.js";
 import { currentBackfill, entryPatch, type PagedEntry } from "./resource-state.js";
@@ -225,7 +226,7 @@ class BindingRun {
     // Await only when the sink pushes back: a microtask per document would cost more than encoding it.
     for (const d of docs) {
       const wait = this.out.document(this.index, d);
-      if (wait !== undefined) await wait;
+      if (wait !== SENT) await wait;
     }
     this.emitted = docs.length;
   }
