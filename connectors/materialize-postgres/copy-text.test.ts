@@ -13,6 +13,17 @@ describe("COPY text encoding", () => {
     expect(copyEscape("plain")).toBe("plain");
   });
 
+  it("escapes long text (the byte path) exactly as short text, non-ASCII included", () => {
+    const oneByOne = (s: string) => s.replace(/[\\\n\r\t]/g, (c) => ({ "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c]!);
+    for (const piece of ['{"q":"\\"é😀\\\\"}\t', "\n\r", "ascii only, no escapes ", "ü\\"]) {
+      const s = piece.repeat(Math.ceil(10_000 / piece.length));
+      expect(s.length).toBeGreaterThan(4096);
+      const got = copyEscape(s);
+      expect(got).toBe(oneByOne(s));
+      expect(copyUnescape(got)).toBe(s);
+    }
+  });
+
   it("converts JSON tokens by column encoding without touching number digits", () => {
     expect(encodeField("123456789012345678901234567890", "verbatim")).toBe("123456789012345678901234567890");
     expect(encodeField("1.10", "string")).toBe("1.10");

@@ -14,7 +14,38 @@ const ESCAPES = /[\\\n\r\t]/g;
 const ESCAPED: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
 export function copyEscape(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESCAPED[c]!) : s;
+  if (!NEEDS_ESCAPE.test(s)) return s;
+  return s.length < LONG ? s.replace(ESCAPES, (c) => ESCAPED[c]!) : escapeLong(s);
+}
+
+/**
+ * From this length on, text is escaped as UTF-8 bytes. A large document's
+ * JSON has a backslash before every quote inside its strings: a regular
+ * expression with a callback per match ran at about 10 MB/s; a byte loop
+ * runs at hundreds. (UTF-8 continuation bytes are never ASCII, so bytes
+ * below 0x80 are the characters themselves.)
+ */
+const LONG = 4096;
+
+function escapeLong(s: string): string {
+  const src = Buffer.from(s, "utf8");
+  let extra = 0;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === 0x5c || c === 0x0a || c === 0x0d || c === 0x09) extra++;
+  }
+  const out = Buffer.allocUnsafe(src.length + extra);
+  let j = 0;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c > 0x5c || (c !== 0x5c && c !== 0x0a && c !== 0x0d && c !== 0x09)) {
+      out[j++] = c;
+      continue;
+    }
+    out[j++] = 0x5c;
+    out[j++] = c === 0x5c ? 0x5c : c === 0x0a ? 0x6e : c === 0x0d ? 0x72 : 0x74;
+  }
+  return out.toString("utf8");
 }
 
 export { NULL_FIELD };

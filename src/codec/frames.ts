@@ -146,16 +146,36 @@ export class FrameWriter {
   }
 
   append(payload: Uint8Array): void {
-    const need = this.len + payload.length + (this.wire === "proto" ? 4 : 1);
+    const buf = this.reserve(payload.length);
+    buf.set(payload, this.payloadOffset);
+    this.commit(payload.length);
+  }
+
+  /**
+   * Makes room for a payload of up to `max` bytes and returns the buffer to
+   * write it into, at `payloadOffset`; `commit(n)` then frames the `n` bytes
+   * written there. Encoders write straight into the batch this way: no
+   * per-message buffer, no copy.
+   */
+  reserve(max: number): Buffer {
+    const need = this.len + max + 4;
     if (need > this.buf.length) this.grow(need);
+    return this.buf;
+  }
+
+  /** Where the payload of the next frame starts in the buffer `reserve` returns. */
+  get payloadOffset(): number {
+    return this.wire === "proto" ? this.len + 4 : this.len;
+  }
+
+  /** Frames the `n` payload bytes written at `payloadOffset` (at most what was reserved). */
+  commit(n: number): void {
     if (this.wire === "proto") {
-      this.buf.writeUInt32LE(payload.length, this.len);
-      this.buf.set(payload, this.len + 4);
-      this.len += 4 + payload.length;
+      this.buf.writeUInt32LE(n, this.len);
+      this.len += 4 + n;
     } else {
-      this.buf.set(payload, this.len);
-      this.buf[this.len + payload.length] = 0x0a;
-      this.len += payload.length + 1;
+      this.buf[this.len + n] = 0x0a;
+      this.len += n + 1;
     }
   }
 
@@ -179,7 +199,8 @@ export class FrameWriter {
       return copy;
     }
     const out = this.buf.subarray(0, n);
-    this.buf = Buffer.allocUnsafe(16 * 1024);
+    // The next batch is likely as large: start at the same size (up to 1 MiB), not growing again by copies.
+    this.buf = Buffer.allocUnsafe(Math.min(Math.max(this.buf.length, 16 * 1024), 1024 * 1024));
     return out;
   }
 }

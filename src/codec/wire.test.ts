@@ -14,6 +14,7 @@ import { zeroCheckpoint } from "./checkpoint.js";
 import { fromFlowJson, toFlowJson } from "./flow-json.js";
 import { fastJsonDecoder, fastProtoDecoder } from "./fast-decode.js";
 import { fastEncoder } from "./fast-encode.js";
+import { FrameDecoder, FrameWriter } from "./frames.js";
 import { messageCodec, wireCodecFromEnv, type WireCodec } from "./wire.js";
 
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, "utf8"));
@@ -117,6 +118,48 @@ describe("fast encode of per-document responses matches the generic path", () =>
     const codec = messageCodec(CaptureResponseSchema, "json");
     expect(() => codec.encode(create(CaptureResponseSchema, { captured: { docJson: "   " } }))).toThrow(/raw JSON value is blank/);
   });
+});
+
+describe("framed encode writes what append(encode) writes", () => {
+  // Lengths around the varint steps and the measuring threshold, ASCII and not:
+  // a non-ASCII text's byte length can need a longer varint than its UTF-16 length.
+  const sizes = [0, 1, 120, 126, 127, 128, 129, 16370, 16383, 16384, 16385, 16 * 1024 + 1, 70000];
+  const texts: string[] = [...DOCS, ...ODD_DOCS];
+  for (const n of sizes) {
+    const body = Math.max(0, n - 8);
+    texts.push(`{"k":"${"a".repeat(body)}"}`);
+    texts.push(`{"k":"${"é".repeat(Math.ceil(body / 2))}"}`);
+    texts.push(`{"k":"${"a".repeat(Math.max(0, body - 4))}😀"}`);
+  }
+  for (const wire of WIRES) {
+    it(`capture.Response and materialize.Response (${wire})`, () => {
+      const cap = messageCodec(CaptureResponseSchema, wire);
+      const mat = messageCodec(MaterializeResponseSchema, wire);
+      const framed = new FrameWriter(wire);
+      const appended = new FrameWriter(wire);
+      let count = 0;
+      for (const doc of texts) {
+        for (const binding of [0, 1, 300]) {
+          const c = create(CaptureResponseSchema, { captured: { binding, docJson: doc } });
+          cap.encodeFramed(c, framed);
+          appended.append(cap.encode(c));
+          const m = create(MaterializeResponseSchema, { loaded: { binding, docJson: utf8(doc) } });
+          mat.encodeFramed(m, framed);
+          appended.append(mat.encode(m));
+          count += 2;
+        }
+      }
+      // Not fast-path messages, framed through the generic path.
+      const other = create(CaptureResponseSchema, { checkpoint: {} });
+      cap.encodeFramed(other, framed);
+      appended.append(cap.encode(other));
+      const got = framed.take();
+      expect(got.equals(appended.take())).toBe(true);
+      const frames = new FrameDecoder(wire).push(got);
+      expect(frames.length).toBe(count + 1);
+      expect(equals(CaptureResponseSchema, cap.decode(frames[count]!), other)).toBe(true);
+    });
+  }
 });
 
 describe("fast JSON decode of materialize Store and Load matches the generic path", () => {

@@ -11,7 +11,8 @@
  */
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { fromFlowJson, toFlowJson } from "./flow-json.js";
-import { fastEncoder } from "./fast-encode.js";
+import { fastEncoder, fastFramer } from "./fast-encode.js";
+import type { FrameWriter } from "./frames.js";
 import { fastJsonDecoder, fastProtoDecoder } from "./fast-decode.js";
 
 export type WireCodec = "proto" | "json";
@@ -27,18 +28,30 @@ export interface MessageCodec<M> {
   decode(payload: Uint8Array): M;
 }
 
-export function messageCodec<D extends DescMessage>(schema: D, wire: WireCodec): MessageCodec<MessageShape<D>> {
+/** A codec that can also encode straight into a batch of frames. */
+export interface FramingCodec<M> extends MessageCodec<M> {
+  /** Appends `msg` to `frames` as one frame: `frames.append(encode(msg))`, without the intermediate buffer where it can. */
+  encodeFramed(msg: M, frames: FrameWriter): void;
+}
+
+export function messageCodec<D extends DescMessage>(schema: D, wire: WireCodec): FramingCodec<MessageShape<D>> {
   const generic = wire === "proto" ? protoCodec(schema) : jsonCodec(schema);
   const encodeFast = fastEncoder(schema, wire);
   const decodeFast = wire === "json" ? fastJsonDecoder(schema) : fastProtoDecoder(schema);
-  if (!encodeFast && !decodeFast) return generic;
+  const frameFast = fastFramer(schema, wire);
+  const encode: (msg: MessageShape<D>) => Uint8Array = encodeFast
+    ? (msg) => encodeFast(msg as unknown as Record<string, unknown>) ?? generic.encode(msg)
+    : generic.encode;
   return {
-    encode: encodeFast
-      ? (msg) => encodeFast(msg as unknown as Record<string, unknown>) ?? generic.encode(msg)
-      : generic.encode,
+    encode,
     decode: decodeFast
       ? (payload) => (decodeFast(payload) as MessageShape<D> | undefined) ?? generic.decode(payload)
       : generic.decode,
+    encodeFramed: frameFast
+      ? (msg, frames) => {
+          if (!frameFast(msg as unknown as Record<string, unknown>, frames)) frames.append(encode(msg));
+        }
+      : (msg, frames) => frames.append(encode(msg)),
   };
 }
 

@@ -21,7 +21,7 @@ import { ConnectorError, ProtocolError } from "./errors.js";
 import { checkApplied } from "./applied.js";
 import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { captureBindings, fullRange, resourcePathOf } from "./bindings.js";
-import { RequestReader, type Variants } from "./reader.js";
+import { RequestReader, type RequestStream, type Variants } from "./reader.js";
 import { servePhases } from "./phases.js";
 import { resolveCaptureSpec, resolveCollection } from "./linked.js";
 import {
@@ -44,8 +44,12 @@ const VARIANTS: Variants = [
 ];
 
 const EMPTY = new Uint8Array(0);
-/** What document() returns when the transport took the message without asking to wait. */
-const SENT: Promise<void> = Promise.resolve();
+/**
+ * What document() returns when the transport took the message without
+ * asking to wait; the resource layer skips awaiting it (a microtask turn
+ * per document).
+ */
+export const SENT: Promise<void> = Promise.resolve();
 const NO_CHANGE: StateUpdate = { updated: {}, mergePatch: true };
 
 function connectorState(update: StateUpdate | undefined) {
@@ -64,7 +68,7 @@ export function docText(doc: unknown): string {
 
 export async function runCaptureSession(
   connector: CaptureConnector,
-  requests: AsyncIterable<Request>,
+  requests: RequestStream<Request>,
   sink: ResponseSink<Response>,
   opts: SessionOptions,
 ): Promise<void> {

@@ -28,7 +28,7 @@ import { ConnectorError, ProtocolError } from "./errors.js";
 import { checkApplied } from "./applied.js";
 import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { fieldConfigOf, fullRange, materializeBindings } from "./bindings.js";
-import { RequestReader, type Received, type Variants } from "./reader.js";
+import { RequestReader, type Received, type RequestStream, type Variants } from "./reader.js";
 import { servePhases } from "./phases.js";
 import { resolveCollection, resolveMaterializationSpec } from "./linked.js";
 import { validatedBinding } from "./validated.js";
@@ -81,7 +81,7 @@ function backfillMarker(m: { binding: number; timestamp?: Timestamp }): Backfill
 
 export async function runMaterializeSession(
   connector: MaterializeConnector,
-  requests: AsyncIterable<Request>,
+  requests: RequestStream<Request>,
   sink: ResponseSink<Response>,
   opts: SessionOptions,
 ): Promise<void> {
@@ -275,7 +275,9 @@ async function transactionLoop(
         reader.watch(loadDone);
       }
       if (loadFinished) await earlyEnd(loadDone!, "load() returned before reading every Load of the transaction");
-      await loads.push({ binding: l.binding, keyJson: utf8(l.keyJson), keyPacked: l.keyPacked });
+      // Await only when the queue is full: most pushes cost no microtask turn.
+      const full = loads.push({ binding: l.binding, keyJson: utf8(l.keyJson), keyPacked: l.keyPacked });
+      if (full) await full;
       r = expect(await reader.next(), "materialize.Request.Load", ["Load", "Flush"]);
     }
     r = expect(r, "materialize.Request.Acknowledge", ["Load", "Flush"]);
@@ -310,7 +312,7 @@ async function transactionLoop(
       const s = r.req.store!;
       checkBinding(bindings, s.binding, "materialize.Request.Store");
       if (storeFinished) await earlyEnd(storeDone, "store() returned before reading every Store of the transaction");
-      await stores.push({
+      const full = stores.push({
         binding: s.binding,
         keyJson: utf8(s.keyJson),
         keyPacked: s.keyPacked,
@@ -320,6 +322,7 @@ async function transactionLoop(
         exists: s.exists,
         delete: s.delete,
       });
+      if (full) await full;
       r = expect(await reader.next(), "materialize.Request.Store", ["Store", "StartCommit"]);
     }
 

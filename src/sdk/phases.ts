@@ -6,7 +6,7 @@
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import type { ResponseSink } from "../transport/sink.js";
 import type { SessionOptions } from "./session.js";
-import { RequestReader, type Received, type Variants } from "./reader.js";
+import { RequestReader, type Received, type RequestStream, type Variants } from "./reader.js";
 import type { Context } from "./types.js";
 import { UnknownFieldLog } from "./unknown-log.js";
 
@@ -24,7 +24,7 @@ export interface Phase<Req extends object, Res extends DescMessage> {
  * session it started is over).
  */
 export async function servePhases<Req extends object, Res extends DescMessage>(
-  requests: AsyncIterable<Req>,
+  requests: RequestStream<Req>,
   sink: ResponseSink<unknown>,
   opts: SessionOptions,
   proto: { requestSchema: DescMessage; variants: Variants; responseSchema: Res },

@@ -11,6 +11,13 @@ import { ProtocolError } from "./errors.js";
 /** [field name on the message, message name for errors] */
 export type Variants = ReadonlyArray<readonly [string, string]>;
 
+/**
+ * Requests as a transport delivers them: one at a time, or in batches (an
+ * array per chunk read), which the reader then hands out one by one without
+ * a promise round trip per request.
+ */
+export type RequestStream<Req> = AsyncIterable<Req | readonly Req[]>;
+
 export interface Received<Req> {
   /** The field set on the request, e.g. "startCommit". */
   kind: string;
@@ -20,7 +27,10 @@ export interface Received<Req> {
 }
 
 export class RequestReader<Req extends object> {
-  private readonly it: AsyncIterator<Req>;
+  private readonly it: AsyncIterator<Req | readonly Req[]>;
+  /** The rest of the batch being read. */
+  private batch: readonly Req[] = [];
+  private batchPos = 0;
   private failed = false;
   private error: unknown;
   private rejectPending: ((err: unknown) => void) | undefined;
@@ -30,7 +40,7 @@ export class RequestReader<Req extends object> {
    * this SDK does not know (see unknown-log.ts).
    */
   constructor(
-    requests: AsyncIterable<Req>,
+    requests: RequestStream<Req>,
     private readonly typeName: string,
     private readonly variants: Variants,
     private readonly inspect?: (req: Req) => boolean,
@@ -62,18 +72,31 @@ export class RequestReader<Req extends object> {
    * keeps its request alive for the whole session.)
    */
   async next(): Promise<Received<Req> | undefined> {
-    if (this.failed) throw this.error;
-    const r = await new Promise<IteratorResult<Req>>((resolve, reject) => {
-      this.rejectPending = reject;
-      this.it.next().then(resolve, reject);
-    });
-    this.rejectPending = undefined;
-    if (r.done) return undefined;
-    const hasUnknown = this.inspect?.(r.value) ?? false;
-    // A request whose only message is one a newer runtime added: it was
-    // logged by `inspect`; skip it rather than fail the session.
-    if (hasUnknown && !this.variants.some((v) => (r.value as Record<string, unknown>)[v[0]] !== undefined)) return this.next();
-    return this.classify(r.value);
+    for (;;) {
+      if (this.failed) throw this.error;
+      let req: Req;
+      if (this.batchPos < this.batch.length) {
+        req = this.batch[this.batchPos++]!;
+      } else {
+        const r = await new Promise<IteratorResult<Req | readonly Req[]>>((resolve, reject) => {
+          this.rejectPending = reject;
+          this.it.next().then(resolve, reject);
+        });
+        this.rejectPending = undefined;
+        if (r.done) return undefined;
+        if (Array.isArray(r.value)) {
+          this.batch = r.value as readonly Req[];
+          this.batchPos = 0;
+          continue;
+        }
+        req = r.value as Req;
+      }
+      const hasUnknown = this.inspect?.(req) ?? false;
+      // A request whose only message is one a newer runtime added: it was
+      // logged by `inspect`; skip it rather than fail the session.
+      if (hasUnknown && !this.variants.some((v) => (req as Record<string, unknown>)[v[0]] !== undefined)) continue;
+      return this.classify(req);
+    }
   }
 
   /** Fails the current or next read if `work` rejects. */

@@ -9,6 +9,7 @@
  */
 import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import { ConnectorError } from "./errors.js";
+import { SENT } from "./capture.js";
 import { bindingStateUpdate, bindingState } from "./binding-state.js";
 import { resourcePathOf } from "./bindings.js";
 import { currentBackfill, entryPatch, type PagedEntry } from "./resource-state.js";
@@ -222,7 +223,11 @@ class BindingRun {
   }
 
   private async emit(docs: unknown[]): Promise<void> {
-    for (const d of docs) await this.out.document(this.index, d);
+    // Await only when the sink pushes back: a microtask per document would cost more than encoding it.
+    for (const d of docs) {
+      const wait = this.out.document(this.index, d);
+      if (wait !== SENT) await wait;
+    }
     this.emitted = docs.length;
   }
 

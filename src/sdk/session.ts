@@ -10,6 +10,7 @@ import type { Request as CaptureRequest, Response as CaptureResponse } from "../
 import type { Request as MaterializeRequest, Response as MaterializeResponse } from "../gen/materialize/materialize_pb.js";
 import { runCaptureSession } from "./capture.js";
 import { runMaterializeSession } from "./materialize.js";
+import type { RequestStream } from "./reader.js";
 
 export type AnyRequest = CaptureRequest | MaterializeRequest;
 export type AnyResponse = CaptureResponse | MaterializeResponse;
@@ -27,12 +28,12 @@ export interface SessionOptions {
  */
 export function runSession(
   connector: Connector,
-  requests: AsyncIterable<AnyRequest>,
+  requests: RequestStream<AnyRequest>,
   sink: ResponseSink<AnyResponse>,
   opts: SessionOptions,
 ): Promise<void> {
   if (connector.protocol === "capture") {
-    return runCaptureSession(connector, requests as AsyncIterable<CaptureRequest>, sink as ResponseSink<CaptureResponse>, opts);
+    return runCaptureSession(connector, requests as RequestStream<CaptureRequest>, sink as ResponseSink<CaptureResponse>, opts);
   }
-  return runMaterializeSession(connector, requests as AsyncIterable<MaterializeRequest>, sink as ResponseSink<MaterializeResponse>, opts);
+  return runMaterializeSession(connector, requests as RequestStream<MaterializeRequest>, sink as ResponseSink<MaterializeResponse>, opts);
 }

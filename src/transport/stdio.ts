@@ -10,7 +10,7 @@
  * bounded however fast a connector produces.
  */
 import type { Readable, Writable } from "node:stream";
-import { messageCodec, wireCodecFromEnv, type WireCodec } from "../codec/wire.js";
+import { messageCodec, wireCodecFromEnv, type FramingCodec, type WireCodec } from "../codec/wire.js";
 import { FrameWriter, readFrameBatches } from "../codec/frames.js";
 import { RequestSchema as CaptureRequestSchema, ResponseSchema as CaptureResponseSchema } from "../gen/capture/capture_pb.js";
 import {
@@ -48,14 +48,14 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   private readonly frames: FrameWriter;
   constructor(
     private readonly out: Writable,
+    private readonly codec: FramingCodec<AnyResponse>,
     wire: WireCodec,
-    private readonly encode: (res: AnyResponse) => Uint8Array,
   ) {
     this.frames = new FrameWriter(wire);
   }
 
   send(res: AnyResponse): void | Promise<void> {
-    this.frames.append(this.encode(res));
+    this.codec.encodeFramed(res, this.frames);
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }
 
@@ -75,25 +75,31 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   }
 }
 
+/**
+ * The requests of stdin, one batch (array) per chunk read: the session's
+ * reader takes them one by one, so a chunk costs one await, not one per
+ * message. A request that does not decode ends the stream after those
+ * before it were handed over.
+ */
 async function* decodeRequests(
   stdin: Readable,
   wire: WireCodec,
   decode: (payload: Uint8Array) => AnyRequest,
   typeName: string,
-): AsyncGenerator<AnyRequest> {
+): AsyncGenerator<AnyRequest[]> {
   let n = 0;
-  // Frames come in batches (one per stdin chunk): one await per chunk, not per message.
-  for await (const batch of readFrameBatches(stdin, wire)) {
-    for (const payload of batch) {
+  for await (const frames of readFrameBatches(stdin, wire)) {
+    const batch: AnyRequest[] = [];
+    for (const payload of frames) {
       n++;
-      let req: AnyRequest;
       try {
-        req = decode(payload);
+        batch.push(decode(payload));
       } catch (err) {
+        if (batch.length > 0) yield batch;
         throw new ProtocolError(`could not decode ${typeName} #${n} from stdin (${wire} codec): ${describeError(err)}`);
       }
-      yield req;
     }
+    yield batch;
   }
 }
 
@@ -110,7 +116,7 @@ export async function runStdio(connector: Connector, opts: StdioOptions = {}): P
   const schemas = schemasFor(connector);
   const reqCodec = messageCodec(schemas.request, wire);
   const resCodec = messageCodec(schemas.response, wire);
-  const sink = new StdoutSink(stdout, wire, (res) => resCodec.encode(res as never));
+  const sink = new StdoutSink(stdout, resCodec as FramingCodec<AnyResponse>, wire);
   const decoded = decodeRequests(stdin, wire, (p) => reqCodec.decode(p) as AnyRequest, schemas.request.typeName);
   const counted = opts.metrics?.session(decoded, sink);
 

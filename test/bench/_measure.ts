@@ -12,6 +12,17 @@ export function peakRssMb(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds (user + system) a live process has used so far (Linux /proc). */
+export function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return NaN;
+  }
+}
+
 export interface Rate {
   docs: number;
   bytes: number;

@@ -4,8 +4,33 @@
  * source-hello-world at full speed is measured end to end (SDK, codec,
  * framing, buffered stdout) against the raw ceiling of the same machine: a
  * process writing the same frames, pre-encoded, to the same kind of pipe.
- * The reader only splits frames in both cases.
+ * The reader only splits frames in both cases. A second measurement runs a
+ * capture whose documents are JSON text already (_raw-capture.ts): the
+ * codec path alone, without the connector's JSON.stringify per document.
+ * Each line also gives documents per CPU-second of the measured process,
+ * steadier than wall time on a loaded machine.
  * BENCH_DOCS sets the number of documents (default 2,000,000).
+ *
+ * Where the time goes (CPU profiles of the connector process, `node
+ * --cpu-prof`, 2M documents of 44 bytes, proto):
+ *  - Before issue 17's second round (0.08-0.11 of the raw pipe): 22% in
+ *    prom-client's labelled Counter.inc, twice per document (metrics of
+ *    `tributary run`); 19% encoding each document into a buffer of its own
+ *    (Buffer.byteLength + allocUnsafe + write, then a copy into the frame
+ *    batch); 17% JSON.stringify of the connector's document objects; 11%
+ *    GC; a microtask turn per document (`await` of a sink that had
+ *    nothing to wait for); 12% the write(2) of each checkpoint's batch.
+ *  - Now: metrics are plain tallies moved into the counters when read;
+ *    Captured/Loaded frames are written in place into the batch (one native
+ *    write of the text, no per-document buffer); documents are awaited
+ *    only when the sink pushes back. Syscalls are one write per checkpoint
+ *    or per MiB, as before (the ceiling makes one per 1,024 frames).
+ *  - What is left in the end-to-end line is the connector's own work:
+ *    JSON.stringify (about 20%) and building its document objects
+ *    (5-8%), plus GC of them. The codec-path line (documents already JSON
+ *    text) shows the transport itself: about 1.7M documents per CPU-second
+ *    with the protocol's per-document response objects (GC about 13%), the
+ *    checkpoint write(2) and process start-up taking the rest.
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -13,13 +38,13 @@ import { create } from "@bufbuild/protobuf";
 import { RequestSchema, ResponseSchema } from "../../src/gen/capture/capture_pb.js";
 import { messageCodec, type WireCodec } from "../../src/codec/wire.js";
 import { FrameDecoder, FrameWriter } from "../../src/codec/frames.js";
-import { peakRssMb, report, type Rate } from "./_measure.js";
+import { cpuSeconds, peakRssMb, report, type Rate } from "./_measure.js";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const DOCS = Number(process.env.BENCH_DOCS ?? 2_000_000);
 
 /** Reads frames from a child's stdout until `docs` frames arrived. */
-function drain(argv: string[], env: NodeJS.ProcessEnv, wire: WireCodec, input: Uint8Array | undefined, docs: number): Promise<Rate & { rss: number }> {
+function drain(argv: string[], env: NodeJS.ProcessEnv, wire: WireCodec, input: Uint8Array | undefined, docs: number): Promise<Rate & { rss: number; cpu: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "inherit"] });
     const dec = new FrameDecoder(wire);
@@ -36,8 +61,9 @@ function drain(argv: string[], env: NodeJS.ProcessEnv, wire: WireCodec, input: U
         done = true;
         const seconds = (performance.now() - start) / 1000;
         const rss = peakRssMb(child.pid);
+        const cpu = cpuSeconds(child.pid);
         child.kill("SIGKILL");
-        resolve({ docs: frames, bytes, seconds, rss });
+        resolve({ docs: frames, bytes, seconds, rss, cpu });
       }
     });
     child.on("error", reject);
@@ -73,6 +99,8 @@ function ceilingScript(wire: WireCodec): string {
   return `const b=Buffer.from("${chunk}","base64");const out=process.stdout;(function go(){while(out.write(b));out.once("drain",go)})();`;
 }
 
+const perCpu = (r: { docs: number; cpu: number }) => `${Math.round(r.docs / r.cpu / 1000)}k docs per CPU-second`;
+
 for (const wire of ["proto", "json"] as const) {
   const ceiling = await drain(["node", "-e", ceilingScript(wire)], {}, wire, undefined, DOCS);
   const measured = await drain(
@@ -82,5 +110,8 @@ for (const wire of ["proto", "json"] as const) {
     openRequest(wire),
     DOCS,
   );
-  report(`stdio capture, ${wire} codec (${DOCS.toLocaleString("en-US")} docs)`, measured, ceiling, `peak RSS ${measured.rss.toFixed(0)} MB`, measured.rss);
+  report(`stdio capture, ${wire} codec (${DOCS.toLocaleString("en-US")} docs)`, measured, ceiling, `peak RSS ${measured.rss.toFixed(0)} MB, ${perCpu(measured)}`, measured.rss);
+  // The codec path alone: documents that are JSON text already (no JSON.stringify per document).
+  const raw = await drain(["node", fileURLToPath(new URL("./_raw-capture.js", import.meta.url))], { FLOW_RUNTIME_CODEC: wire, LOG_LEVEL: "warn" }, wire, openRequest(wire), DOCS);
+  report(`stdio codec path (raw JSON docs), ${wire} codec`, raw, ceiling, `peak RSS ${raw.rss.toFixed(0)} MB, ${perCpu(raw)}`, raw.rss);
 }
