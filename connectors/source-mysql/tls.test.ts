@@ -69,7 +69,7 @@ describe("source-mysql TLS", () => {
     const noTls = startCapture(configFor(plainDb, { advanced: { sslmode: "required" } }), [{ namespace: "enc", stream: "t" }], new MemoryOutput());
     await noTls.done.catch(() => {});
     expect(String((noTls.error as Error)?.message)).toContain("does not offer TLS, but /advanced/sslmode is required");
-  }, 60_000);
+  }, 180_000);
 
   it("asks for the root certificate when verifying", async () => {
     const cap = startCapture(configFor(db, { advanced: { sslmode: "verify_identity" } }), [{ namespace: "enc", stream: "t" }], new MemoryOutput());

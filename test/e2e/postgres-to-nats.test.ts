@@ -30,7 +30,7 @@ const used: string[] = [];
 beforeAll(async () => {
   pg = await startPgCluster();
   nats = await admin();
-}, 60_000);
+}, 180_000);
 afterAll(async () => {
   for (const ns of used) await dropNamespace(nats.jsm, ns);
   await nats?.nc.close();

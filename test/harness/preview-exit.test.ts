@@ -102,7 +102,7 @@ describe("every preview ends", () => {
     const timer = setTimeout(() => {
       hung = true;
       child.kill("SIGKILL");
-    }, 60_000);
+    }, 180_000);
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     clearTimeout(timer);
     expect(hung, stderr).toBe(false);

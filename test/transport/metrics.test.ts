@@ -142,7 +142,7 @@ describe("serve --metrics-port", () => {
     await p.until(() => {
       const counts = metricLines().map((l) => l.documents?.["captured/0"] ?? 0);
       return counts.length >= 2 && counts.at(-1)! > counts[0]!;
-    }, 60_000);
+    }, 180_000);
     const lines = metricLines();
     expect(lines.every((l) => l.level === "info")).toBe(true);
     expect(lines.at(-1)!.openSessions).toBe(1);
