@@ -27,6 +27,14 @@ export interface ConnectorService {
   /** The method's name within the service (grpc-js implementation key). */
   method: string;
   definition: ServiceDefinition;
+  /**
+   * The definition the server registers: responses pass through as bytes
+   * already encoded by encodeResponse, so the transport knows each one's
+   * size (for its send budget) and grpc-js does no per-message callback.
+   */
+  serverDefinition: ServiceDefinition;
+  /** Encodes one response message. */
+  encodeResponse(msg: unknown): Buffer;
   /** Decodes one request message (bytes as received). */
   decodeRequest(bytes: Uint8Array): unknown;
   /** The generated file describing the service, for reflection. */
@@ -59,10 +67,13 @@ function bidiService<Req extends DescMessage, Res extends DescMessage>(
     responseDeserialize: (b) => res.decode(b),
     originalName: method.charAt(0).toLowerCase() + method.slice(1),
   };
+  const encodeResponse = (msg: unknown) => toBuffer(res.encode(msg as MessageShape<Res>));
   return {
     name,
     method,
     definition: { [method]: def },
+    serverDefinition: { [method]: { ...def, responseSerialize: identity } },
+    encodeResponse,
     decodeRequest: (bytes) => req.decode(bytes),
     file,
   };

@@ -71,23 +71,32 @@ function serverOptions(maxMessageBytes: number): grpc.ServerOptions {
   };
 }
 
-type Call = grpc.ServerDuplexStream<Buffer, AnyResponse>;
+type Call = grpc.ServerDuplexStream<Buffer, Buffer>;
 
-/** Writes responses to a call, waiting for 'drain' when grpc-js asks to. */
+/**
+ * Bytes of encoded responses handed to grpc-js but not yet written to
+ * HTTP/2 before send() asks the caller to wait; it resumes at half. Waiting
+ * on this budget instead of grpc-js's 16-message 'drain' keeps the stream
+ * busy while the connector produces more (the drain only comes once every
+ * queued message is out), and bounds memory by bytes, not message count.
+ */
+const SEND_BUDGET = 1 << 20;
+
+/** Encodes responses and writes them to a call, within SEND_BUDGET bytes in flight. */
 class CallSink implements ResponseSink<AnyResponse> {
   private sent = 0;
   private written = 0;
-  private waiters: { upTo: number; resolve: () => void }[] = [];
-  private readonly onWritten = () => {
-    this.written++;
-    while (this.waiters.length > 0 && this.waiters[0]!.upTo <= this.written) this.waiters.shift()!.resolve();
-  };
+  /** Encoded bytes of the responses sent but not yet written. */
+  private queued = 0;
+  /** Resolved once `queued` is down to `below` (or the call is cancelled). */
+  private waiters: { below: number; resolve: () => void }[] = [];
 
   constructor(
     private readonly call: Call,
     private readonly signal: AbortSignal,
+    private readonly encode: (res: AnyResponse) => Buffer,
   ) {
-    // A cancelled call never drains or finishes its writes: release waiters.
+    // A cancelled call never finishes its writes: release waiters.
     signal.addEventListener("abort", () => {
       for (const w of this.waiters.splice(0)) w.resolve();
     });
@@ -95,24 +104,33 @@ class CallSink implements ResponseSink<AnyResponse> {
 
   send(res: AnyResponse): void | Promise<void> {
     if (this.signal.aborted) throw new Error("the stream was cancelled");
+    const bytes = this.encode(res);
+    const n = bytes.length;
     this.sent++;
-    if (this.call.write(res, this.onWritten)) return;
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        this.call.off("drain", done);
-        this.signal.removeEventListener("abort", done);
-        if (this.signal.aborted) reject(new Error("the stream was cancelled"));
-        else resolve();
-      };
-      this.call.on("drain", done);
-      this.signal.addEventListener("abort", done);
+    this.queued += n;
+    this.call.write(bytes, () => {
+      this.written++;
+      this.queued -= n;
+      if (this.waiters.length === 0) return;
+      const ready = this.waiters.filter((w) => this.queued <= w.below);
+      if (ready.length === 0) return;
+      this.waiters = this.waiters.filter((w) => this.queued > w.below);
+      for (const w of ready) w.resolve();
     });
+    if (this.queued <= SEND_BUDGET) return;
+    return this.until(SEND_BUDGET / 2).then(() => {
+      if (this.signal.aborted) throw new Error("the stream was cancelled");
+    });
+  }
+
+  private until(below: number): Promise<void> {
+    return new Promise((resolve) => this.waiters.push({ below, resolve }));
   }
 
   /** Resolves once grpc-js has handed every response sent so far to HTTP/2. */
   flush(): Promise<void> {
     if (this.written >= this.sent || this.signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ upTo: this.sent, resolve }));
+    return this.until(0);
   }
 }
 
@@ -196,7 +214,7 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
     slog.debug("stream opened", { method: `${service.name}/${service.method}`, peer: call.getPeer() });
 
     const requests = monitor.observe(decodeRequests(call, service));
-    const sink = new CallSink(call, abort.signal);
+    const sink = new CallSink(call, abort.signal, service.encodeResponse);
     const counted = opts.metrics?.session(requests, sink);
     runSession(connector, counted?.requests ?? requests, counted?.sink ?? sink, {
       log: slog,
@@ -226,7 +244,7 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
       },
     ).finally(() => sessions.delete(abort));
   };
-  server.addService(service.definition, { [service.method]: handle });
+  server.addService(service.serverDefinition, { [service.method]: handle });
 
   health = new HealthImplementation(Object.fromEntries(served.map((s) => [s, "SERVING" as const])));
   // Health Watch streams never end on their own and would hold a drain open
