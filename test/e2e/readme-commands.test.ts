@@ -150,7 +150,7 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
     // The committed example is exactly what Discover writes for setup.sql's table.
     expect(fromCluster(readFileSync(join(work, "examples", "postgres", "flow.yaml"), "utf8"))).toBe(readFileSync(join(root, "examples", "postgres", "flow.yaml"), "utf8"));
   },
-  "npx tributary preview --source examples/postgres/to-postgres.flow.yaml --name acmeCo/postgres --timeout 10s --output-commits | npx tributary preview --source examples/postgres/to-postgres.flow.yaml --name acmeCo/shop/to-postgres":
+  "npx tributary preview --source examples/postgres/to-postgres.flow.yaml --name acmeCo/postgres --timeout 20s --output-commits | npx tributary preview --source examples/postgres/to-postgres.flow.yaml --name acmeCo/shop/to-postgres":
     async (r) => {
       expect(summary(r).stats.documents).toBe(3);
       expect(r.stderr).toContain(`tributary preview: left behind at the source: replication slot ${token}`);
@@ -160,7 +160,7 @@ const CHECKS: Record<string, (r: Ran) => void | Promise<void>> = {
     expect(r.stdout).toMatch(/^\s+3 \| cyd +\| 30\.25$/m);
     expect(r.stdout).toContain("(3 rows)");
   },
-  "npx tributary preview --source examples/postgres/to-redis.flow.yaml --name acmeCo/postgres --timeout 10s --output-commits | npx tributary preview --source examples/postgres/to-redis.flow.yaml --name acmeCo/shop/to-redis":
+  "npx tributary preview --source examples/postgres/to-redis.flow.yaml --name acmeCo/postgres --timeout 20s --output-commits | npx tributary preview --source examples/postgres/to-redis.flow.yaml --name acmeCo/shop/to-redis":
     (r) => {
       expect(summary(r).stats.documents).toBe(3);
     },
