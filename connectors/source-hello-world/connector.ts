@@ -8,13 +8,28 @@
  * Copy this file to start a new capture.
  */
 import { resourceCapture } from "../../src/sdk/resources.js";
+import { Type, type Static } from "../../src/sdk/schema.js";
 
-interface Config {
-  /** Greetings per second for each binding; 0 means as fast as possible. */
-  rate: number;
-  /** Greetings emitted between two checkpoints. */
-  perCheckpoint: number;
-}
+const configSchema = Type.Object(
+  {
+    /** Greetings per second for each binding; 0 means as fast as possible. */
+    rate: Type.Optional(Type.Number({ title: "Rate", description: "Greetings per second, per binding. 0 emits as fast as possible.", minimum: 0, default: 1, order: 0 })),
+    /** Greetings emitted between two checkpoints. */
+    perCheckpoint: Type.Optional(
+      Type.Integer({ title: "Greetings per checkpoint", description: "How many greetings are committed together.", minimum: 1, default: 1, order: 1 }),
+    ),
+  },
+  { $schema: "http://json-schema.org/draft-07/schema#", title: "Hello World", additionalProperties: false },
+);
+
+const resourceConfigSchema = Type.Object(
+  { name: Type.String({ title: "Name", description: "Name of the greeting stream.", minLength: 1 }) },
+  { $schema: "http://json-schema.org/draft-07/schema#", title: "Greeting stream", additionalProperties: false },
+);
+
+/** The endpoint config as handlers see it: the SDK fills in the schema's defaults. */
+type Config = Required<Static<typeof configSchema>>;
+type Resource = Static<typeof resourceConfigSchema>;
 
 /** The changes cursor, kept as each binding's state entry: its last committed count. */
 interface Progress {
@@ -40,27 +55,11 @@ const greetings = (name: string, config: Config) => ({
   intervalMs: config.rate > 0 ? (1000 * config.perCheckpoint) / config.rate : 0,
 });
 
-export default resourceCapture<Config, { name: string }>({
+export default resourceCapture<Config, Resource>({
   name: "source-hello-world",
   documentationUrl: "https://github.com/tributary-dev/tributary/tree/main/connectors/source-hello-world",
-  configSchema: {
-    $schema: "http://json-schema.org/draft-07/schema#",
-    title: "Hello World",
-    type: "object",
-    properties: {
-      rate: { title: "Rate", description: "Greetings per second, per binding. 0 emits as fast as possible.", type: "number", minimum: 0, default: 1, order: 0 },
-      perCheckpoint: { title: "Greetings per checkpoint", description: "How many greetings are committed together.", type: "integer", minimum: 1, default: 1, order: 1 },
-    },
-    additionalProperties: false,
-  },
-  resourceConfigSchema: {
-    $schema: "http://json-schema.org/draft-07/schema#",
-    title: "Greeting stream",
-    type: "object",
-    properties: { name: { title: "Name", description: "Name of the greeting stream.", type: "string", minLength: 1 } },
-    required: ["name"],
-    additionalProperties: false,
-  },
+  configSchema,
+  resourceConfigSchema,
   // Discovery offers one stream; a session greets every bound name.
   resources: (config, _ctx, bindings) => (bindings?.map((b) => b.resourceConfig.name) ?? ["greetings"]).map((n) => greetings(n, config)),
   async apply({ bindings }) {
