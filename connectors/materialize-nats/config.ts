@@ -6,135 +6,116 @@
  */
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { natsConnectionProperties, type NatsEndpoint } from "../../src/nats/config-schema.js";
-
-export type ValueFormat = "json" | "fields";
-
-export interface EndpointConfig extends NatsEndpoint {
-  advanced?: {
-    internal_prefix?: string;
-    duplicate_window_seconds?: number;
-    chunk_kib?: number;
-    publish_window?: number;
-  };
-}
-
-export interface ResourceConfig {
-  bucket?: string;
-  subject?: string;
-  stream?: string;
-  delta_updates?: boolean;
-  format?: ValueFormat;
-  soft_delete?: boolean;
-}
+import { Advanced, DeltaUpdates, StringEnum, Type, type Static } from "../../src/sdk/schema.js";
 
 /** Bucket, stream and subject-token names the connector creates or addresses. */
 export const NAME = /^[A-Za-z0-9_-]+$/;
 
-export const configSchema = {
-  $schema: "http://json-schema.org/draft-07/schema#",
-  title: "NATS JetStream Connection",
-  type: "object",
-  required: ["servers"],
-  properties: {
+export const configSchema = Type.Object(
+  {
     ...natsConnectionProperties,
-    advanced: {
-      type: "object",
-      title: "Advanced Options",
-      advanced: true,
-      additionalProperties: false,
-      order: 3,
-      properties: {
-        internal_prefix: {
-          type: "string",
-          title: "Internal prefix",
-          description:
-            "Names the connector's own stream (<prefix>_staging, subjects <prefix>.staging.>) holding staged transactions, and its KV bucket (<prefix>_progress) recording how far each was applied.",
-          default: "flow_internal",
-          pattern: NAME.source,
+    advanced: Type.Optional(
+      Advanced(
+        {
+          internal_prefix: Type.Optional(
+            Type.String({
+              title: "Internal prefix",
+              description:
+                "Names the connector's own stream (<prefix>_staging, subjects <prefix>.staging.>) holding staged transactions, and its KV bucket (<prefix>_progress) recording how far each was applied.",
+              default: "flow_internal",
+              pattern: NAME.source,
+            }),
+          ),
+          duplicate_window_seconds: Type.Optional(
+            Type.Integer({
+              title: "Duplicate window (seconds)",
+              description:
+                "Duplicate window of the streams Apply creates for delta bindings. A transaction replayed after a crash is recognized by its message ids only within this window (see the README).",
+              default: 120,
+              minimum: 1,
+              maximum: 604800,
+            }),
+          ),
+          chunk_kib: Type.Optional(
+            Type.Integer({
+              title: "Staged chunk size (KiB)",
+              description: "Documents are staged in messages of up to this size (capped by the server's max_payload).",
+              default: 512,
+              minimum: 16,
+              maximum: 65536,
+            }),
+          ),
+          publish_window: Type.Optional(
+            Type.Integer({
+              title: "Publishes in flight",
+              description: "How many publishes may await their acknowledgement at once while a transaction is applied.",
+              default: 512,
+              minimum: 1,
+              maximum: 65536,
+            }),
+          ),
         },
-        duplicate_window_seconds: {
-          type: "integer",
-          title: "Duplicate window (seconds)",
-          description:
-            "Duplicate window of the streams Apply creates for delta bindings. A transaction replayed after a crash is recognized by its message ids only within this window (see the README).",
-          default: 120,
-          minimum: 1,
-          maximum: 604800,
-        },
-        chunk_kib: {
-          type: "integer",
-          title: "Staged chunk size (KiB)",
-          description: "Documents are staged in messages of up to this size (capped by the server's max_payload).",
-          default: 512,
-          minimum: 16,
-          maximum: 65536,
-        },
-        publish_window: {
-          type: "integer",
-          title: "Publishes in flight",
-          description: "How many publishes may await their acknowledgement at once while a transaction is applied.",
-          default: 512,
-          minimum: 1,
-          maximum: 65536,
-        },
-      },
-    },
+        { title: "Advanced Options", additionalProperties: false, order: 3 },
+      ),
+    ),
   },
-} as const;
+  { $schema: "http://json-schema.org/draft-07/schema#", title: "NATS JetStream Connection" },
+);
 
-export const resourceConfigSchema = {
-  $schema: "http://json-schema.org/draft-07/schema#",
-  title: "NATS Binding",
-  type: "object",
-  additionalProperties: false,
-  properties: {
-    bucket: {
-      type: "string",
-      title: "KV bucket",
-      description: "Standard updates: the JetStream KV bucket holding one entry per document key (created by Apply when missing).",
-      pattern: NAME.source,
-      order: 0,
-    },
-    subject: {
-      type: "string",
-      title: "Subject",
-      description: "Delta updates: the subject receiving one message per document, with Flow-Key and Flow-Action headers.",
-      minLength: 1,
-      order: 1,
-    },
-    stream: {
-      type: "string",
-      title: "Stream",
-      description: "Delta updates: the stream Apply creates for the subject when no stream captures it yet (default: the subject with '.' as '_').",
-      pattern: NAME.source,
-      order: 2,
-    },
-    delta_updates: {
-      type: "boolean",
-      title: "Delta updates",
-      description: "Publish every document to the subject instead of keeping the latest per key in a KV bucket.",
-      default: false,
-      "x-delta-updates": true,
-      order: 3,
-    },
-    format: {
-      type: "string",
-      title: "Value format",
-      enum: ["json", "fields"],
-      default: "json",
-      description:
-        "json: the value (or message payload) is the document. fields: a JSON object of the selected fields (standard updates keep the document in it too, to answer Loads).",
-      order: 4,
-    },
-    soft_delete: {
-      type: "boolean",
-      title: "Soft delete",
-      description: "Standard updates: keep the deletion document (its _meta/op is 'd') as the key's value instead of a KV delete marker.",
-      default: false,
-      order: 5,
-    },
+export type EndpointConfig = Static<typeof configSchema>;
+
+export const resourceConfigSchema = Type.Object(
+  {
+    bucket: Type.Optional(
+      Type.String({
+        title: "KV bucket",
+        description: "Standard updates: the JetStream KV bucket holding one entry per document key (created by Apply when missing).",
+        pattern: NAME.source,
+        order: 0,
+      }),
+    ),
+    subject: Type.Optional(
+      Type.String({
+        title: "Subject",
+        description: "Delta updates: the subject receiving one message per document, with Flow-Key and Flow-Action headers.",
+        minLength: 1,
+        order: 1,
+      }),
+    ),
+    stream: Type.Optional(
+      Type.String({
+        title: "Stream",
+        description: "Delta updates: the stream Apply creates for the subject when no stream captures it yet (default: the subject with '.' as '_').",
+        pattern: NAME.source,
+        order: 2,
+      }),
+    ),
+    delta_updates: Type.Optional(
+      DeltaUpdates({ title: "Delta updates", description: "Publish every document to the subject instead of keeping the latest per key in a KV bucket.", order: 3 }),
+    ),
+    format: Type.Optional(
+      StringEnum(["json", "fields"], {
+        title: "Value format",
+        default: "json",
+        description:
+          "json: the value (or message payload) is the document. fields: a JSON object of the selected fields (standard updates keep the document in it too, to answer Loads).",
+        order: 4,
+      }),
+    ),
+    soft_delete: Type.Optional(
+      Type.Boolean({
+        title: "Soft delete",
+        description: "Standard updates: keep the deletion document (its _meta/op is 'd') as the key's value instead of a KV delete marker.",
+        default: false,
+        order: 5,
+      }),
+    ),
   },
-} as const;
+  { $schema: "http://json-schema.org/draft-07/schema#", title: "NATS Binding", additionalProperties: false },
+);
+
+export type ResourceConfig = Static<typeof resourceConfigSchema>;
+export type ValueFormat = NonNullable<ResourceConfig["format"]>;
 
 export interface Endpoint {
   connection: NatsEndpoint;
