@@ -5,6 +5,7 @@
  * and secret redaction through the SDK's ajv, Flow's annotation helpers, and
  * config types inferred from the schemas (checked by tsc on this file).
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import * as mat from "../../src/gen/materialize/materialize_pb.js";
@@ -23,6 +24,7 @@ import {
   type Static,
 } from "../../src/sdk/index.js";
 import { ConnectorProcess, TRIBUTARY } from "../support/process.js";
+import { loadConnector } from "../../connectors/registry.js";
 
 /** materialize-mysql's endpoint and resource schemas as its Spec sent them when they were hand-written JSON. */
 const MYSQL_SPEC = {
@@ -104,6 +106,16 @@ describe("TypeBox schemas", () => {
     },
     { title: "Example", additionalProperties: false },
   );
+
+  /** Endpoint and resource schemas these connectors sent when they were hand-written JSON (dumped before the move). */
+  const EXPECTED = JSON.parse(readFileSync(new URL("./connector-schemas.expected.json", import.meta.url), "utf8")) as Record<string, { config: unknown; resource: unknown }>;
+  for (const name of ["source-hello-world", "source-http-poll", "source-nats", "materialize-nats"]) {
+    it(`${name}'s schemas are the JSON it sent before the move`, async () => {
+      const c = await loadConnector(name);
+      expect(JSON.parse(JSON.stringify(c.configSchema))).toStrictEqual(EXPECTED[name]!.config);
+      expect(JSON.parse(JSON.stringify(c.resourceConfigSchema))).toStrictEqual(EXPECTED[name]!.resource);
+    });
+  }
 
   it("renders Flow's annotations as the keywords the UI reads", () => {
     const json = JSON.parse(JSON.stringify(Config));
