@@ -10,14 +10,13 @@
  * Needs `npx tsc -p .` first (the harness runs the image's entry point,
  * `tributary run materialize-nats`, from this checkout).
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMaterializePreview } from "../../src/harness/index.js";
 import { CRASH_POINTS, type CrashPoint } from "../../src/harness/faults.js";
 import { createLogger } from "../../src/log.js";
 import { REPO } from "../../test/support/process.js";
+import { imageMaterialization, TAGS_AND_NESTED, thingsCollection, writeCatalog } from "../../test/support/things-harness.js";
 import { admin, dropNamespace, kvEntries, namespace, NATS_URL, streamMessages, type Admin } from "./test-support.js";
 
 const FIXTURE = join(REPO, "test/harness/fixtures/things.jsonl");
@@ -32,42 +31,17 @@ afterAll(async () => {
 });
 
 function catalog(ns: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "nats-harness-"));
-  const path = join(dir, "flow.yaml");
   // Tiny chunks, so a transaction spans several and a crash can fall between them.
   const config = { servers: NATS_URL, advanced: { internal_prefix: ns, chunk_kib: 16 } };
-  writeFileSync(
-    path,
-    `collections:
-  acmeCo/things:
-    schema:
-      type: object
-      properties:
-        id: { type: integer }
-        name: { type: string }
-        n: { type: integer, reduce: { strategy: sum } }
-        tags: { type: array, items: { type: string } }
-        nested: { type: object, properties: { a: { type: string } } }
-        _meta: { type: object, properties: { op: { type: string } } }
-      required: [id]
-      reduce: { strategy: merge }
-    key: [/id]
-materializations:
-  acmeCo/nats:
-    endpoint:
-      connector:
-        image: ghcr.io/tributary-dev/materialize-nats:dev
-        config: ${JSON.stringify(config)}
-    bindings:
-      - resource: { bucket: "${ns}_json" }
-        source: acmeCo/things
-      - resource: { bucket: "${ns}_fields", format: fields, soft_delete: true }
-        source: acmeCo/things
-      - resource: { subject: "${ns}.delta", stream: "${ns}_delta", delta_updates: true }
-        source: acmeCo/things
-`,
+  return writeCatalog(
+    "nats-harness-",
+    thingsCollection(TAGS_AND_NESTED) +
+      imageMaterialization("materialize-nats", "nats", config, [
+        `{ bucket: "${ns}_json" }`,
+        `{ bucket: "${ns}_fields", format: fields, soft_delete: true }`,
+        `{ subject: "${ns}.delta", stream: "${ns}_delta", delta_updates: true }`,
+      ]),
   );
-  return path;
 }
 
 /** What a run left in its buckets and stream, without per-run document uuids. */

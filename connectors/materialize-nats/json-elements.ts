@@ -1,24 +1,9 @@
 /**
- * The runtime's verbatim JSON texts, taken apart without turning numbers
- * into JavaScript numbers (big integers keep every digit).
+ * Members of the runtime's verbatim JSON object texts, read and built without
+ * turning numbers into JavaScript numbers (big integers keep every digit).
+ * Array elements are split by src/codec/json-elements.ts.
  */
 import { JsonScanner } from "../../src/codec/json-scan.js";
-
-/** Splits the text of a JSON array into the verbatim text of its elements. */
-export function arrayElements(text: string, what: string): string[] {
-  const sc = new JsonScanner(text, what);
-  const out: string[] = [];
-  if (!sc.openArray(what)) return out;
-  do out.push(sc.rawValue());
-  while (sc.next(0x5d));
-  return out;
-}
-
-/** The string an element holds when it is a JSON string; else its JSON text. */
-export function elementText(element: string): string {
-  if (element.charCodeAt(0) !== 0x22) return element;
-  return element.indexOf("\\") < 0 ? element.slice(1, -1) : (JSON.parse(element) as string);
-}
 
 /** The verbatim text of member `name` of a JSON object's text, or undefined. */
 export function memberText(text: string, name: string, what: string): string | undefined {

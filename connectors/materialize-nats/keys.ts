@@ -15,7 +15,7 @@
  * Plain tokens never start with `=`, and base64url never holds `.`, so two
  * different keys never share a name and the key can be decoded back.
  */
-import { arrayElements, elementText } from "./json-elements.js";
+import { arrayElements, elementText } from "../../src/codec/json-elements.js";
 
 const PLAIN = /^[A-Za-z0-9_-]+$/;
 const INTEGER = /^-?[0-9]+$/;

@@ -8,7 +8,8 @@ import { ConnectorError } from "../../src/sdk/errors.js";
 import { RawJson, type LoadRequest } from "../../src/sdk/types.js";
 import { memberText } from "./json-elements.js";
 import { kvKey } from "./keys.js";
-import { isTombstone, type BindingPlan } from "./records.js";
+import { isTombstone } from "../../src/sdk/meta-op.js";
+import type { BindingPlan } from "./records.js";
 
 type Loaded = (binding: number, doc: unknown) => void | Promise<void>;
 

@@ -14,7 +14,9 @@
 import { ConnectorError } from "../../src/sdk/errors.js";
 import type { MaterializeBinding, StoreRequest } from "../../src/sdk/types.js";
 import { targetOf, type ResourceConfig, type Target, type ValueFormat } from "./config.js";
-import { arrayElements, objectText } from "./json-elements.js";
+import { arrayElements } from "../../src/codec/json-elements.js";
+import { isTombstone } from "../../src/sdk/meta-op.js";
+import { objectText } from "./json-elements.js";
 import { kvKey } from "./keys.js";
 
 export const RecordKind = { put: 1, del: 2, upsert: 3, delete: 4 } as const;
@@ -87,14 +89,4 @@ export function recordOf(plan: BindingPlan, s: StoreRequest): ApplyRecord {
   const subject = `$KV.${t.bucket}.${key}`;
   if (s.delete && !plan.softDelete) return { kind: RecordKind.del, binding: s.binding, subject, key: "", payload: "" };
   return { kind: RecordKind.put, binding: s.binding, subject, key: "", payload: payloadOf(plan, s) };
-}
-
-/** True when a stored document is a soft-delete tombstone (its _meta/op is "d"). */
-export function isTombstone(docText: string): boolean {
-  if (!/"op"\s*:\s*"d"/.test(docText)) return false;
-  try {
-    return (JSON.parse(docText) as { _meta?: { op?: unknown } })?._meta?.op === "d";
-  } catch {
-    return false;
-  }
 }

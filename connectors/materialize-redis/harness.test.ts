@@ -8,8 +8,6 @@
  * Needs `npx tsc -p .` first (the harness runs the image's entry point,
  * `tributary run materialize-redis`, from this checkout).
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runMaterializePreview } from "../../src/harness/materialize-runtime.js";
@@ -17,6 +15,7 @@ import { CRASH_POINTS, type CrashPoint } from "../../src/harness/faults.js";
 import { createLogger } from "../../src/log.js";
 import { dropNamespace, namespace, redis, REDIS_URL, snapshot } from "./test-support.js";
 import { REPO } from "../../test/support/process.js";
+import { imageMaterialization, TAGS_AND_NESTED, thingsCollection, writeCatalog } from "../../test/support/things-harness.js";
 
 const FIXTURE = join(REPO, "test/harness/fixtures/things.jsonl");
 const r = redis();
@@ -27,41 +26,16 @@ afterAll(async () => {
 });
 
 function catalog(ns: string, delivery = "exactly_once"): string {
-  const dir = mkdtempSync(join(tmpdir(), "redis-harness-"));
-  const path = join(dir, "flow.yaml");
   const config = { address: REDIS_URL, delivery, advanced: { internal_prefix: `${ns}:internal`, chunk_records: 1 } };
-  writeFileSync(
-    path,
-    `collections:
-  acmeCo/things:
-    schema:
-      type: object
-      properties:
-        id: { type: integer }
-        name: { type: string }
-        n: { type: integer, reduce: { strategy: sum } }
-        tags: { type: array, items: { type: string } }
-        nested: { type: object, properties: { a: { type: string } } }
-        _meta: { type: object, properties: { op: { type: string } } }
-      required: [id]
-      reduce: { strategy: merge }
-    key: [/id]
-materializations:
-  acmeCo/redis:
-    endpoint:
-      connector:
-        image: ghcr.io/tributary-dev/materialize-redis:dev
-        config: ${JSON.stringify(config)}
-    bindings:
-      - resource: { prefix: "${ns}:json" }
-        source: acmeCo/things
-      - resource: { prefix: "${ns}:hash", format: hash }
-        source: acmeCo/things
-      - resource: { prefix: "${ns}:delta", delta_updates: true }
-        source: acmeCo/things
-`,
+  return writeCatalog(
+    "redis-harness-",
+    thingsCollection(TAGS_AND_NESTED) +
+      imageMaterialization("materialize-redis", "redis", config, [
+        `{ prefix: "${ns}:json" }`,
+        `{ prefix: "${ns}:hash", format: hash }`,
+        `{ prefix: "${ns}:delta", delta_updates: true }`,
+      ]),
   );
-  return path;
 }
 
 /** Everything a run left under its namespace, without the namespace, and without internal keys other than counters. */

@@ -7,36 +7,17 @@
  * text (no float rounding of big integers); true, false and null are
  * written as those words.
  */
-import { JsonScanner } from "../../src/codec/json-scan.js";
-
-const QUOTE = 0x22;
-
-/** Splits the text of a JSON array into the verbatim text of its elements. */
-export function arrayElements(text: string, what: string): string[] {
-  const sc = new JsonScanner(text, what);
-  const out: string[] = [];
-  if (!sc.openArray(what)) return out;
-  do out.push(sc.rawValue());
-  while (sc.next(0x5d));
-  return out;
-}
+import { arrayElements, elementText } from "../../src/codec/json-elements.js";
 
 /** A string component with `\` and `:` escaped. */
 export function escapeComponent(s: string): string {
   return /[\\:]/.test(s) ? s.replace(/[\\:]/g, (c) => `\\${c}`) : s;
 }
 
-/** The text of one JSON element as a Redis key component or hash value. */
-export function plainText(element: string): string {
-  if (element.charCodeAt(0) !== QUOTE) return element;
-  // Strings without escapes are the common case: no need to parse.
-  return element.indexOf("\\") < 0 ? element.slice(1, -1) : (JSON.parse(element) as string);
-}
-
 /** The Redis key of a document: prefix, then the escaped key components. */
 export function redisKey(prefix: string, keyJson: string): string {
   let out = prefix;
-  for (const el of arrayElements(keyJson, "document key")) out += ":" + escapeComponent(plainText(el));
+  for (const el of arrayElements(keyJson, "document key")) out += ":" + escapeComponent(elementText(el));
   return out;
 }
 

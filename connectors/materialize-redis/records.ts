@@ -10,7 +10,9 @@
  */
 import type { MaterializeBinding, StoreRequest } from "../../src/sdk/types.js";
 import type { ResourceConfig, ValueFormat } from "./config.js";
-import { arrayElements, plainText, redisKey } from "./keys.js";
+import { arrayElements, elementText } from "../../src/codec/json-elements.js";
+import { metaOp } from "../../src/sdk/meta-op.js";
+import { redisKey } from "./keys.js";
 import { rangeEntry } from "../../src/sdk/staged.js";
 import type { RangeSpec } from "../../src/gen/flow/flow_pb.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
@@ -67,7 +69,7 @@ function fieldPairs(plan: BindingPlan, s: StoreRequest, out: string[]): string[]
     for (let i = 0; i < plan.values.length; i++) {
       const el = els[i];
       if (el === undefined || el === "null") continue; // a hash cannot hold null: leave the field out
-      out.push(plan.values[i]!, plainText(el));
+      out.push(plan.values[i]!, elementText(el));
     }
   }
   if (plan.document && s.docJson) out.push(plan.document, s.docJson);
@@ -83,16 +85,6 @@ function action(s: StoreRequest): string {
   const op = metaOp(s.docJson);
   if (op) return op;
   return s.exists ? "u" : "c";
-}
-
-function metaOp(docText: string): string | undefined {
-  if (!/"op"\s*:\s*"[cud]"/.test(docText)) return undefined;
-  try {
-    const op = (JSON.parse(docText) as { _meta?: { op?: unknown } })?._meta?.op;
-    return op === "c" || op === "u" || op === "d" ? op : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function recordOf(plan: BindingPlan, s: StoreRequest): WriteRecord {
@@ -112,7 +104,5 @@ export function recordOf(plan: BindingPlan, s: StoreRequest): WriteRecord {
   return { op: "H" + ttl, key, payload: JSON.stringify(fieldPairs(plan, s, [])) };
 }
 
-/** True when a stored document is a soft-delete tombstone (its _meta/op is "d"). */
-export function isTombstone(docText: string): boolean {
-  return metaOp(docText) === "d";
-}
+/** load.ts reads tombstones through this module. */
+export { isTombstone } from "../../src/sdk/meta-op.js";

@@ -9,6 +9,7 @@
  */
 import type { CollectionSpec } from "../../src/gen/flow/flow_pb.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { documentValueConstraints } from "../../src/sdk/document-value.js";
 import { ConstraintType, type Constraint } from "../../src/sdk/types.js";
 import type { ResourceConfig } from "./config.js";
 
@@ -16,32 +17,15 @@ import type { ResourceConfig } from "./config.js";
 const RESERVED_ENTRY_FIELDS = new Set(["key", "op"]);
 
 export function bindingConstraints(collection: CollectionSpec, r: ResourceConfig, delta: boolean): Record<string, Constraint> {
-  const format = r.format ?? "json";
-  const out: Record<string, Constraint> = {};
-  let seenRoot = false;
-  for (const p of collection.projections) {
-    if (p.isPrimaryKey) {
-      out[p.field] = { type: ConstraintType.LOCATION_REQUIRED, reason: "Key fields form the Redis key" };
-      continue;
-    }
-    if (p.ptr === "") {
-      if (seenRoot) {
-        out[p.field] = { type: ConstraintType.FIELD_FORBIDDEN, reason: "Only one projection of the document may be materialized" };
-      } else if (format === "json" || !delta) {
-        out[p.field] = {
-          type: ConstraintType.FIELD_REQUIRED,
-          reason: format === "json" ? "The document is the stored value" : "The document is kept in the hash to answer loads",
-        };
-      } else {
-        out[p.field] = { type: ConstraintType.FIELD_OPTIONAL, reason: "The document may be included in each stream entry" };
-      }
-      seenRoot = true;
-      continue;
-    }
-    if (format === "json") {
-      out[p.field] = { type: ConstraintType.FIELD_FORBIDDEN, reason: "The json format stores the whole document; choose the hash format to store fields" };
-      continue;
-    }
+  const { out, rest } = documentValueConstraints(collection.projections, {
+    wholeDocument: (r.format ?? "json") === "json",
+    delta,
+    keyReason: "Key fields form the Redis key",
+    keptReason: "The document is kept in the hash to answer loads",
+    optionalReason: "The document may be included in each stream entry",
+    fieldsFormat: "hash",
+  });
+  for (const p of rest) {
     if (delta && RESERVED_ENTRY_FIELDS.has(p.field)) {
       out[p.field] = { type: ConstraintType.FIELD_FORBIDDEN, reason: `Stream entries use ${JSON.stringify(p.field)} for the document's key and action` };
       continue;

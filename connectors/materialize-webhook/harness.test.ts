@@ -10,14 +10,13 @@
  * Needs `npx tsc -p .` first (the harness runs the image's entry point,
  * `tributary run materialize-webhook`, from this checkout).
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runMaterializePreview } from "../../src/harness/materialize-runtime.js";
 import { CRASH_POINTS, type CrashPoint } from "../../src/harness/faults.js";
 import { createLogger } from "../../src/log.js";
 import { REPO } from "../../test/support/process.js";
+import { imageMaterialization, thingsCollection, writeCatalog } from "../../test/support/things-harness.js";
 import { Receiver } from "./test-support.js";
 
 const FIXTURE = join(REPO, "test/harness/fixtures/things.jsonl");
@@ -27,39 +26,13 @@ afterAll(async () => {
 });
 
 function catalog(url: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "webhook-harness-"));
-  const path = join(dir, "flow.yaml");
   // One document per request, so a crash in the middle of the Stores leaves
   // some of a transaction's requests sent and others not.
   const config = { url, batch_size: 1, retry: { max_attempts: 3, initial_backoff_ms: 10 } };
-  writeFileSync(
-    path,
-    `collections:
-  acmeCo/things:
-    schema:
-      type: object
-      properties:
-        id: { type: integer }
-        name: { type: string }
-        n: { type: integer, reduce: { strategy: sum } }
-        _meta: { type: object, properties: { op: { type: string } } }
-      required: [id]
-      reduce: { strategy: merge }
-    key: [/id]
-materializations:
-  acmeCo/webhook:
-    endpoint:
-      connector:
-        image: ghcr.io/tributary-dev/materialize-webhook:dev
-        config: ${JSON.stringify(config)}
-    bindings:
-      - resource: { path: "things" }
-        source: acmeCo/things
-      - resource: { path: "again" }
-        source: acmeCo/things
-`,
+  return writeCatalog(
+    "webhook-harness-",
+    thingsCollection() + imageMaterialization("materialize-webhook", "webhook", config, ['{ path: "things" }', '{ path: "again" }']),
   );
-  return path;
 }
 
 // Documents carry a `_meta/uuid` the harness derives from the fixture's file

@@ -11,30 +11,48 @@ import { join } from "node:path";
 import { runMaterializePreview, type MaterializePreviewOptions } from "../../src/harness/materialize-runtime.js";
 import { createLogger } from "../../src/log.js";
 
-/** Writes flow.yaml for materialization `acmeCo/<task>` of connector `connector` (a folder under connectors/); returns its path. */
-export function thingsCatalog(connector: string, task: string, config: Record<string, unknown>, tmpPrefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), tmpPrefix));
-  const path = join(dir, "flow.yaml");
-  writeFileSync(
-    path,
-    `collections:
+/** Properties of acmeCo/things beyond id, name, n and _meta, as YAML lines. */
+export const TAGS_AND_NESTED = ["tags: { type: array, items: { type: string } }", "nested: { type: object, properties: { a: { type: string } } }"];
+const SQL_EXTRA = [...TAGS_AND_NESTED, "at: { type: string, format: date-time }", "price: { type: string, format: number }", '"Odd Name $": { type: string }'];
+
+/** The `collections:` YAML of acmeCo/things: id, name, summed n, `extra` properties, then _meta/op. */
+export function thingsCollection(extra: string[] = []): string {
+  const props = ["id: { type: integer }", "name: { type: string }", "n: { type: integer, reduce: { strategy: sum } }", ...extra, "_meta: { type: object, properties: { op: { type: string } } }"];
+  return `collections:
   acmeCo/things:
     schema:
       type: object
       properties:
-        id: { type: integer }
-        name: { type: string }
-        n: { type: integer, reduce: { strategy: sum } }
-        tags: { type: array, items: { type: string } }
-        nested: { type: object, properties: { a: { type: string } } }
-        at: { type: string, format: date-time }
-        price: { type: string, format: number }
-        "Odd Name $": { type: string }
-        _meta: { type: object, properties: { op: { type: string } } }
-      required: [id]
+${props.map((p) => `        ${p}\n`).join("")}      required: [id]
       reduce: { strategy: merge }
     key: [/id]
-materializations:
+`;
+}
+
+/** The `materializations:` YAML of `acmeCo/<task>` run from connector image `<connector>:dev`, one binding of acmeCo/things per resource (YAML flow text). */
+export function imageMaterialization(connector: string, task: string, config: Record<string, unknown>, resources: string[]): string {
+  return `materializations:
+  acmeCo/${task}:
+    endpoint:
+      connector:
+        image: ghcr.io/tributary-dev/${connector}:dev
+        config: ${JSON.stringify(config)}
+    bindings:
+${resources.map((r) => `      - resource: ${r}\n        source: acmeCo/things\n`).join("")}`;
+}
+
+/** Writes `yaml` as flow.yaml in a fresh temporary folder named from `tmpPrefix`; returns its path. */
+export function writeCatalog(tmpPrefix: string, yaml: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), tmpPrefix)), "flow.yaml");
+  writeFileSync(path, yaml);
+  return path;
+}
+
+/** Writes flow.yaml for materialization `acmeCo/<task>` of connector `connector` (a folder under connectors/); returns its path. */
+export function thingsCatalog(connector: string, task: string, config: Record<string, unknown>, tmpPrefix: string): string {
+  return writeCatalog(
+    tmpPrefix,
+    `${thingsCollection(SQL_EXTRA)}materializations:
   acmeCo/${task}:
     endpoint:
       local:
@@ -48,7 +66,6 @@ materializations:
         source: acmeCo/things
 `,
   );
-  return path;
 }
 
 /** Runs the catalog over `fixture` as source "fixture/things". */
