@@ -11,7 +11,7 @@ import { runMaterializeSession } from "../../src/sdk/materialize.js";
 import { RecordingSink, RequestFeed } from "../../test/support/sessions.js";
 import { ack, flush, openReq, session, sinkSpec, startCommit, store, validateReq } from "../../test/support/sink-session.js";
 import connector from "./connector.js";
-import { retryAfterMs } from "./post.js";
+import { retryAfterMs } from "../../src/net/retry-after.js";
 import { jsonLines, Receiver } from "./test-support.js";
 import type { EndpointConfig } from "./config.js";
 

@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../src/log.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { retryAfterMs } from "../../src/net/retry-after.js";
 import type { Endpoint } from "./config.js";
 
 /** The longest Retry-After honoured; a receiver asking for more gets this. */
@@ -20,15 +21,6 @@ export interface PostCounters {
 /** A URL as errors and logs show it: no query (it may hold a token). */
 export function shownUrl(url: URL): string {
   return `${url.origin}${url.pathname}`;
-}
-
-/** The wait a Retry-After header asks for, in ms, if it is readable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const text = header.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 function retryable(status: number): boolean {

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { TransientError } from "../../src/sdk/retry.js";
 import { redactSecrets } from "../../src/log.js";
+import { retryAfterMs } from "../../src/net/retry-after.js";
 
 /** Spaces requests at least 1/perSecond apart, across every resource of a session. */
 export class RateLimiter {
@@ -34,15 +35,6 @@ export interface JsonResponse {
   body: unknown;
   /** The Link header, if any. */
   link: string | null;
-}
-
-/** The wait a Retry-After value asks for, in ms: delta-seconds or an HTTP date. */
-export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 const isTransientStatus = (status: number) => status === 408 || status === 429 || status >= 500;

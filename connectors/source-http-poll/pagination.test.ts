@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { nextLink } from "./link-header.js";
-import { retryAfterMs } from "./http.js";
+import { retryAfterMs } from "../../src/net/retry-after.js";
 import { pageUrl, readPage } from "./pages.js";
 import { normalizeResource, resourceUrl, type ResourceDef } from "./config.js";
 
