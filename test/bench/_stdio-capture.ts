@@ -14,6 +14,7 @@ import { fullRange } from "../../src/harness/index.js";
 import { mergePatch } from "../../connectors/source-postgres/testing.js";
 import { RawJson, type CaptureConnector, type CaptureOutput } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
+import { SENT } from "../../src/sdk/capture.js";
 import { peakRssMb } from "./_measure.js";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
@@ -161,9 +162,6 @@ export class StdioCapture {
  * cost without a pipe or a parent. Returns docs, bytes and seconds from the
  * first document to the checkpoint where `done` holds.
  */
-/** A settled promise for document(), so the in-process sink allocates nothing per document. */
-const SENT: Promise<void> = Promise.resolve();
-
 export async function inProcess(
   connector: CaptureConnector,
   config: any,
