@@ -134,8 +134,8 @@ class CallSink implements ResponseSink<AnyResponse> {
   }
 }
 
-/** The call's request side, decoded; ends when the client half-closes. */
-async function* decodeRequests(call: Call, service: ConnectorService): AsyncGenerator<AnyRequest> {
+/** The call's request side, decoded, each shown to `seen`; ends when the client half-closes. */
+async function* decodeRequests(call: Call, service: ConnectorService, seen: (req: AnyRequest) => void): AsyncGenerator<AnyRequest> {
   // Keep the call open if the session stops reading early: responses and
   // the status still have to go out on it.
   for await (const bytes of call.iterator({ destroyOnReturn: false })) {
@@ -146,6 +146,7 @@ async function* decodeRequests(call: Call, service: ConnectorService): AsyncGene
       // The codec's message names the message type and what was wrong.
       throw new ProtocolError(describeError(err));
     }
+    seen(req);
     yield req;
   }
 }
@@ -213,7 +214,7 @@ export async function serveGrpc(connector: Connector, opts: GrpcServeOptions = {
     call.on("cancelled", () => abort.abort(new Error("the client cancelled the stream")));
     slog.debug("stream opened", { method: `${service.name}/${service.method}`, peer: call.getPeer() });
 
-    const requests = monitor.observe(decodeRequests(call, service));
+    const requests = decodeRequests(call, service, (req) => monitor.seen(req));
     const sink = new CallSink(call, abort.signal, service.encodeResponse);
     const counted = opts.metrics?.session(requests, sink);
     runSession(connector, counted?.requests ?? requests, counted?.sink ?? sink, {

@@ -130,20 +130,16 @@ export class HealthMonitor {
   }
 
   /**
-   * Passes a session's requests through, taking the endpoint config of its
-   * Open for later checks (unless a fixed config was given). A config that
+   * Looks at one request of a session: the endpoint config of an Open is
+   * used for later checks (unless a fixed config was given). A config that
    * does not validate is ignored here: the session itself reports it.
+   * Called for every request on the server's decode path, so it is a
+   * property read unless the request is an Open.
    */
-  observe(requests: AsyncIterable<AnyRequest>): AsyncIterable<AnyRequest> {
-    if (!this.enabled || this.fixed) return requests;
-    const self = this;
-    return (async function* () {
-      for await (const req of requests) {
-        const cfg = openConfig(req);
-        if (cfg !== undefined) self.useOpenConfig(text(cfg));
-        yield req;
-      }
-    })();
+  seen(req: AnyRequest): void {
+    if (this.fixed || !this.enabled) return;
+    const cfg = openConfig(req);
+    if (cfg !== undefined) this.useOpenConfig(text(cfg));
   }
 
   private useOpenConfig(raw: string): void {
