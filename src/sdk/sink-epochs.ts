@@ -25,6 +25,8 @@ export class EpochRunner {
   /** The epoch begun and not yet committed or rolled back. */
   private current?: Epoch;
   readonly counters: SinkCounters = { epochs: 0, committed: 0, rolledBack: 0, batches: 0, stores: 0 };
+  /** The most Stores per writeBatch. */
+  private readonly batchSize: number;
 
   constructor(
     private readonly writer: SinkWriter,
@@ -37,6 +39,7 @@ export class EpochRunner {
     this.nextId = firstId;
     const size = writer.batchSize ?? DEFAULT_BATCH_SIZE;
     if (!Number.isInteger(size) || size < 1) throw new ConnectorError(`the sink's batchSize must be a positive integer, got ${size}`);
+    this.batchSize = size;
   }
 
   /** Runs the epoch's writes; says whether anything was written. */
@@ -44,7 +47,6 @@ export class EpochRunner {
     const epoch: Epoch = { id: this.nextId, range: this.range };
     this.current = epoch;
     this.counters.epochs++;
-    const size = this.writer.batchSize ?? DEFAULT_BATCH_SIZE;
     const indexes = new Map<number, number>();
     let batch: StoreRequest[] = [];
     let binding = -1;
@@ -67,7 +69,7 @@ export class EpochRunner {
         if (s.exists && this.bindings[s.binding]?.deltaUpdates) {
           throw new ConnectorError(`binding ${s.binding} uses delta updates but received a Store of an existing document`);
         }
-        if (s.binding !== binding || batch.length >= size) {
+        if (s.binding !== binding || batch.length >= this.batchSize) {
           await send();
           binding = s.binding;
         }
