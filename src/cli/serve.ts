@@ -17,6 +17,7 @@ import { parseArgs } from "./args.js";
 import { loadConnector } from "../../connectors/registry.js";
 import { serveGrpc, DEFAULT_GRACE_MS } from "../transport/grpc.js";
 import { createLogger } from "../log.js";
+import { parseDurationMs } from "../duration.js";
 import { DEFAULT_MAX_FRAME } from "../codec/frames.js";
 import { ConnectorMetrics, serveMetrics } from "../transport/metrics.js";
 import { DEFAULT_HEALTH_INTERVAL_MS, type HealthOptions } from "../transport/health.js";
@@ -41,12 +42,10 @@ function parseGrace(value: string): number {
   return Math.round(seconds * 1000);
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, "": 1000, m: 60_000 };
-
-/** A duration: a number of seconds, or a number with ms, s or m (e.g. 10s, 500ms, 1m). */
+/** --health-interval in milliseconds (a duration as src/duration.ts reads it: 10s, 500ms, 1m). */
 function parseInterval(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|)$/.exec(value.trim());
-  const ms = m ? Math.round(Number(m[1]) * DURATION_UNITS[m[2]!]!) : NaN;
+  const parsed = parseDurationMs(value);
+  const ms = parsed === undefined ? NaN : Math.round(parsed);
   if (!Number.isSafeInteger(ms) || ms < 1) {
     throw new Error(`--health-interval must be a positive duration such as 10s, 500ms or 1m, got ${JSON.stringify(value)}`);
   }

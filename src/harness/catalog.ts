@@ -8,6 +8,7 @@ import { dirname, resolve, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { HarnessError } from "./errors.js";
+import { parseDurationMs } from "../duration.js";
 import { getAt } from "./json-pointer.js";
 import type { CollectionDef, ProjectionDef } from "./collection-spec.js";
 import type { FieldsDef } from "./field-selection.js";
@@ -127,22 +128,14 @@ function isObject(v: unknown): v is Record<string, any> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-/** Parses a duration like "30s", "3m", "1h", "1h30m" or a number of seconds. */
+/** Seconds in a duration like "30s", "3m", "1h30m" or a number of seconds (see src/duration.ts). */
 export function parseDuration(v: unknown, what: string): number {
   if (typeof v === "number") return v;
   if (typeof v !== "string") throw new HarnessError(`${what}: expected a duration like "30s" or "5m"`);
-  let total = 0;
-  let rest = v.trim();
-  const re = /^(\d+(?:\.\d+)?)(ms|s|m|h)/;
-  if (!rest) throw new HarnessError(`${what}: empty duration`);
-  while (rest) {
-    const m = re.exec(rest);
-    if (!m) throw new HarnessError(`${what}: invalid duration ${JSON.stringify(v)}`);
-    const n = Number(m[1]);
-    total += m[2] === "ms" ? n / 1000 : m[2] === "s" ? n : m[2] === "m" ? n * 60 : n * 3600;
-    rest = rest.slice(m[0].length);
-  }
-  return total;
+  if (v.trim() === "") throw new HarnessError(`${what}: empty duration`);
+  const ms = parseDurationMs(v);
+  if (ms === undefined) throw new HarnessError(`${what}: invalid duration ${JSON.stringify(v)}`);
+  return ms / 1000;
 }
 
 /** A copy of `catalog` whose every endpoint is driven through the gRPC server at `address`. */
