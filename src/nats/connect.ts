@@ -41,7 +41,9 @@ function authenticator(cfg: NatsEndpoint): ConnectionOptions["authenticator"] {
       if (!/-----BEGIN NATS USER JWT-----/.test(a.creds) || !/-----BEGIN USER NKEY SEED-----/.test(a.creds)) {
         throw new ConnectorError("endpoint config /auth/creds must hold a .creds file's contents (a NATS USER JWT and a USER NKEY SEED block)");
       }
-      return credsAuthenticator(bytes(a.creds));
+      // The client's parser wants LF line ends and a newline after the last block: pasted
+      // creds often lose the final newline (or arrive with CRLF), so normalize both.
+      return credsAuthenticator(new TextEncoder().encode(`${a.creds.replace(/\r\n?/g, "\n").trim()}\n`));
   }
 }
 
