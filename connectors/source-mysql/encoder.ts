@@ -3,7 +3,8 @@
  * column order) and the binlog (objects keyed by column name). Writing the
  * text directly keeps big integers and decimals exact.
  */
-import { toJson, type Kind, type ValueContext } from "./values.js";
+import { converterFor, type Converter, type Kind } from "./values.js";
+import type { ValueContext } from "./values.js";
 
 export interface EncoderColumn {
   name: string;
@@ -13,16 +14,24 @@ export interface EncoderColumn {
 export class RowEncoder {
   readonly names: string[];
   readonly kinds: Kind[];
+  private readonly convs: Converter[];
+  /** `"name":` per column, and the same after a comma. */
   private readonly prefixes: string[];
+  private readonly commaPrefixes: string[];
+  /** Whether a column's undefined is a value (an ENUM's empty label) rather than an absent column. */
+  private readonly undefinedIsValue: boolean[];
   /** Positions of the key columns, in key order. */
   readonly keyIdx: number[];
   /** `"schema":"...","table":"..."` for _meta.source. */
   readonly sourcePrefix: string;
 
-  constructor(schema: string, table: string, columns: EncoderColumn[], key: string[], private readonly vctx: ValueContext) {
+  constructor(schema: string, table: string, columns: EncoderColumn[], key: string[], vctx: ValueContext) {
     this.names = columns.map((c) => c.name);
     this.kinds = columns.map((c) => c.kind);
+    this.convs = columns.map((c) => converterFor(c.kind, vctx));
     this.prefixes = columns.map((c) => JSON.stringify(c.name) + ":");
+    this.commaPrefixes = this.prefixes.map((p) => "," + p);
+    this.undefinedIsValue = columns.map((c) => c.kind === "enum");
     this.keyIdx = key.map((k) => {
       const i = this.names.indexOf(k);
       if (i < 0) throw new Error(`key column ${JSON.stringify(k)} is not a column of ${schema}.${table}`);
@@ -33,38 +42,63 @@ export class RowEncoder {
 
   private value(i: number, v: unknown): string | undefined {
     if (v === null) return "null";
-    if (v === undefined && this.kinds[i] !== "enum") return undefined;
+    if (v === undefined && !this.undefinedIsValue[i]) return undefined;
     try {
-      return toJson(this.kinds[i], v, this.vctx);
+      return this.convs[i](v);
     } catch (err) {
-      // Name the column, never the value.
-      throw new Error(`column ${JSON.stringify(this.names[i])} (${this.kinds[i]}): ${(err as Error).message}`);
+      throw this.columnError(i, err);
     }
+  }
+
+  /** Names the column, never the value. */
+  private columnError(i: number, err: unknown): Error {
+    return new Error(`column ${JSON.stringify(this.names[i])} (${this.kinds[i]}): ${(err as Error).message}`);
   }
 
   /** The properties (without braces) of a row given in column order. */
   fromArray(values: unknown[]): string {
+    const convs = this.convs;
+    const n = convs.length;
     let out = "";
-    for (let i = 0; i < this.names.length; i++) {
-      const j = this.value(i, values[i]);
-      if (j !== undefined) out += (out ? "," : "") + this.prefixes[i] + j;
+    let i = 0;
+    try {
+      for (; i < n; i++) {
+        const v = values[i];
+        if (v === undefined && !this.undefinedIsValue[i]) continue;
+        out += (out === "" ? this.prefixes[i] : this.commaPrefixes[i]) + (v === null ? "null" : convs[i](v));
+      }
+    } catch (err) {
+      throw this.columnError(i, err);
     }
     return out;
   }
 
   /** The properties (without braces) of a row given by column name. */
   fromObject(row: Record<string, unknown>): string {
+    const convs = this.convs;
+    const names = this.names;
+    const n = convs.length;
     let out = "";
-    for (let i = 0; i < this.names.length; i++) {
-      const j = this.value(i, row[this.names[i]]);
-      if (j !== undefined) out += (out ? "," : "") + this.prefixes[i] + j;
+    let i = 0;
+    try {
+      for (; i < n; i++) {
+        const v = row[names[i]];
+        if (v === undefined && !this.undefinedIsValue[i]) continue;
+        out += (out === "" ? this.prefixes[i] : this.commaPrefixes[i]) + (v === null ? "null" : convs[i](v));
+      }
+    } catch (err) {
+      throw this.columnError(i, err);
     }
     return out;
   }
 
   /** The key's JSON texts of a row given by column name, for detecting key changes. */
   keyOf(row: Record<string, unknown>): string {
-    return this.keyIdx.map((i) => this.value(i, row[this.names[i]])).join("\u0000");
+    const idx = this.keyIdx;
+    if (idx.length === 1) return this.value(idx[0], row[this.names[idx[0]]]) ?? "";
+    let out = "";
+    for (let k = 0; k < idx.length; k++) out += (k > 0 ? "\u0000" : "") + (this.value(idx[k], row[this.names[idx[k]]]) ?? "");
+    return out;
   }
 
   /** A full document. `source` is the inside of _meta.source after the schema and table. */

@@ -194,9 +194,19 @@ export interface ValueContext {
 
 const ZERO_DATE = "0001-01-01";
 
+/** Whether a DATE text (or a DATETIME's first ten characters) is a zero or partial-zero date, as dateText tells. */
+function zeroDate(s: string): boolean {
+  const z = 48; /* "0" */
+  return (
+    (s.charCodeAt(0) === z && s.charCodeAt(1) === z && s.charCodeAt(2) === z && s.charCodeAt(3) === z) ||
+    (s.charCodeAt(5) === z && s.charCodeAt(6) === z) ||
+    (s.charCodeAt(8) === z && s.charCodeAt(9) === z)
+  );
+}
+
 /** A DATE text, with MySQL's zero and partial-zero dates replaced by 0001-01-01 (no valid date has them). */
 function dateText(s: string): string {
-  return s.startsWith("0000") || s.slice(5, 7) === "00" || s.slice(8, 10) === "00" ? ZERO_DATE : s;
+  return zeroDate(s) ? ZERO_DATE : s;
 }
 
 /** "YYYY-MM-DD HH:MM:SS[.ffffff]" read in UTC, as RFC 3339. */
@@ -316,5 +326,101 @@ export function toJson(kind: Kind, v: unknown, ctx: ValueContext): string {
       // a point is {x, y}, a line an array of points, a polygon an array of rings, collections arrays of those.
       if (Buffer.isBuffer(v)) throw new Error("GEOMETRY value arrived unparsed");
       return JSON.stringify(v);
+  }
+}
+
+/** Characters a JSON string must escape, and lone surrogates (which JSON.stringify writes as \u escapes). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON text: quoted as it is when nothing in it needs escaping (most values), else by JSON.stringify. */
+export function jsonQuote(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
+const INTEGER = /^-?\d+$/;
+
+/**
+ * DOUBLE text that String(Number(text)) gives back unchanged: at most 15 characters (so at most 15 significant
+ * digits, which a double always holds exactly: no shorter text reads as the same double), plain notation, no
+ * leading or trailing zeros, not -0, and below 1 at most five zeros after the point (JavaScript writes 1e-7 and
+ * smaller with an exponent). The backfill reads DOUBLEs as the server's text (see backfill.ts); text of any
+ * other form goes through a number, as the binlog's doubles do.
+ */
+const PLAIN_DOUBLE = /^(?:0|-?[1-9]\d*(?:\.\d*[1-9])?|-?0\.0{0,5}[1-9](?:\d*[1-9])?)$/;
+const ZERO_DATETIME_JSON = `"${ZERO_DATE}T00:00:00Z"`;
+
+/** Whether "YYYY-MM-DD HH:MM:SS[.f+]" has, from position 16, ":" two digits and an optional "." with digits. */
+function secondsTail(s: string): boolean {
+  const n = s.length;
+  if (n < 19 || s.charCodeAt(16) !== 58 || !digit(s.charCodeAt(17)) || !digit(s.charCodeAt(18))) return false;
+  if (n === 19) return true;
+  if (n === 20 || s.charCodeAt(19) !== 46) return false;
+  for (let i = 20; i < n; i++) if (!digit(s.charCodeAt(i))) return false;
+  return true;
+}
+
+function digit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Whether two DATETIME texts share their first 16 characters (date, hour and minute). */
+function sameMinute(a: string, b: string): boolean {
+  if (b.length < 16) return false;
+  for (let i = 15; i >= 0; i--) if (a.charCodeAt(i) !== b.charCodeAt(i)) return false;
+  return true;
+}
+
+export type Converter = (v: unknown) => string;
+
+/**
+ * toJson for one kind, made once per column: the forms the drivers give most
+ * often (strings, safe numbers) take a short path written for that kind, and
+ * anything else goes through toJson, so the text is the same either way.
+ */
+export function converterFor(kind: Kind, ctx: ValueContext): Converter {
+  switch (kind) {
+    case "int":
+      return (v) => {
+        if (typeof v === "number" && Number.isSafeInteger(v)) return "" + v;
+        if (typeof v === "string" && INTEGER.test(v)) return v;
+        return toJson(kind, v, ctx);
+      };
+    case "double":
+      return (v) => {
+        if (typeof v === "number" && Number.isFinite(v)) return "" + v;
+        if (typeof v === "string" && v.length <= 15 && PLAIN_DOUBLE.test(v)) return v;
+        return toJson(kind, v, ctx);
+      };
+    case "text":
+    case "time":
+    case "set":
+    case "decimal":
+      return (v) => (typeof v === "string" ? jsonQuote(v) : toJson(kind, v, ctx));
+    case "json":
+      return (v) => (typeof v === "string" ? v : toJson(kind, v, ctx));
+    case "date":
+      return (v) => (typeof v === "string" ? (zeroDate(v) ? `"${ZERO_DATE}"` : jsonQuote(v)) : toJson(kind, v, ctx));
+    case "datetime": {
+      const zone = ctx.zone;
+      // Rows come in runs from the same minute (a table's rows in key order, a transaction's rows): the last
+      // minute converted is kept, and a value in it only has its seconds (and fraction) appended.
+      let lastValue = "";
+      let lastHead = "";
+      return (v) => {
+        if (typeof v !== "string") return toJson(kind, v, ctx);
+        if (zeroDate(v)) return ZERO_DATETIME_JSON;
+        if (!secondsTail(v)) return '"' + localToUtc(v, zone) + '"';
+        if (!sameMinute(v, lastValue)) {
+          lastHead = localToUtc(v, zone).slice(0, 16);
+          lastValue = v;
+        }
+        // localToUtc writes only digits, "-", ":", ".", "T" and "Z": nothing to escape.
+        return '"' + lastHead + v.slice(16) + 'Z"';
+      };
+    }
+    case "timestamp":
+      return (v) => (typeof v === "string" ? jsonQuote(utcDateTime(v)) : toJson(kind, v, ctx));
+    default:
+      return (v) => toJson(kind, v, ctx);
   }
 }
