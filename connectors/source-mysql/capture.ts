@@ -27,6 +27,7 @@ import { randomInt } from "node:crypto";
 import type mysql from "mysql2/promise";
 import { RawJson, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { SENT } from "../../src/sdk/capture.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { binlogEnd, comparePositions, connect, qualified } from "./connection.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
@@ -320,16 +321,14 @@ export class MySqlCapture {
    * sits in memory whole. A column dropped or added since the catalog was read fails the statement before its
    * first row: the catalog is refreshed and the statement (rebuilt) runs once more.
    */
-  private async streamRows(b: Bound, sqlOf: () => string, onRow: (vals: unknown[]) => void | Promise<void>): Promise<number> {
+  private async streamRows(b: Bound, sqlOf: () => string, onRow: (vals: unknown[]) => Promise<void>): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       let n = 0;
-      const stream = (this.sql as any).connection.query({ sql: sqlOf(), rowsAsArray: true }).stream({ highWaterMark: 512 });
       try {
-        for await (const vals of stream as AsyncIterable<unknown[]>) {
+        return await this.queryRows(sqlOf(), (vals) => {
           n++;
-          await onRow(vals);
-        }
-        return n;
+          return onRow(vals);
+        });
       } catch (err) {
         const errno = (err as { errno?: number }).errno;
         if (errno === 1146) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
@@ -337,6 +336,60 @@ export class MySqlCapture {
         await this.refreshCatalog(b);
       }
     }
+  }
+
+  /**
+   * Runs `sql` and hands each row to `onRow` from the driver's row event, with no await per row: the socket is
+   * paused only while a promise onRow returned (the output asking to wait) is pending, so memory stays bounded by
+   * the output's own buffer. Resolves with the number of rows once the statement ends.
+   */
+  private queryRows(sql: string, onRow: (vals: unknown[]) => Promise<void>): Promise<number> {
+    const conn = (this.sql as any).connection;
+    return new Promise<number>((resolve, reject) => {
+      let n = 0;
+      let settled = false;
+      /** The output's last wait while it is pending: the statement's end settles after it, so its failure is not lost. */
+      let waiting: Promise<void> | null = null;
+      const fail = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        // Let the rest of the statement drain, so the connection stays usable by whoever closes it.
+        conn.resume();
+        reject(err);
+      };
+      const resume = () => {
+        waiting = null;
+        if (!settled) conn.resume();
+      };
+      conn
+        .query({ sql, rowsAsArray: true })
+        .on("result", (vals: unknown[]) => {
+          if (settled) return;
+          n++;
+          let wait: Promise<void>;
+          try {
+            wait = onRow(vals);
+          } catch (err) {
+            fail(err);
+            return;
+          }
+          if (wait !== SENT) {
+            conn.pause();
+            waiting = wait;
+            wait.then(resume, fail);
+          }
+        })
+        .on("error", fail)
+        .on("end", () => {
+          if (settled) return;
+          if (waiting) {
+            waiting.then(() => resolve(n), () => {});
+            return;
+          }
+          settled = true;
+          resolve(n);
+        });
+    });
   }
 
   private async refreshCatalog(b: Bound): Promise<void> {
@@ -542,21 +595,23 @@ export class MySqlCapture {
     if (!b || b.state.mode === "pending") return;
     const enc = st.encoder!;
     const keyless = b.table.key.length === 0;
+    // The output's promise is awaited only when it asks to wait (not the shared settled SENT): no await per row.
+    let wait: Promise<void>;
     for (const row of e.rows as any[]) {
       const at = `${this.txCursor}:${this.txSeq++}`;
       const source = keyless ? `${this.txSource},"cursor":"${at}","loc":"${at}"` : `${this.txSource},"cursor":"${at}"`;
       if (name === "writerows") {
-        if (this.passes(b, enc, row)) await this.emit(b, enc.document(enc.fromObject(row), "c", source));
+        if (this.passes(b, enc, row) && (wait = this.emit(b, enc.document(enc.fromObject(row), "c", source))) !== SENT) await wait;
       } else if (name === "deleterows") {
-        if (this.passes(b, enc, row)) await this.emit(b, enc.document(enc.fromObject(row), "d", source));
+        if (this.passes(b, enc, row) && (wait = this.emit(b, enc.document(enc.fromObject(row), "d", source))) !== SENT) await wait;
       } else {
         const { before, after } = row;
         if (enc.keyOf(before) !== enc.keyOf(after)) {
           // The row moved to another key: delete the old document, create the new one.
-          if (this.passes(b, enc, before)) await this.emit(b, enc.document(enc.fromObject(before), "d", source));
-          if (this.passes(b, enc, after)) await this.emit(b, enc.document(enc.fromObject(after), "c", source));
+          if (this.passes(b, enc, before) && (wait = this.emit(b, enc.document(enc.fromObject(before), "d", source))) !== SENT) await wait;
+          if (this.passes(b, enc, after) && (wait = this.emit(b, enc.document(enc.fromObject(after), "c", source))) !== SENT) await wait;
         } else if (this.passes(b, enc, after)) {
-          await this.emit(b, enc.document(enc.fromObject(after), "u", source, enc.fromObject(before)));
+          if ((wait = this.emit(b, enc.document(enc.fromObject(after), "u", source, enc.fromObject(before)))) !== SENT) await wait;
         }
       }
     }
@@ -577,7 +632,7 @@ export class MySqlCapture {
     return true;
   }
 
-  private emit(b: Bound, doc: string): void | Promise<void> {
+  private emit(b: Bound, doc: string): Promise<void> {
     this.docsSinceCheckpoint++;
     return this.out.document(b.index, new RawJson(doc));
   }
