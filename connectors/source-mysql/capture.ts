@@ -611,7 +611,8 @@ export class MySqlCapture {
           if (this.passes(b, enc, before) && (wait = this.emit(b, enc.document(enc.fromObject(before), "d", source))) !== SENT) await wait;
           if (this.passes(b, enc, after) && (wait = this.emit(b, enc.document(enc.fromObject(after), "c", source))) !== SENT) await wait;
         } else if (this.passes(b, enc, after)) {
-          if ((wait = this.emit(b, enc.document(enc.fromObject(after), "u", source, enc.fromObject(before)))) !== SENT) await wait;
+          const [a, bf] = enc.fromObjects(after, before);
+          if ((wait = this.emit(b, enc.document(a, "u", source, bf))) !== SENT) await wait;
         }
       }
     }

@@ -92,6 +92,39 @@ export class RowEncoder {
     return out;
   }
 
+  /**
+   * The properties (without braces) of an update's after- and before-image, given by column name. A column
+   * whose value is the same in both (most columns of most updates) is converted once.
+   */
+  fromObjects(after: Record<string, unknown>, before: Record<string, unknown>): [string, string] {
+    const convs = this.convs;
+    const names = this.names;
+    const n = convs.length;
+    let a = "";
+    let b = "";
+    let i = 0;
+    try {
+      for (; i < n; i++) {
+        const name = names[i];
+        const va = after[name];
+        const vb = before[name];
+        let ja: string | undefined;
+        if (va !== undefined || this.undefinedIsValue[i]) {
+          ja = va === null ? "null" : convs[i](va);
+          a += (a === "" ? this.prefixes[i] : this.commaPrefixes[i]) + ja;
+        }
+        if (vb !== undefined || this.undefinedIsValue[i]) {
+          // A converter's text depends on the value alone, and === values (primitives) convert alike.
+          const jb = vb === va && ja !== undefined ? ja : vb === null ? "null" : convs[i](vb);
+          b += (b === "" ? this.prefixes[i] : this.commaPrefixes[i]) + jb;
+        }
+      }
+    } catch (err) {
+      throw this.columnError(i, err);
+    }
+    return [a, b];
+  }
+
   /** The key's JSON texts of a row given by column name, for detecting key changes. */
   keyOf(row: Record<string, unknown>): string {
     const idx = this.keyIdx;
