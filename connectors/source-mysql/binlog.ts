@@ -41,7 +41,7 @@ export class BinlogReader {
   private wake: (() => void) | null = null;
   private paused = false;
 
-  private constructor(cfg: EndpointConfig, from: StartPoint, serverId: number) {
+  private constructor(cfg: EndpointConfig, from: StartPoint, serverId: number, tables: { schema: string; name: string }[]) {
     this.z = new ZongJi({
       ...connectionOptions(cfg),
       // Values in the forms the backfill's text protocol gives (see values.ts).
@@ -65,11 +65,17 @@ export class BinlogReader {
     });
     // With a GTID position MariaDB ignores the file and offset (they still seed the reader's own resume pair
     // until the server's first rotate event names the file it found).
-    this.z.start({ serverId, filename: from.file, position: from.pos, ...(from.gtid ? { gtidSet: from.gtid } : {}) });
+    // Only the captured tables' TABLE_MAP and row events are decoded (the binlog carries every database's
+    // writes); transaction boundaries, GTIDs and statements (DDL) still arrive for all of them.
+    // No prototype: a database may be called __proto__.
+    const includeSchema: Record<string, string[]> = Object.create(null);
+    for (const t of tables) (includeSchema[t.schema] ??= []).push(t.name);
+    this.z.start({ serverId, filename: from.file, position: from.pos, includeSchema, ...(from.gtid ? { gtidSet: from.gtid } : {}) });
   }
 
-  static start(cfg: EndpointConfig, from: StartPoint, serverId: number): BinlogReader {
-    return new BinlogReader(cfg, from, serverId);
+  /** A reader from `from`, decoding the rows of `tables` only. */
+  static start(cfg: EndpointConfig, from: StartPoint, serverId: number, tables: { schema: string; name: string }[]): BinlogReader {
+    return new BinlogReader(cfg, from, serverId, tables);
   }
 
   /** Events decoded and not yet taken. */

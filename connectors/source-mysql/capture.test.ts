@@ -190,6 +190,30 @@ describe("source-mysql", () => {
     expect([rows.get("1").v, rows.get("2").v, rows.get("2999").v]).toEqual([1, 0, 1]);
   });
 
+  it("captures its tables' rows from transactions that also write tables it does not capture (whose rows it does not decode)", async () => {
+    await db.createDatabase("mixed");
+    await db.createDatabase("mixed_other");
+    await db.query(`USE mixed; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10)); CREATE TABLE u (id INT PRIMARY KEY, w DOUBLE)`);
+    await db.query(`USE mixed_other; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))`);
+    const out = new MemoryOutput();
+    const cap = startCapture(configFor(db), [{ namespace: "mixed", stream: "t" }], out);
+    await out.until(() => modeOf(out.state, "mixed%2Ft") === "active", 30_000, "backfill");
+    await db.query(
+      `BEGIN; INSERT INTO mixed.u VALUES (1, 1.5); INSERT INTO mixed.t VALUES (1, 'a'); INSERT INTO mixed_other.t VALUES (1, 'x');
+       UPDATE mixed.u SET w = 2.5; UPDATE mixed.t SET v = 'b'; COMMIT`,
+    );
+    await db.query(`INSERT INTO mixed_other.t VALUES (2, 'y'); INSERT INTO mixed.t VALUES (2, 'c')`);
+    await out.until(() => out.committed.filter((d) => !d.doc._meta.source.snapshot).length >= 3, 30_000, "the changes");
+    await cap.stop();
+    expect(cap.error).toBeUndefined();
+    const changes = out.committed.filter((d) => !d.doc._meta.source.snapshot).map((d) => ({ op: d.doc._meta.op, id: d.doc.id, v: d.doc.v, table: d.doc._meta.source.table, schema: d.doc._meta.source.schema }));
+    expect(changes).toEqual([
+      { op: "c", id: 1, v: "a", table: "t", schema: "mixed" },
+      { op: "u", id: 1, v: "b", table: "t", schema: "mixed" },
+      { op: "c", id: 2, v: "c", table: "t", schema: "mixed" },
+    ]);
+  });
+
   it("moves its checkpointed position with writes it does not capture, so an idle binding's position stays fresh", async () => {
     await db.createDatabase("idle");
     await db.query(`USE idle; CREATE TABLE watched (id INT PRIMARY KEY); CREATE TABLE other (id INT PRIMARY KEY)`);

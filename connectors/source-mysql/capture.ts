@@ -227,7 +227,12 @@ export class MySqlCapture {
     let reconnectedAt = 0;
     for (;;) {
       try {
-        if (!this.reader) this.reader = BinlogReader.start(this.cfg, { ...this.checkpointed, gtid: this.checkpointedGtid || undefined }, this.serverId);
+        if (!this.reader) this.reader = BinlogReader.start(
+            this.cfg,
+            { ...this.checkpointed, gtid: this.checkpointedGtid || undefined },
+            this.serverId,
+            this.bound.map((b) => ({ schema: b.table.schema, name: b.table.name })),
+          );
         while (!this.stopping) {
           const b = this.bound.find((x) => x.state.mode !== "active");
           if (b) await this.backfillChunk(b);
