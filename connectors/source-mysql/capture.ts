@@ -611,7 +611,7 @@ export class MySqlCapture {
         if (this.passes(b, enc, row) && (wait = this.emit(b, enc.document(enc.fromObject(row), "d", source))) !== SENT) await wait;
       } else {
         const { before, after } = row;
-        if (enc.keyOf(before) !== enc.keyOf(after)) {
+        if (!enc.sameKey(before, after)) {
           // The row moved to another key: delete the old document, create the new one.
           if (this.passes(b, enc, before) && (wait = this.emit(b, enc.document(enc.fromObject(before), "d", source))) !== SENT) await wait;
           if (this.passes(b, enc, after) && (wait = this.emit(b, enc.document(enc.fromObject(after), "c", source))) !== SENT) await wait;

@@ -125,13 +125,15 @@ export class RowEncoder {
     return [a, b];
   }
 
-  /** The key's JSON texts of a row given by column name, for detecting key changes. */
-  keyOf(row: Record<string, unknown>): string {
-    const idx = this.keyIdx;
-    if (idx.length === 1) return this.value(idx[0], row[this.names[idx[0]]]) ?? "";
-    let out = "";
-    for (let k = 0; k < idx.length; k++) out += (k > 0 ? "\u0000" : "") + (this.value(idx[k], row[this.names[idx[k]]]) ?? "");
-    return out;
+  /** Whether two rows given by column name have the same key, as their documents would write it. */
+  sameKey(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+    for (const i of this.keyIdx) {
+      const va = a[this.names[i]];
+      const vb = b[this.names[i]];
+      // Equal primitives write equal text; anything else (Buffers, say) is compared by its text.
+      if (va !== vb && this.value(i, va) !== this.value(i, vb)) return false;
+    }
+    return true;
   }
 
   /** A full document. `source` is the inside of _meta.source after the schema and table. */
