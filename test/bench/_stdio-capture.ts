@@ -15,7 +15,7 @@ import { mergePatch } from "../../connectors/source-postgres/testing.js";
 import { RawJson, type CaptureConnector, type CaptureOutput } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
 import { SENT } from "../../src/sdk/capture.js";
-import { peakRssMb } from "./_measure.js";
+import { cpuSeconds, peakRssMb } from "./_measure.js";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const requests = messageCodec(RequestSchema, "proto");
@@ -71,6 +71,8 @@ export class StdioCapture {
   private pendingCount = 0;
   private pendingBytes = 0;
   firstDocAt = 0;
+  /** The connector process's CPU seconds when its first document arrived. */
+  private cpuAtFirstDoc = NaN;
   state: any;
   stderr = "";
   readonly startedAt = performance.now();
@@ -97,7 +99,10 @@ export class StdioCapture {
       try {
         for (const f of dec.push(chunk)) {
           if (f[0] === CAPTURED_TAG) {
-            if (this.firstDocAt === 0) this.firstDocAt = performance.now();
+            if (this.firstDocAt === 0) {
+              this.firstDocAt = performance.now();
+              this.cpuAtFirstDoc = cpuSeconds(this.child.pid);
+            }
             this.pendingCount++;
             this.pendingBytes += docJsonLength(f);
             continue;
@@ -127,6 +132,11 @@ export class StdioCapture {
 
   peakRssMb(): number {
     return peakRssMb(this.child.pid);
+  }
+
+  /** The connector process's CPU seconds (user + system) since its first document: its cost without start-up. */
+  connectorCpuSeconds(): number {
+    return cpuSeconds(this.child.pid) - this.cpuAtFirstDoc;
   }
 
   /** This (driver) process's CPU seconds since the connector started. */
@@ -160,7 +170,8 @@ export class StdioCapture {
 /**
  * The connector in this process with an output that only counts: its own
  * cost without a pipe or a parent. Returns docs, bytes and seconds from the
- * first document to the checkpoint where `done` holds.
+ * first document to the checkpoint where `done` holds, and this process's
+ * CPU seconds over the same span.
  */
 export async function inProcess(
   connector: CaptureConnector,
@@ -174,11 +185,16 @@ export async function inProcess(
   let bytes = 0;
   let first = 0;
   let end = 0;
+  let cpuFirst: NodeJS.CpuUsage | undefined;
+  let cpu: NodeJS.CpuUsage | undefined;
   let ack: ((n: number) => void | Promise<void>) | undefined;
   const out: CaptureOutput = {
     async opened() {},
     document(_b, d) {
-      if (docs++ === 0) first = performance.now();
+      if (docs++ === 0) {
+        first = performance.now();
+        cpuFirst = process.cpuUsage();
+      }
       bytes += (d as RawJson).text.length;
       return SENT;
     },
@@ -186,6 +202,7 @@ export async function inProcess(
     async checkpoint(s) {
       if (docs > 0 && done(docs, s.updated)) {
         end = performance.now();
+        cpu = process.cpuUsage(cpuFirst);
         ac.abort();
       }
       setImmediate(() => void ack?.(1));
@@ -210,6 +227,6 @@ export async function inProcess(
     stateKey: `${b.namespace}%2F${b.stream}`,
   }));
   await connector.open({ config, bindings: open, spec: {} as never, version: "bench", range: {} as never, state }, out, { log: createLogger({ level: "warn" }), signal: ac.signal });
-  return { docs, bytes, seconds: (end - first) / 1000 };
+  return { docs, bytes, seconds: (end - first) / 1000, cpu: cpu ? (cpu.user + cpu.system) / 1e6 : NaN };
 }
 

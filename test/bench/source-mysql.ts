@@ -33,47 +33,63 @@ const DB = "bench_source_mysql";
 const BINDINGS = [{ namespace: DB, stream: "bench" }];
 
 /** Streams every row of `sql` through mysql2 and returns rows, wire bytes and seconds. */
-function rawSelect(opts: mysql.ConnectionOptions, sql: string): Promise<{ docs: number; bytes: number; seconds: number }> {
+function rawSelect(opts: mysql.ConnectionOptions, sql: string): Promise<{ docs: number; bytes: number; seconds: number; cpu: number }> {
   return new Promise((resolve, reject) => {
     const c = mysql.createConnection(opts);
     const socket = () => (c as any).stream as { bytesRead: number };
     let rows = 0;
     let startBytes = 0;
-    const t0 = performance.now();
+    let t0 = performance.now();
+    let cpu0 = process.cpuUsage();
     c.connect((err) => {
       if (err) return reject(err);
       startBytes = socket().bytesRead;
+      t0 = performance.now();
+      cpu0 = process.cpuUsage();
       c.query({ sql, rowsAsArray: true })
         .on("result", () => void rows++)
         .on("error", reject)
         .on("end", () => {
           const seconds = (performance.now() - t0) / 1000;
+          const cpu = process.cpuUsage(cpu0);
           const bytes = socket().bytesRead - startBytes;
           c.end();
-          resolve({ docs: rows, bytes, seconds });
+          resolve({ docs: rows, bytes, seconds, cpu: (cpu.user + cpu.system) / 1e6 });
         });
     });
   });
 }
 
 /** @vlasky/zongji alone from `from` until `rows` updated rows were decoded: rows and seconds. */
-function rawBinlog(opts: { host: string; port: number; user: string }, from: { file: string; pos: number }, rows: number): Promise<{ docs: number; bytes: number; seconds: number }> {
+function rawBinlog(opts: { host: string; port: number; user: string }, from: { file: string; pos: number }, rows: number): Promise<{ docs: number; bytes: number; seconds: number; cpu: number }> {
   return new Promise((resolve, reject) => {
     const z = new ZongJi({ ...opts, dateStrings: true, timezone: "Z", jsonStrings: true, supportBigNumbers: true, bigNumberStrings: true });
     let n = 0;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     z.on("binlog", (e: any) => {
       if (e.getEventName() !== "updaterows") return;
       n += e.rows.length;
       if (n >= rows) {
         const seconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
         z.stop();
-        resolve({ docs: n, bytes: 0, seconds });
+        resolve({ docs: n, bytes: 0, seconds, cpu: (cpu.user + cpu.system) / 1e6 });
       }
     });
     z.on("error", reject);
     z.start({ serverId: 4242, filename: from.file, position: from.pos, includeEvents: ["tablemap", "updaterows", "xid", "rotate"] });
   });
+}
+
+/**
+ * CPU per document beside the ceiling's: wall-clock ratios swing with the machine's load (other processes take
+ * the cores), CPU seconds per document much less. The ratio is the ceiling's CPU per document over ours.
+ */
+function cpuLine(cpu: number, docs: number, ceiling: { cpu: number; docs: number }): string {
+  const ours = (cpu / docs) * 1e6;
+  const theirs = (ceiling.cpu / ceiling.docs) * 1e6;
+  return `CPU ${ours.toFixed(1)} µs/doc, ceiling ${theirs.toFixed(1)} µs/doc, CPU ratio ${(theirs / ours).toFixed(2)}`;
 }
 
 const db = await startMariaDb({ args: ["--innodb-buffer-pool-size=256M", "--max-allowed-packet=64M"] });
@@ -126,6 +142,7 @@ try {
   const fillEnd = performance.now();
   const fillRss = fill.peakRssMb();
   const fillCpu = fill.driverCpuSeconds();
+  const fillOwnCpu = fill.connectorCpuSeconds();
   await fill.stop();
   const fillSeconds = (fillEnd - fill.firstDocAt) / 1000;
   const startup = (fill.firstDocAt - fill.startedAt) / 1000;
@@ -133,11 +150,11 @@ try {
     "backfill, tributary run (proto over stdio)",
     { docs: fill.committedCount, bytes: fill.committedBytes, seconds: fillSeconds },
     select,
-    `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB | driver CPU ${fillCpu.toFixed(1)} s | ceiling MB/s is wire bytes, ours document JSON`,
+    `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB | ${cpuLine(fillOwnCpu, fill.committedCount, select)} | driver CPU ${fillCpu.toFixed(1)} s | ceiling MB/s is wire bytes, ours document JSON`,
     fillRss,
   );
   const fillIn = await inProcess(connector, config, BINDINGS, {}, (_n, u) => u.bindingStateV1?.[`${DB}%2Fbench`]?.mode === "active");
-  report("backfill, in-process count-only sink", fillIn, select);
+  report("backfill, in-process count-only sink", fillIn, select, cpuLine(fillIn.cpu, fillIn.docs, select));
 
   // The change stream: written once, then read by each consumer alone from the backfill's final position.
   const state = fill.state;
@@ -156,16 +173,17 @@ try {
   const streamStartup = (stream.firstDocAt - stream.startedAt) / 1000;
   const streamRss = stream.peakRssMb();
   const streamCpu = stream.driverCpuSeconds();
+  const streamOwnCpu = stream.connectorCpuSeconds();
   await stream.stop();
   report(
     "change stream, tributary run (proto over stdio)",
     { docs: stream.committedCount, bytes: stream.committedBytes, seconds: streamSeconds },
     raw,
-    `start-up ${streamStartup.toFixed(2)} s | peak RSS ${streamRss.toFixed(0)} MB | driver CPU ${streamCpu.toFixed(1)} s (ceiling MB/s not measured: zongji decodes binary row images)`,
+    `start-up ${streamStartup.toFixed(2)} s | peak RSS ${streamRss.toFixed(0)} MB | ${cpuLine(streamOwnCpu, stream.committedCount, raw)} | driver CPU ${streamCpu.toFixed(1)} s (ceiling MB/s not measured: zongji decodes binary row images)`,
     streamRss,
   );
   const streamIn = await inProcess(connector, config, BINDINGS, state, (n) => n >= UPDATES);
-  report("change stream, in-process count-only sink", streamIn, raw, "timed from the first document");
+  report("change stream, in-process count-only sink", streamIn, raw, `timed from the first document | ${cpuLine(streamIn.cpu, streamIn.docs, raw)}`);
 } finally {
   await db.stop();
 }
