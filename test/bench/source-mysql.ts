@@ -15,6 +15,26 @@
  * protobuf stdio, acknowledged like Flow's runtime (see _stdio-capture.ts);
  * the in-process rows show its own cost without a transport.
  * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles it.
+ * Each row also prints CPU per document beside the ceiling's (connector
+ * process from its first document; in-process rows and ceilings by
+ * process.cpuUsage), which the machine's load moves far less than docs/s.
+ *
+ * Where the time goes (defaults, 2 cores, load 18-21, before -> after the
+ * srcmysql changes, run back to back; docs/s ratio to the same-run ceiling,
+ * then connector CPU per document):
+ *   backfill stdio       0.20 -> 0.30,  8.9 -> 4.7 µs/doc (ceiling 1.5-2.0)
+ *   backfill in-process  0.43 -> 0.51,  5.4 -> 2.8 µs/doc
+ *   stream stdio         0.29 -> 0.40, 24.5 -> 16.7 µs/doc (ceiling 7.1-8.4)
+ *   stream in-process    0.56 -> 0.57, 15.1 -> 11.8 µs/doc
+ *   peak RSS (stdio)     153/144 -> 122/130 MB
+ * The raw SELECT uses a quarter of a core: the server is its limit, so the
+ * backfill's docs/s ratio depends on how much CPU the connector, the driver
+ * and MariaDB leave each other on two busy cores. Backfill profile (stdio)
+ * now: SDK/transport ~40% of the connector's busy CPU (utf8 write of each
+ * document, the pipe write, FrameWriter growth copies, a byteLength per
+ * document in the metrics), mysql2 row parsing ~20%, GC ~15%, this
+ * connector ~15% (per-column converters, DOUBLE text check, DATETIME memo).
+ * Stream: zongji decoding is the largest part, then the converters and SDK.
  */
 import mysql from "mysql2";
 import ZongJi from "@vlasky/zongji";
