@@ -104,6 +104,8 @@ export class StreamReader {
           await new Promise<void>((resolve) => (this.drained = resolve));
           continue;
         }
+        // The client honours `callback` on fetch as on consume, though its
+        // FetchOptions type leaves it out (the capture tests would stall without it).
         const pull = await this.consumer!.fetch({
           max_messages: this.o.pullSize,
           expires: 5000,
