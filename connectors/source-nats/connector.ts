@@ -19,7 +19,7 @@ import {
   type Config,
   type ResourceConfig,
 } from "./config.js";
-import { documentOf, documentSchema, keyCheck, keyPointer, keyTypeFrom } from "./documents.js";
+import { DocumentBuilder, documentSchema, keyCheck, keyPointer, keyTypeFrom } from "./documents.js";
 import { StreamReader } from "./reader.js";
 import { checkBinding, listStreams, streamInfo } from "./streams.js";
 
@@ -57,6 +57,7 @@ function streamResource(s: Session, config: Config, binding: CaptureBinding<Reso
   const max = config.advanced?.messagesPerCheckpoint ?? DEFAULT_MESSAGES_PER_CHECKPOINT;
   const waitMs = config.advanced?.idleWaitMs ?? DEFAULT_IDLE_WAIT_MS;
   const check = keyCheck(binding.collection.key);
+  const builder = new DocumentBuilder(r.stream);
   let reader: StreamReader | undefined;
   /** Bounded: the stream's last sequence when the session started reading it. */
   let end: number | undefined;
@@ -81,14 +82,15 @@ function streamResource(s: Session, config: Config, binding: CaptureBinding<Reso
       let last = seq;
       let beyond = false;
       for (const m of msgs) {
-        if (bounded && m.seq > end!) {
+        const mseq = m.seq;
+        if (bounded && mseq > end!) {
           beyond = true;
           break;
         }
-        const { doc, payload, meta } = documentOf(m, r.stream);
-        check(payload, meta);
+        const doc = builder.build(m);
+        check?.(m, r.stream, doc, builder.kind);
         docs.push(doc);
-        last = m.seq;
+        last = mseq;
       }
       const caughtUp = bounded ? beyond || last >= end! || reader.remaining === 0 : docs.length === 0;
       return { docs, cursor: { seq: last }, caughtUp };

@@ -6,22 +6,22 @@
  * text/plain for UTF-8 text, else application/octet-stream). `_meta` carries
  * the stream, the stream sequence, the subject, the server's timestamp and the
  * headers (a header sent once as a string, several times as an array).
+ *
+ * Documents are built as text: the payload is checked against JSON's grammar
+ * (json-check.ts) rather than parsed, and `_meta` is written from cached
+ * pieces, so a message costs no JS values beyond its strings; a payload's own
+ * top-level `_meta` is cut out of its text. Only a collection key that is
+ * not an always-present `_meta` field parses the document, to check it.
  */
 import { isUtf8 } from "node:buffer";
 import { RawJson } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { valueAtPointer } from "../../src/sdk/bindings.js";
+import { JsonScanner } from "../../src/codec/json-scan.js";
+import { RBRACE } from "../../src/codec/json-chars.js";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { DocumentKey } from "./config.js";
-
-export interface Meta {
-  stream: string;
-  seq: number;
-  subject: string;
-  timestamp: string;
-  headers?: Record<string, string | string[]>;
-}
-
+import { checkJson, valueStart, NOT_JSON, OBJECT, EMPTY_OBJECT, OBJECT_WITH_META, OTHER_JSON, type JsonKind } from "./json-check.js";
 
 let lastSecond = -1n;
 let lastPrefix = "";
@@ -35,20 +35,6 @@ export function timestampText(nanos: bigint): string {
     lastPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19);
   }
   return `${lastPrefix}.${(nanos % 1_000_000_000n).toString().padStart(9, "0")}Z`;
-}
-
-export function metaOf(m: JsMsg, stream: string): Meta {
-  const meta: Meta = { stream, seq: m.seq, subject: m.subject, timestamp: timestampText(BigInt(m.timestampNanos)) };
-  const h = m.headers;
-  if (h) {
-    const headers: Record<string, string | string[]> = {};
-    for (const k of h.keys()) {
-      const vs = h.values(k);
-      headers[k] = vs.length === 1 ? vs[0]! : vs;
-    }
-    if (Object.keys(headers).length > 0) meta.headers = headers;
-  }
-  return meta;
 }
 
 /** What a payload is, decided once per message. */
@@ -71,49 +57,151 @@ export function classify(data: Uint8Array, contentType: string | undefined): Pay
   return { kind: "bytes", contentType: contentType || "text/plain; charset=utf-8" };
 }
 
-/** The document of one message. */
-export function documentOf(m: JsMsg, stream: string): { doc: RawJson; payload: Payload; meta: Meta } {
-  const meta = metaOf(m, stream);
-  const payload = classify(m.data, m.headers?.get("Content-Type") || undefined);
-  const metaText = JSON.stringify(meta);
-  let text: string;
-  if (payload.kind === "object") {
-    if ("_meta" in payload.value) {
-      // The payload's own _meta gives way to ours.
-      text = JSON.stringify({ ...payload.value, _meta: meta });
-    } else {
-      const body = payload.text.trimStart().slice(1);
-      text = Object.keys(payload.value).length === 0 ? `{"_meta":${metaText}}` : `{"_meta":${metaText},${body}`;
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** Bounds the per-builder cache of subjects as JSON strings. */
+const MAX_CACHED_SUBJECTS = 1000;
+/** Dot positions in a reply subject, reused. */
+const dots = new Int32Array(12);
+/** The last second seen by timestampOf, and its date and time formatted. */
+let fastSecond = "";
+let fastPrefix = "";
+const TIMESTAMP = /^\d{10,21}$/;
+
+/**
+ * The message's server timestamp as RFC 3339 with nanoseconds, read from its
+ * reply subject's timestamp token as text (no BigInt arithmetic); any reply
+ * it cannot read that way goes through the client's own parser.
+ */
+function timestampOf(m: JsMsg): string {
+  // The client's message object keeps its reply subject (not part of the JsMsg type).
+  const reply = (m as { reply?: unknown }).reply;
+  if (typeof reply !== "string") return timestampText(m.timestampNanos);
+  let n = 0;
+  for (let p = reply.indexOf("."); p !== -1 && n < 12; p = reply.indexOf(".", p + 1)) dots[n++] = p;
+  // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (9 tokens),
+  // or with <domain>.<account hash> after ACK (11, or 12 with a trailing token).
+  const at = n === 8 ? 7 : n >= 10 ? 9 : -1;
+  if (at > 0) {
+    const t = reply.slice(dots[at - 1]! + 1, dots[at]);
+    // Nanoseconds since the epoch: digits only in a well-formed reply (else the careful path).
+    if (TIMESTAMP.test(t)) {
+      const second = t.slice(0, -9);
+      if (second !== fastSecond) {
+        fastSecond = second;
+        fastPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19);
+      }
+      return `${fastPrefix}.${t.slice(-9)}Z`;
     }
-  } else if (payload.kind === "json") {
-    text = `{"_meta":${metaText},"value":${payload.text.trim()}}`;
-  } else {
-    text = `{"_meta":${metaText},"data":${JSON.stringify(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).toString("base64"))},"contentType":${JSON.stringify(payload.contentType)}}`;
   }
-  return { doc: new RawJson(text), payload, meta };
+  return timestampText(m.timestampNanos);
 }
 
 /**
- * A check that every document carries its collection's key, failing with the
- * message's stream sequence and subject (never its contents).
+ * The top-level members of an object payload other than `_meta` (which gives
+ * way to the connector's), as their own text joined by commas: no value is
+ * parsed, so numbers keep every digit here too.
  */
-export function keyCheck(key: string[]): (payload: Payload, meta: Meta) => void {
-  const checks = key
-    .filter((p) => p !== "/_meta/seq" && p !== "/_meta/stream" && p !== "/_meta/subject" && p !== "/_meta/timestamp")
-    .map((pointer) => {
+function membersWithoutMeta(text: string): string {
+  const sc = new JsonScanner(text, "payload");
+  const kept: string[] = [];
+  if (sc.openObject("payload")) {
+    do {
+      sc.peek();
+      const start = sc.pos;
+      const key = sc.key();
+      sc.skipValue();
+      if (key !== "_meta") kept.push(text.slice(start, sc.pos));
+    } while (sc.next(RBRACE));
+  }
+  return kept.join(",");
+}
+
+function headersText(m: JsMsg): string {
+  const h = m.headers;
+  if (!h) return "";
+  const headers: Record<string, string | string[]> = {};
+  let any = false;
+  for (const k of h.keys()) {
+    const vs = h.values(k);
+    headers[k] = vs.length === 1 ? vs[0]! : vs;
+    any = true;
+  }
+  return any ? `,"headers":${JSON.stringify(headers)}` : "";
+}
+
+/**
+ * Builds the documents of one stream's messages as text: `_meta` from a
+ * cached per-stream head and per-subject JSON strings, then the payload's
+ * own text after a grammar check (no parse, no re-serialization).
+ */
+export class DocumentBuilder {
+  private readonly head: string;
+  private readonly subjects = new Map<string, string>();
+  /** What the last message's payload was (a JsonKind). */
+  kind: JsonKind = NOT_JSON;
+
+  constructor(private readonly stream: string) {
+    this.head = `{"_meta":{"stream":${JSON.stringify(stream)},"seq":`;
+  }
+
+  private subjectJson(subject: string): string {
+    let j = this.subjects.get(subject);
+    if (j === undefined) {
+      if (this.subjects.size >= MAX_CACHED_SUBJECTS) this.subjects.clear();
+      j = JSON.stringify(subject);
+      this.subjects.set(subject, j);
+    }
+    return j;
+  }
+
+  build(m: JsMsg): RawJson {
+    const data = m.data;
+    let text: string | undefined;
+    try {
+      text = utf8.decode(data);
+    } catch {
+      text = undefined; // not UTF-8
+    }
+    const kind = (this.kind = text === undefined ? NOT_JSON : checkJson(text));
+    // `{"_meta":{...}` without its closing brace.
+    const meta = `${this.head}${m.seq},"subject":${this.subjectJson(m.subject)},"timestamp":"${timestampOf(m)}"${headersText(m)}}`;
+    if (kind === OBJECT) return new RawJson(`${meta},${text!.slice(valueStart + 1)}`);
+    if (kind === EMPTY_OBJECT) return new RawJson(`${meta}}`);
+    if (kind === OTHER_JSON) return new RawJson(`${meta},"value":${text!.trim()}}`);
+    if (kind === OBJECT_WITH_META) {
+      const rest = membersWithoutMeta(text!);
+      return new RawJson(rest ? `${meta},${rest}}` : `${meta}}`);
+    }
+    const contentType = m.headers?.get("Content-Type") || (text === undefined ? "application/octet-stream" : "text/plain; charset=utf-8");
+    const base64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
+    return new RawJson(`${meta},"data":"${base64}","contentType":${JSON.stringify(contentType)}}`);
+  }
+}
+
+const META_ALWAYS = new Set(["/_meta/seq", "/_meta/stream", "/_meta/subject", "/_meta/timestamp"]);
+
+/**
+ * A check that every document carries its collection's key, failing with the
+ * message's stream sequence and subject (never its contents); undefined when
+ * the key is made of `_meta` fields every document has. It reads the
+ * document it checks (parsed only for such keys).
+ */
+export function keyCheck(key: string[]): ((m: JsMsg, stream: string, doc: RawJson, kind: JsonKind) => void) | undefined {
+  const pointers = key.filter((p) => !META_ALWAYS.has(p));
+  if (pointers.length === 0) return undefined;
+  return (m, stream, doc, kind) => {
+    const value = JSON.parse(doc.text) as unknown;
+    const isObject = kind === OBJECT || kind === EMPTY_OBJECT || kind === OBJECT_WITH_META;
+    for (const pointer of pointers) {
       const inMeta = pointer.startsWith("/_meta/");
-      return (payload: Payload, meta: Meta) => {
-        const v = inMeta ? valueAtPointer({ _meta: meta }, pointer) : payload.kind === "object" ? valueAtPointer(payload.value, pointer) : undefined;
-        if (v === undefined || v === null || (typeof v === "object" && !Array.isArray(v))) {
-          throw new ConnectorError(
-            `message ${meta.seq} of stream ${meta.stream} (subject ${meta.subject}) has no value at the collection key ${pointer}` +
-              (payload.kind !== "object" && !inMeta ? " (its payload is not a JSON object)" : ""),
-          );
-        }
-      };
-    });
-  return (payload, meta) => {
-    for (const c of checks) c(payload, meta);
+      const v = inMeta || isObject ? valueAtPointer(value, pointer) : undefined;
+      if (v === undefined || v === null || (typeof v === "object" && !Array.isArray(v))) {
+        throw new ConnectorError(
+          `message ${m.seq} of stream ${stream} (subject ${m.subject}) has no value at the collection key ${pointer}` +
+            (!isObject && !inMeta ? " (its payload is not a JSON object)" : ""),
+        );
+      }
+    }
   };
 }
 

@@ -29,7 +29,7 @@ export interface ReaderOptions {
 export class StreamReader {
   private consumer?: Consumer;
   private pull?: ConsumerMessages;
-  /** Messages pulled and not yet taken: at most about two pulls' worth. */
+  /** Messages pulled and not yet taken: at most two pulls' worth. */
   private buffer: JsMsg[] = [];
   private failure?: Error;
   private closed = false;
@@ -89,20 +89,36 @@ export class StreamReader {
     return r;
   }
 
-  /** Pulls in the background, one bounded pull at a time, while the buffer has room. */
+  /**
+   * Pulls in the background, one bounded pull at a time: the next pull is
+   * asked for as soon as the last one ended while at most one pull's worth
+   * waits to be taken, so the server sends it while the documents of the
+   * last are built (at most two pulls buffered). Messages arrive through the
+   * pull's callback, straight into the buffer: no async iteration (and its
+   * promise turns) per message.
+   */
   private async pump(): Promise<void> {
     try {
       while (!this.closed) {
-        if (this.buffer.length >= this.o.pullSize) {
+        if (this.buffer.length > this.o.pullSize) {
           await new Promise<void>((resolve) => (this.drained = resolve));
           continue;
         }
-        this.pull = await this.consumer!.fetch({ max_messages: this.o.pullSize, expires: 5000 });
-        for await (const m of this.pull) {
-          this.buffer.push(m);
-          this.wake();
-        }
+        // The client honours `callback` on fetch as on consume, though its
+        // FetchOptions type leaves it out (the capture tests would stall without it).
+        const pull = await this.consumer!.fetch({
+          max_messages: this.o.pullSize,
+          expires: 5000,
+          callback: (m: JsMsg) => {
+            this.buffer.push(m);
+            this.wake();
+          },
+        } as never);
+        this.pull = pull;
+        // Resolves with the error that ended the pull, if one did.
+        const err = await pull.closed();
         this.pull = undefined;
+        if (err) throw err;
       }
     } catch (err) {
       if (!this.closed) this.failure = describeJetStreamError(err, this.what("reading"));

@@ -1,17 +1,38 @@
 /**
  * source-nats throughput beside its ceiling, measured in the same run on the
  * shared NATS server (NATS_URL) with a throwaway stream of BENCH_MESSAGES
- * JSON messages (default 200,000, ~300 bytes each):
+ * JSON messages (default 200,000, ~240 bytes each):
  *
  *  - ceiling: a raw ordered consumer (`@nats-io/jetstream`, consume) reading
- *    the whole stream in this process, touching each payload;
+ *    the whole stream in this process, touching each payload; read before
+ *    the connector and again after it, the two reads pooled (load on a
+ *    shared machine drifts between phases);
  *  - source-nats as users run it: `tributary run source-nats` over stdio
  *    (protobuf), given one Open (bounded, so it ends at the stream's end),
  *    its Captured frames counted from their headers until the session ends.
  *    So the figure includes the document building, the SDK, the codec and
  *    the transport. Peak RSS is the connector process's VmHWM, sampled.
+ *    Its CPU µs per document (from /proc, after the first chunk of
+ *    documents) is printed beside the ceiling's: steadier than rates when
+ *    the machine is loaded.
  *
  * Rates run from the first message (or document) to the last.
+ *
+ * Where the connector's time goes (CPU profile of 100,000 documents after
+ * startup, load ~14 on 2 cores): waiting 35% (nearly all of it for stdout
+ * to drain: a checkpoint's flush awaits the reader, 5.2–5.6 s of a
+ * 6.6–7.8 s run in an instrumented build), the NATS client 33% (frame
+ * parsing and the ordered consumer's reply-subject parse, which the ceiling
+ * pays too), GC 11% (mostly the client's per-message objects; the ceiling's
+ * scavenges take about as long), stdout writing and protobuf encoding ~10%,
+ * source-nats itself ~7% (grammar check 3%, document text 2%).
+ *
+ * Before/after this round (payloads checked, not parsed; _meta from cached
+ * pieces; pulls by callback and asked for at once), 200,000 messages, runs
+ * alternated, load 18–22: ratio 0.27 / 0.34 / 0.32 before, 0.33 / 0.49 /
+ * 0.53 after; connector CPU 19.3 / 14.8 / 17.6 µs per document before,
+ * 14.1 / 11.0 / 12.1 after, against the ceiling's 5.0–6.0 µs per message;
+ * peak RSS 118–128 MB either way.
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -23,7 +44,7 @@ import { buildCapture, catalogFromObject, fullRange } from "../../src/harness/in
 import { createLogger } from "../../src/log.js";
 import { documentSchema } from "../../connectors/source-nats/documents.js";
 import { natsConfig, testNats } from "../../connectors/source-nats/test-support.js";
-import { peakRssMb, report, type Rate } from "./_measure.js";
+import { cpuSeconds, peakRssMb, report, type Rate } from "./_measure.js";
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
@@ -31,6 +52,8 @@ const quiet = createLogger({ level: "warn" });
 const requests = messageCodec(RequestSchema, "proto");
 /** Response.captured is field 6, length-delimited. */
 const CAPTURED_TAG = (6 << 3) | 2;
+
+const fmtRate = (r: Rate) => `${Math.round(r.docs / r.seconds / 1000)}k/s`;
 
 const payload = (i: number) =>
   JSON.stringify({
@@ -42,6 +65,28 @@ const payload = (i: number) =>
     items: [{ sku: `sku-${i % 97}`, qty: (i % 5) + 1, note: "a little text to make the document the usual size" }],
     tags: ["bench", "nats", `t${i % 13}`],
   });
+
+/** One raw ordered-consumer read of the whole stream: its rate and CPU µs per message. */
+async function rawRead(nats: Awaited<ReturnType<typeof testNats>>, stream: string): Promise<{ rate: Rate; cpuUs: number }> {
+  const consumer = await nats.js.consumers.get(stream, {});
+  const it = await consumer.consume({ max_messages: 2000 });
+  let n = 0;
+  let rawBytes = 0;
+  let first = 0;
+  let firstCpu = process.cpuUsage();
+  for await (const m of it) {
+    if (n++ === 0) {
+      first = performance.now();
+      firstCpu = process.cpuUsage();
+    }
+    rawBytes += m.data.length;
+    if (n === MESSAGES) break;
+  }
+  const rate: Rate = { docs: n, bytes: rawBytes, seconds: (performance.now() - first) / 1000 };
+  const used = process.cpuUsage(firstCpu);
+  await consumer.delete().catch(() => undefined);
+  return { rate, cpuUs: (used.user + used.system) / n };
+}
 
 async function main() {
   const nats = await testNats();
@@ -58,20 +103,9 @@ async function main() {
     await Promise.all(window);
     process.stdout.write(`stream ${stream}: ${MESSAGES.toLocaleString("en-US")} messages, ${(bytes / 1e6).toFixed(1)} MB of payload\n`);
 
-    // Ceiling: a raw ordered consumer over the same stream.
-    const consumer = await nats.js.consumers.get(stream, {});
-    const it = await consumer.consume({ max_messages: 2000 });
-    let n = 0;
-    let rawBytes = 0;
-    let first = 0;
-    for await (const m of it) {
-      if (n++ === 0) first = performance.now();
-      rawBytes += m.data.length;
-      if (n === MESSAGES) break;
-    }
-    const ceiling: Rate = { docs: n, bytes: rawBytes, seconds: (performance.now() - first) / 1000 };
-    await consumer.delete().catch(() => undefined);
-
+    // Ceiling: a raw ordered consumer over the same stream, read before the
+    // connector and again after it (load on a shared machine drifts).
+    const before = await rawRead(nats, stream);
     // source-nats over stdio.
     const config = natsConfig({ bounded: true });
     const built = await buildCapture(
@@ -100,13 +134,23 @@ async function main() {
     let firstDoc = 0;
     let lastDoc = 0;
     let rss = 0;
+    // The connector's CPU time from the first chunk of documents to the last
+    // document, per document after that chunk: under load, steadier than its rate.
+    let cpuAtFirst = NaN;
+    let cpuAtLast = NaN;
+    let docsAtFirst = 0;
     const sampler = setInterval(() => (rss = Math.max(rss, peakRssMb(child.pid) || 0)), 100);
     const dec = new FrameDecoder("proto");
     child.stdout.on("data", (chunk: Buffer) => {
+      if (docs > 0 && docsAtFirst === 0) docsAtFirst = docs;
       for (const f of dec.push(chunk)) {
         if (f[0] !== CAPTURED_TAG) continue;
-        if (docs++ === 0) firstDoc = performance.now();
+        if (docs++ === 0) {
+          firstDoc = performance.now();
+          cpuAtFirst = cpuSeconds(child.pid);
+        }
         lastDoc = performance.now();
+        if (docs === MESSAGES) cpuAtLast = cpuSeconds(child.pid);
         docBytes += f.length;
       }
     });
@@ -118,7 +162,17 @@ async function main() {
     clearInterval(sampler);
     if (code !== 0 || docs !== MESSAGES) throw new Error(`source-nats exited ${code} after ${docs} of ${MESSAGES} documents: ${stderr}`);
     const measured: Rate = { docs, bytes: docBytes, seconds: (lastDoc - firstDoc) / 1000 };
-    report("source-nats read over stdio (bounded)", measured, ceiling, `peak RSS ${rss.toFixed(0)} MB`, rss);
+    const after = await rawRead(nats, stream);
+    const ceiling: Rate = {
+      docs: before.rate.docs + after.rate.docs,
+      bytes: before.rate.bytes + after.rate.bytes,
+      seconds: before.rate.seconds + after.rate.seconds,
+    };
+    const ceilingCpuUs = (before.cpuUs + after.cpuUs) / 2;
+    const cpuUs = ((cpuAtLast - cpuAtFirst) * 1e6) / (docs - docsAtFirst);
+    const rates = `ceiling before ${fmtRate(before.rate)}, after ${fmtRate(after.rate)}`;
+    const cpu = `CPU ${cpuUs.toFixed(1)} µs/doc vs ceiling ${ceilingCpuUs.toFixed(1)} µs/msg (CPU ratio ${(ceilingCpuUs / cpuUs).toFixed(2)})`;
+    report("source-nats read over stdio (bounded)", measured, ceiling, `peak RSS ${rss.toFixed(0)} MB | ${rates} | ${cpu}`, rss);
   } finally {
     await nats.close();
   }
