@@ -26,6 +26,9 @@ import { createLogger, type Logger } from "../log.js";
 
 /** Bytes of buffered responses that trigger a write even between boundaries. */
 const HIGH_WATER = 1 << 20;
+/** Bytes written to stdout but not yet taken by the pipe, beyond which the session waits. */
+const MAX_QUEUED = 2 * HIGH_WATER;
+const DONE: Promise<void> = Promise.resolve();
 
 export interface StdioOptions {
   stdin?: Readable;
@@ -46,6 +49,11 @@ export function schemasFor(connector: Connector) {
 
 class StdoutSink implements ResponseSink<AnyResponse> {
   private readonly frames: FrameWriter;
+  /** Bytes handed to stdout whose write has not completed yet (in Node's buffer or part-written to the pipe). */
+  private queued = 0;
+  private failed: Error | undefined;
+  /** Waiters for `queued` to fall (each re-checks it when woken). */
+  private waiters: (() => void)[] = [];
   constructor(
     private readonly out: Writable,
     private readonly codec: FramingCodec<AnyResponse>,
@@ -59,19 +67,46 @@ class StdoutSink implements ResponseSink<AnyResponse> {
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }
 
-  async flush(): Promise<void> {
-    if (this.frames.size === 0) return;
-    const chunk = this.frames.take();
-    if (!this.out.write(chunk)) {
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error) => reject(err);
-        this.out.once("error", onError);
-        this.out.once("drain", () => {
-          this.out.off("error", onError);
-          resolve();
-        });
+  /**
+   * Hands the batch to stdout and waits only while more than MAX_QUEUED
+   * bytes are still on their way. Waiting for the pipe to empty after each
+   * batch (as a 'drain' wait does) left the connector idle while the reader
+   * emptied it, and the reader idle while the connector filled the next
+   * one; with a batch or two in flight both work at once, and memory stays
+   * bounded by MAX_QUEUED plus one batch.
+   */
+  flush(): Promise<void> {
+    if (this.frames.size > 0) {
+      const chunk = this.frames.take();
+      const n = chunk.length;
+      this.queued += n;
+      this.out.write(chunk, (err) => {
+        this.queued -= n;
+        if (err) this.failed ??= err;
+        this.wakeAll();
       });
     }
+    if (this.failed) return Promise.reject(this.failed);
+    return this.queued > MAX_QUEUED ? this.waitQueued() : DONE;
+  }
+
+  private async waitQueued(): Promise<void> {
+    const onError = (err: Error) => {
+      this.failed ??= err;
+      this.wakeAll();
+    };
+    this.out.on("error", onError);
+    try {
+      while (this.queued > MAX_QUEUED && !this.failed) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    } finally {
+      this.out.off("error", onError);
+    }
+    if (this.failed) throw this.failed;
+  }
+
+  private wakeAll(): void {
+    if (this.waiters.length === 0) return;
+    for (const w of this.waiters.splice(0)) w();
   }
 }
 
