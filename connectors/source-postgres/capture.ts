@@ -19,6 +19,7 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { RawJson, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { SENT } from "../../src/sdk/capture.js";
 import { connect, qualified, quoteIdent, quoteLiteral } from "./connection.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
@@ -303,7 +304,7 @@ export class PostgresCapture {
     const { pages, rowsPerPage } = await tablePages(this.sql, t, leaf);
     const n = Math.max(1, Math.ceil(this.cfg.backfill_chunk_size / rowsPerPage));
     const rows = await copyQuery(this.sql, keylessChunkSql(t, page, n, leaf), (vals) =>
-      this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals.slice(1)), "c", `${source},"loc":${JSON.stringify((leaf ?? "") + vals[0])}`))),
+      mustWait(this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals.slice(1)), "c", `${source},"loc":${JSON.stringify((leaf ?? "") + vals[0])}`)))),
     );
     return { rows, next: page + n, last: page + n >= pages };
   }
@@ -321,7 +322,7 @@ export class PostgresCapture {
         let last: (string | null)[] | null = state.after ?? null;
         rows = await copyQuery(this.sql, keyedChunkSql(t, state.after ?? null, limit), (vals) => {
           last = b.encoder.keyText(vals);
-          return this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals), "c", source)));
+          return mustWait(this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals), "c", source))));
         });
         done = rows < limit;
         state.after = last;
@@ -687,6 +688,16 @@ export class PostgresCapture {
 
   private emit(b: Bound, doc: string): void | Promise<void> {
     this.docsSinceCheckpoint++;
-    return this.out.document(b.index, new RawJson(doc));
+    return mustWait(this.out.document(b.index, new RawJson(doc)));
   }
+}
+
+/**
+ * The promise of out.document() when the output asks to wait, else
+ * undefined: the SDK returns its shared settled SENT when the transport took
+ * the document, and the row loops skip their `await` (a microtask turn per
+ * row) on undefined.
+ */
+function mustWait(p: Promise<void>): Promise<void> | undefined {
+  return p === SENT ? undefined : p;
 }

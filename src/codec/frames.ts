@@ -199,8 +199,10 @@ export class FrameWriter {
       return copy;
     }
     const out = this.buf.subarray(0, n);
-    // The next batch is likely as large: start at the same size (up to 1 MiB), not growing again by copies.
-    this.buf = Buffer.allocUnsafe(Math.min(Math.max(this.buf.length, 16 * 1024), 1024 * 1024));
+    // The next batch is likely as large: start at the same size (up to 2 MiB), not growing again by copies.
+    // (A sender flushing at 1 MiB ends each batch a little past it: with a 1 MiB start, every batch
+    // copied its first MiB into a 2 MiB buffer for its last message.)
+    this.buf = Buffer.allocUnsafe(Math.min(Math.max(this.buf.length, 16 * 1024), 2 * 1024 * 1024));
     return out;
   }
 }

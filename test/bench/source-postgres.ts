@@ -35,6 +35,8 @@ const UPDATES = Number(process.env.BENCH_UPDATES ?? 500_000);
 const TXN = Number(process.env.BENCH_TXN ?? 1_000);
 const BIN = process.env.PG_BIN_DIR ?? "/usr/lib/postgresql/15/bin";
 const DB = "bench_source_pg";
+/** CPU seconds and microseconds per document. */
+const perDoc = (seconds: number, docs: number) => `${seconds.toFixed(1)} s (${((seconds / Math.max(1, docs)) * 1e6).toFixed(1)} µs/doc)`;
 const BINDINGS = [{ namespace: "public", stream: "bench" }];
 const cluster = await startPgCluster({ settings: { max_wal_size: "4GB", checkpoint_timeout: "30min" } });
 try {
@@ -98,6 +100,7 @@ try {
   const fillEnd = performance.now();
   const fillRss = fill.peakRssMb();
   const fillCpu = fill.driverCpuSeconds();
+  const fillConnCpu = fill.connectorCpuSeconds();
   await fill.stop();
   // From the first document: start-up (process, connections, slot creation) is reported apart.
   const fillSeconds = (fillEnd - fill.firstDocAt) / 1000;
@@ -106,11 +109,11 @@ try {
     "backfill, tributary run (proto over stdio)",
     { docs: fill.committedCount, bytes: fill.committedBytes, seconds: fillSeconds },
     { docs: ROWS, bytes: copyBytes, seconds: copySeconds },
-    `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB | driver CPU ${fillCpu.toFixed(1)} s`,
+    `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB | connector CPU ${perDoc(fillConnCpu, fill.committedCount)} | driver CPU ${fillCpu.toFixed(1)} s`,
     fillRss,
   );
   const fillIn = await inProcess(connector, { ...config, slot: "bench_slot_in" }, BINDINGS, {}, (_n, u) => u.bindingStateV1?.["public%2Fbench"]?.mode === "active");
-  report("backfill, in-process count-only sink", fillIn, { docs: ROWS, bytes: copyBytes, seconds: copySeconds });
+  report("backfill, in-process count-only sink", fillIn, { docs: ROWS, bytes: copyBytes, seconds: copySeconds }, `CPU ${perDoc(fillIn.cpu, fillIn.docs)}`);
 
   // The change stream: both consumers read the same WAL, one at a time.
   await sql.query(`SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')`);
@@ -139,16 +142,17 @@ try {
   const streamSeconds = (performance.now() - stream.startedAt) / 1000;
   const streamRss = stream.peakRssMb();
   const streamCpu = stream.driverCpuSeconds();
+  const streamConnCpu = stream.connectorCpuSeconds();
   await stream.stop();
   report(
     "change stream, tributary run (proto over stdio)",
     { docs: stream.committedCount, bytes: stream.committedBytes, seconds: streamSeconds },
     { docs: UPDATES, bytes: 0, seconds: recvSeconds },
-    `peak RSS ${streamRss.toFixed(0)} MB | driver CPU ${streamCpu.toFixed(1)} s (ceiling MB/s not measured: pg_recvlogical writes binary pgoutput)`,
+    `peak RSS ${streamRss.toFixed(0)} MB | connector CPU ${perDoc(streamConnCpu, stream.committedCount)} | driver CPU ${streamCpu.toFixed(1)} s (ceiling MB/s not measured: pg_recvlogical writes binary pgoutput)`,
     streamRss,
   );
   const streamIn = await inProcess(connector, { ...config, slot: "bench_slot_in" }, BINDINGS, state, (n) => n >= UPDATES);
-  report("change stream, in-process count-only sink", streamIn, { docs: UPDATES, bytes: 0, seconds: recvSeconds }, "timed from the first document");
+  report("change stream, in-process count-only sink", streamIn, { docs: UPDATES, bytes: 0, seconds: recvSeconds }, `timed from the first document | CPU ${perDoc(streamIn.cpu, streamIn.docs)}`);
   await sql.end();
 } finally {
   await cluster.stop();
