@@ -133,9 +133,27 @@ function docResponseEncoder(schema: DescMessage, docField: string, wire: WireCod
   };
 }
 
-function docResponseFramer(schema: DescMessage, docField: string, wire: WireCodec): FastFrame | undefined {
+/**
+ * Frames a document response (Captured, Loaded) from its two fields, with
+ * no message object: the bytes the framing fast path writes for
+ * `{ [docField]: { binding, docJson } }`. Returns false (having written
+ * nothing) when only the generic path can encode it (JSON text that must be
+ * checked and compacted).
+ */
+export type DocFramer = (binding: number, docJson: string | Uint8Array, frames: FrameWriter) => boolean;
+
+/** The DocFramer of capture.Response (`captured`) or materialize.Response (`loaded`). */
+export function docFramer(schema: DescMessage, wire: WireCodec): DocFramer | undefined {
+  const docField = schema.typeName === "capture.Response" ? "captured" : schema.typeName === "materialize.Response" ? "loaded" : undefined;
+  if (docField === undefined) return undefined;
   const r = docResponse(schema, docField);
-  if (!r) return undefined;
+  return r && docFramerOf(r, wire);
+}
+
+function docFramerOf(r: DocResponse, wire: WireCodec): DocFramer {
+  if (wire === "proto") {
+    return (binding, doc, frames) => isUint32(binding) && frameDocProto(frames, r.tag, binding, doc);
+  }
   // JSON: the bytes before the document, `{"captured":{"binding":N,"doc":`, made once per binding.
   const heads: Buffer[] = [];
   const headOf = (binding: number): Buffer => {
@@ -147,15 +165,23 @@ function docResponseFramer(schema: DescMessage, docField: string, wire: WireCode
     }
     return head;
   };
-  return (msg, frames) => {
-    const m = r.docOf(msg);
-    if (m === undefined) return false;
-    if (wire === "proto") return frameDocProto(frames, r.tag, m.binding, m.docJson);
-    if (m.docJson.length === 0) {
-      frames.append(encodeDocJson(r.jsonPrefix, m.binding, m.docJson)!);
+  return (binding, doc, frames) => {
+    if (!isUint32(binding)) return false;
+    if (doc.length === 0) {
+      frames.append(encodeDocJson(r.jsonPrefix, binding, doc)!);
       return true;
     }
-    return frameDocJson(frames, headOf(m.binding), m.docJson);
+    return frameDocJson(frames, headOf(binding), doc);
+  };
+}
+
+function docResponseFramer(schema: DescMessage, docField: string, wire: WireCodec): FastFrame | undefined {
+  const r = docResponse(schema, docField);
+  if (!r) return undefined;
+  const frame = docFramerOf(r, wire);
+  return (msg, frames) => {
+    const m = r.docOf(msg);
+    return m !== undefined && frame(m.binding, m.docJson, frames);
   };
 }
 

@@ -11,7 +11,7 @@
  */
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { fromFlowJson, toFlowJson } from "./flow-json.js";
-import { fastEncoder, fastFramer } from "./fast-encode.js";
+import { docFramer, fastEncoder, fastFramer, type DocFramer } from "./fast-encode.js";
 import type { FrameWriter } from "./frames.js";
 import { fastJsonDecoder, fastProtoDecoder } from "./fast-decode.js";
 
@@ -32,6 +32,12 @@ export interface MessageCodec<M> {
 export interface FramingCodec<M> extends MessageCodec<M> {
   /** Appends `msg` to `frames` as one frame: `frames.append(encode(msg))`, without the intermediate buffer where it can. */
   encodeFramed(msg: M, frames: FrameWriter): void;
+  /**
+   * For capture.Response and materialize.Response: frames the document
+   * response { binding, docJson } without a message object, exactly as
+   * encodeFramed would; false (nothing written) when that takes the generic path.
+   */
+  frameDoc?: DocFramer;
 }
 
 export function messageCodec<D extends DescMessage>(schema: D, wire: WireCodec): FramingCodec<MessageShape<D>> {
@@ -52,6 +58,7 @@ export function messageCodec<D extends DescMessage>(schema: D, wire: WireCodec):
           if (!frameFast(msg as unknown as Record<string, unknown>, frames)) frames.append(encode(msg));
         }
       : (msg, frames) => frames.append(encode(msg)),
+    frameDoc: docFramer(schema, wire),
   };
 }
 

@@ -243,6 +243,7 @@ async function runOpen(
     }
   };
 
+  const sendCaptured = sink.sendCaptured;
   const out: CaptureOutput = {
     async opened(o) {
       if (opened) throw new ConnectorError("opened() called twice");
@@ -261,6 +262,8 @@ async function runOpen(
         checkBinding(binding, "a document");
         if (marking) throw new ConnectorError("a document was sent while a backfill marker is being sent: await backfillBegin()/backfillComplete() first");
         pending++;
+        // The transport's per-document path when it has one: no message object to build and inspect.
+        if (sendCaptured !== undefined) return sendCaptured.call(sink, binding, docText(doc)) ?? SENT;
         const res = {
           $typeName: "capture.Response",
           captured: { $typeName: "capture.Response.Captured", binding, docJson: docText(doc) },

@@ -171,6 +171,15 @@ export class ConnectorMetrics {
       },
       flush: () => sink.flush(),
     };
+    // The sink's per-document path, counted like send() counts a Captured response.
+    const sendCaptured = sink.sendCaptured;
+    if (sendCaptured) {
+      observedSink.sendCaptured = (binding, docJson) => {
+        begin();
+        self.count(binding, "captured", size(docJson));
+        return sendCaptured.call(sink, binding, docJson);
+      };
+    }
 
     let ended = false;
     return {

@@ -12,6 +12,12 @@ export interface ResponseSink<Res> {
    */
   send(res: Res): void | Promise<void>;
   /**
+   * Optional, capture only: queue a capture.Response.captured from its two
+   * fields, exactly as send() of `{ captured: { binding, docJson } }` would,
+   * without the caller building the message. Same return as send().
+   */
+  sendCaptured?(binding: number, docJson: string): void | Promise<void>;
+  /**
    * Push everything queued so far to the peer. The core calls this at the
    * protocol's boundaries: a unary response, Checkpoint, Flushed,
    * StartedCommit and Acknowledged.

@@ -10,7 +10,9 @@
  * bounded however fast a connector produces.
  */
 import type { Readable, Writable } from "node:stream";
+import { create } from "@bufbuild/protobuf";
 import { messageCodec, wireCodecFromEnv, type FramingCodec, type WireCodec } from "../codec/wire.js";
+import type { DocFramer } from "../codec/fast-encode.js";
 import { FrameWriter, readFrameBatches } from "../codec/frames.js";
 import { RequestSchema as CaptureRequestSchema, ResponseSchema as CaptureResponseSchema } from "../gen/capture/capture_pb.js";
 import {
@@ -49,6 +51,7 @@ export function schemasFor(connector: Connector) {
 
 class StdoutSink implements ResponseSink<AnyResponse> {
   private readonly frames: FrameWriter;
+  private readonly frameDoc: DocFramer;
   /** Bytes handed to stdout whose write has not completed yet (in Node's buffer or part-written to the pipe). */
   private queued = 0;
   private failed: Error | undefined;
@@ -58,12 +61,21 @@ class StdoutSink implements ResponseSink<AnyResponse> {
     private readonly out: Writable,
     private readonly codec: FramingCodec<AnyResponse>,
     wire: WireCodec,
+    capture: boolean,
   ) {
     this.frames = new FrameWriter(wire);
+    this.frameDoc = (capture && codec.frameDoc) || (() => false);
   }
 
   send(res: AnyResponse): void | Promise<void> {
     this.codec.encodeFramed(res, this.frames);
+    if (this.frames.size >= HIGH_WATER) return this.flush();
+  }
+
+  sendCaptured(binding: number, docJson: string): void | Promise<void> {
+    if (!this.frameDoc(binding, docJson, this.frames)) {
+      return this.send(create(CaptureResponseSchema, { captured: { binding, docJson } }) as AnyResponse);
+    }
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }
 
@@ -151,7 +163,7 @@ export async function runStdio(connector: Connector, opts: StdioOptions = {}): P
   const schemas = schemasFor(connector);
   const reqCodec = messageCodec(schemas.request, wire);
   const resCodec = messageCodec(schemas.response, wire);
-  const sink = new StdoutSink(stdout, resCodec as FramingCodec<AnyResponse>, wire);
+  const sink = new StdoutSink(stdout, resCodec as FramingCodec<AnyResponse>, wire, connector.protocol === "capture");
   const decoded = decodeRequests(stdin, wire, (p) => reqCodec.decode(p) as AnyRequest, schemas.request.typeName);
   const counted = opts.metrics?.session(decoded, sink);
 

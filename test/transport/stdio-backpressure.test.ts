@@ -137,3 +137,50 @@ describe("stdio output framing across batches", () => {
     expect(dec.pending).toBe(0);
   });
 });
+
+describe.each(["proto", "json"] as const)("stdio Captured frames (%s)", (wire) => {
+  it("are the bytes the generic encoder makes, for plain and for multi-line JSON text", async () => {
+    const docs = ['{"a":1,"s":"é ✓"}', '{\n  "b": [1, 2]\n}', " [3]", "{}"];
+    const capture = resourceCapture<Record<string, never>, { name: string }>({
+      name: "few",
+      documentationUrl: "https://example.com",
+      configSchema: { type: "object" },
+      resources: () => [
+        {
+          name: "docs",
+          key: ["/id"],
+          schema: { type: "object" },
+          initialCursor: () => 0,
+          async fetchChanges(n: number) {
+            return { docs: n === 0 ? docs.map((d) => new RawJson(d)) : [], cursor: n + 1, caughtUp: true };
+          },
+        },
+      ],
+    });
+    const chunks: Buffer[] = [];
+    const ac = new AbortController();
+    const stdout = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    });
+    const stdin = new PassThrough();
+    stdin.write(openFrame(wire));
+    const done = runStdio(capture, { stdin, stdout, env: { FLOW_RUNTIME_CODEC: wire }, log: createLogger({ level: "error" }), signal: ac.signal });
+    const codec = messageCodec(ResponseSchema, wire);
+    const dec = new FrameDecoder(wire);
+    const frames: Uint8Array[] = [];
+    while (frames.filter((f) => codec.decode(f).captured).length < docs.length) {
+      await new Promise((r) => setTimeout(r, 10));
+      for (const c of chunks.splice(0)) frames.push(...dec.push(c));
+    }
+    ac.abort();
+    stdin.end();
+    expect(await done).toBe(0);
+    const captured = frames.filter((f) => codec.decode(f).captured).map((f) => Buffer.from(f).toString("hex"));
+    // The generic path: the message object through the codec's generic encoder.
+    const expected = docs.map((d) => Buffer.from(codec.encode(create(ResponseSchema, { captured: { binding: 0, docJson: d } }))).toString("hex"));
+    expect(captured).toEqual(expected);
+  });
+});
