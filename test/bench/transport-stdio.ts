@@ -31,6 +31,18 @@
  *    text) shows the transport itself: about 1.7M documents per CPU-second
  *    with the protocol's per-document response objects (GC about 13%), the
  *    checkpoint write(2) and process start-up taking the rest.
+ *  - Issue 17, capture output round (documents per CPU-second of the
+ *    connector, two back-to-back pairs on a machine at load 17-25, where
+ *    wall-time ratios swung 3x with the ceiling): documents reach the stdio
+ *    sink as (binding, text) (ResponseSink.sendCaptured) instead of a
+ *    Response and a Captured object per document that the metrics wrapper
+ *    and the framer then inspected; batches start at 2 MiB instead of
+ *    growing (a 1 MiB copy) at their last message; up to 2 MiB of batches
+ *    stay in flight instead of waiting for stdout to drain at each one.
+ *    Before -> after: proto end to end 639k/597k -> 656k/712k docs per
+ *    CPU-second, proto codec path 1250k/996k -> 1316k/1515k, JSON end to
+ *    end 479k/669k -> 585k/673k, JSON codec path 1440k/1291k -> 1575k/1626k.
+ *    Peak RSS of the codec path 74-75 -> 81-85 MB (bigger batches, in flight).
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
