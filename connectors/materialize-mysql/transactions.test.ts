@@ -161,6 +161,26 @@ describe("materialize-mysql transactions", () => {
     await t.destroy!();
   });
 
+  it("stages each transaction afresh: after a failed one, and for Loads of later transactions", async () => {
+    const database = await db.fresh();
+    const coll = collection("acme/s", [{ field: "k", types: ["string"], key: true }, ROOT]);
+    const spec = materialization("acme/s", endpointConfig(database), [{ resource: { table: "s" }, collection: coll, keys: ["k"], values: [], document: "flow_document" }]);
+    await connector.apply(applyRequest(spec), ctx());
+    const { transactor: t } = await connector.open(openRequest(spec), ctx());
+    const store = (k: string) => ({ keyJson: JSON.stringify([k]), valuesJson: "[]", docJson: JSON.stringify({ k }) });
+    await transaction(t, { stores: [store("a"), store("b")], checkpoint: checkpoint(1) });
+    // A staged row, then one the server would alter: the transaction fails and its staged rows go with it.
+    const err = await transaction(t, { stores: [store("c"), store("x".repeat(600))], checkpoint: checkpoint(2) }).catch((e) => e);
+    expect(String(err)).toMatch(/would have altered values/);
+    await transaction(t, { stores: [store("d")], checkpoint: checkpoint(3) });
+    expect(await db.rows(`SELECT k FROM \`${database}\`.s ORDER BY k`)).toEqual([{ k: "a" }, { k: "b" }, { k: "d" }]);
+    const first = await transaction(t, { loads: [{ keyJson: '["a"]' }, { keyJson: '["b"]' }], checkpoint: checkpoint(4) });
+    expect(first.map(([, doc]) => JSON.parse(doc).k).sort()).toEqual(["a", "b"]);
+    const second = await transaction(t, { loads: [{ keyJson: '["d"]' }, { keyJson: '["zz"]' }], checkpoint: checkpoint(5) });
+    expect(second.map(([, doc]) => JSON.parse(doc).k)).toEqual(["d"]);
+    await t.destroy!();
+  });
+
   it("empties a standard table in the transaction that stores its backfill's first rows", async () => {
     const database = await db.fresh();
     const spec = materialization("acme/mat", endpointConfig(database), [widgetBinding()]);
