@@ -13,7 +13,8 @@
  * as the connector's request pipe makes them. The named ceilings measure the
  * client's request path (a promise race, timers and stack traces per
  * request), which the connector no longer takes, so it now exceeds them;
- * the lean ones are what the server takes. Same run, 200,000 documents,
+ * the lean ones are what the server takes. Back-to-back runs (the lean
+ * ceilings were added for the second), 200,000 documents,
  * load average ~13 on 2 cores (figures swing ±30 %):
  *
  *   | | before (js.publish, kv.get) | after (request pipe) |
