@@ -16,13 +16,13 @@
  *     duplicate window (KV buckets: 2 minutes). That window is the limit of
  *     exactly-once delivery, stated in the README and in Validate's warnings.
  */
-import type { JetStreamClient, JetStreamManager, MsgRequest } from "@nats-io/jetstream";
+import type { JetStreamManager, MsgRequest } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { headers as natsHeaders } from "@nats-io/transport-node";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import { decodeChunk, type ChunkRecord } from "./chunk.js";
+import { AckWindow, type RequestPipe } from "./pipe.js";
 import { RecordKind } from "./records.js";
 import type { StagedTxn } from "./stage.js";
-import { PublishWindow } from "./window.js";
 
 export interface Progress {
   id: string;
@@ -33,22 +33,20 @@ export type ApplyOutcome = "applied" | "already-applied" | "missing";
 
 const EMPTY = new Uint8Array(0);
 
-function publishOne(js: JetStreamClient, r: ChunkRecord, msgID: string): Promise<unknown> {
+function headersOf(r: ChunkRecord, msgID: string): MsgHdrs {
+  const h = natsHeaders();
+  h.set("Nats-Msg-Id", msgID);
   switch (r.kind) {
     case RecordKind.put:
-      return js.publish(r.subject, r.payload, { msgID });
-    case RecordKind.del: {
-      const h = natsHeaders();
+      break;
+    case RecordKind.del:
       h.set("KV-Operation", "DEL");
-      return js.publish(r.subject, EMPTY, { msgID, headers: h });
-    }
-    default: {
-      const h = natsHeaders();
+      break;
+    default:
       h.set("Flow-Key", r.key);
       h.set("Flow-Action", r.kind === RecordKind.delete ? "delete" : "upsert");
-      return js.publish(r.subject, r.payload, { msgID, headers: h });
-    }
   }
+  return h;
 }
 
 export async function readProgress(progress: KV, key: string): Promise<Progress | undefined> {
@@ -57,13 +55,18 @@ export async function readProgress(progress: KV, key: string): Promise<Progress 
   return e.json<Progress>();
 }
 
+/**
+ * Applies `t`. `kept`, when given, is the stage's chunks as this session
+ * published them (StageWriter.keptChunks), read instead of the stream.
+ */
 export async function applyStaged(
-  js: JetStreamClient,
+  pipe: RequestPipe,
   jsm: JetStreamManager,
   progress: KV,
   t: StagedTxn,
   epoch: string,
   publishWindow: number,
+  kept?: Uint8Array[],
 ): Promise<ApplyOutcome> {
   const done = await readProgress(progress, t.progress.key);
   const skip = done?.id === epoch ? done.chunks : 0;
@@ -72,38 +75,55 @@ export async function applyStaged(
   // The first message of the stage at or after `seq` (STREAM.MSG.GET's
   // next_by_subj, served since NATS 2.9; the client types it for direct gets only).
   const fetch = (seq: number) => jsm.streams.getMessage(t.stream, { next_by_subj: t.stage, seq } as unknown as MsgRequest);
-  let next = fetch(t.first);
-  const window = new PublishWindow(publishWindow);
-  // Publishes flow across chunk boundaries; each chunk's marker is written
-  // once its own publishes and every earlier chunk's marker are done, so the
-  // marker only ever says what has been acknowledged.
+  const fromMemory = kept?.length === t.chunks ? kept : undefined;
+  let next = fromMemory ? undefined : fetch(t.first);
+  const window = new AckWindow(pipe, publishWindow);
+  // Publishes flow across chunk boundaries; chunk c's marker is written once
+  // its own publishes and every earlier chunk's are acknowledged (and the
+  // earlier markers written), so the marker only ever says what JetStream
+  // has stored. `unacked[c]` counts chunk c's publishes awaiting their ack,
+  // plus one until all of them are sent.
+  const unacked: number[] = [];
+  let toMark = skip;
   let marked: Promise<unknown> = Promise.resolve();
+  const advance = () => {
+    while (toMark < unacked.length && unacked[toMark] === 0) {
+      const chunks = ++toMark;
+      marked = marked.then(() => progress.put(t.progress.key, JSON.stringify({ id: epoch, chunks } satisfies Progress)));
+      marked.catch(() => undefined); // awaited at the end; a failure must not go unhandled meanwhile
+    }
+  };
   for (let c = 0; c < t.chunks; c++) {
-    const msg = await next;
-    if (!msg) {
-      if (c === 0) return "missing";
-      throw new Error(`staged chunk ${c + 1} of ${t.chunks} is missing from stream ${t.stream}`);
+    let data: Uint8Array;
+    if (fromMemory) data = fromMemory[c]!;
+    else {
+      const msg = await next!;
+      if (!msg) {
+        if (c === 0) return "missing";
+        throw new Error(`staged chunk ${c + 1} of ${t.chunks} is missing from stream ${t.stream}`);
+      }
+      if (c + 1 < t.chunks) {
+        next = fetch(msg.seq + 1);
+        next.catch(() => undefined);
+      }
+      data = msg.data;
     }
-    if (c + 1 < t.chunks) {
-      next = fetch(msg.seq + 1);
-      next.catch(() => undefined);
+    if (c < skip) {
+      unacked.push(0);
+      continue;
     }
-    if (c < skip) continue;
-    const records = decodeChunk(msg.data, `staged chunk ${c + 1} of ${t.chunks}`);
-    const acks: Array<Promise<unknown>> = [];
+    const records = decodeChunk(data, `staged chunk ${c + 1} of ${t.chunks}`);
+    unacked.push(records.length + 1);
+    const acked = () => {
+      if (--unacked[c]! === 0) advance();
+    };
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      const p = publishOne(js, r, `${epoch}:${r.binding}:${c}:${i}`);
-      acks.push(p);
-      const w = window.add(p);
+      const payload = r.kind === RecordKind.del ? EMPTY : r.payload;
+      const w = window.publish(r.subject, payload, headersOf(r, `${epoch}:${r.binding}:${c}:${i}`), acked);
       if (w) await w;
     }
-    const chunks = c + 1;
-    const prior = marked;
-    marked = Promise.all(acks)
-      .then(() => prior)
-      .then(() => progress.put(t.progress.key, JSON.stringify({ id: epoch, chunks } satisfies Progress)));
-    marked.catch(() => undefined);
+    acked();
   }
   await window.finish();
   await marked;

@@ -10,10 +10,12 @@ import { memberText } from "./json-elements.js";
 import { kvKey } from "./keys.js";
 import { isTombstone } from "../../src/sdk/meta-op.js";
 import type { BindingPlan } from "./records.js";
+import type { RequestPipe } from "./pipe.js";
 
 type Loaded = (binding: number, doc: unknown) => void | Promise<void>;
 
 const dec = new TextDecoder();
+const EMPTY = new Uint8Array(0);
 
 /** The document a stored value holds for Flow, or undefined when the key counts as absent. */
 export function storedDocument(plan: BindingPlan, value: string): string | undefined {
@@ -23,27 +25,83 @@ export function storedDocument(plan: BindingPlan, value: string): string | undef
   return doc;
 }
 
-/** Reads the keys (the previous transaction is applied by now), `concurrency` gets at a time. */
-export async function loadDocuments(buckets: Array<KV | undefined>, plans: BindingPlan[], keys: LoadRequest[], loaded: Loaded, concurrency: number): Promise<void> {
-  const inflight = new Set<Promise<void>>();
+/** Where a standard binding's Loads read: its bucket, and the direct-get subject prefix when the bucket serves direct gets. */
+export interface LoadSource {
+  kv: KV;
+  /** `$JS.API.DIRECT.GET.KV_<bucket>.$KV.<bucket>.`, when the bucket's stream allows direct gets and mirrors nothing. */
+  direct: string | undefined;
+}
+
+/**
+ * Reads the keys (the previous transaction is applied by now), up to
+ * `concurrency` gets at a time: direct gets of each key's last value through
+ * the pipe, or the KV client's get for a bucket that does not serve them.
+ */
+export async function loadDocuments(
+  sources: Array<LoadSource | undefined>,
+  plans: BindingPlan[],
+  keys: LoadRequest[],
+  loaded: Loaded,
+  concurrency: number,
+  pipe: RequestPipe,
+): Promise<void> {
+  let pending = 0;
   let failure: unknown;
-  const one = async (binding: number, keyJson: string) => {
-    const kv = buckets[binding];
-    if (!kv) throw new ConnectorError(`binding ${binding} received a Load, but it is a delta binding, which is never loaded`);
-    const e = await kv.get(kvKey(keyJson));
-    if (!e || e.operation !== "PUT") return;
-    const doc = storedDocument(plans[binding]!, dec.decode(e.value));
-    if (doc !== undefined) await loaded(binding, new RawJson(doc));
+  let wake: (() => void) | undefined;
+  const low = concurrency >> 1;
+  const settled = () => {
+    pending--;
+    if (wake && (failure !== undefined || pending <= low)) {
+      const w = wake;
+      wake = undefined;
+      w();
+    }
+  };
+  const fail = (err: unknown) => {
+    failure ??= err;
+  };
+  const found = (binding: number, value: Uint8Array) => {
+    let p: void | Promise<void>;
+    try {
+      const doc = storedDocument(plans[binding]!, dec.decode(value));
+      if (doc === undefined) return settled();
+      p = loaded(binding, new RawJson(doc));
+    } catch (err) {
+      fail(err);
+      return settled();
+    }
+    if (p) p.then(settled, (err) => (fail(err), settled()));
+    else settled();
+  };
+  const wait = async (to: number) => {
+    while (pending > to && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
+    if (failure !== undefined) throw failure;
   };
   for (const l of keys) {
-    const p = one(l.binding, l.keyJson).catch((err) => {
-      failure ??= err;
-    });
-    inflight.add(p);
-    void p.finally(() => inflight.delete(p));
-    if (inflight.size >= concurrency) await Promise.race(inflight);
-    if (failure) throw failure;
+    const src = sources[l.binding];
+    if (!src) throw new ConnectorError(`binding ${l.binding} received a Load, but it is a delta binding, which is never loaded`);
+    const key = kvKey(l.keyJson);
+    pending++;
+    if (src.direct) {
+      const binding = l.binding;
+      pipe.request(src.direct + key, EMPTY, undefined, (err, msg) => {
+        if (err) return fail(err), settled();
+        const h = msg!.headers;
+        const code = h?.code ?? 0;
+        if (code === 404) return settled();
+        if (code !== 0) return fail(new Error(`direct get of key ${key}: ${code} ${h?.description ?? ""}`.trim())), settled();
+        const op = h?.get("KV-Operation");
+        if (op === "DEL" || op === "PURGE") return settled();
+        found(binding, msg!.data);
+      });
+    } else {
+      src.kv.get(key).then(
+        (e) => (e && e.operation === "PUT" ? found(l.binding, e.value) : settled()),
+        (err) => (fail(err), settled()),
+      );
+    }
+    if (pending >= concurrency) await wait(low);
+    if (failure !== undefined) throw failure;
   }
-  await Promise.all(inflight);
-  if (failure) throw failure;
+  await wait(0);
 }

@@ -9,6 +9,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { describeJetStreamError } from "../../src/nats/connect.js";
 import type { Target } from "./config.js";
+import type { LoadSource } from "./load.js";
 import { progressBucket, stagingStream, stagingSubjects } from "./stage.js";
 
 /** The duplicate window the KV client gives buckets it creates (without a TTL). */
@@ -55,6 +56,22 @@ export async function openBucket(js: JetStreamClient, jsm: JetStreamManager, buc
   } catch (err) {
     throw describeJetStreamError(err, `opening KV bucket ${bucket}`);
   }
+}
+
+/**
+ * Opens (creating when missing) a standard binding's bucket for Loads: when
+ * its stream serves direct gets and is a plain bucket (no mirror, its own
+ * subjects), Loads are direct gets of `$KV.<bucket>.<key>`; else the KV
+ * client's get, which knows the other layouts.
+ */
+export async function loadSource(js: JetStreamClient, jsm: JetStreamManager, bucket: string): Promise<LoadSource> {
+  const { kv } = await openBucket(js, jsm, bucket, true);
+  const info = await jsm.streams.info(kvStream(bucket)).catch((err) => {
+    throw describeJetStreamError(err, `reading KV bucket ${bucket}'s stream`);
+  });
+  const c = info.config;
+  const plain = c.allow_direct === true && !c.mirror && c.subjects?.length === 1 && c.subjects[0] === `$KV.${bucket}.>`;
+  return { kv, direct: plain ? `$JS.API.DIRECT.GET.${kvStream(bucket)}.$KV.${bucket}.` : undefined };
 }
 
 /** The stream capturing a subject, or undefined when none does. */

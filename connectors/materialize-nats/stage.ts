@@ -11,12 +11,13 @@
  * the committed one is ever applied, the other is an orphan swept later.
  */
 import { randomBytes } from "node:crypto";
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { ChunkBuilder } from "./chunk.js";
 import { nameToken } from "./keys.js";
 import type { ApplyRecord } from "./records.js";
-import { PublishWindow } from "./window.js";
+import { AckWindow, type RequestPipe } from "./pipe.js";
 
 /** What StartedCommit's state records about a staged transaction. */
 export interface StagedTxn {
@@ -70,24 +71,42 @@ export function progressBucket(prefix: string): string {
 /** Protocol overhead allowed for beside a message's payload. */
 const HEADROOM = 4096;
 
+/** Staged chunks awaiting their acks at once. */
+const STAGE_WINDOW = 16;
+
+/**
+ * At most this many bytes of a transaction's chunks are also kept in memory,
+ * so that the apply that normally follows in the same session need not read
+ * them back from the stream; a larger transaction keeps none.
+ */
+export const KEEP_STAGED_BYTES = 32 << 20;
+
+const expectStream = (stream: string) => {
+  const h = natsHeaders();
+  h.set("Nats-Expected-Stream", stream);
+  return h;
+};
+
 /** Frames records into chunks and publishes them to a stage subject, acks pipelined. */
 export class StageWriter {
   private readonly chunk = new ChunkBuilder();
-  private readonly window: PublishWindow;
-  private first: Promise<number> | undefined;
+  private readonly window: AckWindow;
+  private first = 0;
   private records = 0;
   private chunks = 0;
   private readonly limit: number;
+  private kept: Buffer[] | undefined = [];
+  private keptBytes = 0;
 
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly pipe: RequestPipe,
     readonly stream: string,
     readonly stage: string,
     chunkBytes: number,
     private readonly maxPayload: number,
   ) {
     this.limit = Math.min(chunkBytes, maxPayload - HEADROOM);
-    this.window = new PublishWindow(16);
+    this.window = new AckWindow(pipe, STAGE_WINDOW);
   }
 
   add(r: ApplyRecord): void | Promise<void> {
@@ -106,17 +125,27 @@ export class StageWriter {
 
   private push(): void | Promise<void> {
     const body = this.chunk.take();
-    this.chunks++;
-    const ack = this.js.publish(this.stage, body, { expect: { streamName: this.stream } });
-    this.first ??= ack.then((a) => a.seq);
-    return this.window.add(ack);
+    const c = this.chunks++;
+    if (this.kept) {
+      this.keptBytes += body.length;
+      if (this.keptBytes <= KEEP_STAGED_BYTES) this.kept.push(body);
+      else this.kept = undefined;
+    }
+    // Every chunk names the stream it must land in, so that a stream
+    // reconfigured to capture staging subjects elsewhere fails loudly.
+    return this.window.publish(this.stage, body, expectStream(this.stream), c === 0 ? (seq) => (this.first = seq) : undefined);
   }
 
   /** Publishes the last chunk and waits for every ack; the counts and first sequence. */
   async finish(): Promise<{ first: number; chunks: number; records: number }> {
     if (this.chunk.records) await this.push();
     await this.window.finish();
-    return { first: this.first ? await this.first : 0, chunks: this.chunks, records: this.records };
+    return { first: this.first, chunks: this.chunks, records: this.records };
+  }
+
+  /** The chunks, in order, when all were kept in memory (call after finish). */
+  keptChunks(): Buffer[] | undefined {
+    return this.kept && this.kept.length === this.chunks ? this.kept : undefined;
   }
 }
 

@@ -5,7 +5,6 @@
  * commitEpoch applies it after the runtime committed (apply.ts), then
  * purges it. Loads read the KV buckets.
  */
-import type { KV } from "@nats-io/kv";
 import type { Logger } from "../../src/log.js";
 import { describeJetStreamError } from "../../src/nats/connect.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
@@ -14,9 +13,10 @@ import type { MaterializeBinding } from "../../src/sdk/types.js";
 import { applyStaged } from "./apply.js";
 import { openNats } from "./client.js";
 import { checkTargets, type Endpoint, type ResourceConfig } from "./config.js";
-import { loadDocuments } from "./load.js";
+import { loadDocuments, type LoadSource } from "./load.js";
+import { RequestPipe } from "./pipe.js";
 import { planBinding, recordOf } from "./records.js";
-import { ensureInternal, openBucket } from "./setup.js";
+import { ensureInternal, loadSource } from "./setup.js";
 import { InternalNames, removeStaged, StageWriter, sweepOrphans, type StagedTxn } from "./stage.js";
 
 export interface WriterOptions {
@@ -34,17 +34,20 @@ export async function openWriter(o: WriterOptions): Promise<SinkWriter<StagedTxn
   const n = await openNats(ep, `flow materialize-nats ${o.rangeName}`);
   try {
     const progress = await ensureInternal(n.js, n.jsm, ep.internalPrefix);
-    const buckets: Array<KV | undefined> = [];
-    for (const p of plans) buckets.push(p.target.kind === "kv" ? (await openBucket(n.js, n.jsm, p.target.bucket, true)).kv : undefined);
+    const sources: Array<LoadSource | undefined> = [];
+    for (const p of plans) sources.push(p.target.kind === "kv" ? await loadSource(n.js, n.jsm, p.target.bucket) : undefined);
+    const pipe = new RequestPipe(n.nc);
     const names = new InternalNames(ep.internalPrefix, o.materialization, o.rangeName);
     const counters = { stagedChunks: 0, orphanStagesRemoved: 0, epochsAlreadyApplied: 0 };
     let swept = false;
     let stage: StageWriter | undefined;
+    // The chunks of the stage last committed by this session, to apply without reading them back.
+    let kept: { stage: string; chunks: Buffer[] } | undefined;
 
     const writer: SinkWriter<StagedTxn> = {
       batchSize: 1000,
       async load(keys, loaded) {
-        await loadDocuments(buckets, plans, keys, loaded, ep.publishWindow).catch((err) => {
+        await loadDocuments(sources, plans, keys, loaded, ep.publishWindow, pipe).catch((err) => {
           throw err instanceof ConnectorError ? err : describeJetStreamError(err, "loading documents");
         });
       },
@@ -59,9 +62,10 @@ export async function openWriter(o: WriterOptions): Promise<SinkWriter<StagedTxn
           });
         }
         stage = undefined;
+        kept = undefined;
       },
       async writeBatch(batch) {
-        stage ??= new StageWriter(n.js, names.stream, names.newStage(), ep.chunkBytes, n.maxPayload);
+        stage ??= new StageWriter(pipe, names.stream, names.newStage(), ep.chunkBytes, n.maxPayload);
         const plan = plans[batch.binding]!;
         for (const s of batch.stores) {
           const p = stage.add(recordOf(plan, s));
@@ -75,11 +79,15 @@ export async function openWriter(o: WriterOptions): Promise<SinkWriter<StagedTxn
           throw err instanceof ConnectorError ? err : describeJetStreamError(err, "staging the transaction");
         });
         counters.stagedChunks += done.chunks;
+        const chunks = w.keptChunks();
+        kept = chunks ? { stage: w.stage, chunks } : undefined;
         return { stream: w.stream, stage: w.stage, ...done, progress: { bucket: names.progressBucket, key: names.progressKey } };
       },
       async commitEpoch(epoch: Epoch, commit) {
         const t = commit.pending!;
-        const outcome = await applyStaged(n.js, n.jsm, progress, t, epoch.id, ep.publishWindow).catch((err) => {
+        const mine = kept?.stage === t.stage ? kept.chunks : undefined;
+        kept = undefined;
+        const outcome = await applyStaged(pipe, n.jsm, progress, t, epoch.id, ep.publishWindow, mine).catch((err) => {
           throw describeJetStreamError(err, `applying staged transaction ${t.stage}`);
         });
         if (outcome === "already-applied") {
@@ -100,10 +108,14 @@ export async function openWriter(o: WriterOptions): Promise<SinkWriter<StagedTxn
       async rollbackEpoch() {
         const w = stage;
         stage = undefined;
+        kept = undefined;
         if (w) await w.finish().catch(() => undefined).then(() => removeStaged(n.jsm, w));
       },
       metrics: () => ({ ...counters }),
-      close: () => n.close(),
+      close: async () => {
+        pipe.close();
+        await n.close();
+      },
     };
     return writer;
   } catch (err) {

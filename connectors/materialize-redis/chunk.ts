@@ -13,11 +13,14 @@ export class ChunkBuilder {
   private strings: string[] = [];
   private byteLen = 0;
   records = 0;
+  /** Whether every record since the last take is a plain SET (op "S", no TTL). */
+  plain = true;
 
   constructor(private first: number) {}
 
   add(op: string, key: string, payload: string): void {
     this.strings.push(op, key, payload);
+    if (op !== "S") this.plain = false;
     this.byteLen += Buffer.byteLength(key) + Buffer.byteLength(payload) + op.length + 15;
     this.records++;
   }
@@ -42,10 +45,31 @@ export class ChunkBuilder {
       buf.writeUInt32BE(n, at + 1);
       at += 5 + n;
     }
+    this.reset();
+    return buf.subarray(0, at);
+  }
+
+  /**
+   * For a chunk of plain SETs only: the MSET arguments (key, payload, ...)
+   * in record order; the builder starts the next chunk. Undefined (and the
+   * chunk kept) when any record is something else.
+   */
+  takePlainSets(): string[] | undefined {
+    if (!this.plain) return undefined;
+    const out = new Array<string>((this.strings.length / 3) * 2);
+    for (let i = 0, o = 0; i < this.strings.length; i += 3) {
+      out[o++] = this.strings[i + 1]!;
+      out[o++] = this.strings[i + 2]!;
+    }
+    this.reset();
+    return out;
+  }
+
+  private reset(): void {
     this.first += this.records;
     this.strings = [];
     this.byteLen = 0;
     this.records = 0;
-    return buf.subarray(0, at);
+    this.plain = true;
   }
 }

@@ -4,6 +4,12 @@
  * staged apply uses (one script call per chunk instead of one command per
  * record), and are all confirmed before StartedCommit. Stream entries get
  * server-assigned ids, so a re-run transaction appends again.
+ *
+ * A chunk of plain SETs only (the common json binding) goes as one MSET
+ * instead: what the script would run for it anyway, without the script's
+ * decoding and the copies into and out of Lua, about a quarter of the
+ * server's work for such a chunk. Commands on one connection run in order,
+ * so records keep their order across MSETs and script calls.
  */
 import type { ScriptedRedis } from "./scripts.js";
 import type { WriteRecord } from "./records.js";
@@ -31,6 +37,9 @@ export class DirectWriter implements RecordWriter {
   }
 
   private send(): void | Promise<void> {
+    const bytes = this.chunk.bytes;
+    const sets = this.chunk.takePlainSets();
+    if (sets) return this.inflight.add(this.redis.mset(sets), bytes);
     const blob = this.chunk.take();
     return this.inflight.add(this.redis.flowWriteChunk(blob), blob.length);
   }

@@ -365,6 +365,33 @@ describe("materialize-redis at-least-once delivery", () => {
     expect((await snapshot(r, `${n}:e`))[""]).toHaveLength(2); // the re-run transaction was appended twice
     expect(await r.hgetall(`${n}:h:1`)).toEqual({ n: "3", name: "a", flow_document: JSON.stringify({ id: 1, name: "a", n: 3 }) });
   });
+
+  it("keeps record order across chunks of plain SETs (MSET) and other chunks (the script)", async () => {
+    const n = ns();
+    const spec = materialization(n, [{ prefix: `${n}:u` }], endpoint(n, { delivery: "at_least_once" }));
+    const s = session(connector);
+    // chunk_records is 2: [S 1, S 2] goes as MSET, [D 1, S 3] through the script, [S 1, S 2] as MSET again.
+    await s.push(
+      open(spec),
+      ack(),
+      flush(),
+      store(0, { id: 1, name: "a" }),
+      store(0, { id: 2, name: "a" }),
+      store(0, { id: 1 }, { delete: true, exists: true }),
+      store(0, { id: 3, name: "a" }),
+      store(0, { id: 1, name: "b" }),
+      store(0, { id: 2, name: "b" }),
+      startCommit(),
+    );
+    await s.sink.waitFor(4);
+    s.feed.end();
+    await s.done;
+    expect(await r.mget(`${n}:u:1`, `${n}:u:2`, `${n}:u:3`)).toEqual([
+      JSON.stringify({ id: 1, name: "b" }),
+      JSON.stringify({ id: 2, name: "b" }),
+      JSON.stringify({ id: 3, name: "a" }),
+    ]);
+  });
 });
 
 describe("materialize-redis delta updates in hash format", () => {

@@ -8,6 +8,33 @@
  *   stream  a delta binding publishing to a subject; ceiling: raw
  *           `js.publish` with acks of the same payloads, same window.
  *
+ * Each mode also prints a lean ceiling: the same publishes (and, for kv, the
+ * direct gets) written straight to the connection with one wildcard inbox,
+ * as the connector's request pipe makes them. The named ceilings measure the
+ * client's request path (a promise race, timers and stack traces per
+ * request), which the connector no longer takes, so it now exceeds them;
+ * the lean ones are what the server takes. Back-to-back runs (the lean
+ * ceilings were added for the second), 200,000 documents,
+ * load average ~13 on 2 cores (figures swing ±30 %):
+ *
+ *   | | before (js.publish, kv.get) | after (request pipe) |
+ *   | kv, ratio to raw kv.put | 2,240 docs/s / 3,675 = 0.61 | 6,198 / 4,394 = 1.41 |
+ *   | kv, to raw kv.get + kv.put | 0.83 | 1.98 |
+ *   | kv, to lean puts / lean gets + puts | | 0.30 / 0.41 |
+ *   | stream, ratio to raw js.publish | 3,194 / 5,182 = 0.62 | 8,702 / 4,805 = 1.81 |
+ *   | stream, to lean publishes | | 0.27 |
+ *   | peak RSS kv / stream | 216 / 195 MB | 175 / 142 MB |
+ *
+ * Where the time goes now (kv, per 20,000-document transaction, loaded
+ * machine): the apply's 20,000 publishes with Nats-Msg-Id ~1.8 s, the
+ * 10,000-20,000 Loads ~1.7 s (direct gets, plus a Loaded response each),
+ * the Stores ~1.3 s (protocol decode, chunk framing, 12 staged chunks of
+ * 512 KiB); the connector is ~45 % idle, waiting on the server, which
+ * stores every document twice (stage, target) and tracks a message id per
+ * apply publish. Before, two thirds of its CPU was the client's per-request
+ * machinery (RequestError/TimeoutError construction, timers, a socket
+ * write per request) and GC.
+ *
  * BENCH_DOCS documents (default 200,000) of ~300 bytes in transactions of
  * BENCH_TXN (20,000). For kv the first half create keys and the second half
  * update them (each update Loaded first, as the runtime does); the stream
@@ -18,7 +45,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { connect } from "@nats-io/transport-node";
+import { connect, createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { Response } from "../../src/gen/materialize/materialize_pb.js";
@@ -65,6 +92,80 @@ async function windowed(n: number, publish: (i: number) => Promise<unknown>): Pr
     if (inflight.length >= PUBLISH_WINDOW) await Promise.all(inflight.splice(0, PUBLISH_WINDOW >> 1));
   }
   await Promise.all(inflight);
+}
+
+/**
+ * Requests the lean way the connector makes them (connectors/materialize-nats/pipe.ts),
+ * written out here on its own: one wildcard inbox subscription, a counter
+ * of answers awaited, PUBLISH_WINDOW at most in flight, no per-request
+ * promise, timer or stack trace. Every answer is checked (a JetStream error
+ * in a publish ack, a failed status on a direct get).
+ */
+async function leanRequests(nc: NatsConnection, n: number, request: (i: number) => [string, Uint8Array]): Promise<void> {
+  const inbox = `${createInbox()}.`;
+  let answered = 0;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const sub = nc.subscribe(`${inbox}*`, {
+    callback: (err, msg) => {
+      answered++;
+      const code = msg?.headers?.code ?? 0;
+      if (err) failure ??= err;
+      else if (code !== 0 && code !== 404) failure ??= new Error(`status ${code}`);
+      else if (code === 0 && msg!.data.length && msg!.data[2] === 0x65 /* {"error" */) failure ??= new Error(new TextDecoder().decode(msg!.data));
+      if (wake && (failure || n - answered <= 0 || sent - answered <= PUBLISH_WINDOW >> 1)) {
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+    },
+  });
+  let sent = 0;
+  const wait = async (to: number) => {
+    while (sent - answered > to && !failure) await new Promise<void>((r) => (wake = r));
+  };
+  try {
+    for (; sent < n; ) {
+      const [subject, data] = request(sent);
+      nc.publish(subject, data, { reply: inbox + sent });
+      sent++;
+      if (sent - answered >= PUBLISH_WINDOW) await wait(PUBLISH_WINDOW >> 1);
+    }
+    await wait(0);
+    if (failure) throw failure;
+  } finally {
+    sub.unsubscribe();
+  }
+}
+
+/**
+ * The lean ceiling of a mode (see leanRequests): the same publishes (kv: to
+ * the bucket's `$KV.<bucket>.<key>` subjects), and with `withGets` the
+ * direct gets of the updated keys first.
+ */
+async function runLean(nc: NatsConnection, jsm: JetStreamManager, ns: string, mode: "kv" | "stream", withGets = false): Promise<Rate> {
+  const bucket = `${ns}_lean`;
+  if (mode === "kv") await new Kvm(jetstream(nc)).create(bucket, { history: 1 });
+  else await jsm.streams.add({ name: `${ns}_lean`, subjects: [`${ns}.lean`] });
+  const empty = new Uint8Array(0);
+  let seconds = 0;
+  let bytes = 0;
+  for (let first = 0; first < DOCS; first += TXN) {
+    const docs: Array<{ id: number; data: Uint8Array; update: boolean }> = [];
+    for (let i = first; i < Math.min(DOCS, first + TXN); i++) {
+      const d = doc(i, mode);
+      docs.push({ id: d.id, data: enc.encode(d.text), update: d.update });
+      bytes += d.text.length;
+    }
+    const start = performance.now();
+    if (withGets) {
+      const updates = docs.filter((d) => d.update);
+      await leanRequests(nc, updates.length, (i) => [`$JS.API.DIRECT.GET.KV_${bucket}.$KV.${bucket}.${updates[i]!.id}`, empty]);
+    }
+    await leanRequests(nc, docs.length, (i) => [mode === "kv" ? `$KV.${bucket}.${docs[i]!.id}` : `${ns}.lean`, docs[i]!.data]);
+    seconds += (performance.now() - start) / 1000;
+  }
+  return { docs: DOCS, bytes, seconds };
 }
 
 /**
@@ -177,6 +278,8 @@ async function main(): Promise<void> {
     for (const mode of MODES) {
       const raw = await runRaw(js, jsm, `${ns}_${mode}`, mode);
       const rawGets = mode === "kv" ? await runRaw(js, jsm, `${ns}_${mode}_g`, mode, true) : undefined;
+      const lean = await runLean(nc, jsm, `${ns}_${mode}`, mode);
+      const leanGets = mode === "kv" ? await runLean(nc, jsm, `${ns}_${mode}_g`, mode, true) : undefined;
       const { rate, rssMb } = await runConnector(`${ns}_${mode}`, mode);
       // Check the outcome: the bucket holds every key at its last version, the stream every document.
       if (mode === "kv") {
@@ -191,6 +294,9 @@ async function main(): Promise<void> {
       const label = mode === "kv" ? "materialize-nats KV upsert (ceiling: raw kv.put)" : "materialize-nats stream publish (ceiling: raw js.publish with acks)";
       report(label, rate, raw, `peak RSS ${rssMb.toFixed(0)} MB`, rssMb);
       if (rawGets) report("materialize-nats KV upsert (ceiling: raw kv.get of the updated keys, then kv.put)", rate, rawGets, `peak RSS ${rssMb.toFixed(0)} MB`, rssMb);
+      const leanLabel = mode === "kv" ? "materialize-nats KV upsert (ceiling: lean pipelined KV puts)" : "materialize-nats stream publish (ceiling: lean pipelined publishes with acks)";
+      report(leanLabel, rate, lean, `peak RSS ${rssMb.toFixed(0)} MB`, rssMb);
+      if (leanGets) report("materialize-nats KV upsert (ceiling: lean direct gets of the updated keys, then lean KV puts)", rate, leanGets, `peak RSS ${rssMb.toFixed(0)} MB`, rssMb);
     }
   } finally {
     await drop();
