@@ -18,7 +18,7 @@ import { connect, statementError, type PgClient } from "./client.js";
 import { configSchema, resolveEndpoint, resourceConfigSchema, resourcePath, type Endpoint, type EndpointConfig, type ResourceConfig } from "./config.js";
 import { OWNED_TABLE_COMMENT, pgDdl, pgDialect } from "./dialect.js";
 import { readInfoSchema } from "./introspect.js";
-import { createStagingTables, PgTransactor } from "./transactor.js";
+import { createStagingTables, keyColumnTypes, PgTransactor } from "./transactor.js";
 
 const fold = (path: string[]) => path.map((p) => foldIdentifier(p, pgDialect.maxIdentifierBytes));
 const samePath = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
@@ -161,9 +161,10 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
       const directInserts = await ownedTables(storeConn, tables);
       const opts = { tables, storeConn, loadConn, fence, checkpointsIdent: ident, hardDelete: ep.hardDelete, directInserts, log: ctx.log };
       await createStagingTables(opts);
+      const keyTypes = await keyColumnTypes(loadConn, tables);
       ctx.log.info("opened", { fence: fence.fence, keyBegin: fence.keyBegin, keyEnd: fence.keyEnd, recovered: fence.checkpoint !== undefined });
       return {
-        transactor: new PgTransactor(opts),
+        transactor: new PgTransactor({ ...opts, keyTypes }),
         runtimeCheckpoint: fence.checkpoint ? fromBinary(CheckpointSchema, fence.checkpoint) : ZERO_CHECKPOINT,
         // A table this connector did not create may hold keys the runtime has
         // never stored: have it load every key so reductions see those rows.

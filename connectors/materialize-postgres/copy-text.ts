@@ -53,21 +53,29 @@ export { NULL_FIELD };
 /** One value's JSON text as a COPY text field. */
 export function encodeField(token: string, enc: ValueEncoding): string {
   if (token === "null") return NULL_FIELD;
+  return copyEscape(fieldText(token, enc));
+}
+
+/**
+ * The text PostgreSQL reads for one non-null value's JSON text (what a COPY
+ * field holds once unescaped).
+ */
+export function fieldText(token: string, enc: ValueEncoding): string {
   switch (enc) {
     case "verbatim":
-      return copyEscape(token);
+      return token;
     case "string": {
       const s = jsonStringValue(token);
-      return copyEscape(s ?? token);
+      return s ?? token;
     }
     case "text": {
       const s = jsonStringValue(token);
-      if (s === undefined) return copyEscape(token);
-      return copyEscape(s.includes("\u0000") ? s.replace(/\u0000/g, "") : s);
+      if (s === undefined) return token;
+      return s.includes("\u0000") ? s.replace(/\u0000/g, "") : s;
     }
     case "base64": {
       const s = jsonStringValue(token) ?? "";
-      return "\\\\x" + Buffer.from(s, "base64").toString("hex");
+      return "\\x" + Buffer.from(s, "base64").toString("hex");
     }
     default:
       throw new Error(`value encoding ${enc} is not one PostgreSQL columns use`);

@@ -251,6 +251,55 @@ describe("materialize-postgres transactions", () => {
     await t.destroy!();
   });
 
+  it("loads composite keys holding quotes, backslashes, braces, commas, NULL-like text, control characters and unicode", async () => {
+    const schema = db.fresh();
+    const coll = collection("acme/composite", [
+      { field: "k", types: ["string"], key: true },
+      { field: "n", types: ["integer"], key: true },
+      { field: "d", types: ["string"], format: "date", key: true },
+      { field: "v", types: ["string"] },
+      ROOT,
+    ]);
+    const spec = materialization("acme/mat", endpointConfig(schema), [
+      { resource: { table: "composite" }, collection: coll, keys: ["k", "n", "d"], values: ["v"], document: "flow_document" },
+    ]);
+    await connector.apply(applyRequest(spec), ctx());
+    const { transactor: t } = await connector.open(openRequest(spec), ctx());
+    const texts = [`it's "quoted" \\ back, {brace}`, "NULL", "", "tab\ttab new\nline 🐟 é", "a'); DROP TABLE x; --", '\\"}{,'];
+    const keys = texts.map((k, i) => JSON.stringify([k, i === 3 ? "-9223372036854775807" : i, `2024-01-0${i + 1}`]).replace(/"(-\d+)"/, "$1"));
+    const stores = keys.map((keyJson, i) => ({ keyJson, valuesJson: JSON.stringify([`v${i}`]), docJson: JSON.stringify({ k: texts[i], i }) }));
+    await transaction(t, { stores, checkpoint: checkpoint(1) });
+    const loaded = await transaction(t, {
+      loads: [...keys, '["NULL",2,"2024-01-02"]', '["NULL",null,"2024-01-02"]', '["missing",0,"2024-01-01"]'].map((keyJson) => ({ keyJson })),
+      checkpoint: checkpoint(2),
+    });
+    expect(loaded.map(([b, doc]) => [b, JSON.parse(doc).i]).sort()).toEqual(texts.map((_, i) => [0, i]));
+    expect(loaded.map(([, doc]) => JSON.parse(doc).k).sort()).toEqual([...texts].sort());
+    await t.destroy!();
+  });
+
+  it("answers many Loads of two bindings in several chunks, each key once, with its exact document", async () => {
+    const schema = db.fresh();
+    const spec = materialization("acme/mat", endpointConfig(schema), [widgetBinding(), widgetBinding({ resource: { table: "gadgets" } })]);
+    await connector.apply(applyRequest(spec), ctx());
+    const { transactor: t } = await connector.open(openRequest(spec), ctx());
+    const n = 6000;
+    const ids = Array.from({ length: n }, (_, i) => i + 1);
+    await transaction(t, {
+      stores: ids.flatMap((id) => [w(id, `w${id}`), ...(id % 3 === 0 ? [{ ...w(id, `g${id}`), binding: 1 }] : [])]),
+      checkpoint: checkpoint(1),
+    });
+    const loads = ids.flatMap((id) => [{ keyJson: `[${id}]` }, { binding: 1, keyJson: `[${id}]` }, { keyJson: `[${id + n}]` }]);
+    const loaded = await transaction(t, { loads, checkpoint: checkpoint(2) });
+    const expected = ids.flatMap((id) => [
+      [0, JSON.stringify({ id, name: `w${id}`, _meta: { op: "c" } })],
+      ...(id % 3 === 0 ? [[1, JSON.stringify({ id, name: `g${id}`, _meta: { op: "c" } })]] : []),
+    ]);
+    expect(loaded.length).toBe(expected.length);
+    expect([...loaded].sort()).toEqual([...expected].sort());
+    await t.destroy!();
+  });
+
   it("keeps nothing of a transaction whose document violates a column type", async () => {
     const schema = db.fresh();
     const coll = collection("acme/dated", [{ field: "id", types: ["integer"], key: true }, { field: "day", types: ["string"], format: "date" }, ROOT]);

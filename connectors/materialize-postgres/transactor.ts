@@ -8,14 +8,24 @@ import { toBinary } from "@bufbuild/protobuf";
 import { to as copyTo } from "pg-copy-streams";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
-import { RawJson, type BackfillMarker, type LoadIterator, type StartCommitFn, type StoreIterator, type Transactor } from "../../src/sdk/types.js";
+import { RawJsonBytes, type BackfillMarker, type LoadIterator, type StartCommitFn, type StoreIterator, type Transactor } from "../../src/sdk/types.js";
 import type { Logger } from "../../src/log.js";
 import { updateFence, type Fence } from "../../src/sql/fence.js";
 import type { Table } from "../../src/sql/table.js";
 import { statementError, type PgClient } from "./client.js";
 import { CopyStager } from "./copy-stream.js";
-import { copyUnescape, RowEncoder } from "./copy-text.js";
+import { fieldText, RowEncoder } from "./copy-text.js";
+import { quoteLiteral } from "../../src/postgres/literal.js";
+import { splitJsonArray } from "../../src/sql/json-tuple.js";
+import type { ValueEncoding } from "../../src/sql/dialect.js";
+import { BinaryCopyReader } from "./copy-binary.js";
 
+
+/** Keys a load chunk waits for before it goes to PostgreSQL while the connection is free. */
+const MIN_LOAD_CHUNK = 2048;
+/** The most keys (or bytes of COPY text) a load chunk gathers while the previous chunk runs. */
+const MAX_LOAD_CHUNK = 65536;
+const MAX_LOAD_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Marks staged rows that are hard deletes. */
 const DELETE_FLAG = "_flow_delete";
@@ -25,12 +35,13 @@ interface BindingPlan {
   table: Table;
   encoder: RowEncoder;
   storeStage: string;
-  loadStage: string;
   copyStore: string;
   /** COPY straight into the target, for rows the runtime reports as new. */
   copyInsert: string;
   direct: boolean;
-  copyLoadKeys: string;
+  /** How key values are read from their JSON, and each key column's type as the table has it (SQL). */
+  keyEncodings: ValueEncoding[];
+  keyTypes: string[];
   merge: string[];
 }
 
@@ -43,14 +54,55 @@ export interface TransactorOptions {
   hardDelete: boolean;
   /** Per binding: whether new rows may be COPY'd straight into the table (see OWNED_TABLE_COMMENT). */
   directInserts: boolean[];
+  /** Per binding, the table's key column types (see keyColumnTypes); empty for delta bindings. */
+  keyTypes: string[][];
   log: Logger;
 }
 
+/**
+ * One binding's keys of a load chunk: per key column, the elements of a
+ * PostgreSQL array literal (each quoted, NULL for a null key value, which
+ * matches no row), joined by commas.
+ */
+class KeyChunk {
+  readonly arrays: string[];
+
+  constructor(private readonly encodings: ValueEncoding[]) {
+    this.arrays = encodings.map(() => "");
+  }
+
+  /** Adds one key's JSON array; returns the bytes it added. */
+  add(keyJson: string): number {
+    const tokens = splitJsonArray(keyJson);
+    const encs = this.encodings;
+    if (tokens.length !== encs.length) throw new Error(`key has ${tokens.length} elements, expected ${encs.length}`);
+    let added = 0;
+    for (let i = 0; i < tokens.length; i++) {
+      const token = tokens[i]!;
+      let elem: string;
+      if (token === "null") elem = "NULL";
+      else {
+        const text = fieldText(token, encs[i]!);
+        // PostgreSQL text cannot hold NUL: such a key cannot have been stored.
+        if (text.includes("\u0000")) throw new Error("a key value holds a NUL character");
+        elem = ARRAY_ESCAPE.test(text) ? `"${text.replace(ARRAY_ESCAPES, "\\$&")}"` : `"${text}"`;
+      }
+      const prev = this.arrays[i]!;
+      this.arrays[i] = prev === "" ? elem : prev + "," + elem;
+      added += elem.length + 1;
+    }
+    return added;
+  }
+}
+
+/** Inside a quoted array element, backslash and double quote take a backslash. */
+const ARRAY_ESCAPE = /["\\]/;
+const ARRAY_ESCAPES = /["\\]/g;
+
 const cols = (cs: { ident: string }[]) => cs.map((c) => c.ident).join(", ");
 
-function planBinding(table: Table, index: number, hardDelete: boolean, direct: boolean): BindingPlan {
+function planBinding(table: Table, index: number, hardDelete: boolean, direct: boolean, keyTypes: string[]): BindingPlan {
   const storeStage = `flow_store_${index}`;
-  const loadStage = `flow_load_${index}`;
   const all = cols(table.columns);
   const keyMatch = (a: string, b: string) => table.keys.map((k) => `${a}.${k.ident} = ${b}.${k.ident}`).join(" AND ");
   const merge: string[] = [];
@@ -72,32 +124,62 @@ function planBinding(table: Table, index: number, hardDelete: boolean, direct: b
     table,
     encoder: new RowEncoder(table.keys, table.values),
     storeStage,
-    loadStage,
     copyStore: table.deltaUpdates ? `COPY ${table.ident} (${all}) FROM STDIN` : `COPY ${storeStage} (${all}, ${DELETE_FLAG}) FROM STDIN`,
     copyInsert: `COPY ${table.ident} (${all}) FROM STDIN`,
     direct: direct && !table.deltaUpdates,
-    copyLoadKeys: `COPY ${loadStage} (${cols(table.keys)}) FROM STDIN`,
+    keyEncodings: table.keys.map((k) => k.mapped.encoding),
+    keyTypes,
     merge,
   };
 }
 
 /** Creates the session's temporary staging tables, shaped like their targets. */
-export async function createStagingTables(opts: TransactorOptions): Promise<void> {
+export async function createStagingTables(opts: Omit<TransactorOptions, "keyTypes">): Promise<void> {
   for (const [i, table] of opts.tables.entries()) {
     if (table.deltaUpdates) continue;
-    const p = planBinding(table, i, opts.hardDelete, false);
+    const p = planBinding(table, i, opts.hardDelete, false, []);
     try {
       await opts.storeConn.query(
         `CREATE TEMPORARY TABLE ${p.storeStage} ON COMMIT DELETE ROWS AS SELECT ${cols(table.columns)} FROM ${table.ident} WITH NO DATA`,
       );
       await opts.storeConn.query(`ALTER TABLE ${p.storeStage} ADD COLUMN ${DELETE_FLAG} BOOLEAN NOT NULL`);
-      await opts.loadConn.query(
-        `CREATE TEMPORARY TABLE ${p.loadStage} ON COMMIT DELETE ROWS AS SELECT ${cols(table.keys)} FROM ${table.ident} WITH NO DATA`,
-      );
     } catch (err) {
       throw statementError(err, `preparing staging tables for ${table.ident}`);
     }
   }
+}
+
+/**
+ * Per binding, the types of its table's key columns as SQL (format_type),
+ * which the load query casts its key arrays to: the table's own types, so
+ * that the join compares like with like and can use the key's index.
+ */
+export async function keyColumnTypes(conn: PgClient, tables: Table[]): Promise<string[][]> {
+  const out: string[][] = [];
+  for (const table of tables) {
+    if (table.deltaUpdates) {
+      out.push([]);
+      continue;
+    }
+    let rows: { name: string; type: string }[];
+    try {
+      ({ rows } = await conn.query<{ name: string; type: string }>(
+        `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
+        [table.ident],
+      ));
+    } catch (err) {
+      throw statementError(err, `reading the key column types of ${table.ident}`);
+    }
+    const types = new Map(rows.map((r) => [r.name, r.type]));
+    out.push(
+      table.keys.map((k) => {
+        const type = types.get(k.name);
+        if (type === undefined) throw new ConnectorError(`table ${table.ident} has no key column ${JSON.stringify(k.name)} (has Apply run?)`);
+        return type;
+      }),
+    );
+  }
+  return out;
 }
 
 export class PgTransactor implements Transactor {
@@ -106,60 +188,111 @@ export class PgTransactor implements Transactor {
   private truncate = new Set<number>();
 
   constructor(private readonly opts: TransactorOptions) {
-    this.plans = opts.tables.map((t, i) => planBinding(t, i, opts.hardDelete, opts.directInserts[i] ?? false));
+    this.plans = opts.tables.map((t, i) => planBinding(t, i, opts.hardDelete, opts.directInserts[i] ?? false, opts.keyTypes[i] ?? []));
   }
 
+  /**
+   * Keys are gathered into chunks while they arrive; each chunk is one
+   * statement: the keys as array literals, unnested and joined with the
+   * tables, its rows read as binary COPY so that a document's bytes go into
+   * its Loaded frame as they are. A chunk goes to PostgreSQL as soon as the
+   * connection is free and it holds MIN_LOAD_CHUNK keys, so chunks stay
+   * small while PostgreSQL keeps up and grow (to MAX_LOAD_CHUNK keys or
+   * bytes) when it does not: the join of one chunk overlaps the arrival of
+   * the next, and at most two chunks are in memory. The planner sees each
+   * chunk's exact size (no staging table, no ANALYZE, one round trip).
+   */
   async load(it: LoadIterator, loaded: (binding: number, doc: unknown) => void | Promise<void>): Promise<void> {
     const conn = this.opts.loadConn;
     const begun = performance.now();
     await conn.query("BEGIN");
+    let inFlight: Promise<void> | undefined;
     try {
-      const stager = new CopyStager(conn, (b) => this.plans[b]!.copyLoadKeys);
+      let chunk = new Map<number, KeyChunk>();
+      let chunkKeys = 0;
+      let chunkBytes = 0;
       let count = 0;
+      let found = 0;
+      let chunks = 0;
+      let failure: unknown;
+      let committed: Promise<void> | undefined;
+      const run = async (c: Map<number, KeyChunk>): Promise<void> => {
+        chunks++;
+        // Read-committed: the previous transaction's stores must be visible.
+        await (committed ??= it.committed());
+        found += await this.loadChunk(conn, c, loaded);
+      };
+      const start = () => {
+        const c = chunk;
+        chunk = new Map();
+        chunkKeys = 0;
+        chunkBytes = 0;
+        inFlight = run(c).then(
+          () => {
+            inFlight = undefined;
+          },
+          (err) => {
+            failure ??= err;
+          },
+        );
+      };
       for await (const l of it) {
         count++;
         const plan = this.plan(l.binding);
-        let line: string;
+        let keys = chunk.get(l.binding);
+        if (!keys) chunk.set(l.binding, (keys = new KeyChunk(plan.keyEncodings)));
         try {
-          line = plan.encoder.keyLine(l.keyJson);
+          chunkBytes += keys.add(l.keyJson);
         } catch (err) {
           throw new ConnectorError(`binding ${l.binding} (${plan.table.ident}): bad Load key: ${(err as Error).message}`);
         }
-        const wait = stager.write(l.binding, line);
-        if (wait) await wait;
+        chunkKeys++;
+        if (failure !== undefined) throw failure;
+        if (inFlight === undefined) {
+          if (chunkKeys >= MIN_LOAD_CHUNK) start();
+        } else if (chunkKeys >= MAX_LOAD_CHUNK || chunkBytes >= MAX_LOAD_CHUNK_BYTES) {
+          await inFlight;
+          if (failure !== undefined) throw failure;
+          start();
+        }
       }
-      await stager.finish();
-      const staged = performance.now();
-      let found = 0;
-      // Read-committed: the previous transaction's stores must be visible.
-      await it.committed();
-      const touched = [...stager.touched].sort((a, b) => a - b);
-      if (touched.length > 0) {
-        for (const b of touched) await conn.query(`ANALYZE ${this.plans[b]!.loadStage}`);
-        const query = touched
-          .map((b) => {
-            const { table, loadStage } = this.plans[b]!;
-            if (!table.document) throw new ConnectorError(`binding ${b} (${table.ident}) has no document column to load from`);
-            const on = table.keys.map((k) => `t.${k.ident} = l.${k.ident}`).join(" AND ");
-            return `SELECT ${b}, t.${table.document.ident}::text FROM ${loadStage} AS l JOIN ${table.ident} AS t ON ${on}`;
-          })
-          .join(" UNION ALL ");
-        await this.streamRows(conn, `COPY (${query}) TO STDOUT`, (fields) => {
-          found++;
-          return loaded(Number(fields[0]), new RawJson(copyUnescape(fields[1]!)));
-        });
-      }
+      if (inFlight) await inFlight;
+      if (failure !== undefined) throw failure;
+      if (chunkKeys > 0) await run(chunk);
       await conn.query("COMMIT");
-      this.opts.log.debug("loaded documents", {
-        keys: count,
-        found,
-        stageMs: Math.round(staged - begun),
-        queryMs: Math.round(performance.now() - staged),
-      });
+      this.opts.log.debug("loaded documents", { keys: count, found, chunks, ms: Math.round(performance.now() - begun) });
     } catch (err) {
+      // A chunk still running owns the connection: let it stop before rolling back.
+      if (inFlight) await inFlight;
       await conn.query("ROLLBACK").catch(() => undefined);
       throw statementError(err, "loading documents", (rel) => this.bindingOf(rel));
     }
+  }
+
+  /** Sends what the tables hold for one chunk of keys. */
+  private async loadChunk(conn: PgClient, chunk: Map<number, KeyChunk>, loaded: (binding: number, doc: unknown) => void | Promise<void>): Promise<number> {
+    const query = [...chunk.keys()]
+      .sort((a, b) => a - b)
+      .map((b) => {
+        const { table, keyTypes } = this.plans[b]!;
+        if (!table.document) throw new ConnectorError(`binding ${b} (${table.ident}) has no document column to load from`);
+        const arrays = chunk.get(b)!.arrays.map((a, i) => `${quoteLiteral(`{${a}}`)}::${keyTypes[i]}[]`);
+        const on = table.keys.map((k, i) => `t.${k.ident} = l.k${i}`).join(" AND ");
+        const names = table.keys.map((_, i) => `k${i}`).join(", ");
+        return `SELECT ${b}::int4, t.${table.document.ident}::text FROM unnest(${arrays.join(", ")}) AS l(${names}) JOIN ${table.ident} AS t ON ${on}`;
+      })
+      .join(" UNION ALL ");
+    let found = 0;
+    await this.streamBinaryRows(conn, `COPY (${query}) TO STDOUT (FORMAT binary)`, (fields) => {
+      const b = fields[0];
+      const doc = fields[1];
+      if (fields.length !== 2 || !b || b.length !== 4) throw new Error("unexpected row shape in the load query's output");
+      const binding = b.readInt32BE(0);
+      if (!doc) throw new ConnectorError(`binding ${binding} (${this.plans[binding]?.table.ident}): a stored row's document column is NULL`);
+      found++;
+      return loaded(binding, new RawJsonBytes(doc));
+    });
+    return found;
   }
 
   /**
@@ -270,7 +403,7 @@ export class PgTransactor implements Transactor {
 
   /** Names the binding that writes `relation` (a staging table or a target), for error messages. */
   private bindingOf(relation: string): string | undefined {
-    const staged = /^flow_(?:store|load)_(\d+)$/.exec(relation);
+    const staged = /^flow_store_(\d+)$/.exec(relation);
     const plan = staged ? this.plans[Number(staged[1])] : this.plans.find((p) => p.table.path[1] === relation);
     return plan ? `binding ${plan.index} (table ${plan.table.ident})` : undefined;
   }
@@ -282,13 +415,14 @@ export class PgTransactor implements Transactor {
   }
 
   /**
-   * Runs COPY ... TO STDOUT and hands each row's fields to `onRow`; the
-   * stream pauses while `onRow` waits, so rows never pile up in memory.
+   * Runs a binary COPY ... TO STDOUT and hands each row's fields to
+   * `onRow`; the stream pauses while `onRow` waits, so rows never pile up
+   * in memory.
    */
-  private streamRows(conn: PgClient, sql: string, onRow: (fields: string[]) => void | Promise<void>): Promise<void> {
+  private streamBinaryRows(conn: PgClient, sql: string, onRow: (fields: (Buffer | null)[]) => void | Promise<void>): Promise<void> {
     const stream = conn.query(copyTo(sql));
+    const reader = new BinaryCopyReader();
     return new Promise<void>((resolve, reject) => {
-      let rest: Buffer | undefined;
       let failed = false;
       const fail = (err: unknown) => {
         if (failed) return;
@@ -298,19 +432,15 @@ export class PgTransactor implements Transactor {
       };
       stream.on("data", (chunk: Buffer) => {
         if (failed) return;
-        const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
-        let start = 0;
         let pending: Promise<void>[] | undefined;
         try {
-          for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
-            const p = onRow(buf.toString("utf8", start, nl).split("\t"));
+          reader.push(chunk, (fields) => {
+            const p = onRow(fields);
             if (p) (pending ??= []).push(p);
-            start = nl + 1;
-          }
+          });
         } catch (err) {
           return fail(err);
         }
-        rest = start < buf.length ? buf.subarray(start) : undefined;
         if (pending) {
           stream.pause();
           Promise.all(pending).then(() => stream.resume(), fail);
@@ -318,8 +448,13 @@ export class PgTransactor implements Transactor {
       });
       stream.on("error", fail);
       stream.on("end", () => {
-        if (rest && rest.length > 0) fail(new Error("COPY output ended in the middle of a row"));
-        else if (!failed) resolve();
+        if (failed) return;
+        try {
+          reader.finish();
+        } catch (err) {
+          return fail(err);
+        }
+        resolve();
       });
     });
   }

@@ -36,6 +36,7 @@ import { AsyncQueue } from "./queue.js";
 import { docText } from "./capture.js";
 import {
   PROTOCOL_VERSION,
+  RawJsonBytes,
   ZERO_CHECKPOINT,
   type BackfillMarker,
   type Context,
@@ -263,7 +264,7 @@ async function transactionLoop(
           checkBinding(bindings, binding, "Loaded");
           const res = {
             $typeName: "materialize.Response",
-            loaded: { $typeName: "materialize.Response.Loaded", binding, docJson: encoder.encode(docText(doc)) },
+            loaded: { $typeName: "materialize.Response.Loaded", binding, docJson: doc instanceof RawJsonBytes ? doc.bytes : encoder.encode(docText(doc)) },
             internal: EMPTY,
           } as Response;
           return sink.send(res);

@@ -25,6 +25,17 @@ export class RawJson {
   constructor(readonly text: string) {}
 }
 
+/**
+ * JSON already encoded as UTF-8, passed through as bytes: a transactor's
+ * load() can hand a document read from the destination straight to
+ * `loaded`, which puts the bytes into the Loaded response without decoding
+ * them to a string. The bytes must be one valid JSON document, and must
+ * not change afterwards (a transport may hold them until they are written).
+ */
+export class RawJsonBytes {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 /** An update of connector state: an RFC 7396 merge patch (default) or a replacement. */
 export interface StateUpdate {
   updated: unknown;

@@ -9,7 +9,7 @@ import { CheckpointSchema, type Checkpoint } from "../../src/gen/consumer/protoc
 import { MaterializationSpecSchema, RangeSpecSchema, type CollectionSpec, type MaterializationSpec } from "../../src/gen/flow/flow_pb.js";
 import { createLogger } from "../../src/log.js";
 import { materializeBindings } from "../../src/sdk/bindings.js";
-import { RawJson, type Context, type MaterializeApply, type MaterializeOpen, type MaterializeValidate, type StoreRequest, type Transactor } from "../../src/sdk/types.js";
+import { RawJson, RawJsonBytes, type Context, type MaterializeApply, type MaterializeOpen, type MaterializeValidate, type StoreRequest, type Transactor } from "../../src/sdk/types.js";
 import { collection, ROOT } from "../../src/sql/test-fixtures.js";
 
 export function ctx(): Context {
@@ -104,7 +104,8 @@ export async function transaction(
       committed: () => Promise.resolve(),
     });
     await t.load!(it, (b, doc) => {
-      loaded.push([b, doc instanceof RawJson ? doc.text : JSON.stringify(doc)]);
+      const text = doc instanceof RawJson ? doc.text : doc instanceof RawJsonBytes ? Buffer.from(doc.bytes).toString("utf8") : JSON.stringify(doc);
+      loaded.push([b, text]);
     });
   }
   if (opts.backfillBegins) {

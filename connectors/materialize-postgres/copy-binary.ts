@@ -1,0 +1,103 @@
+/**
+ * Reader of PostgreSQL's binary COPY output (`COPY ... TO STDOUT (FORMAT
+ * binary)`): a signature, flags and a header extension, then per row a
+ * 16-bit field count and per field a 32-bit length (-1 for NULL) and that
+ * many bytes, then a field count of -1. A text column's field is its UTF-8
+ * text as is: no escapes to undo, so a document's bytes can go into a
+ * response frame without being decoded to a string.
+ *
+ * Rows may be split anywhere between chunks; fields are handed over as
+ * views of the chunk holding them (or of a joined copy when a row straddles
+ * two chunks), valid for as long as the caller keeps them.
+ */
+
+const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
+const HEADER = SIGNATURE.length + 8;
+
+export class BinaryCopyReader {
+  /** Bytes of an unfinished row (or header), and how many bytes it takes to get further. */
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  private need = HEADER;
+  private headerDone = false;
+  private ended = false;
+  private readonly fields: (Buffer | null)[] = [];
+
+  /**
+   * Parses what `chunk` completes and calls `onRow` per whole row (the
+   * array is reused between rows: copy what you keep). A row longer than a
+   * chunk is gathered and joined once, when its last byte arrives.
+   */
+  push(chunk: Buffer, onRow: (fields: (Buffer | null)[]) => void): void {
+    if (this.ended) {
+      if (chunk.length > 0) throw new Error("binary COPY output continues after its trailer");
+      return;
+    }
+    if (this.pendingLen > 0) {
+      this.pending.push(chunk);
+      this.pendingLen += chunk.length;
+      if (this.pendingLen < this.need) return;
+      chunk = Buffer.concat(this.pending, this.pendingLen);
+      this.pending = [];
+      this.pendingLen = 0;
+    }
+    const buf = chunk;
+    let pos = 0;
+    if (!this.headerDone) {
+      if (buf.length < HEADER) return this.keep(buf, HEADER);
+      if (!buf.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw new Error("binary COPY output does not start with its signature");
+      const ext = buf.readUInt32BE(SIGNATURE.length + 4);
+      if (buf.length < HEADER + ext) return this.keep(buf, HEADER + ext);
+      pos = HEADER + ext;
+      this.headerDone = true;
+    }
+    const fields = this.fields;
+    const end = buf.length;
+    while (pos < end) {
+      if (end - pos < 2) return this.keep(buf.subarray(pos), 2);
+      const n = buf.readInt16BE(pos);
+      if (n === -1) {
+        this.ended = true;
+        if (pos + 2 !== end) throw new Error("binary COPY output continues after its trailer");
+        return;
+      }
+      if (n < 0) throw new Error(`binary COPY output has a row of ${n} fields`);
+      // Walk the row's fields before handing any over, so a row is whole.
+      let p = pos + 2;
+      let short = 0;
+      fields.length = n;
+      for (let i = 0; i < n; i++) {
+        if (end - p < 4) {
+          short = p + 4;
+          break;
+        }
+        const len = buf.readInt32BE(p);
+        p += 4;
+        if (len < 0) {
+          fields[i] = null;
+          continue;
+        }
+        if (end - p < len) {
+          short = p + len;
+          break;
+        }
+        fields[i] = buf.subarray(p, p + len);
+        p += len;
+      }
+      if (short > 0) return this.keep(buf.subarray(pos), short - pos);
+      pos = p;
+      onRow(fields);
+    }
+  }
+
+  private keep(part: Buffer, need: number): void {
+    this.pending = [part];
+    this.pendingLen = part.length;
+    this.need = need;
+  }
+
+  /** Throws unless the output ended with its trailer. */
+  finish(): void {
+    if (!this.ended) throw new Error("binary COPY output ended in the middle of a row");
+  }
+}
