@@ -63,8 +63,11 @@ const VARIANTS: Variants = [
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
+// Decodes a view as is (no Buffer wrapper per field; each Store has three), a leading BOM kept as Buffer#toString keeps it.
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
 function utf8(bytes: Uint8Array): string {
-  return bytes.length === 0 ? "" : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+  return bytes.length === 0 ? "" : decoder.decode(bytes);
 }
 
 function stateOf(update: StateUpdate | void): ConnectorState | undefined {
@@ -211,11 +214,12 @@ async function transactionLoop(
   reader: RequestReader<Request>,
   sink: ResponseSink<Response>,
 ): Promise<void> {
+  // Called once per request: the expected names are only spelled out for an error.
   const expect = (r: Received<Request> | undefined, after: string, allowed: string[]): Received<Request> => {
-    const names = allowed.map((a) => `materialize.Request.${a}`).join(" or ");
-    if (!r) throw new ProtocolError(`the request stream ended after ${after}; expected ${names}`);
+    const names = () => allowed.map((a) => `materialize.Request.${a}`).join(" or ");
+    if (!r) throw new ProtocolError(`the request stream ended after ${after}; expected ${names()}`);
     if (!allowed.some((a) => r.name.endsWith(`.${a}`))) {
-      throw new ProtocolError(`${r.name} is not allowed after ${after}; expected ${names}`);
+      throw new ProtocolError(`${r.name} is not allowed after ${after}; expected ${names()}`);
     }
     return r;
   };
@@ -279,7 +283,7 @@ async function transactionLoop(
       // Await only when the queue is full: most pushes cost no microtask turn.
       const full = loads.push({ binding: l.binding, keyJson: utf8(l.keyJson), keyPacked: l.keyPacked });
       if (full) await full;
-      r = expect(await reader.next(), "materialize.Request.Load", ["Load", "Flush"]);
+      r = expect(reader.nextBuffered() ?? (await reader.next()), "materialize.Request.Load", ["Load", "Flush"]);
     }
     r = expect(r, "materialize.Request.Acknowledge", ["Load", "Flush"]);
 
@@ -324,7 +328,7 @@ async function transactionLoop(
         delete: s.delete,
       });
       if (full) await full;
-      r = expect(await reader.next(), "materialize.Request.Store", ["Store", "StartCommit"]);
+      r = expect(reader.nextBuffered() ?? (await reader.next()), "materialize.Request.Store", ["Store", "StartCommit"]);
     }
 
     // ---- StartCommit: the transactor commits, then we report StartedCommit.

@@ -73,30 +73,42 @@ export class RequestReader<Req extends object> {
    */
   async next(): Promise<Received<Req> | undefined> {
     for (;;) {
-      if (this.failed) throw this.error;
-      let req: Req;
-      if (this.batchPos < this.batch.length) {
-        req = this.batch[this.batchPos++]!;
-      } else {
-        const r = await new Promise<IteratorResult<Req | readonly Req[]>>((resolve, reject) => {
-          this.rejectPending = reject;
-          this.it.next().then(resolve, reject);
-        });
-        this.rejectPending = undefined;
-        if (r.done) return undefined;
-        if (Array.isArray(r.value)) {
-          this.batch = r.value as readonly Req[];
-          this.batchPos = 0;
-          continue;
-        }
-        req = r.value as Req;
+      const buffered = this.nextBuffered();
+      if (buffered) return buffered;
+      const r = await new Promise<IteratorResult<Req | readonly Req[]>>((resolve, reject) => {
+        this.rejectPending = reject;
+        this.it.next().then(resolve, reject);
+      });
+      this.rejectPending = undefined;
+      if (r.done) return undefined;
+      if (Array.isArray(r.value)) {
+        this.batch = r.value as readonly Req[];
+        this.batchPos = 0;
+        continue;
       }
+      const req = r.value as Req;
       const hasUnknown = this.inspect?.(req) ?? false;
       // A request whose only message is one a newer runtime added: it was
       // logged by `inspect`; skip it rather than fail the session.
       if (hasUnknown && !this.variants.some((v) => (req as Record<string, unknown>)[v[0]] !== undefined)) continue;
       return this.classify(req);
     }
+  }
+
+  /**
+   * The next request when the batch being read still holds one, without a
+   * promise; undefined when next() must wait for more. Loops over Loads and
+   * Stores take most requests this way.
+   */
+  nextBuffered(): Received<Req> | undefined {
+    if (this.failed) throw this.error;
+    while (this.batchPos < this.batch.length) {
+      const req = this.batch[this.batchPos++]!;
+      const hasUnknown = this.inspect?.(req) ?? false;
+      if (hasUnknown && !this.variants.some((v) => (req as Record<string, unknown>)[v[0]] !== undefined)) continue;
+      return this.classify(req);
+    }
+    return undefined;
   }
 
   /** Fails the current or next read if `work` rejects. */
