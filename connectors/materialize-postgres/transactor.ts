@@ -15,7 +15,6 @@ import type { Table } from "../../src/sql/table.js";
 import { statementError, type PgClient } from "./client.js";
 import { CopyStager } from "./copy-stream.js";
 import { fieldText, RowEncoder } from "./copy-text.js";
-import { quoteLiteral } from "../../src/postgres/literal.js";
 import { splitJsonArray } from "../../src/sql/json-tuple.js";
 import type { ValueEncoding } from "../../src/sql/dialect.js";
 import { BinaryCopyReader } from "./copy-binary.js";
@@ -62,7 +61,8 @@ export interface TransactorOptions {
 /**
  * One binding's keys of a load chunk: per key column, the elements of a
  * PostgreSQL array literal (each quoted, NULL for a null key value, which
- * matches no row), joined by commas.
+ * matches no row), joined by commas and already escaped for an E'...'
+ * string literal, so the statement needs no pass over them afterwards.
  */
 class KeyChunk {
   readonly arrays: string[];
@@ -73,8 +73,10 @@ class KeyChunk {
 
   /** Adds one key's JSON array; returns the bytes it added. */
   add(keyJson: string): number {
-    const tokens = splitJsonArray(keyJson);
     const encs = this.encodings;
+    // The common key, one integer: no tokenizing, nothing to escape.
+    if (encs.length === 1 && encs[0] !== "base64" && isIntegerKey(keyJson)) return this.append(0, `"${keyJson.slice(1, -1)}"`);
+    const tokens = splitJsonArray(keyJson);
     if (tokens.length !== encs.length) throw new Error(`key has ${tokens.length} elements, expected ${encs.length}`);
     let added = 0;
     for (let i = 0; i < tokens.length; i++) {
@@ -85,19 +87,46 @@ class KeyChunk {
         const text = fieldText(token, encs[i]!);
         // PostgreSQL text cannot hold NUL: such a key cannot have been stored.
         if (text.includes("\u0000")) throw new Error("a key value holds a NUL character");
-        elem = ARRAY_ESCAPE.test(text) ? `"${text.replace(ARRAY_ESCAPES, "\\$&")}"` : `"${text}"`;
+        elem = ELEMENT_ESCAPE.test(text) ? `"${text.replace(ELEMENT_ESCAPES, (c) => ESCAPED_IN_ELEMENT[c]!)}"` : `"${text}"`;
       }
-      const prev = this.arrays[i]!;
-      this.arrays[i] = prev === "" ? elem : prev + "," + elem;
-      added += elem.length + 1;
+      added += this.append(i, elem);
     }
     return added;
   }
+
+  private append(i: number, elem: string): number {
+    const prev = this.arrays[i]!;
+    this.arrays[i] = prev === "" ? elem : prev + "," + elem;
+    return elem.length + 1;
+  }
+
+  /** Column `i`'s keys as a string literal of an array, cast to `type`[]. */
+  literal(i: number, type: string): string {
+    return `E'{${this.arrays[i]}}'::${type}[]`;
+  }
 }
 
-/** Inside a quoted array element, backslash and double quote take a backslash. */
-const ARRAY_ESCAPE = /["\\]/;
-const ARRAY_ESCAPES = /["\\]/g;
+/** `[` digits `]`, with an optional minus: a key that is one JSON integer. */
+function isIntegerKey(json: string): boolean {
+  const n = json.length - 1;
+  if (n < 2 || json.charCodeAt(0) !== 0x5b || json.charCodeAt(n) !== 0x5d) return false;
+  let i = json.charCodeAt(1) === 0x2d ? 2 : 1;
+  if (i === n) return false;
+  for (; i < n; i++) {
+    const c = json.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/**
+ * Inside a quoted array element, backslash and double quote take a
+ * backslash; inside E'...', every backslash is doubled and a single quote
+ * is written twice. Both at once: \ → \\\\, " → \\", ' → ''.
+ */
+const ELEMENT_ESCAPE = /["\\']/;
+const ELEMENT_ESCAPES = /["\\']/g;
+const ESCAPED_IN_ELEMENT: Record<string, string> = { "\\": "\\\\\\\\", '"': '\\\\"', "'": "''" };
 
 const cols = (cs: { ident: string }[]) => cs.map((c) => c.ident).join(", ");
 
@@ -276,7 +305,8 @@ export class PgTransactor implements Transactor {
       .map((b) => {
         const { table, keyTypes } = this.plans[b]!;
         if (!table.document) throw new ConnectorError(`binding ${b} (${table.ident}) has no document column to load from`);
-        const arrays = chunk.get(b)!.arrays.map((a, i) => `${quoteLiteral(`{${a}}`)}::${keyTypes[i]}[]`);
+        const keys = chunk.get(b)!;
+        const arrays = keyTypes.map((type, i) => keys.literal(i, type));
         const on = table.keys.map((k, i) => `t.${k.ident} = l.k${i}`).join(" AND ");
         const names = table.keys.map((_, i) => `k${i}`).join(", ");
         return `SELECT ${b}::int4, t.${table.document.ident}::text FROM unnest(${arrays.join(", ")}) AS l(${names}) JOIN ${table.ident} AS t ON ${on}`;
