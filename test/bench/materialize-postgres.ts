@@ -17,17 +17,40 @@
  * Each line also gives the connector's CPU seconds, steadier than wall time
  * on a loaded machine.
  *
- * Where the load's time goes (LOG_LEVEL=debug "loaded documents", 100k
- * keys, loaded machine): staging took ~1.0 s against 75 ms for the
- * ceiling's COPY of the same keys (the rest is the keys arriving over
- * stdio one Load message each, and their decoding); the join streamed back
- * as Loaded responses took ~1.7 s against 0.6-0.9 s for the same join
- * alone (per row: COPY-text parse, a string round trip of the document,
- * the Loaded frame, and the runtime side decoding it). The connector was
- * idle 60-70% of the time: both phases wait on the pipe and on PostgreSQL
- * in turn. What would overlap them (not done yet): joining in chunks while
- * later keys still arrive, and passing COPY output bytes to Loaded frames
- * without decoding them to strings.
+ * Where the load's time goes. Before (COPY every key into a temp table,
+ * ANALYZE, one join, COPY text parsed back into strings): staging ~1.0 s
+ * against 75 ms for the ceiling's COPY, the join streamed back as Loaded in
+ * ~1.7 s against 0.6-0.9 s for the join alone, the connector idle 60-70% as
+ * pipe and PostgreSQL waited on each other. Now keys are joined in chunks
+ * while later keys still arrive (the first at 2,048 keys, then whatever
+ * gathered while the previous one ran, at most 65,536), each chunk one
+ * statement (keys as array literals unnested and joined, no staging table,
+ * no ANALYZE), documents read as binary COPY and put into Loaded frames as
+ * bytes. Profile of the load window (100k keys, load average ~15): idle
+ * ~23%, GC ~20%, Load decoding and the SDK's per-request unknown-field walk
+ * ~10%, the load loop with key literals ~5%, binary COPY parsing and Loaded
+ * framing ~7%; connector CPU ~0.9-1.1 s per 100k keys. Left: per-request
+ * allocations in the SDK and codec (unknownFields walks every decoded
+ * request, though fast-decoded ones cannot carry unknown fields), and the
+ * bench's own decoding of every Loaded on the same two cores.
+ *
+ * Where the store's time goes (LOG_LEVEL=debug "stored documents"): staging
+ * (arrival of the Stores, decoding, COPY text, COPY) is ~90% of a
+ * transaction, the merge ~10%. Per document the connector decodes three
+ * byte fields to strings, builds a COPY line and pg encodes it back to
+ * bytes; the socket write and that encoding are the largest native costs.
+ * Letting a megabyte queue on the COPY stream instead of waiting for each
+ * 256 KB chunk to drain measured no better (0.62 vs 0.64, median of 3,
+ * load ~14) and was left out. Next step: a byte path from Store frames to
+ * COPY (escaping bytes in place, no string round trip).
+ *
+ * Figures, 2026-12-06, load average 17-20 from other work (before → after,
+ * ratio to the same run's ceiling, runs alternating): 1M docs once each,
+ * store 0.33 → 0.34, load 0.22 → 0.11 (its ceiling went 37k → 70k keys/s
+ * between the two runs); 2,000 docs + 100k loads, median of 3, twice: load
+ * 0.17 → 0.20 and 0.16 → 0.17, connector CPU per 100k keys 1.14 → 1.09 s
+ * and 1.08 → 1.07 s; peak RSS 146 → 149 MB. Noise swamps the difference;
+ * the targets need a quiet machine to check.
  */
 import { fileURLToPath } from "node:url";
 import pg from "pg";
