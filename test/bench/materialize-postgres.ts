@@ -49,8 +49,9 @@
  * store 0.33 → 0.34, load 0.22 → 0.11 (its ceiling went 37k → 70k keys/s
  * between the two runs); 2,000 docs + 100k loads, median of 3, twice: load
  * 0.17 → 0.20 and 0.16 → 0.17, connector CPU per 100k keys 1.14 → 1.09 s
- * and 1.08 → 1.07 s; peak RSS 146 → 149 MB. Noise swamps the difference;
- * the targets need a quiet machine to check.
+ * and 1.08 → 1.07 s; peak RSS 146 → 149 MB. At load average ~5, median of
+ * 3: load 0.23 → 0.23, connector CPU 1.39 → 1.17 s. The load target (0.7)
+ * is far off: the chunked join did not shorten wall time here.
  */
 import { fileURLToPath } from "node:url";
 import pg from "pg";
