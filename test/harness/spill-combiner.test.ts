@@ -141,7 +141,11 @@ describe("spilling combiner", () => {
       },
     });
     expect(res.stats.transactions).toBe(1);
-    expect(streamed).toBe(30_000);
+    // The runtime folds checkpoints that arrive before it commits into one transaction (as Flow
+    // does), so a fast connector may fill it with two or more whole checkpoints of 30,000.
+    expect(streamed).toBeGreaterThanOrEqual(30_000);
+    expect(streamed % 30_000).toBe(0);
+    expect(streamed).toBe(last);
     expect(spills).toBeGreaterThan(5);
   });
 });
