@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { checkJson, valueStart, NOT_JSON, OBJECT, EMPTY_OBJECT, OBJECT_WITH_META, OTHER_JSON } from "./json-check.js";
+import { rng } from "../../test/support/rng.js";
 
 /** What JSON.parse says the kind is. */
 function expected(text: string): number {
@@ -17,19 +18,6 @@ function expected(text: string): number {
   if (v === null || typeof v !== "object" || Array.isArray(v)) return OTHER_JSON;
   if (Object.keys(v).length === 0) return EMPTY_OBJECT;
   return Object.prototype.hasOwnProperty.call(v, "_meta") ? OBJECT_WITH_META : OBJECT;
-}
-
-/** xorshift32: deterministic, so a failure reproduces. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return (n: number) => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s % n;
-  };
 }
 
 const PIECES = ["a", "é", "😀", "\\n", '\\"', "\\\\", "\\u0000", "\\ud83d\\ude00", " ", "/", "\\/", "\u2028", "_meta", "\\u005fmeta"];

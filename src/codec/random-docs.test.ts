@@ -11,19 +11,7 @@ import { FrameDecoder, FrameWriter } from "./frames.js";
 import { compactJson, indentJson } from "./json-layout.js";
 import { isJsonValue } from "./json-scan.js";
 import { messageCodec, type WireCodec } from "./wire.js";
-
-/** xorshift32: deterministic, so a failure reproduces. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return (n: number) => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s % n;
-  };
-}
+import { rng } from "../../test/support/rng.js";
 
 const PIECES = ["a", "é", "😀", "\\n", '\\"', "\\\\", "\\u0000", "\\ud83d\\ude00", " ", "/", "\\/", "ü̈", "\u2028"];
 
