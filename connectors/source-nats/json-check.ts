@@ -11,6 +11,8 @@
  * characters in strings), and has no nesting limit of its own.
  */
 
+import { scanNumber, skipString } from "../../src/codec/json-scan.js";
+
 /** Not one JSON value. */
 export const NOT_JSON = 0;
 /** A non-empty object without a top-level `_meta`. */
@@ -34,59 +36,6 @@ let stack = new Uint8Array(64);
 
 const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
-const isHex = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
-
-/** The index after the string whose opening quote is at `i`, or -1. */
-function skipString(s: string, i: number): number {
-  i++;
-  for (;;) {
-    const c = s.charCodeAt(i);
-    if (c === 0x22) return i + 1;
-    if (c === 0x5c) {
-      const e = s.charCodeAt(i + 1);
-      if (e === 0x75) {
-        if (!(isHex(s.charCodeAt(i + 2)) && isHex(s.charCodeAt(i + 3)) && isHex(s.charCodeAt(i + 4)) && isHex(s.charCodeAt(i + 5)))) return -1;
-        i += 6;
-      } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
-        i += 2;
-      } else {
-        return -1;
-      }
-    } else if (c >= 0x20) {
-      i++;
-    } else {
-      return -1; // a control character, or the end (NaN)
-    }
-  }
-}
-
-/** The index after the number at `i`, or -1. */
-function skipNumber(s: string, i: number): number {
-  let c = s.charCodeAt(i);
-  if (c === 0x2d) c = s.charCodeAt(++i);
-  if (c === 0x30) {
-    c = s.charCodeAt(++i);
-  } else if (c >= 0x31 && c <= 0x39) {
-    do c = s.charCodeAt(++i);
-    while (isDigit(c));
-  } else {
-    return -1;
-  }
-  if (c === 0x2e) {
-    c = s.charCodeAt(++i);
-    if (!isDigit(c)) return -1;
-    do c = s.charCodeAt(++i);
-    while (isDigit(c));
-  }
-  if (c === 0x65 || c === 0x45) {
-    c = s.charCodeAt(++i);
-    if (c === 0x2b || c === 0x2d) c = s.charCodeAt(++i);
-    if (!isDigit(c)) return -1;
-    do c = s.charCodeAt(++i);
-    while (isDigit(c));
-  }
-  return i;
-}
 
 /** True if the key whose quotes span s[from, to) is `_meta`, however it is escaped. */
 function isMetaKey(s: string, from: number, to: number): boolean {
@@ -151,7 +100,7 @@ export function checkJson(s: string): JsonKind {
         continue value;
       }
     } else if (c === 0x2d || isDigit(c)) {
-      i = skipNumber(s, i);
+      i = scanNumber(s, i);
     } else if (c === 0x74 && s.startsWith("true", i)) {
       i += 4;
     } else if (c === 0x66 && s.startsWith("false", i)) {
