@@ -12,24 +12,21 @@ import { createLogger } from "../../src/log.js";
 const DOC = new RawJson(JSON.stringify({ id: 1, text: "x".repeat(200) }));
 const PAGE = Array.from({ length: 500 }, () => DOC);
 
-/** A capture that emits documents forever, counting them. */
-function endless(counter: { docs: number }) {
+/** A capture of one resource "docs" whose pages come from `fetchChanges`. */
+function oneResource(name: string, fetchChanges: (n: number) => Promise<{ docs: RawJson[]; cursor: number; caughtUp: boolean }>) {
   return resourceCapture<Record<string, never>, { name: string }>({
-    name: "endless",
+    name,
     documentationUrl: "https://example.com",
     configSchema: { type: "object" },
-    resources: () => [
-      {
-        name: "docs",
-        key: ["/id"],
-        schema: { type: "object" },
-        initialCursor: () => 0,
-        async fetchChanges(n: number) {
-          counter.docs += PAGE.length;
-          return { docs: PAGE, cursor: n + PAGE.length, caughtUp: false };
-        },
-      },
-    ],
+    resources: () => [{ name: "docs", key: ["/id"], schema: { type: "object" }, initialCursor: () => 0, fetchChanges }],
+  });
+}
+
+/** A capture that emits documents forever, counting them. */
+function endless(counter: { docs: number }) {
+  return oneResource("endless", async (n) => {
+    counter.docs += PAGE.length;
+    return { docs: PAGE, cursor: n + PAGE.length, caughtUp: false };
   });
 }
 
@@ -141,22 +138,7 @@ describe("stdio output framing across batches", () => {
 describe.each(["proto", "json"] as const)("stdio Captured frames (%s)", (wire) => {
   it("are the bytes the generic encoder makes, for plain and for multi-line JSON text", async () => {
     const docs = ['{"a":1,"s":"é ✓"}', '{\n  "b": [1, 2]\n}', " [3]", "{}"];
-    const capture = resourceCapture<Record<string, never>, { name: string }>({
-      name: "few",
-      documentationUrl: "https://example.com",
-      configSchema: { type: "object" },
-      resources: () => [
-        {
-          name: "docs",
-          key: ["/id"],
-          schema: { type: "object" },
-          initialCursor: () => 0,
-          async fetchChanges(n: number) {
-            return { docs: n === 0 ? docs.map((d) => new RawJson(d)) : [], cursor: n + 1, caughtUp: true };
-          },
-        },
-      ],
-    });
+    const capture = oneResource("few", async (n) => ({ docs: n === 0 ? docs.map((d) => new RawJson(d)) : [], cursor: n + 1, caughtUp: true }));
     const chunks: Buffer[] = [];
     const ac = new AbortController();
     const stdout = new Writable({
