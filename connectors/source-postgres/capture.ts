@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { RawJson, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
-import { SENT } from "../../src/sdk/capture.js";
+import { mustWait } from "../../src/sdk/capture.js";
 import { connect, qualified, quoteIdent, quoteLiteral } from "./connection.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
@@ -690,14 +690,4 @@ export class PostgresCapture {
     this.docsSinceCheckpoint++;
     return mustWait(this.out.document(b.index, new RawJson(doc)));
   }
-}
-
-/**
- * The promise of out.document() when the output asks to wait, else
- * undefined: the SDK returns its shared settled SENT when the transport took
- * the document, and the row loops skip their `await` (a microtask turn per
- * row) on undefined.
- */
-function mustWait(p: Promise<void>): Promise<void> | undefined {
-  return p === SENT ? undefined : p;
 }

@@ -50,6 +50,14 @@ const EMPTY = new Uint8Array(0);
  * per document).
  */
 export const SENT: Promise<void> = Promise.resolve();
+
+/**
+ * The promise of out.document() when the output asks to wait, else undefined,
+ * so a row loop can skip its `await` (a microtask turn per row) on undefined.
+ */
+export function mustWait(p: Promise<void>): Promise<void> | undefined {
+  return p === SENT ? undefined : p;
+}
 const NO_CHANGE: StateUpdate = { updated: {}, mergePatch: true };
 
 function connectorState(update: StateUpdate | undefined) {
