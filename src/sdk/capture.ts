@@ -27,12 +27,15 @@ import { resolveCaptureSpec, resolveCollection } from "./linked.js";
 import {
   PROTOCOL_VERSION,
   RawJson,
+  RawJsonBytes,
   type CaptureConnector,
   type CaptureOutput,
   type Context,
   type JsonSchema,
   type StateUpdate,
 } from "./types.js";
+
+const utf8 = new TextDecoder();
 
 const VARIANTS: Variants = [
   ["spec", "Spec"],
@@ -271,10 +274,11 @@ async function runOpen(
         if (marking) throw new ConnectorError("a document was sent while a backfill marker is being sent: await backfillBegin()/backfillComplete() first");
         pending++;
         // The transport's per-document path when it has one: no message object to build and inspect.
-        if (sendCaptured !== undefined) return sendCaptured.call(sink, binding, docText(doc)) ?? SENT;
+        const json = doc instanceof RawJsonBytes ? doc.bytes : docText(doc);
+        if (sendCaptured !== undefined) return sendCaptured.call(sink, binding, json) ?? SENT;
         const res = {
           $typeName: "capture.Response",
-          captured: { $typeName: "capture.Response.Captured", binding, docJson: docText(doc) },
+          captured: { $typeName: "capture.Response.Captured", binding, docJson: typeof json === "string" ? json : utf8.decode(json) },
           internal: EMPTY,
         } as Response;
         return sink.send(res) ?? SENT;

@@ -28,9 +28,11 @@ export class RawJson {
 /**
  * JSON already encoded as UTF-8, passed through as bytes: a transactor's
  * load() can hand a document read from the destination straight to
- * `loaded`, which puts the bytes into the Loaded response without decoding
- * them to a string. The bytes must be one valid JSON document, and must
- * not change afterwards (a transport may hold them until they are written).
+ * `loaded`, and a capture can give `out.document` a document it wrote as
+ * bytes; the stdio transport copies them into the response frame without
+ * making a string. The bytes must be one valid JSON document, and must
+ * not change afterwards (a transport may hold them until they are written):
+ * a subarray of a buffer that is never written again is fine.
  */
 export class RawJsonBytes {
   constructor(readonly bytes: Uint8Array) {}
@@ -132,7 +134,9 @@ export interface CaptureOutput {
   /** Must be called once, before any other output. */
   opened(opts?: { explicitAcknowledgements?: boolean }): Promise<void>;
   /**
-   * A document of `binding`; pending until the next checkpoint. Always
+   * A document of `binding`; pending until the next checkpoint. `doc` is a
+   * value to serialize, JSON text as RawJson, or UTF-8 JSON as RawJsonBytes
+   * (the cheapest over stdio: copied into the frame as it is). Always
    * returns a promise: await it (it resolves once the transport can take
    * more, and rejects when the document cannot be sent). An un-awaited call
    * is what `@typescript-eslint/no-floating-promises` reports.

@@ -16,7 +16,7 @@ export interface ResponseSink<Res> {
    * fields, exactly as send() of `{ captured: { binding, docJson } }` would,
    * without the caller building the message. Same return as send().
    */
-  sendCaptured?(binding: number, docJson: string): void | Promise<void>;
+  sendCaptured?(binding: number, docJson: string | Uint8Array): void | Promise<void>;
   /**
    * Push everything queued so far to the peer. The core calls this at the
    * protocol's boundaries: a unary response, Checkpoint, Flushed,

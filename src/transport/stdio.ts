@@ -31,6 +31,7 @@ const HIGH_WATER = 1 << 20;
 /** Bytes written to stdout but not yet taken by the pipe, beyond which the session waits. */
 const MAX_QUEUED = 2 * HIGH_WATER;
 const DONE: Promise<void> = Promise.resolve();
+const utf8 = new TextDecoder();
 
 export interface StdioOptions {
   stdin?: Readable;
@@ -72,9 +73,10 @@ class StdoutSink implements ResponseSink<AnyResponse> {
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }
 
-  sendCaptured(binding: number, docJson: string): void | Promise<void> {
+  sendCaptured(binding: number, docJson: string | Uint8Array): void | Promise<void> {
     if (!this.frameDoc(binding, docJson, this.frames)) {
-      return this.send(create(CaptureResponseSchema, { captured: { binding, docJson } }) as AnyResponse);
+      const text = typeof docJson === "string" ? docJson : utf8.decode(docJson);
+      return this.send(create(CaptureResponseSchema, { captured: { binding, docJson: text } }) as AnyResponse);
     }
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }

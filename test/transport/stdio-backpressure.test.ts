@@ -5,7 +5,7 @@ import { RequestSchema, ResponseSchema } from "../../src/gen/capture/capture_pb.
 import { messageCodec } from "../../src/codec/wire.js";
 import { FrameDecoder, FrameWriter } from "../../src/codec/frames.js";
 import { resourceCapture } from "../../src/sdk/resources.js";
-import { RawJson } from "../../src/sdk/types.js";
+import { RawJson, RawJsonBytes } from "../../src/sdk/types.js";
 import { runStdio } from "../../src/transport/stdio.js";
 import { createLogger } from "../../src/log.js";
 
@@ -13,7 +13,7 @@ const DOC = new RawJson(JSON.stringify({ id: 1, text: "x".repeat(200) }));
 const PAGE = Array.from({ length: 500 }, () => DOC);
 
 /** A capture of one resource "docs" whose pages come from `fetchChanges`. */
-function oneResource(name: string, fetchChanges: (n: number) => Promise<{ docs: RawJson[]; cursor: number; caughtUp: boolean }>) {
+function oneResource(name: string, fetchChanges: (n: number) => Promise<{ docs: (RawJson | RawJsonBytes)[]; cursor: number; caughtUp: boolean }>) {
   return resourceCapture<Record<string, never>, { name: string }>({
     name,
     documentationUrl: "https://example.com",
@@ -135,10 +135,26 @@ describe("stdio output framing across batches", () => {
   });
 });
 
-describe.each(["proto", "json"] as const)("stdio Captured frames (%s)", (wire) => {
+/** The documents as UTF-8 bytes: subarrays of one buffer, as a connector writing rows into a chunk gives them. */
+function asBytes(docs: string[]): RawJsonBytes[] {
+  const all = Buffer.from(docs.join(""), "utf8");
+  let at = 0;
+  return docs.map((d) => {
+    const n = Buffer.byteLength(d, "utf8");
+    return new RawJsonBytes(all.subarray(at, (at += n)));
+  });
+}
+
+describe.each([
+  ["proto", "RawJson"],
+  ["json", "RawJson"],
+  ["proto", "RawJsonBytes"],
+  ["json", "RawJsonBytes"],
+] as const)("stdio Captured frames (%s, documents as %s)", (wire, form) => {
   it("are the bytes the generic encoder makes, for plain and for multi-line JSON text", async () => {
     const docs = ['{"a":1,"s":"é ✓"}', '{\n  "b": [1, 2]\n}', " [3]", "{}"];
-    const capture = oneResource("few", async (n) => ({ docs: n === 0 ? docs.map((d) => new RawJson(d)) : [], cursor: n + 1, caughtUp: true }));
+    const given = form === "RawJson" ? docs.map((d) => new RawJson(d)) : asBytes(docs);
+    const capture = oneResource("few", async (n) => ({ docs: n === 0 ? given : [], cursor: n + 1, caughtUp: true }));
     const chunks: Buffer[] = [];
     const ac = new AbortController();
     const stdout = new Writable({
