@@ -9,7 +9,7 @@
  * to run instead of source-postgres (source-mysql's tests use this driver too).
  */
 import { createInterface } from "node:readline";
-import { RawJson, type CaptureOutput, type StateUpdate } from "../../src/sdk/types.js";
+import { RawJson, RawJsonBytes, type CaptureOutput, type StateUpdate } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
 import pgConnector from "./connector.js";
 import { loadConnector } from "../registry.js";
@@ -32,7 +32,8 @@ const out: CaptureOutput = {
   async opened() {},
   document(binding, doc) {
     pendingDocs = true;
-    buffered += `D${binding}\t${doc instanceof RawJson ? doc.text : JSON.stringify(doc)}\n`;
+    const text = doc instanceof RawJson ? doc.text : doc instanceof RawJsonBytes ? Buffer.from(doc.bytes).toString("utf8") : JSON.stringify(doc);
+    buffered += `D${binding}\t${text}\n`;
     return write(false) ?? Promise.resolve();
   },
   async sourcedSchema(binding, schema) {
