@@ -8,10 +8,14 @@
  * (zongji moves it only at transaction boundaries), so the capture can
  * checkpoint and compare positions without decoding them itself.
  */
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import ZongJi from "@vlasky/zongji";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import type { EndpointConfig } from "./config.js";
 import { connectionOptions } from "./connection.js";
+import { skimRow, type ReadValue, type RowImage, type UpdateImages } from "./row-image.js";
 
 export interface Position {
   file: string;
@@ -27,6 +31,35 @@ export interface BinlogItem {
   event: any;
   file: string;
   pos: number;
+}
+
+/**
+ * zongji's rows events decode each row in `_fetchOneRow`; a reader of ours marks its ZongJi instance, and
+ * for it the rows of an event are row images (RowImage, or UpdateImages for updates) skimmed by row-image.ts
+ * instead. zongji does not export the event classes, so they are loaded from its files (the package's own
+ * instances: the same files its index imports).
+ */
+export const SKIM_ROWS = Symbol("tributary.skimRows");
+const zongjiLib = path.join(path.dirname(createRequire(import.meta.url).resolve("@vlasky/zongji")), "lib");
+const rowsEvents = await import(pathToFileURL(path.join(zongjiLib, "rows_event.js")).href);
+const readMysqlValue: ReadValue = (await import(pathToFileURL(path.join(zongjiLib, "common.js")).href)).readMysqlValue;
+for (const cls of [rowsEvents.WriteRows, rowsEvents.DeleteRows]) {
+  const decode = cls.prototype._fetchOneRow;
+  cls.prototype._fetchOneRow = function (this: any, parser: any): unknown {
+    if (!this._zongji[SKIM_ROWS]) return decode.call(this, parser);
+    return skimRow(parser, this.tableMap[this.tableId], this.columns_present_bitmap, this._zongji, readMysqlValue) satisfies RowImage;
+  };
+}
+{
+  const cls = rowsEvents.UpdateRows;
+  const decode = cls.prototype._fetchOneRow;
+  cls.prototype._fetchOneRow = function (this: any, parser: any): unknown {
+    if (!this._zongji[SKIM_ROWS]) return decode.call(this, parser);
+    const map = this.tableMap[this.tableId];
+    const before = skimRow(parser, map, this.columns_present_bitmap, this._zongji, readMysqlValue);
+    const after = skimRow(parser, map, this.columns_present_bitmap2, this._zongji, readMysqlValue);
+    return { before, after } satisfies UpdateImages;
+  };
 }
 
 // Events, not rows: a rows event holds up to ~8 KB of row images.
@@ -51,6 +84,7 @@ export class BinlogReader {
       supportBigNumbers: true,
       bigNumberStrings: true,
     });
+    this.z[SKIM_ROWS] = true;
     this.z.on("binlog", (event: any) => {
       this.items.push({ event, file: this.z.options.filename, pos: this.z.options.position });
       if (!this.paused && this.items.length - this.head >= HIGH_WATER && this.z.connection) {

@@ -25,13 +25,15 @@
  */
 import { randomInt } from "node:crypto";
 import type mysql from "mysql2/promise";
-import { RawJson, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
+import { RawJson, RawJsonBytes, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
-import { SENT } from "../../src/sdk/capture.js";
+import { mustWait, SENT } from "../../src/sdk/capture.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { binlogEnd, comparePositions, connect, qualified } from "./connection.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./encoder.js";
+import { DocBytes } from "./doc-bytes.js";
+import { ImageWriter, type RowImage, type UpdateImages } from "./row-image.js";
 import { cursorValue, keyedChunkSql, keylessSql } from "./backfill.js";
 import { BinlogReader, type BinlogItem, type Position } from "./binlog.js";
 import { isMariaDbGtid, mergeGtid, startPosition } from "./gtid.js";
@@ -75,7 +77,9 @@ interface Bound {
 
 interface StreamTable {
   bound?: Bound;
-  encoder?: RowEncoder;
+  writer?: ImageWriter;
+  /** `"schema":…,"table":…` as UTF-8. */
+  sourcePrefix?: Buffer;
 }
 
 export function parseCursor(s: string): Position {
@@ -116,9 +120,11 @@ export class MySqlCapture {
   private lastCheckpointAt = 0;
   private inTx = false;
   /** The current transaction's `_meta.source` fields after schema and table, and its start position. */
-  private txSource = "";
-  private txCursor = "";
+  private txSource: Buffer = Buffer.alloc(0);
+  private txCursor: Buffer = Buffer.alloc(0);
   private txSeq = 0;
+  /** Change documents are written here. */
+  private readonly docs = new DocBytes();
   private stopping = false;
   private fatal: Error | null = null;
 
@@ -514,8 +520,9 @@ export class MySqlCapture {
     this.inTx = true;
     this.txSeq = 0;
     const ts = Number(item.event.timestamp) || Date.now();
-    this.txSource = `,"ts_ms":${ts}` + (item.event.gtid ? `,"txid":${JSON.stringify(String(item.event.gtid))}` : "");
-    this.txCursor = `${item.file}:${item.pos}`;
+    this.txSource = Buffer.from(`,"ts_ms":${ts}` + (item.event.gtid ? `,"txid":${JSON.stringify(String(item.event.gtid))}` : ""));
+    // A cursor's text is JSON-quoted as it stands (binlog file names need no escaping; an odd one is escaped).
+    this.txCursor = Buffer.from(JSON.stringify(`${item.file}:${item.pos}`).slice(1, -1));
   }
 
   private async maybeCheckpoint(): Promise<void> {
@@ -579,7 +586,7 @@ export class MySqlCapture {
     const missing = b.table.key.filter((k) => !columns.some((c) => c.name === k));
     if (missing.length > 0) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): key column(s) ${missing.join(", ")} no longer exist`);
     const encoder = new RowEncoder(b.table.schema, b.table.name, columns, b.table.key, this.vctx);
-    this.tables.set(e.tableId, { bound: b, encoder });
+    this.tables.set(e.tableId, { bound: b, writer: new ImageWriter(encoder, entry), sourcePrefix: Buffer.from(encoder.sourcePrefix) });
     const sig = columns.map((c) => `${c.name}\u0000${c.kind}`).join("\u0001");
     if (sig === b.streamSig) return;
     const first = b.streamSig === "";
@@ -598,48 +605,126 @@ export class MySqlCapture {
     if (!st) throw new Error(`binlog row event for table id ${e.tableId} before its TABLE_MAP event`);
     const b = st.bound;
     if (!b || b.state.mode === "pending") return;
-    const enc = st.encoder!;
-    const keyless = b.table.key.length === 0;
+    const w = st.writer!;
+    const op = name === "writerows" ? "c" : name === "deleterows" ? "d" : "u";
     // The output's promise is awaited only when it asks to wait (not the shared settled SENT): no await per row.
-    let wait: Promise<void>;
-    for (const row of e.rows as any[]) {
-      const at = `${this.txCursor}:${this.txSeq++}`;
-      const source = keyless ? `${this.txSource},"cursor":"${at}","loc":"${at}"` : `${this.txSource},"cursor":"${at}"`;
-      if (name === "writerows") {
-        if (this.passes(b, enc, row) && (wait = this.emit(b, enc.document(enc.fromObject(row), "c", source))) !== SENT) await wait;
-      } else if (name === "deleterows") {
-        if (this.passes(b, enc, row) && (wait = this.emit(b, enc.document(enc.fromObject(row), "d", source))) !== SENT) await wait;
-      } else {
-        const { before, after } = row;
-        if (!enc.sameKey(before, after)) {
-          // The row moved to another key: delete the old document, create the new one.
-          if (this.passes(b, enc, before) && (wait = this.emit(b, enc.document(enc.fromObject(before), "d", source))) !== SENT) await wait;
-          if (this.passes(b, enc, after) && (wait = this.emit(b, enc.document(enc.fromObject(after), "c", source))) !== SENT) await wait;
-        } else if (this.passes(b, enc, after)) {
-          const [a, bf] = enc.fromObjects(after, before);
-          if ((wait = this.emit(b, enc.document(a, "u", source, bf))) !== SENT) await wait;
-        }
+    let wait: Promise<void> | undefined;
+    for (const row of e.rows as (RowImage | UpdateImages)[]) {
+      const seq = this.txSeq++;
+      if (op !== "u") {
+        if ((wait = this.writeDoc(b, st, op, row as RowImage, seq))) await wait;
+        continue;
       }
+      const { before, after } = row as UpdateImages;
+      const out = this.docs;
+      out.begin();
+      out.byte(0x7b /* { */);
+      const afterKey = this.propsAndKey(w, after);
+      this.meta(st, "u", seq, b.table.key.length === 0);
+      out.bytes(BEFORE);
+      w.writeProps(out, before);
+      out.bytes(CLOSE3);
+      if (afterKey === null || sameKey(out, afterKey, w.spans)) {
+        if (afterKey === null || this.passes(b, out, afterKey)) {
+          if ((wait = this.emit(b))) await wait;
+        } else out.discard();
+        continue;
+      }
+      // The row moved to another key: delete the old document, create the new one.
+      out.discard();
+      if ((wait = this.writeDoc(b, st, "d", before, seq))) await wait;
+      if ((wait = this.writeDoc(b, st, "c", after, seq))) await wait;
     }
   }
 
-  /** Whether a change of a backfilling table is emitted now (see the module comment). */
-  private passes(b: Bound, enc: RowEncoder, row: Record<string, unknown>): boolean {
+  /** Writes a row's properties; returns its key columns' spans (a copy), or null for a keyless table. */
+  private propsAndKey(w: ImageWriter, img: RowImage): Int32Array | null {
+    w.writeProps(this.docs, img);
+    return w.spans.length === 0 ? null : w.spans.slice();
+  }
+
+  /** Writes and emits a create or delete document of `img` (when it passes); the output's wait, if any. */
+  private writeDoc(b: Bound, st: StreamTable, op: "c" | "d", img: RowImage, seq: number): Promise<void> | undefined {
+    const out = this.docs;
+    out.begin();
+    out.byte(0x7b /* { */);
+    st.writer!.writeProps(out, img);
+    this.meta(st, op, seq, b.table.key.length === 0);
+    out.bytes(CLOSE2);
+    if (!this.passes(b, out, st.writer!.spans)) {
+      out.discard();
+      return undefined;
+    }
+    return this.emit(b);
+  }
+
+  /** `"_meta":{"op":…,"source":{…}` (the source object closed, _meta not), after the properties if any. */
+  private meta(st: StreamTable, op: "c" | "u" | "d", seq: number, keyless: boolean): void {
+    const out = this.docs;
+    if (out.mark() > 1) out.byte(0x2c /* , */);
+    out.bytes(op === "c" ? META_C : op === "u" ? META_U : META_D);
+    out.bytes(st.sourcePrefix!);
+    out.bytes(this.txSource);
+    out.bytes(CURSOR);
+    const at = out.mark();
+    out.bytes(this.txCursor);
+    out.byte(0x3a /* : */);
+    out.ascii("" + seq);
+    const atEnd = out.mark();
+    out.byte(0x22 /* " */);
+    if (keyless) {
+      // The row locator is the cursor.
+      out.bytes(LOC);
+      out.repeat(at, atEnd);
+      out.byte(0x22);
+    }
+    out.byte(0x7d /* } */);
+  }
+
+  /** Whether a change of a backfilling table is emitted now (see the module comment); `spans` are its key's JSON in `buf`. */
+  private passes(b: Bound, out: DocBytes, spans: Int32Array): boolean {
     if (b.state.mode !== "backfill" || !b.precise) return true;
     const after = b.filterAfter;
     if (!after) return false;
     for (let k = 0; k < after.length; k++) {
-      const v = row[enc.names[enc.keyIdx[k]]];
-      if (v === null || v === undefined) return true;
-      const x = BigInt(v as string | number);
+      const from = spans[2 * k]!;
+      if (from < 0) return true;
+      const text = out.buf.toString("latin1", out.start + from, out.start + spans[2 * k + 1]!);
+      if (text === "null") return true;
+      const x = BigInt(text);
       if (x < after[k]) return true;
       if (x > after[k]) return false;
     }
     return true;
   }
 
-  private emit(b: Bound, doc: string): Promise<void> {
+  /** Emits the document just written; the output's wait, if it asks for one. */
+  private emit(b: Bound): Promise<void> | undefined {
     this.docsSinceCheckpoint++;
-    return this.out.document(b.index, new RawJson(doc));
+    return mustWait(this.out.document(b.index, new RawJsonBytes(this.docs.end())));
   }
+}
+
+const META_C = Buffer.from('"_meta":{"op":"c","source":{');
+const META_U = Buffer.from('"_meta":{"op":"u","source":{');
+const META_D = Buffer.from('"_meta":{"op":"d","source":{');
+const CURSOR = Buffer.from(',"cursor":"');
+const LOC = Buffer.from(',"loc":"');
+const BEFORE = Buffer.from(',"before":{');
+const CLOSE2 = Buffer.from("}}");
+const CLOSE3 = Buffer.from("}}}");
+
+/** Whether two key spans (in `buf`) hold the same JSON, as their documents write the key. */
+function sameKey(out: DocBytes, a: Int32Array, b: Int32Array): boolean {
+  const buf = out.buf;
+  const s = out.start;
+  for (let k = 0; k < a.length; k += 2) {
+    const la = a[k + 1]! - a[k]!;
+    if (a[k]! < 0 || b[k]! < 0) {
+      if (a[k] !== b[k]) return false;
+      continue;
+    }
+    if (la !== b[k + 1]! - b[k]! || buf.compare(buf, s + a[k]!, s + a[k + 1]!, s + b[k]!, s + b[k + 1]!) !== 0) return false;
+  }
+  return true;
 }

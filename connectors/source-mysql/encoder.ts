@@ -1,7 +1,10 @@
 /**
  * Builds document JSON text from row values, for the backfill (arrays in
- * column order) and the binlog (objects keyed by column name). Writing the
- * text directly keeps big integers and decimals exact.
+ * column order; objects keyed by column name are the form zongji decodes
+ * binlog rows into, which row-image.test.ts compares the binlog's own byte
+ * path with). Writing the text directly keeps big integers and decimals
+ * exact. The binlog writes its documents from row images (row-image.ts)
+ * with these columns' converters and prefixes.
  */
 import { converterFor, type Converter, type Kind } from "./values.js";
 import type { ValueContext } from "./values.js";
@@ -14,12 +17,12 @@ export interface EncoderColumn {
 export class RowEncoder {
   readonly names: string[];
   readonly kinds: Kind[];
-  private readonly convs: Converter[];
+  readonly convs: Converter[];
   /** `"name":` per column, and the same after a comma. */
   private readonly prefixes: string[];
   private readonly commaPrefixes: string[];
   /** Whether a column's undefined is a value (an ENUM's empty label) rather than an absent column. */
-  private readonly undefinedIsValue: boolean[];
+  readonly undefinedIsValue: boolean[];
   /** Positions of the key columns, in key order. */
   readonly keyIdx: number[];
   /** `"schema":"...","table":"..."` for _meta.source. */
@@ -40,18 +43,8 @@ export class RowEncoder {
     this.sourcePrefix = `"schema":${JSON.stringify(schema)},"table":${JSON.stringify(table)}`;
   }
 
-  private value(i: number, v: unknown): string | undefined {
-    if (v === null) return "null";
-    if (v === undefined && !this.undefinedIsValue[i]) return undefined;
-    try {
-      return this.convs[i](v);
-    } catch (err) {
-      throw this.columnError(i, err);
-    }
-  }
-
   /** Names the column, never the value. */
-  private columnError(i: number, err: unknown): Error {
+  columnError(i: number, err: unknown): Error {
     return new Error(`column ${JSON.stringify(this.names[i])} (${this.kinds[i]}): ${(err as Error).message}`);
   }
 
@@ -90,50 +83,6 @@ export class RowEncoder {
       throw this.columnError(i, err);
     }
     return out;
-  }
-
-  /**
-   * The properties (without braces) of an update's after- and before-image, given by column name. A column
-   * whose value is the same in both (most columns of most updates) is converted once.
-   */
-  fromObjects(after: Record<string, unknown>, before: Record<string, unknown>): [string, string] {
-    const convs = this.convs;
-    const names = this.names;
-    const n = convs.length;
-    let a = "";
-    let b = "";
-    let i = 0;
-    try {
-      for (; i < n; i++) {
-        const name = names[i];
-        const va = after[name];
-        const vb = before[name];
-        let ja: string | undefined;
-        if (va !== undefined || this.undefinedIsValue[i]) {
-          ja = va === null ? "null" : convs[i](va);
-          a += (a === "" ? this.prefixes[i] : this.commaPrefixes[i]) + ja;
-        }
-        if (vb !== undefined || this.undefinedIsValue[i]) {
-          // A converter's text depends on the value alone, and === values (primitives) convert alike.
-          const jb = vb === va && ja !== undefined ? ja : vb === null ? "null" : convs[i](vb);
-          b += (b === "" ? this.prefixes[i] : this.commaPrefixes[i]) + jb;
-        }
-      }
-    } catch (err) {
-      throw this.columnError(i, err);
-    }
-    return [a, b];
-  }
-
-  /** Whether two rows given by column name have the same key, as their documents would write it. */
-  sameKey(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-    for (const i of this.keyIdx) {
-      const va = a[this.names[i]];
-      const vb = b[this.names[i]];
-      // Equal primitives write equal text; anything else (Buffers, say) is compared by its text.
-      if (va !== vb && this.value(i, va) !== this.value(i, vb)) return false;
-    }
-    return true;
   }
 
   /** A full document. `source` is the inside of _meta.source after the schema and table. */

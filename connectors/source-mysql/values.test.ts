@@ -5,7 +5,6 @@
 import { describe, expect, it } from "vitest";
 import { converterFor, toJson, type Kind, type ValueContext } from "./values.js";
 import { parseZone } from "./timezone.js";
-import { RowEncoder } from "./encoder.js";
 
 const ZONES: ValueContext[] = [{ zone: { offsetMinutes: 0 } }, { zone: parseZone("+05:30")! }, { zone: parseZone("America/New_York")! }];
 
@@ -84,34 +83,6 @@ describe("converterFor", () => {
       const run: string[] = [];
       for (let s = 0; s < 150; s++) run.push(`2024-01-01 00:${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}.${s}`);
       same("datetime", run, ctx);
-    }
-  });
-});
-
-describe("RowEncoder.fromObjects", () => {
-  it("writes an update's two images as fromObject writes each", () => {
-    const kinds: Kind[] = ["int", "text", "double", "datetime", "enum", "json", "binary", "decimal"];
-    const enc = new RowEncoder("s", "t", kinds.map((kind, i) => ({ name: `c${i}`, kind })), ["c0"], ZONES[2]!);
-    const samples: unknown[][] = [
-      [1, 2, null, undefined, "18446744073709551615"],
-      ["a", "a", 'q"', null, undefined, "\ud800"],
-      [1.5, 1.5, -0, 0, null, "8.22", "1e20"],
-      ["2024-01-01 00:00:01", "2024-01-01 00:00:01", "2024-01-01 00:01:00", "0000-00-00 00:00:00", null],
-      ["a", "", undefined, null],
-      ['{"a":1}', "[]", null],
-      [Buffer.from("ab"), Buffer.from("ab"), null],
-      ["1.50", "-0.000001", null],
-    ];
-    const rand = rng(11);
-    const pick = (i: number) => samples[i]![Math.floor(rand() * samples[i]!.length)];
-    for (let n = 0; n < 2000; n++) {
-      const after: Record<string, unknown> = {};
-      const before: Record<string, unknown> = {};
-      kinds.forEach((_, i) => {
-        after[`c${i}`] = pick(i);
-        before[`c${i}`] = rand() < 0.5 ? after[`c${i}`] : pick(i);
-      });
-      expect(enc.fromObjects(after, before)).toEqual([enc.fromObject(after), enc.fromObject(before)]);
     }
   });
 });

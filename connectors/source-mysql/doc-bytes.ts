@@ -1,0 +1,114 @@
+/**
+ * Documents written straight into UTF-8 bytes, handed to the output as
+ * RawJsonBytes (over stdio they are copied into the frame as they are: no
+ * string to build, measure or encode).
+ *
+ * One document at a time is written at the end of a chunk; a finished
+ * document is a subarray of its chunk that is never written again (a new
+ * chunk is taken when one fills up, the unfinished document moved into it),
+ * so the output may hold it as long as it likes.
+ */
+const CHUNK = 256 * 1024;
+
+export class DocBytes {
+  buf: Buffer = Buffer.allocUnsafe(CHUNK);
+  pos = 0;
+  /** Where the current document starts in `buf` (it moves when a chunk fills up: keep positions as marks). */
+  start = 0;
+
+  /** Starts a document. */
+  begin(): void {
+    this.start = this.pos;
+  }
+
+  /** Drops the document being written. */
+  discard(): void {
+    this.pos = this.start;
+  }
+
+  /** The finished document. */
+  end(): Buffer {
+    const doc = this.buf.subarray(this.start, this.pos);
+    this.start = this.pos;
+    return doc;
+  }
+
+  /** Room for `n` more bytes at `pos`. */
+  ensure(n: number): void {
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
+    const used = this.pos - this.start;
+    const next = Buffer.allocUnsafe(Math.max(CHUNK, 2 * (used + n)));
+    this.buf.copy(next, 0, this.start, this.pos);
+    this.buf = next;
+    this.start = 0;
+    this.pos = used;
+  }
+
+  /** The current position relative to the document's start (stays valid when the document moves). */
+  mark(): number {
+    return this.pos - this.start;
+  }
+
+  /** Copies the current document's bytes [from, to) (marks) to its end. */
+  repeat(from: number, to: number): void {
+    this.ensure(to - from);
+    this.buf.copyWithin(this.pos, this.start + from, this.start + to);
+    this.pos += to - from;
+  }
+
+  /** Copies `b` (short byte strings: a loop beats set() below a few dozen bytes). */
+  bytes(b: Uint8Array): void {
+    const n = b.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let p = this.pos;
+    if (n > 32) {
+      buf.set(b, p);
+      p += n;
+    } else for (let i = 0; i < n; i++) buf[p++] = b[i]!;
+    this.pos = p;
+  }
+
+  /** Copies `src[from, to)` (a short run by a loop, as bytes()). */
+  slice(src: Buffer, from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    if (n > 32) src.copy(this.buf, this.pos, from, to);
+    else {
+      const buf = this.buf;
+      for (let i = from, p = this.pos; i < to; i++) buf[p++] = src[i]!;
+    }
+    this.pos += n;
+  }
+
+  byte(c: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** A string of code units below 0x80 (digits, base64, RFC 3339 times). */
+  ascii(s: string): void {
+    const n = s.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  /** Any string, as UTF-8 (lone surrogates as U+FFFD, as every other UTF-8 encoding of ours). */
+  utf8(s: string): void {
+    this.ensure(s.length * 3);
+    this.pos += this.buf.utf8Write(s, this.pos);
+  }
+}
+
+declare global {
+  interface Buffer {
+    /** Node's own UTF-8 writer behind write(s, offset, "utf8"), without its argument checks. */
+    utf8Write(s: string, offset: number): number;
+  }
+}
