@@ -34,6 +34,7 @@ import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./encoder.js";
 import { DocBytes } from "./doc-bytes.js";
 import { ImageWriter, type RowImage, type UpdateImages } from "./row-image.js";
+import { rawRows, TextRowWriter, type RawRow } from "./text-rows.js";
 import { cursorValue, keyedChunkSql, keylessSql } from "./backfill.js";
 import { BinlogReader, type BinlogItem, type Position } from "./binlog.js";
 import { isMariaDbGtid, mergeGtid, startPosition } from "./gtid.js";
@@ -123,8 +124,13 @@ export class MySqlCapture {
   private txSource: Buffer = Buffer.alloc(0);
   private txCursor: Buffer = Buffer.alloc(0);
   private txSeq = 0;
-  /** Change documents are written here. */
+  /** Documents are written here. */
   private readonly docs = new DocBytes();
+  /** The backfill's writer for the current query's columns, and its documents' `_meta` up to the source's end. */
+  private textWriter: TextRowWriter | null = null;
+  private textWriterFields: unknown = null;
+  private textTail: Buffer | null = null;
+  private textSource = "";
   private stopping = false;
   private fatal: Error | null = null;
 
@@ -287,18 +293,17 @@ export class MySqlCapture {
     let done: boolean;
     if (t.key.length === 0) {
       let n = 0;
-      state.backfilled = await this.streamRows(b, () => keylessSql(b.table), (vals) =>
-        this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", `${source},"loc":"B${n++}"`))),
-      );
+      state.backfilled = await this.streamRows(b, () => keylessSql(b.table), (row) => this.backfillDoc(b, row, source, `B${n++}`));
       done = true;
     } else {
-      let lastRow: unknown[] | null = null;
-      const n = await this.streamRows(b, () => keyedChunkSql(this.sql, b.table, state.after ?? null, limit), (vals) => {
-        lastRow = vals;
-        return this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.fromArray(vals), "c", source)));
+      let lastRow: RawRow | null = null;
+      const n = await this.streamRows(b, () => keyedChunkSql(this.sql, b.table, state.after ?? null, limit), (row) => {
+        lastRow = row;
+        return this.backfillDoc(b, row, source, null);
       });
       if (lastRow) {
-        const row: unknown[] = lastRow;
+        // The query's row object holds its last row now.
+        const row = (lastRow as RawRow).values();
         state.after = b.encoder.keyIdx.map((i, k) => cursorValue(b.table.columns.find((c) => c.name === b.table.key[k])!.kind, row[i]));
       }
       done = n < limit;
@@ -327,18 +332,42 @@ export class MySqlCapture {
     else await this.checkpoint(updated);
   }
 
+  /** A backfill document of `row` (`loc`: a keyless table's row locator), written from the row's packet when it can be. */
+  private backfillDoc(b: Bound, row: RawRow, source: string, loc: string | null): Promise<void> {
+    let w = this.textWriter;
+    if (w === null || this.textWriterFields !== row.fields || w.enc !== b.encoder || this.textSource !== source) {
+      w = this.textWriter = new TextRowWriter(b.encoder, row.fields);
+      this.textWriterFields = row.fields;
+      this.textSource = source;
+      this.textTail = Buffer.from('"_meta":{"op":"c","source":{' + b.encoder.sourcePrefix + source);
+    }
+    const out = this.docs;
+    out.begin();
+    out.byte(0x7b /* { */);
+    if (!w.general && w.writeProps(out, row.packet)) {
+      if (b.encoder.names.length > 0) out.byte(0x2c /* , */);
+      out.bytes(this.textTail!);
+      if (loc !== null) out.ascii(`,"loc":"${loc}"`);
+      out.bytes(CLOSE3);
+    } else {
+      out.discard();
+      out.utf8(b.encoder.document(b.encoder.fromArray(row.values()), "c", loc === null ? source : `${source},"loc":"${loc}"`));
+    }
+    return this.out.document(b.index, new RawJsonBytes(out.end()));
+  }
+
   /**
    * Streams the rows of `sqlOf()` to `onRow` as they arrive, so reading and encoding overlap and a chunk never
    * sits in memory whole. A column dropped or added since the catalog was read fails the statement before its
    * first row: the catalog is refreshed and the statement (rebuilt) runs once more.
    */
-  private async streamRows(b: Bound, sqlOf: () => string, onRow: (vals: unknown[]) => Promise<void>): Promise<number> {
+  private async streamRows(b: Bound, sqlOf: () => string, onRow: (row: RawRow) => Promise<void>): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       let n = 0;
       try {
-        return await this.queryRows(sqlOf(), (vals) => {
+        return await this.queryRows(sqlOf(), (row) => {
           n++;
-          return onRow(vals);
+          return onRow(row);
         });
       } catch (err) {
         const errno = (err as { errno?: number }).errno;
@@ -354,7 +383,7 @@ export class MySqlCapture {
    * paused only while a promise onRow returned (the output asking to wait) is pending, so memory stays bounded by
    * the output's own buffer. Resolves with the number of rows once the statement ends.
    */
-  private queryRows(sql: string, onRow: (vals: unknown[]) => Promise<void>): Promise<number> {
+  private queryRows(sql: string, onRow: (row: RawRow) => Promise<void>): Promise<number> {
     const conn = (this.sql as any).connection;
     return new Promise<number>((resolve, reject) => {
       let n = 0;
@@ -372,14 +401,15 @@ export class MySqlCapture {
         waiting = null;
         if (!settled) conn.resume();
       };
-      conn
-        .query({ sql, rowsAsArray: true })
-        .on("result", (vals: unknown[]) => {
+      const query = conn.query({ sql, rowsAsArray: true });
+      rawRows(query);
+      query
+        .on("result", (row: RawRow) => {
           if (settled) return;
           n++;
           let wait: Promise<void>;
           try {
-            wait = onRow(vals);
+            wait = onRow(row);
           } catch (err) {
             fail(err);
             return;

@@ -1,0 +1,331 @@
+/**
+ * Backfill rows written as document JSON straight from the text protocol's
+ * packets, as row-image.ts does for the binlog.
+ *
+ * mysql2 would decode every value of a row into a string (or number, or
+ * Buffer) and the document would then encode them back: most of the
+ * backfill's CPU besides the wire. `rawRows` makes a query hand out each
+ * row's packet instead of its values; `TextRowWriter` writes each column's
+ * JSON from the packet's bytes, for the forms whose value mysql2 would have
+ * given as a string of those bytes (integers' canonical digits, text, JSON
+ * text, dates, times, decimals, the DOUBLE text the backfill selects) or as
+ * a Buffer (byte strings), through the same converters (values.ts). A row
+ * holding a value it cannot vouch for (not valid UTF-8, an integer with
+ * leading zeros) and every row of a table with other forms (FLOAT, BIT,
+ * GEOMETRY, UUID…) go through mysql2's own parser and the RowEncoder
+ * instead. text-rows.test.ts compares the two on edge and random values.
+ */
+import { isUtf8 } from "node:buffer";
+import type { DocBytes } from "./doc-bytes.js";
+import type { RowEncoder } from "./encoder.js";
+
+/** mysql2's packet (the parts read here). */
+export interface Packet {
+  buffer: Buffer;
+  offset: number;
+  end: number;
+}
+
+/** mysql2's column definition (the parts read here). */
+export interface Field {
+  columnType: number;
+  characterSet: number;
+  encoding: string;
+  extendedFormat?: string;
+}
+
+/** The current row of a rawRows query: its packet, where the row starts, and mysql2's parser for the general path. */
+export interface RawRow {
+  packet: Packet;
+  start: number;
+  fields: Field[];
+  /** mysql2's values of the row (its own parser, from the row's start). */
+  values(): unknown[];
+}
+
+/**
+ * Makes a mysql2 text query emit a RawRow (the same object for every row, valid until the next) as its
+ * 'result' instead of the row's values, keeping mysql2's own parser for `values()`.
+ */
+export function rawRows(query: any): void {
+  let general: { next(packet: Packet, fields: Field[], options: unknown): unknown[] } | null = null;
+  const row: RawRow & { options: unknown } = {
+    packet: null as unknown as Packet,
+    start: 0,
+    fields: [],
+    options: undefined,
+    values() {
+      this.packet.offset = this.start;
+      return general!.next(this.packet, this.fields, this.options);
+    },
+  };
+  const parser = {
+    next(packet: Packet, fields: Field[], options: unknown): RawRow {
+      row.packet = packet;
+      row.start = packet.offset;
+      row.fields = fields;
+      row.options = options;
+      return row;
+    },
+  };
+  // mysql2 assigns the parser it generates for the result's fields to _rowParser and calls its next() per row.
+  Object.defineProperty(query, "_rowParser", {
+    configurable: true,
+    get: () => (general ? parser : null),
+    set: (p) => {
+      general = p;
+    },
+  });
+}
+
+/** MYSQL_TYPE_* of the text protocol's column definitions. */
+const TINY = 1, SHORT = 2, LONG = 3, FLOAT = 4, DOUBLE = 5, NULL = 6, LONGLONG = 8, INT24 = 9, YEAR = 13;
+const DECIMAL = 0, NEWDECIMAL = 246, DATE = 10, NEWDATE = 14, DATETIME = 12, TIMESTAMP = 7, TIME = 11;
+const GEOMETRY = 255, VECTOR = 242, JSON_TYPE = 245, BIT = 16;
+const BINARY_CHARSET = 63;
+
+const enum Plan {
+  /** mysql2 gives a number or an exact integer string: the canonical digits. */
+  Int,
+  /** mysql2 gives the bytes as a string (in the field's encoding: "ascii" ones must be ASCII). */
+  Text,
+  Json,
+  /** A string kind (dates, decimals, DOUBLE text…) through its converter. */
+  Str,
+  /** DATETIME text: its converter, once per minute (see dateTime()). */
+  DateTime,
+  /** mysql2 gives a Buffer of the bytes: base64. */
+  Bytes,
+  /** No fast form: every row of the table takes the general path. */
+  None,
+}
+
+function planOf(f: Field, kind: string): [Plan, boolean] {
+  const utf8 = f.encoding === "utf8";
+  if (f.extendedFormat === "json") return [utf8 && (kind === "json" || kind === "text") ? (kind === "json" ? Plan.Json : Plan.Text) : Plan.None, false];
+  switch (f.columnType) {
+    case TINY:
+    case SHORT:
+    case LONG:
+    case INT24:
+    case LONGLONG:
+      return [kind === "int" ? Plan.Int : Plan.None, true];
+    case YEAR:
+    case FLOAT:
+    case DOUBLE:
+    case NULL:
+    case GEOMETRY:
+    case VECTOR:
+    case BIT:
+      return [Plan.None, false];
+    case DECIMAL:
+    case NEWDECIMAL:
+    case DATE:
+    case NEWDATE:
+    case DATETIME:
+    case TIMESTAMP:
+    case TIME:
+      // Read by mysql2 as "ascii".
+      if (f.columnType === DATETIME && kind === "datetime") return [Plan.DateTime, true];
+      return [kind === "int" || kind === "json" || kind === "binary" ? Plan.None : Plan.Str, true];
+    case JSON_TYPE:
+      return [kind === "json" ? Plan.Json : Plan.None, false];
+    default:
+      if (f.characterSet === BINARY_CHARSET) return [kind === "binary" ? Plan.Bytes : Plan.None, false];
+      if (!utf8) return [Plan.None, false];
+      if (kind === "text") return [Plan.Text, false];
+      if (kind === "json") return [Plan.Json, false];
+      return [kind === "int" || kind === "binary" || kind === "float" || kind === "year" || kind === "bit" ? Plan.None : Plan.Str, false];
+  }
+}
+
+const QUOTE = 0x22;
+const NULL_JSON = Buffer.from("null");
+
+/** Whether bytes need no JSON escaping and are valid UTF-8 (see row-image.ts). */
+export function plainText(buf: Buffer, from: number, to: number): boolean {
+  let ascii = true;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
+    if (c >= 0x80) ascii = false;
+  }
+  return ascii || isUtf8(buf.subarray(from, to));
+}
+
+/** Whether bytes are valid UTF-8 (a short run checked as ASCII first, a long one by Node's native check). */
+export function validUtf8(buf: Buffer, from: number, to: number): boolean {
+  if (to - from > 48) return isUtf8(buf.subarray(from, to));
+  for (let i = from; i < to; i++) if (buf[i]! >= 0x80) return isUtf8(buf.subarray(from, to));
+  return true;
+}
+
+function asciiOnly(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i]! >= 0x80) return false;
+  return true;
+}
+
+/** Whether bytes are an integer as a number prints it: -?(0|[1-9][0-9]*), not -0. */
+function canonicalInt(buf: Buffer, from: number, to: number): boolean {
+  let i = from;
+  if (buf[i] === 0x2d) i++;
+  if (i >= to) return false;
+  if (buf[i] === 0x30) return to === i + 1 && i === from;
+  for (; i < to; i++) {
+    const c = buf[i]!;
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+export class TextRowWriter {
+  private readonly plans: Plan[];
+  private readonly asciiOnly: boolean[];
+  private readonly prefixes: Buffer[];
+  private readonly commaPrefixes: Buffer[];
+  /** Per DATETIME column: the first 16 bytes (date, hour, minute) of the last value converted, and its JSON head. */
+  private readonly minute: Buffer[];
+  private readonly minuteHead: (Buffer | null)[];
+  /** Whether no column has a fast form for every value: the table's rows take the general path. */
+  readonly general: boolean;
+
+  constructor(
+    readonly enc: RowEncoder,
+    fields: Field[],
+  ) {
+    const planned = fields.map((f, i) => (i < enc.kinds.length ? planOf(f, enc.kinds[i]!) : ([Plan.None, false] as [Plan, boolean])));
+    this.plans = planned.map((p) => p[0]);
+    this.asciiOnly = planned.map((p) => p[1]);
+    this.general = fields.length !== enc.kinds.length || this.plans.includes(Plan.None);
+    this.prefixes = enc.names.map((name) => Buffer.from(JSON.stringify(name) + ":"));
+    this.commaPrefixes = enc.names.map((name) => Buffer.from("," + JSON.stringify(name) + ":"));
+    this.minute = this.plans.map(() => Buffer.alloc(16));
+    this.minuteHead = this.plans.map(() => null);
+  }
+
+  /**
+   * DATETIME text: within the minute last converted (and in the converter's usual form) only the seconds
+   * differ, so the minute's UTC head is written with the text's seconds, as the converter itself does; any
+   * other value through the converter. False for text that is not ASCII.
+   */
+  private dateTime(out: DocBytes, i: number, buf: Buffer, from: number, to: number): boolean {
+    const head = this.minuteHead[i];
+    if (head !== null && to - from >= 16 && buf.compare(this.minute[i]!, 0, 16, from, from + 16) === 0 && secondsTail(buf, from, to)) {
+      out.bytes(head);
+      out.slice(buf, from + 16, to);
+      out.byte(0x5a /* Z */);
+      out.byte(QUOTE);
+      return true;
+    }
+    if (!asciiOnly(buf, from, to)) return false;
+    const s = buf.latin1Slice(from, to);
+    const json = this.enc.convs[i]!(s);
+    out.ascii(json);
+    const usual = s.length >= 19 && !zeroDate(buf, from) && secondsTail(buf, from, to) && json.length === s.length + 3 && json.charCodeAt(0) === QUOTE;
+    if (usual && json.endsWith(s.slice(16) + 'Z"')) {
+      buf.copy(this.minute[i]!, 0, from, from + 16);
+      this.minuteHead[i] = Buffer.from(json.slice(0, 17), "latin1");
+    } else this.minuteHead[i] = null;
+    return true;
+  }
+
+  /**
+   * Writes the properties (without braces) of the row at the packet's offset; false (having written part of
+   * them) when a value needs the general path.
+   */
+  writeProps(out: DocBytes, packet: Packet): boolean {
+    const buf = packet.buffer;
+    let off = packet.offset;
+    const plans = this.plans;
+    const n = plans.length;
+    let i = 0;
+    try {
+      for (; i < n; i++) {
+        out.bytes(i === 0 ? this.prefixes[i]! : this.commaPrefixes[i]!);
+        const first = buf[off]!;
+        let len: number;
+        if (first < 0xfb) {
+          len = first;
+          off += 1;
+        } else if (first === 0xfb) {
+          out.bytes(NULL_JSON);
+          off += 1;
+          continue;
+        } else if (first === 0xfc) {
+          len = buf.readUInt16LE(off + 1);
+          off += 3;
+        } else if (first === 0xfd) {
+          len = buf.readUIntLE(off + 1, 3);
+          off += 4;
+        } else {
+          len = buf.readUInt32LE(off + 1) + buf.readUInt32LE(off + 5) * 0x100000000;
+          off += 9;
+        }
+        const from = off;
+        const to = (off += len);
+        switch (plans[i]) {
+          case Plan.Int:
+            if (!canonicalInt(buf, from, to)) return false;
+            out.slice(buf, from, to);
+            break;
+          case Plan.Text:
+            if (plainText(buf, from, to)) {
+              out.byte(QUOTE);
+              out.slice(buf, from, to);
+              out.byte(QUOTE);
+            } else if (isUtf8(buf.subarray(from, to))) out.utf8(this.enc.convs[i]!(buf.toString("utf8", from, to)));
+            else return false;
+            break;
+          case Plan.Json:
+            if (!validUtf8(buf, from, to)) return false;
+            out.slice(buf, from, to);
+            break;
+          case Plan.DateTime:
+            if (!this.dateTime(out, i, buf, from, to)) return false;
+            break;
+          case Plan.Str:
+            // ASCII text converts to ASCII JSON.
+            if (asciiOnly(buf, from, to)) out.ascii(this.enc.convs[i]!(buf.latin1Slice(from, to)));
+            else if (!this.asciiOnly[i] && isUtf8(buf.subarray(from, to))) out.utf8(this.enc.convs[i]!(buf.toString("utf8", from, to)));
+            else return false;
+            break;
+          default:
+            out.byte(QUOTE);
+            out.ascii(buf.base64Slice(from, to));
+            out.byte(QUOTE);
+        }
+      }
+    } catch (err) {
+      throw this.enc.columnError(i, err);
+    }
+    return true;
+  }
+}
+
+/** Whether bytes [from + 16, to) are ":SS" and an optional "." with digits (the converter's secondsTail). */
+function secondsTail(buf: Buffer, from: number, to: number): boolean {
+  const n = to - from;
+  const d = (i: number) => buf[from + i]! >= 0x30 && buf[from + i]! <= 0x39;
+  if (n < 19 || buf[from + 16] !== 0x3a || !d(17) || !d(18)) return false;
+  if (n === 19) return true;
+  if (n === 20 || buf[from + 19] !== 0x2e) return false;
+  for (let i = 20; i < n; i++) if (!d(i)) return false;
+  return true;
+}
+
+/** Whether a DATETIME text's date is a zero or partial-zero one (the converter's zeroDate). */
+function zeroDate(buf: Buffer, from: number): boolean {
+  const z = 0x30;
+  return (
+    (buf[from] === z && buf[from + 1] === z && buf[from + 2] === z && buf[from + 3] === z) ||
+    (buf[from + 5] === z && buf[from + 6] === z) ||
+    (buf[from + 8] === z && buf[from + 9] === z)
+  );
+}
+
+declare global {
+  interface Buffer {
+    latin1Slice(start: number, end: number): string;
+    base64Slice(start: number, end: number): string;
+  }
+}
