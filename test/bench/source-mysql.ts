@@ -19,22 +19,28 @@
  * process from its first document; in-process rows and ceilings by
  * process.cpuUsage), which the machine's load moves far less than docs/s.
  *
- * Where the time goes (defaults, 2 cores, load 18-21, before -> after the
- * srcmysql changes, run back to back; docs/s ratio to the same-run ceiling,
- * then connector CPU per document):
- *   backfill stdio       0.20 -> 0.30,  8.9 -> 4.7 µs/doc (ceiling 1.5-2.0)
- *   backfill in-process  0.43 -> 0.51,  5.4 -> 2.8 µs/doc
- *   stream stdio         0.29 -> 0.40, 24.5 -> 16.7 µs/doc (ceiling 7.1-8.4)
- *   stream in-process    0.56 -> 0.57, 15.1 -> 11.8 µs/doc
- *   peak RSS (stdio)     153/144 -> 122/130 MB
- * The raw SELECT uses a quarter of a core: the server is its limit, so the
- * backfill's docs/s ratio depends on how much CPU the connector, the driver
- * and MariaDB leave each other on two busy cores. Backfill profile (stdio)
- * now: SDK/transport ~40% of the connector's busy CPU (utf8 write of each
- * document, the pipe write, FrameWriter growth copies, a byteLength per
- * document in the metrics), mysql2 row parsing ~20%, GC ~15%, this
- * connector ~15% (per-column converters, DOUBLE text check, DATETIME memo).
- * Stream: zongji decoding is the largest part, then the converters and SDK.
+ * Where the time goes. Change stream, before the smysql change (stdio profile, 200k updates): zongji's
+ * row decoding ~33% of the connector's busy CPU (a zero-padded string per DATETIME piece, a DataView per
+ * DOUBLE, a UTF-8 string per text value), the RowEncoder turning those values back into a document string
+ * ~12%, the stdio sink measuring (metrics byteLength) and encoding that string ~9%, GC ~15%. Now zongji
+ * only finds each row image's extent (row-image.ts; types without a fast path are still decoded by it) and
+ * the document is written from the image's bytes as UTF-8 (RawJsonBytes: stdio copies it into the frame).
+ * Backfill: mysql2's string per value ~12%, the RowEncoder ~13%, the sink's byteLength ~12% and UTF-8 write
+ * ~5%; now each row's packet is written as JSON bytes (text-rows.ts; mysql2's parser kept for rows and
+ * tables the fast path cannot vouch for). Left: the frame copy and pipe writes (src/transport), mysql2's
+ * packet framing, GC, and in the stream zongji's event framing and the row-extent walk.
+ *
+ * Figures, defaults (1M rows, 500k updates), 2 cores, load 8-11, main then smysql back to back; docs/s
+ * ratio to the same-run ceiling (which under this load is the scheduler's share more than anything), then
+ * connector CPU per document against the ceiling's:
+ *   backfill stdio       0.37 -> 0.40,  3.8 -> 2.5 µs/doc (ceiling 1.2-1.3)
+ *   backfill in-process  0.87 -> 0.60,  1.9 -> 2.1 µs/doc (before: the count-only sink never flattened or
+ *                        encoded the document string, so it did not pay for the document at all)
+ *   stream stdio         0.32 -> 0.49, 16.1 -> 9.2 µs/doc (ceiling 6.7-7.0)
+ *   stream in-process    0.40 -> 0.82, 10.4 -> 6.9 µs/doc
+ *   peak RSS (stdio)     126/157 -> 130/159 MB
+ * At 300k rows / 200k updates (load 8-10, back to back): backfill stdio 0.44 -> 0.64, 3.9 -> 3.4 µs/doc;
+ * stream stdio 0.47 -> 1.06, 16.4 -> 8.8 µs/doc (ceiling 8.0-8.6).
  */
 import mysql from "mysql2";
 import ZongJi from "@vlasky/zongji";
