@@ -8,6 +8,8 @@
  * chunk is taken when one fills up, the unfinished document moved into it),
  * so the output may hold it as long as it likes.
  */
+import { isUtf8 } from "node:buffer";
+
 const CHUNK = 256 * 1024;
 
 export class DocBytes {
@@ -104,6 +106,24 @@ export class DocBytes {
     this.ensure(s.length * 3);
     this.pos += this.buf.utf8Write(s, this.pos);
   }
+}
+
+/** Whether UTF-8 bytes can be a JSON string's content as they are: no control character, quote or backslash, and valid UTF-8. */
+export function plainText(buf: Buffer, from: number, to: number): boolean {
+  let ascii = true;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
+    if (c >= 0x80) ascii = false;
+  }
+  return ascii || isUtf8(buf.subarray(from, to));
+}
+
+/** Whether bytes are valid UTF-8 (a short run checked as ASCII first, a long one by Node's native check). */
+export function validUtf8(buf: Buffer, from: number, to: number): boolean {
+  if (to - from > 48) return isUtf8(buf.subarray(from, to));
+  for (let i = from; i < to; i++) if (buf[i]! >= 0x80) return isUtf8(buf.subarray(from, to));
+  return true;
 }
 
 declare global {

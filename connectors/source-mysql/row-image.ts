@@ -16,8 +16,7 @@
  * not valid UTF-8, zero dates). The JSON is the converters' text, byte for
  * byte (row-image.test.ts compares the two on edge and random values).
  */
-import { isUtf8 } from "node:buffer";
-import type { DocBytes } from "./doc-bytes.js";
+import { plainText, validUtf8, type DocBytes } from "./doc-bytes.js";
 import type { RowEncoder } from "./encoder.js";
 
 /** One row image in a rows event's packet. */
@@ -202,24 +201,6 @@ export function skimRow(parser: ZParser, map: ZTableMap, present: Buffer, zongji
 
 const QUOTE = 0x22;
 const NULL_JSON = Buffer.from("null");
-
-/** Whether UTF-8 bytes need no JSON escaping (no control character, quote or backslash) and are valid UTF-8. */
-function plainText(buf: Buffer, from: number, to: number): boolean {
-  let ascii = true;
-  for (let i = from; i < to; i++) {
-    const c = buf[i]!;
-    if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
-    if (c >= 0x80) ascii = false;
-  }
-  return ascii || isUtf8(buf.subarray(from, to));
-}
-
-/** Whether bytes are valid UTF-8 (a short run checked here as ASCII first, a long one by Node's native check). */
-function validUtf8(buf: Buffer, from: number, to: number): boolean {
-  if (to - from > 48) return isUtf8(buf.subarray(from, to));
-  for (let i = from; i < to; i++) if (buf[i]! >= 0x80) return isUtf8(buf.subarray(from, to));
-  return true;
-}
 
 /** Two digits of 0..99. */
 function twoDigits(out: DocBytes, n: number): void {

@@ -16,7 +16,7 @@
  * instead. text-rows.test.ts compares the two on edge and random values.
  */
 import { isUtf8 } from "node:buffer";
-import type { DocBytes } from "./doc-bytes.js";
+import { plainText, validUtf8, type DocBytes } from "./doc-bytes.js";
 import type { RowEncoder } from "./encoder.js";
 
 /** mysql2's packet (the parts read here). */
@@ -141,24 +141,6 @@ function planOf(f: Field, kind: string): [Plan, boolean] {
 
 const QUOTE = 0x22;
 const NULL_JSON = Buffer.from("null");
-
-/** Whether bytes need no JSON escaping and are valid UTF-8 (see row-image.ts). */
-export function plainText(buf: Buffer, from: number, to: number): boolean {
-  let ascii = true;
-  for (let i = from; i < to; i++) {
-    const c = buf[i]!;
-    if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
-    if (c >= 0x80) ascii = false;
-  }
-  return ascii || isUtf8(buf.subarray(from, to));
-}
-
-/** Whether bytes are valid UTF-8 (a short run checked as ASCII first, a long one by Node's native check). */
-export function validUtf8(buf: Buffer, from: number, to: number): boolean {
-  if (to - from > 48) return isUtf8(buf.subarray(from, to));
-  for (let i = from; i < to; i++) if (buf[i]! >= 0x80) return isUtf8(buf.subarray(from, to));
-  return true;
-}
 
 function asciiOnly(buf: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (buf[i]! >= 0x80) return false;
