@@ -39,8 +39,14 @@
  *   stream stdio         0.32 -> 0.49, 16.1 -> 9.2 µs/doc (ceiling 6.7-7.0)
  *   stream in-process    0.40 -> 0.82, 10.4 -> 6.9 µs/doc
  *   peak RSS (stdio)     126/157 -> 130/159 MB
+ * Again at defaults, load 11-12: backfill stdio 0.19 -> 0.22, 3.5 -> 3.3 µs/doc (ceiling 1.1-1.2); in-process
+ * 2.0 -> 3.5 µs/doc; stream stdio 0.33 -> 0.69, 16.9 -> 8.5 µs/doc (ceiling 7.1-7.6); in-process 12.0 -> 8.4.
  * At 300k rows / 200k updates (load 8-10, back to back): backfill stdio 0.44 -> 0.64, 3.9 -> 3.4 µs/doc;
  * stream stdio 0.47 -> 1.06, 16.4 -> 8.8 µs/doc (ceiling 8.0-8.6).
+ * The in-process backfill now pays for its documents (written as bytes) and for their 256 KiB chunks, which
+ * are external memory to V8: this process's larger heap makes the GC they trigger dearer than in the
+ * connector's own process (chunk sizes of 64 KiB and 1 MiB measured the same). The stdio backfill is left
+ * at 2.5-3.3 µs/doc against the ceiling's 1.2: frame copies and pipe writes, mysql2's packet framing, GC.
  */
 import mysql from "mysql2";
 import ZongJi from "@vlasky/zongji";
