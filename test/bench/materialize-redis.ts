@@ -35,7 +35,7 @@ import { Redis } from "ioredis";
 import type { Response } from "../../src/gen/materialize/materialize_pb.js";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { CollectionSpecSchema, MaterializationSpecSchema } from "../../src/gen/flow/flow_pb.js";
-import { peakRssMb, report, type Rate } from "./_measure.js";
+import { cpuSeconds, peakRssMb, report, type Rate } from "./_measure.js";
 import { frame, MaterializeDriver } from "./_materialize-driver.js";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
@@ -77,7 +77,7 @@ async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== "0");
 }
 
-async function runConnector(ns: string, delivery: string): Promise<{ rate: Rate; rssMb: number }> {
+async function runConnector(ns: string, delivery: string): Promise<{ rate: Rate; rssMb: number; cpu: number }> {
   const spec = create(MaterializationSpecSchema, {
     name: `bench/${ns}`,
     configJson: enc.encode(JSON.stringify({ address: REDIS_URL, delivery, advanced: { internal_prefix: `${ns}:internal` } })),
@@ -95,6 +95,7 @@ async function runConnector(ns: string, delivery: string): Promise<{ rate: Rate;
   const ack = frame({ acknowledge: {} as never });
   await d.send(frame({ open: { materialization: spec, version: "v1", range: { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff } } as never }));
   await d.next("opened");
+  const cpu0 = cpuSeconds(d.pid); // startup is not per-document work
 
   let seconds = 0;
   let bytes = 0;
@@ -135,14 +136,16 @@ async function runConnector(ns: string, delivery: string): Promise<{ rate: Rate;
   await d.next("acknowledged");
   seconds += (performance.now() - start) / 1000;
   const rssMb = peakRssMb(d.pid);
+  const cpu = cpuSeconds(d.pid) - cpu0;
   const code = await d.close();
   if (code !== 0) throw new Error(`connector exited with ${code}`);
   if (loaded !== expectLoaded) throw new Error(`loaded ${loaded} documents, expected ${expectLoaded}`);
-  return { rate: { docs: DOCS, bytes, seconds }, rssMb };
+  return { rate: { docs: DOCS, bytes, seconds }, rssMb, cpu };
 }
 
-async function runRaw(redis: Redis, ns: string): Promise<Rate> {
+async function runRaw(redis: Redis, ns: string): Promise<{ rate: Rate; cpu: number }> {
   let seconds = 0;
+  let cpu = 0;
   let bytes = 0;
   for (let first = 0; first < DOCS; first += TXN) {
     const kv: Array<[string, string]> = [];
@@ -152,6 +155,7 @@ async function runRaw(redis: Redis, ns: string): Promise<Rate> {
       bytes += text.length;
     }
     const start = performance.now();
+    const c0 = process.cpuUsage();
     const replies: Array<Promise<unknown>> = [];
     for (let i = 0; i < kv.length; i += 1000) {
       const p = redis.pipeline();
@@ -159,9 +163,11 @@ async function runRaw(redis: Redis, ns: string): Promise<Rate> {
       replies.push(p.exec());
     }
     await Promise.all(replies);
+    const c = process.cpuUsage(c0);
+    cpu += (c.user + c.system) / 1e6;
     seconds += (performance.now() - start) / 1000;
   }
-  return { docs: DOCS, bytes, seconds };
+  return { rate: { docs: DOCS, bytes, seconds }, cpu };
 }
 
 /** Seconds of CPU the Redis server has used (INFO cpu), to compare its work per run whatever the load. */
@@ -178,9 +184,10 @@ async function main(): Promise<void> {
   try {
     let raw: Rate;
     let rawCpu = NaN;
+    let rawClientCpu = NaN;
     try {
       const c0 = await serverCpu(redis);
-      raw = await runRaw(redis, `${ns}-raw`);
+      ({ rate: raw, cpu: rawClientCpu } = await runRaw(redis, `${ns}-raw`));
       rawCpu = (await serverCpu(redis)) - c0;
     } finally {
       await dropPrefix(redis, `${ns}-raw`);
@@ -188,9 +195,11 @@ async function main(): Promise<void> {
     for (const mode of MODES) {
       try {
         const c0 = await serverCpu(redis);
-        const { rate, rssMb } = await runConnector(`${ns}-${mode}`, mode);
+        const { rate, rssMb, cpu: clientCpu } = await runConnector(`${ns}-${mode}`, mode);
         const cpu = (await serverCpu(redis)) - c0;
+        const us = (s: number) => ((s / DOCS) * 1e6).toFixed(2);
         process.stdout.write(`redis-server CPU: ${mode} ${cpu.toFixed(2)} s, raw SET ${rawCpu.toFixed(2)} s (raw/${mode} ${(rawCpu / cpu).toFixed(2)})\n`);
+        process.stdout.write(`CPU µs/doc: ${mode} connector ${us(clientCpu)} + server ${us(cpu)} | raw client ${us(rawClientCpu)} + server ${us(rawCpu)}\n`);
         // Check the outcome: keys hold their last version.
         const got = await redis.mget([0, HALF - 1].map((id) => `${ns}-${mode}:w:${id}`));
         if (got.some((v) => !v || (DOCS > 1 && !v.includes("rev 2")))) throw new Error(`unexpected final values ${JSON.stringify(got)}`);
