@@ -7,8 +7,11 @@ import type { Redis } from "ioredis";
 
 /**
  * Lua that writes the records of a decoded chunk `items` (chunk.ts) to
- * their targets. Runs of plain SETs become one MSET (keys are unique within
- * a transaction, and a run is flushed before any other op, so order holds).
+ * their targets. A chunk of plain SETs (second element "M") goes to MSET as
+ * it was decoded, 1,000 pairs per call (Lua's unpack has a stack limit).
+ * In a general chunk, runs of plain SETs become one MSET (keys are unique
+ * within a transaction, and a run is flushed before any other op, so order
+ * holds).
  * Stream entries get the id `stamp-<record index>` when `stamp` is set:
  * if the stream already has an entry with exactly that id, it was written
  * before and is skipped; a stream whose last id is beyond ours for any other
@@ -16,20 +19,28 @@ import type { Redis } from "ioredis";
  */
 const WRITE_ITEMS = `
 local function write_items(items, stamp)
+  local n = #items
+  if items[2] == 'M' then
+    for s = 3, n, 2000 do
+      redis.call('MSET', unpack(items, s, math.min(s + 1999, n)))
+    end
+    return (n - 2) / 2
+  end
   local first = tonumber(items[1])
-  local mset = {}
+  local mset, m = {}, 0
   local function flush()
-    if #mset > 0 then
-      redis.call('MSET', unpack(mset))
-      mset = {}
+    if m > 0 then
+      redis.call('MSET', unpack(mset, 1, m))
+      mset, m = {}, 0
     end
   end
-  for i = 2, #items, 3 do
+  for i = 2, n, 3 do
     local op, key, payload = items[i], items[i + 1], items[i + 2]
     if op == 'S' then
-      mset[#mset + 1] = key
-      mset[#mset + 1] = payload
-      if #mset >= 2000 then flush() end
+      mset[m + 1] = key
+      mset[m + 2] = payload
+      m = m + 2
+      if m >= 2000 then flush() end
     else
       flush()
       local kind = string.sub(op, 1, 1)
@@ -66,7 +77,7 @@ local function write_items(items, stamp)
     end
   end
   flush()
-  return (#items - 1) / 3
+  return (n - 1) / 3
 end
 `;
 
