@@ -20,6 +20,7 @@ import { configSchema, resolveEndpoint, resourceConfigSchema, type Endpoint, typ
 import { DirectWriter } from "./direct.js";
 import { globEscape } from "./keys.js";
 import { loadDocuments } from "./load.js";
+import { PendingKeys } from "./pending-keys.js";
 import { planBinding, recordOf, type BindingPlan } from "./records.js";
 import { withScripts, type ScriptedRedis } from "./scripts.js";
 import { applyStaged, removeStaged, StageNames, StageWriter, sweepOrphans, type RecordWriter, type StagedTxn } from "./stage.js";
@@ -154,10 +155,12 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
     try {
       reads = await connect(ep, "flow materialize-redis load");
       const readConn = reads;
-      const load: Transactor["load"] = (it, loaded) =>
-        loadDocuments(readConn, plans, it, loaded).catch((err) => {
-          throw redisError(err, ep, "loading documents");
-        });
+      const loadWith =
+        (pending?: PendingKeys): Transactor["load"] =>
+        (it, loaded) =>
+          loadDocuments(readConn, plans, it, loaded, pending).catch((err) => {
+            throw redisError(err, ep, "loading documents");
+          });
       const destroy = async () => {
         writes.disconnect();
         readConn.disconnect();
@@ -166,7 +169,7 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
       if (ep.delivery === "at_least_once") {
         ctx.log.info("opened with at-least-once delivery: a retried transaction is written again", { range: entry });
         const transactor = atLeastOnceTransactor({
-          load,
+          load: loadWith(),
           destroy,
           async write(it) {
             const w = await writeAll(plans, it, async () => new DirectWriter(writes, ep.chunkRecords));
@@ -183,18 +186,25 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
       const swept = await sweepOrphans(writes, names, recovered?.stage);
       ctx.log.info("opened", { range: entry, recoveredStage: recovered?.stage ?? null, orphanStagesRemoved: swept });
 
+      // Keys the staged transaction writes, so the next one's Loads of other keys need not wait for its apply.
+      const pendingKeys = new PendingKeys(recovered !== undefined);
+      const handlers = stagedHandlers(writes, ep, ctx.log);
       const transactor = stagedTransactor<StagedTxn>({
         state: req.state,
         entry,
         log: ctx.log,
-        ...stagedHandlers(writes, ep, ctx.log),
-        load,
+        ...handlers,
+        async apply(t, info) {
+          await handlers.apply(t, info);
+          pendingKeys.applied();
+        },
+        load: loadWith(pendingKeys),
         destroy,
         async stage(it) {
           let stamp = "";
           const w = await writeAll(plans, it, async () => {
             stamp = await writes.flowNextStamp(names.counter);
-            return new StageWriter(writes, names.stage(stamp), ep.chunkRecords);
+            return new StageWriter(writes, names.stage(stamp), ep.chunkRecords, pendingKeys);
           });
           if (!w) return undefined;
           const records = await w.finish().catch((err) => {

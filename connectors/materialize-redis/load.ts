@@ -1,36 +1,40 @@
 /**
  * Answering Loads: keys are gathered in batches while they arrive, and each
  * batch is read (MGET for json bindings, pipelined HGET of the document
- * field for hash bindings) only once the previous transaction is applied.
+ * field for hash bindings) once the previous transaction is applied, or
+ * before that when the batch holds none of its keys.
  */
 import type { Redis } from "ioredis";
 import { RawJson, type LoadIterator, type LoadRequest } from "../../src/sdk/types.js";
 import { redisKey } from "./keys.js";
 import { isTombstone, type BindingPlan } from "./records.js";
+import type { PendingKeys } from "./pending-keys.js";
 
 const BATCH = 1000;
 const AHEAD = 8;
+/** Batches, and characters of values, read ahead of the previous apply and held for it; past either, reads wait. */
+const EARLY_BATCHES = 32;
+const EARLY_BYTES = 16 << 20;
 
 type Loaded = (binding: number, doc: unknown) => void | Promise<void>;
 
-async function readBatch(redis: Redis, plans: BindingPlan[], batch: LoadRequest[], loaded: Loaded): Promise<void> {
-  const keys = batch.map((l) => redisKey(plans[l.binding]!.prefix, l.keyJson));
-  let values: Array<string | null>;
-  if (batch.every((l) => plans[l.binding]!.format === "json")) {
-    values = await redis.mget(keys);
-  } else {
-    const p = redis.pipeline();
-    batch.forEach((l, i) => {
-      const plan = plans[l.binding]!;
-      if (plan.format === "json") p.get(keys[i]!);
-      else p.hget(keys[i]!, plan.document);
-    });
-    const replies = (await p.exec()) ?? [];
-    values = replies.map(([err, v]) => {
-      if (err) throw err;
-      return v as string | null;
-    });
-  }
+/** The batch's values (null for a key that does not exist). */
+async function readBatch(redis: Redis, plans: BindingPlan[], batch: LoadRequest[], keys: string[]): Promise<Array<string | null>> {
+  if (batch.every((l) => plans[l.binding]!.format === "json")) return redis.mget(keys);
+  const p = redis.pipeline();
+  batch.forEach((l, i) => {
+    const plan = plans[l.binding]!;
+    if (plan.format === "json") p.get(keys[i]!);
+    else p.hget(keys[i]!, plan.document);
+  });
+  const replies = (await p.exec()) ?? [];
+  return replies.map(([err, v]) => {
+    if (err) throw err;
+    return v as string | null;
+  });
+}
+
+async function answer(plans: BindingPlan[], batch: LoadRequest[], values: Array<string | null>, loaded: Loaded): Promise<void> {
   for (let i = 0; i < batch.length; i++) {
     const text = values[i];
     if (text === null || text === undefined) continue;
@@ -40,16 +44,46 @@ async function readBatch(redis: Redis, plans: BindingPlan[], batch: LoadRequest[
   }
 }
 
-export async function loadDocuments(redis: Redis, plans: BindingPlan[], it: LoadIterator, loaded: Loaded): Promise<void> {
+/**
+ * Answers a transaction's Loads. `pending` says which keys the previous
+ * transaction's apply may still change (pending-keys.ts): a batch with none
+ * of them is read without waiting for that apply, and answered after it.
+ * Without `pending`, every batch waits.
+ */
+export async function loadDocuments(redis: Redis, plans: BindingPlan[], it: LoadIterator, loaded: Loaded, pending?: PendingKeys): Promise<void> {
   const inflight: Array<Promise<void>> = [];
+  // Batches read early are answered one after another once the apply is
+  // done, not all at once (each answer may wait for the output to drain).
+  let early: Promise<void> = Promise.resolve();
+  let earlyBatches = 0;
+  let committed = false;
+  void it.committed().then(() => (committed = true), () => undefined);
+  let heldBytes = 0;
   let batch: LoadRequest[] = [];
   const send = async () => {
-    // Read-committed: never read before the previous transaction is applied.
+    const b = batch;
+    batch = [];
+    const keys = b.map((l) => redisKey(plans[l.binding]!.prefix, l.keyJson));
+    if (!committed && pending && earlyBatches < EARLY_BATCHES && heldBytes < EARLY_BYTES && !keys.some((k) => pending.mayWrite(k))) {
+      earlyBatches++;
+      const read = readBatch(redis, plans, b, keys).then((values) => {
+        for (const v of values) heldBytes += v?.length ?? 0;
+        return values;
+      });
+      read.catch(() => undefined);
+      early = early.then(async () => {
+        const values = await read;
+        await it.committed();
+        await answer(plans, b, values, loaded);
+      });
+      early.catch(() => undefined);
+      return;
+    }
+    // Read-committed: never read a key before the previous transaction is applied.
     await it.committed();
-    const p = readBatch(redis, plans, batch, loaded);
+    const p = readBatch(redis, plans, b, keys).then((values) => answer(plans, b, values, loaded));
     p.catch(() => undefined);
     inflight.push(p);
-    batch = [];
     if (inflight.length >= AHEAD) await inflight.shift();
   };
   for await (const l of it) {
@@ -57,5 +91,6 @@ export async function loadDocuments(redis: Redis, plans: BindingPlan[], it: Load
     if (batch.length >= BATCH) await send();
   }
   if (batch.length) await send();
+  await early;
   for (const p of inflight) await p;
 }

@@ -15,6 +15,7 @@ import type { ScriptedRedis } from "./scripts.js";
 import type { WriteRecord } from "./records.js";
 import { InFlight } from "./pipeline.js";
 import { ChunkBuilder } from "./chunk.js";
+import type { PendingKeys } from "./pending-keys.js";
 
 /** What StartedCommit's state records about a staged transaction. */
 export interface StagedTxn {
@@ -79,7 +80,10 @@ export class StageWriter implements RecordWriter {
     private readonly redis: Redis,
     readonly stage: string,
     private readonly perChunk: number,
+    /** Told every target key staged, for Loads that read ahead of the apply. */
+    private readonly keys?: PendingKeys,
   ) {
+    keys?.begin();
     // Indexed before its first chunk (commands on one connection run in
     // order), so a session that dies while staging leaves a findable orphan.
     void this.inflight.add(redis.sadd(indexOf(stage), stage), 0);
@@ -87,6 +91,7 @@ export class StageWriter implements RecordWriter {
 
   add(r: WriteRecord): void | Promise<void> {
     this.chunk.add(r.op, r.key, r.payload);
+    this.keys?.add(r.key);
     this.count++;
     if (this.chunk.records >= this.perChunk || this.chunk.bytes >= CHUNK_BYTES) return this.push();
   }
