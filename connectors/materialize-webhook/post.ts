@@ -1,15 +1,16 @@
 /**
- * One POST with retries: 429, 5xx, timeouts and network failures are
- * retried with exponential backoff (or after the Retry-After the receiver
- * asked for); any other non-2xx answer fails at once.
+ * One POST with retries (the SDK's withRetry): 429, 5xx, timeouts and
+ * network failures are retried with exponential backoff, or after the
+ * Retry-After the receiver asked for instead; any other non-2xx answer
+ * fails at once.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../../src/log.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { retryAfterMs } from "../../src/net/retry-after.js";
+import { TransientError, withRetry } from "../../src/sdk/retry.js";
 import type { Endpoint } from "./config.js";
 
-/** The longest Retry-After honoured; a receiver asking for more gets this. */
+/** The longest Retry-After honoured (a receiver asking for more gets this), and the longest backoff. */
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
 
 export interface PostCounters {
@@ -36,38 +37,51 @@ export async function postWithRetry(
   log: Logger,
   signal: AbortSignal,
 ): Promise<void> {
-  const { attempts, initialMs, maxMs } = ep.retry;
-  for (let attempt = 1; ; attempt++) {
-    let problem: string;
-    let wait: number | undefined;
+  const shown = shownUrl(url);
+  const problem = (err: unknown) => (err instanceof Error ? err.message : String(err));
+  const post = async () => {
     counters.requests++;
+    let res: Response;
     try {
-      const res = await fetch(url, {
+      res = await fetch(url, {
         method: "POST",
         body,
         headers,
         redirect: "error",
         signal: AbortSignal.any([signal, AbortSignal.timeout(ep.timeoutMs)]),
       });
-      await res.arrayBuffer().catch(() => undefined); // free the connection; the body is not shown
-      if (res.ok) {
-        counters.bytes += body.length;
-        return;
-      }
-      problem = `answered ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`;
-      if (!retryable(res.status)) throw new ConnectorError(`POST ${shownUrl(url)} ${problem}; only 2xx is accepted`);
-      wait = retryAfterMs(res.headers.get("retry-after"));
     } catch (err) {
-      if (err instanceof ConnectorError || signal.aborted) throw err;
+      if (signal.aborted) throw err;
       const e = err as Error & { cause?: { code?: string; message?: string } };
-      problem = e.name === "TimeoutError" ? `timed out after ${ep.timeoutMs} ms` : `failed: ${e.cause?.code ?? e.cause?.message ?? e.message}`;
+      throw new TransientError(e.name === "TimeoutError" ? `timed out after ${ep.timeoutMs} ms` : `failed: ${e.cause?.code ?? e.cause?.message ?? e.message}`);
     }
-    if (attempt >= attempts) {
-      throw new ConnectorError(`POST ${shownUrl(url)} ${problem} (${attempt} attempts)`, { condition: "unavailable" });
+    await res.arrayBuffer().catch(() => undefined); // free the connection; the body is not shown
+    if (res.ok) {
+      counters.bytes += body.length;
+      return;
     }
-    const delayMs = Math.min(MAX_RETRY_AFTER_MS, wait ?? Math.min(maxMs, initialMs * 2 ** (attempt - 1)));
-    counters.retries++;
-    log.warn("webhook request failed, retrying", { url: shownUrl(url), attempt, delayMs, problem });
-    await sleep(delayMs, undefined, { signal });
-  }
+    const answered = `answered ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`;
+    if (!retryable(res.status)) throw new ConnectorError(`POST ${shown} ${answered}; only 2xx is accepted`);
+    throw new TransientError(answered, { retryAfterMs: retryAfterMs(res.headers.get("retry-after")) });
+  };
+  const { attempts, initialMs, maxMs } = ep.retry;
+  await withRetry(
+    `POST ${shown}`,
+    post,
+    {
+      attempts,
+      initialMs,
+      maxMs: Math.min(maxMs, MAX_RETRY_AFTER_MS),
+      // A receiver's Retry-After is its call, even when shorter than our backoff.
+      asked: "replaces",
+      maxAskedMs: MAX_RETRY_AFTER_MS,
+      exhausted: (err, n) => new ConnectorError(`POST ${shown} ${problem(err)} (${n} attempts)`, { condition: "unavailable" }),
+      onRetry: (err, attempt, delayMs) => {
+        counters.retries++;
+        log.warn("webhook request failed, retrying", { url: shown, attempt, delayMs, problem: problem(err) });
+      },
+    },
+    log,
+    signal,
+  );
 }

@@ -23,12 +23,35 @@ export interface RetryOptions {
   attempts?: number;
   /** The wait after the first failure, doubled after each next one (default 500 ms). */
   initialMs?: number;
-  /** The longest wait, also for a wait the source asked for (default 30 s). */
+  /** The longest backoff, and (unless `asked` is "replaces") the longest wait the source asked for (default 30 s). */
   maxMs?: number;
+  /**
+   * How a wait an error asks for (`retryAfterMs`) is used: "atLeast"
+   * (default) waits the longer of it and the backoff, at most `maxMs`;
+   * "replaces" waits just what was asked (0 included) instead of the
+   * backoff, at most `maxAskedMs`.
+   */
+  asked?: "atLeast" | "replaces";
+  /** With `asked: "replaces"`, the longest asked wait honoured (default `maxMs`). */
+  maxAskedMs?: number;
+  /** The error thrown when the last attempt failed transiently (default: a ConnectorError naming the call and the attempts). */
+  exhausted?: (err: unknown, attempts: number) => Error;
+  /** Called before each wait, instead of the default warning (to count retries, or log in the caller's terms). */
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
 export function isTransient(err: unknown): boolean {
   return err instanceof TransientError || (err !== null && typeof err === "object" && (err as { transient?: unknown }).transient === true);
+}
+
+/** The wait after failed attempt `attempt` (from 1), given the wait the error asked for, if any. */
+function retryDelayMs(opts: RetryOptions, attempt: number, asked: unknown): number {
+  const maxMs = opts.maxMs ?? 30_000;
+  const backoffMs = Math.min(maxMs, (opts.initialMs ?? 500) * 2 ** (attempt - 1));
+  if (opts.asked === "replaces") {
+    return typeof asked === "number" && asked >= 0 ? Math.min(opts.maxAskedMs ?? maxMs, asked) : backoffMs;
+  }
+  return Math.min(maxMs, Math.max(backoffMs, typeof asked === "number" && asked > 0 ? asked : 0));
 }
 
 /**
@@ -43,11 +66,12 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, opts: Ret
     } catch (err) {
       if (signal.aborted || !isTransient(err)) throw err;
       const msg = err instanceof Error ? err.message : String(err);
-      if (attempt >= attempts) throw new ConnectorError(`${what} failed ${attempt} times with transient errors; the last: ${msg}`, { cause: err });
-      const asked = (err as { retryAfterMs?: unknown }).retryAfterMs;
-      const backoffMs = (opts.initialMs ?? 500) * 2 ** (attempt - 1);
-      const delayMs = Math.min(opts.maxMs ?? 30_000, Math.max(backoffMs, typeof asked === "number" && asked > 0 ? asked : 0));
-      log.warn("transient error, retrying", { what, attempt, delayMs, error: msg });
+      if (attempt >= attempts) {
+        throw opts.exhausted?.(err, attempt) ?? new ConnectorError(`${what} failed ${attempt} times with transient errors; the last: ${msg}`, { cause: err });
+      }
+      const delayMs = retryDelayMs(opts, attempt, (err as { retryAfterMs?: unknown }).retryAfterMs);
+      if (opts.onRetry) opts.onRetry(err, attempt, delayMs);
+      else log.warn("transient error, retrying", { what, attempt, delayMs, error: msg });
       await sleep(delayMs, undefined, { signal });
     }
   }

@@ -43,4 +43,36 @@ describe("withRetry", () => {
     expect(waited[1]!).toBeGreaterThanOrEqual(19);
     await expect(gaps(3, () => new TransientError("busy"), { attempts: 3, initialMs: 1, maxMs: 5 })).rejects.toThrow(/thing failed 3 times with transient errors; the last: busy/);
   });
+
+  it("with asked: replaces, waits what the error asked (0 included) instead of the backoff, capped at maxAskedMs; hooks replace the warning and the final error", async () => {
+    const asks = [0, 50_000, undefined, 5];
+    const delays: Array<[number, number, string]> = [];
+    let calls = 0;
+    const run = withRetry(
+      "thing",
+      async () => {
+        const retryAfterMs = asks[calls++];
+        throw new TransientError(`busy ${calls}`, retryAfterMs === undefined ? {} : { retryAfterMs });
+      },
+      {
+        attempts: 5,
+        initialMs: 1_000_000,
+        maxMs: 2,
+        asked: "replaces",
+        maxAskedMs: 20,
+        onRetry: (err, attempt, delayMs) => delays.push([attempt, delayMs, (err as Error).message]),
+        exhausted: (err, n) => new Error(`gave up after ${n}: ${(err as Error).message}`),
+      },
+      quiet,
+      signal,
+    );
+    await expect(run).rejects.toThrow(/^gave up after 5: busy 5$/);
+    // Asked 0 → 0; asked 50 s → capped at 20; nothing asked → the backoff, capped at maxMs (2); asked 5 → 5.
+    expect(delays).toEqual([
+      [1, 0, "busy 1"],
+      [2, 20, "busy 2"],
+      [3, 2, "busy 3"],
+      [4, 5, "busy 4"],
+    ]);
+  });
 });
