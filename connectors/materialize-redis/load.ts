@@ -13,8 +13,8 @@ import type { PendingKeys } from "./pending-keys.js";
 const BATCH = 1000;
 const AHEAD = 8;
 /** Batches, and characters of values, read ahead of the previous apply and held for it; past either, reads wait. */
-const EARLY_BATCHES = 32;
-const EARLY_BYTES = 16 << 20;
+const EARLY_BATCHES = 16;
+const EARLY_BYTES = 8 << 20;
 
 type Loaded = (binding: number, doc: unknown) => void | Promise<void>;
 

@@ -23,6 +23,32 @@
  * 163 MB. Exactly-once (unchanged) cost 2.02 s against 0.86 s in the same
  * setting: its staging RPUSHes and the apply script's decoding.
  *
+ * Each mode also prints CPU µs per document: the connector process (from
+ * Opened on) and redis-server, beside the raw run's client and server.
+ *
+ * Where exactly-once time went (2026-12-06, profiles under load average
+ * ~10): the connector process idles ~65 % of the run; its busy time is
+ * staging (~9 %: chunk encoding, ioredis writing 1 MiB RPUSHes), Loads
+ * (~6 %), GC (~7 %), stdio framing. Redis: the apply script (EVALSHA)
+ * cost ~3 µs/doc of which its MSET was ~1 µs; the Lua loop building the
+ * MSET from the op-by-op chunk cost about as much again. The apply sits on
+ * the critical path (Acknowledge → apply → Loads → Flush → Stores), and
+ * every Load waited for it. Micro-measurement of one 1,000-SET chunk's
+ * apply, redis-server CPU per document: op-by-op 2.6–3.5 µs, the "M" form
+ * handed to MSET as decoded 1.8–2.3 µs, a client's raw MSET 1.3 µs.
+ * Changes: plain-SET chunks are staged in the "M" form (chunk.ts), and
+ * Load batches without the pending transaction's keys are read while it
+ * is applied (pending-keys.ts).
+ *
+ * Back to back, 1,000,000 documents, load average 9–12 on 2 cores (raw SET
+ * client-bound at 32k–52k docs/s, so docs/s ratios say little; two runs
+ * each): exactly_once redis-server 4.45 / 4.26 µs/doc before, 3.97 / 3.81
+ * after (raw SET 1.6–1.8), connector 8.2 / 7.3 before, 8.3 / 7.8 after
+ * (raw client 8.2–8.9); docs/s ratio 0.88 / 1.08 before, 0.88 / 0.82
+ * after. at_least_once (unchanged path) connector 8.0 / 7.8 → 8.2 / 7.6,
+ * server 2.2 / 2.3 → 2.4 / 2.2; ratios 1.24 / 1.52 → 1.13 / 1.00. Peak RSS
+ * 182 MB before, 200 MB after (the early-read budget: 16 batches, 8 MB).
+ *
  * Only the time between sending a transaction's first request and receiving
  * its last response counts (building requests does not), plus the final
  * Acknowledge that applies the last transaction. REDIS_URL selects the
