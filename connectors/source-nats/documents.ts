@@ -7,21 +7,23 @@
  * the stream, the stream sequence, the subject, the server's timestamp and the
  * headers (a header sent once as a string, several times as an array).
  *
- * Documents are built as text: the payload is checked against JSON's grammar
- * (json-check.ts) rather than parsed, and `_meta` is written from cached
- * pieces, so a message costs no JS values beyond its strings; a payload's own
- * top-level `_meta` is cut out of its text. Only a collection key that is
- * not an always-present `_meta` field parses the document, to check it.
+ * Documents are built as UTF-8 bytes, which the stdio transport copies into
+ * its frames as they are: the payload's bytes are checked against JSON's
+ * grammar (json-check.ts) rather than decoded and parsed, and `_meta` is
+ * written from cached pieces, so a JSON payload costs no string at all; a
+ * payload's own top-level `_meta` is cut out of its text. Only a collection
+ * key that is not an always-present `_meta` field parses the document, to
+ * check it.
  */
 import { isUtf8 } from "node:buffer";
-import { RawJson } from "../../src/sdk/types.js";
+import { RawJsonBytes } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { valueAtPointer } from "../../src/sdk/bindings.js";
 import { JsonScanner } from "../../src/codec/json-scan.js";
 import { RBRACE } from "../../src/codec/json-chars.js";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { DocumentKey } from "./config.js";
-import { checkJson, valueStart, NOT_JSON, OBJECT, EMPTY_OBJECT, OBJECT_WITH_META, OTHER_JSON, type JsonKind } from "./json-check.js";
+import { checkJson, valueStart, valueEnd, NOT_JSON, OBJECT, EMPTY_OBJECT, OBJECT_WITH_META, OTHER_JSON, type JsonKind } from "./json-check.js";
 
 let lastSecond = -1n;
 let lastPrefix = "";
@@ -57,43 +59,29 @@ export function classify(data: Uint8Array, contentType: string | undefined): Pay
   return { kind: "bytes", contentType: contentType || "text/plain; charset=utf-8" };
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 /** Bounds the per-builder cache of subjects as JSON strings. */
 const MAX_CACHED_SUBJECTS = 1000;
 /** Dot positions in a reply subject, reused. */
 const dots = new Int32Array(12);
-/** The last second seen by timestampOf, and its date and time formatted. */
-let fastSecond = "";
-let fastPrefix = "";
 const TIMESTAMP = /^\d{10,21}$/;
 
 /**
- * The message's server timestamp as RFC 3339 with nanoseconds, read from its
- * reply subject's timestamp token as text (no BigInt arithmetic); any reply
- * it cannot read that way goes through the client's own parser.
+ * The timestamp token (nanoseconds since the epoch) of the message's reply
+ * subject, when it is one JetStream writes and the token is digits only.
  */
-function timestampOf(m: JsMsg): string {
+function timestampToken(m: JsMsg): string | undefined {
   // The client's message object keeps its reply subject (not part of the JsMsg type).
   const reply = (m as { reply?: unknown }).reply;
-  if (typeof reply !== "string") return timestampText(m.timestampNanos);
+  if (typeof reply !== "string") return undefined;
   let n = 0;
   for (let p = reply.indexOf("."); p !== -1 && n < 12; p = reply.indexOf(".", p + 1)) dots[n++] = p;
   // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (9 tokens),
   // or with <domain>.<account hash> after ACK (11, or 12 with a trailing token).
   const at = n === 8 ? 7 : n >= 10 ? 9 : -1;
-  if (at > 0) {
-    const t = reply.slice(dots[at - 1]! + 1, dots[at]);
-    // Nanoseconds since the epoch: digits only in a well-formed reply (else the careful path).
-    if (TIMESTAMP.test(t)) {
-      const second = t.slice(0, -9);
-      if (second !== fastSecond) {
-        fastSecond = second;
-        fastPrefix = new Date(Number(second) * 1000).toISOString().slice(0, 19);
-      }
-      return `${fastPrefix}.${t.slice(-9)}Z`;
-    }
-  }
-  return timestampText(m.timestampNanos);
+  if (at < 0) return undefined;
+  const t = reply.slice(dots[at - 1]! + 1, dots[at]);
+  return TIMESTAMP.test(t) ? t : undefined;
 }
 
 /**
@@ -101,7 +89,7 @@ function timestampOf(m: JsMsg): string {
  * way to the connector's), as their own text joined by commas: no value is
  * parsed, so numbers keep every digit here too.
  */
-function membersWithoutMeta(text: string): string {
+export function membersWithoutMeta(text: string): string {
   const sc = new JsonScanner(text, "payload");
   const kept: string[] = [];
   if (sc.openObject("payload")) {
@@ -129,53 +117,156 @@ function headersText(m: JsMsg): string {
   return any ? `,"headers":${JSON.stringify(headers)}` : "";
 }
 
+/** Bytes of the slabs documents are written into. */
+const SLAB = 1 << 20;
+const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const SUBJECT = ascii(',"subject":');
+const TIMESTAMP_OPEN = ascii(',"timestamp":"');
+const VALUE = ascii(',"value":');
+
 /**
- * Builds the documents of one stream's messages as text: `_meta` from a
- * cached per-stream head and per-subject JSON strings, then the payload's
- * own text after a grammar check (no parse, no re-serialization).
+ * Builds the documents of one stream's messages as UTF-8 bytes, each written
+ * once into a slab (a large buffer handed out in pieces and never written
+ * again, as RawJsonBytes requires): `_meta` from a cached per-stream head,
+ * per-subject JSON bytes and the reply subject's timestamp digits, then the
+ * payload's own bytes after a grammar check (no decoding, no parse, no
+ * re-serialization). Payloads that are not JSON, and objects with their own
+ * `_meta`, are rarer and go through text.
  */
 export class DocumentBuilder {
-  private readonly head: string;
-  private readonly subjects = new Map<string, string>();
+  private readonly head: Uint8Array;
+  private readonly subjects = new Map<string, Uint8Array>();
+  private slab = Buffer.allocUnsafeSlow(SLAB);
+  private at = 0;
+  /** The second of the last timestamp written, and its date and time as ASCII bytes. */
+  private second = "";
+  private prefix = new Uint8Array(19);
   /** What the last message's payload was (a JsonKind). */
   kind: JsonKind = NOT_JSON;
 
-  constructor(private readonly stream: string) {
-    this.head = `{"_meta":{"stream":${JSON.stringify(stream)},"seq":`;
+  constructor(stream: string) {
+    this.head = Buffer.from(`{"_meta":{"stream":${JSON.stringify(stream)},"seq":`);
   }
 
-  private subjectJson(subject: string): string {
+  private subjectJson(subject: string): Uint8Array {
     let j = this.subjects.get(subject);
     if (j === undefined) {
       if (this.subjects.size >= MAX_CACHED_SUBJECTS) this.subjects.clear();
-      j = JSON.stringify(subject);
+      j = Buffer.from(JSON.stringify(subject));
       this.subjects.set(subject, j);
     }
     return j;
   }
 
-  build(m: JsMsg): RawJson {
-    const data = m.data;
-    let text: string | undefined;
-    try {
-      text = utf8.decode(data);
-    } catch {
-      text = undefined; // not UTF-8
+  /** Room for `n` more bytes at `this.at`, in a fresh slab if this one is too full. */
+  private room(n: number): Buffer {
+    if (this.at + n > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB, n));
+      this.at = 0;
     }
-    const kind = (this.kind = text === undefined ? NOT_JSON : checkJson(text));
-    // `{"_meta":{...}` without its closing brace.
-    const meta = `${this.head}${m.seq},"subject":${this.subjectJson(m.subject)},"timestamp":"${timestampOf(m)}"${headersText(m)}}`;
-    if (kind === OBJECT) return new RawJson(`${meta},${text!.slice(valueStart + 1)}`);
-    if (kind === EMPTY_OBJECT) return new RawJson(`${meta}}`);
-    if (kind === OTHER_JSON) return new RawJson(`${meta},"value":${text!.trim()}}`);
-    if (kind === OBJECT_WITH_META) {
-      const rest = membersWithoutMeta(text!);
-      return new RawJson(rest ? `${meta},${rest}}` : `${meta}}`);
-    }
-    const contentType = m.headers?.get("Content-Type") || (text === undefined ? "application/octet-stream" : "text/plain; charset=utf-8");
-    const base64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
-    return new RawJson(`${meta},"data":"${base64}","contentType":${JSON.stringify(contentType)}}`);
+    return this.slab;
   }
+
+  /** Writes `_meta` (the object without the document's closing brace) at `this.at`; returns the index after it. */
+  private writeMeta(buf: Buffer, m: JsMsg, subject: Uint8Array, headers: string): number {
+    let i = this.at;
+    buf.set(this.head, i);
+    i += this.head.length;
+    const seq = m.seq;
+    i = Number.isSafeInteger(seq) && seq >= 0 ? writeDigits(buf, i, seq) : i + buf.write(String(seq), i, "latin1");
+    buf.set(SUBJECT, i);
+    i += SUBJECT.length;
+    buf.set(subject, i);
+    i += subject.length;
+    buf.set(TIMESTAMP_OPEN, i);
+    i += TIMESTAMP_OPEN.length;
+    i = this.writeTimestamp(buf, i, m);
+    buf[i++] = 0x22; // "
+    if (headers) i += buf.write(headers, i, "utf8");
+    buf[i++] = RBRACE;
+    return i;
+  }
+
+  /**
+   * The message's server timestamp as RFC 3339 with nanoseconds, read from
+   * its reply subject's timestamp token as text (no BigInt arithmetic); any
+   * reply it cannot read that way goes through the client's own parser.
+   */
+  private writeTimestamp(buf: Buffer, i: number, m: JsMsg): number {
+    const t = timestampToken(m);
+    if (t === undefined) return i + buf.write(timestampText(m.timestampNanos), i, "latin1");
+    const second = t.slice(0, -9);
+    if (second !== this.second) {
+      this.second = second;
+      this.prefix = ascii(new Date(Number(second) * 1000).toISOString().slice(0, 19));
+    }
+    buf.set(this.prefix, i);
+    i += 19;
+    buf[i++] = 0x2e; // .
+    for (let k = t.length - 9; k < t.length; k++) buf[i++] = t.charCodeAt(k);
+    buf[i++] = 0x5a; // Z
+    return i;
+  }
+
+  build(m: JsMsg): RawJsonBytes {
+    const data = m.data;
+    const utf8Ok = isUtf8(data);
+    const kind = (this.kind = utf8Ok ? checkJson(data) : NOT_JSON);
+    const subject = this.subjectJson(m.subject);
+    const headers = headersText(m);
+    const start = valueStart;
+    const end = valueEnd;
+    // The rarer kinds: what follows `_meta`, as text.
+    let tail: string | undefined;
+    if (kind === NOT_JSON) {
+      const contentType = m.headers?.get("Content-Type") || (utf8Ok ? "text/plain; charset=utf-8" : "application/octet-stream");
+      const base64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64");
+      tail = `,"data":"${base64}","contentType":${JSON.stringify(contentType)}}`;
+    } else if (kind === OBJECT_WITH_META) {
+      const rest = membersWithoutMeta(utf8.decode(data));
+      tail = rest ? `,${rest}}` : "}";
+    }
+    // `_meta`: head, seq (24 characters at most), subject, timestamp (30), headers (3 bytes a UTF-16 unit at most), closing braces.
+    const bound = this.head.length + 24 + SUBJECT.length + subject.length + TIMESTAMP_OPEN.length + 40 + headers.length * 3 + 2;
+    const rest = tail !== undefined ? tail.length * 3 : kind === OTHER_JSON ? VALUE.length + data.length + 1 : data.length + 1;
+    const buf = this.room(bound + rest);
+    const from = this.at;
+    let i = this.writeMeta(buf, m, subject, headers);
+    if (kind === OBJECT) {
+      // The payload after its opening brace, which a comma replaces.
+      if (start === 0) {
+        buf.set(data, i);
+        buf[i] = 0x2c;
+      } else {
+        buf[i] = 0x2c;
+        buf.set(data.subarray(start + 1), i + 1);
+      }
+      i += data.length - start;
+    } else if (kind === EMPTY_OBJECT) {
+      buf[i++] = RBRACE;
+    } else if (kind === OTHER_JSON) {
+      buf.set(VALUE, i);
+      i += VALUE.length;
+      buf.set(data.subarray(start, end), i);
+      i += end - start;
+      buf[i++] = RBRACE;
+    } else {
+      i += buf.write(tail!, i, "utf8");
+    }
+    this.at = i;
+    return new RawJsonBytes(buf.subarray(from, i));
+  }
+}
+
+/** Writes the decimal digits of the non-negative integer `n` at `i`; returns the index after them. */
+function writeDigits(buf: Uint8Array, i: number, n: number): number {
+  let len = 1;
+  for (let p = 10; p <= n; p *= 10) len++;
+  for (let k = i + len - 1; k >= i; k--) {
+    buf[k] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return i + len;
 }
 
 const META_ALWAYS = new Set(["/_meta/seq", "/_meta/stream", "/_meta/subject", "/_meta/timestamp"]);
@@ -186,11 +277,11 @@ const META_ALWAYS = new Set(["/_meta/seq", "/_meta/stream", "/_meta/subject", "/
  * the key is made of `_meta` fields every document has. It reads the
  * document it checks (parsed only for such keys).
  */
-export function keyCheck(key: string[]): ((m: JsMsg, stream: string, doc: RawJson, kind: JsonKind) => void) | undefined {
+export function keyCheck(key: string[]): ((m: JsMsg, stream: string, doc: RawJsonBytes, kind: JsonKind) => void) | undefined {
   const pointers = key.filter((p) => !META_ALWAYS.has(p));
   if (pointers.length === 0) return undefined;
   return (m, stream, doc, kind) => {
-    const value = JSON.parse(doc.text) as unknown;
+    const value = JSON.parse(utf8.decode(doc.bytes)) as unknown;
     const isObject = kind === OBJECT || kind === EMPTY_OBJECT || kind === OBJECT_WITH_META;
     for (const pointer of pointers) {
       const inMeta = pointer.startsWith("/_meta/");

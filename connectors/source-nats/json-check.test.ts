@@ -1,52 +1,17 @@
 /**
  * The payload grammar check against JSON.parse: the same texts accepted and
  * refused (fixed edge cases, then seeded random texts and their single-byte
- * mutations), and the kind it reports.
+ * mutations), and the kind it reports. It reads UTF-8 bytes; JSON.parse reads
+ * the same bytes decoded.
  */
 import { describe, expect, it } from "vitest";
-import { checkJson, valueStart, NOT_JSON, OBJECT, EMPTY_OBJECT, OBJECT_WITH_META, OTHER_JSON } from "./json-check.js";
+import { checkJson as checkBytes, valueStart, valueEnd, NOT_JSON, OBJECT, EMPTY_OBJECT, OBJECT_WITH_META, OTHER_JSON } from "./json-check.js";
 import { rng } from "../../test/support/rng.js";
+import { jsonKindOf as expected, randomJson } from "./test-json.js";
 
-/** What JSON.parse says the kind is. */
-function expected(text: string): number {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return NOT_JSON;
-  }
-  if (v === null || typeof v !== "object" || Array.isArray(v)) return OTHER_JSON;
-  if (Object.keys(v).length === 0) return EMPTY_OBJECT;
-  return Object.prototype.hasOwnProperty.call(v, "_meta") ? OBJECT_WITH_META : OBJECT;
-}
-
-const PIECES = ["a", "é", "😀", "\\n", '\\"', "\\\\", "\\u0000", "\\ud83d\\ude00", " ", "/", "\\/", "\u2028", "_meta", "\\u005fmeta"];
-const WS = ["", " ", "\n", "\t", "\r\n  "];
-
-function randomJson(r: (n: number) => number, depth = 0): string {
-  const ws = () => WS[r(WS.length)]!;
-  const kind = depth > 4 ? r(4) : r(6);
-  switch (kind) {
-    case 0: {
-      const digits = Array.from({ length: 1 + r(25) }, () => r(10)).join("").replace(/^0+(?=\d)/, "");
-      const frac = r(3) === 0 ? "." + Array.from({ length: 1 + r(5) }, () => r(10)).join("") : "";
-      const exp = r(5) === 0 ? `${r(2) ? "e" : "E"}${["", "-", "+"][r(3)]}${r(400)}` : "";
-      return (r(2) ? "-" : "") + digits + frac + exp;
-    }
-    case 1:
-      return '"' + Array.from({ length: r(6) }, () => PIECES[r(PIECES.length)]).join("") + '"';
-    case 2:
-      return ["true", "false", "null"][r(3)]!;
-    case 3:
-      return "[]";
-    case 4:
-      return "[" + Array.from({ length: 1 + r(4) }, () => ws() + randomJson(r, depth + 1) + ws()).join(",") + "]";
-    default: {
-      const keys = ["_meta", "a", "b", "\\u005fmeta", "_met", "_metaa", "id"];
-      return "{" + Array.from({ length: r(5) }, () => `${ws()}"${keys[r(keys.length)]}"${ws()}:${ws()}${randomJson(r, depth + 1)}${ws()}`).join(",") + "}";
-    }
-  }
-}
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const checkJson = (text: string) => checkBytes(encoder.encode(text));
 
 describe("checkJson", () => {
   it("agrees with JSON.parse on edge cases", () => {
@@ -71,12 +36,27 @@ describe("checkJson", () => {
       const at = r(text.length + 1);
       const mutated = r(2) ? text.slice(0, at) + junk[r(junk.length)] + text.slice(at) : text.slice(0, at) + text.slice(at + 1);
       expect([mutated, checkJson(mutated)]).toEqual([mutated, expected(mutated)]);
+      // The same cut made in the bytes (it may split a character: the caller only checks valid UTF-8).
+      const bytes = encoder.encode(text);
+      const b = r(bytes.length + 1);
+      const cut = new Uint8Array([...bytes.subarray(0, b), ...bytes.subarray(b + 1)]);
+      let decoded: string | undefined;
+      try {
+        decoded = decoder.decode(cut);
+      } catch {
+        decoded = undefined;
+      }
+      if (decoded !== undefined) expect([decoded, checkBytes(cut)]).toEqual([decoded, expected(decoded)]);
     }
   });
 
-  it("says where the value starts and has no nesting limit of its own", () => {
+  it("says where the value starts and ends and has no nesting limit of its own", () => {
     expect(checkJson('  \n {"a": 1}')).toBe(OBJECT);
-    expect(valueStart).toBe(4);
+    expect([valueStart, valueEnd]).toEqual([4, 12]);
+    expect(checkJson(' "é" \r\n')).toBe(OTHER_JSON);
+    expect([valueStart, valueEnd]).toEqual([1, 5]);
+    expect(checkJson("[1, [2]]\t")).toBe(OTHER_JSON);
+    expect([valueStart, valueEnd]).toEqual([0, 8]);
     const deep = "[".repeat(5000) + "]".repeat(5000);
     expect(checkJson(deep)).toBe(OTHER_JSON);
     expect(checkJson(`{"a":${deep}}`)).toBe(OBJECT);
