@@ -75,9 +75,17 @@ function streamResource(s: Session, config: Config, binding: CaptureBinding<Reso
       if (!reader || reader.position !== seq) {
         await reader?.close();
         reader = undefined;
-        reader = await StreamReader.open({ js: s.js, jsm: s.jsm, stream: r.stream, subject: r.subject, position: seq, pullSize: max, log: fctx.log });
+        reader = await StreamReader.open({ nc: s.nc, jsm: s.jsm, stream: r.stream, subject: r.subject, position: seq, pullSize: max, log: fctx.log });
       }
-      const msgs = await reader.take(max, waitMs, fctx.signal);
+      let msgs;
+      try {
+        msgs = await reader.take(max, waitMs, fctx.signal);
+      } catch (err) {
+        // A retry opens a new reader from the committed position.
+        await reader.close();
+        reader = undefined;
+        throw err;
+      }
       const docs = [];
       let last = seq;
       let beyond = false;

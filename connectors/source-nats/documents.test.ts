@@ -7,8 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import type { JsMsg } from "@nats-io/jetstream";
-import { DocumentBuilder, keyCheck, timestampText } from "./documents.js";
+import { DocumentBuilder, keyCheck, timestampText, type StreamMessage } from "./documents.js";
 import type { RawJsonBytes } from "../../src/sdk/types.js";
 import { OBJECT, OTHER_JSON, NOT_JSON, EMPTY_OBJECT, OBJECT_WITH_META } from "./json-check.js";
 import { membersWithoutMeta } from "./documents.js";
@@ -17,7 +16,7 @@ import { rng } from "../../test/support/rng.js";
 
 const NANOS = 1765049086123456789n;
 
-function msg(data: string | Uint8Array, o: { seq?: number; subject?: string; reply?: string; hdrs?: Record<string, string[]>; nanos?: bigint } = {}): JsMsg {
+function msg(data: string | Uint8Array, o: { seq?: number; subject?: string; reply?: string; hdrs?: Record<string, string[]>; nanos?: bigint } = {}): StreamMessage {
   const seq = o.seq ?? 7;
   const nanos = o.nanos ?? NANOS;
   const reply = o.reply ?? `$JS.ACK._.ACCHASH.orders.oc_1.1.${seq}.${seq}.${nanos}.0.rAnD`;
@@ -33,7 +32,7 @@ function msg(data: string | Uint8Array, o: { seq?: number; subject?: string; rep
     data: typeof data === "string" ? new TextEncoder().encode(data) : data,
     headers: h,
     timestampNanos: nanos,
-  } as unknown as JsMsg;
+  } as unknown as StreamMessage;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -81,7 +80,7 @@ describe("DocumentBuilder", () => {
     expect(JSON.parse(text(old))._meta.timestamp).toBe("2025-12-06T19:24:46.123456789Z");
     const odd = b.build(msg("{}", { reply: "not-a-reply" }));
     expect(JSON.parse(text(odd))._meta.timestamp).toBe(timestampText(NANOS));
-    const early = { ...msg("{}", { reply: `$JS.ACK.orders.oc_1.1.7.7.5.0` }), timestampNanos: 5n } as unknown as JsMsg;
+    const early = { ...msg("{}", { reply: `$JS.ACK.orders.oc_1.1.7.7.5.0` }), timestampNanos: 5n } as unknown as StreamMessage;
     expect(JSON.parse(text(b.build(early)))._meta.timestamp).toBe("1970-01-01T00:00:00.000000005Z");
     // Seconds change between messages.
     const later = b.build(msg("{}", { reply: `$JS.ACK._.H.orders.oc_1.1.7.7.${NANOS + 2_000_000_000n}.0` }));
@@ -111,7 +110,7 @@ describe("keyCheck", () => {
  * classified by JSON.parse, `_meta` by JSON.stringify, the timestamp through
  * the client's nanoseconds.
  */
-function reference(stream: string, m: JsMsg): string {
+function reference(stream: string, m: StreamMessage): string {
   let payload: string | undefined;
   try {
     payload = decoder.decode(m.data);

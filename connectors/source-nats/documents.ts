@@ -21,12 +21,25 @@ import { ConnectorError } from "../../src/sdk/errors.js";
 import { valueAtPointer } from "../../src/sdk/bindings.js";
 import { JsonScanner } from "../../src/codec/json-scan.js";
 import { RBRACE } from "../../src/codec/json-chars.js";
-import type { JsMsg } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/transport-node";
 import type { DocumentKey } from "./config.js";
 import { checkJson, valueStart, valueEnd, NOT_JSON, OBJECT, EMPTY_OBJECT, OBJECT_WITH_META, OTHER_JSON, type JsonKind } from "./json-check.js";
 
 let lastSecond = -1n;
 let lastPrefix = "";
+
+/** A stream message, as the builder reads it. */
+export interface StreamMessage {
+  /** Its stream sequence. */
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers?: MsgHdrs;
+  /** The `$JS.ACK…` reply subject JetStream delivered it with (its timestamp is read from it). */
+  readonly reply?: string;
+  /** The server's timestamp, for a reply subject not read directly. */
+  readonly timestampNanos: bigint;
+}
 
 /** RFC 3339 with the server's nanoseconds, from JetStream's nanosecond timestamp. */
 export function timestampText(nanos: bigint): string {
@@ -70,10 +83,9 @@ const TIMESTAMP = /^\d{10,21}$/;
  * The timestamp token (nanoseconds since the epoch) of the message's reply
  * subject, when it is one JetStream writes and the token is digits only.
  */
-function timestampToken(m: JsMsg): string | undefined {
-  // The client's message object keeps its reply subject (not part of the JsMsg type).
-  const reply = (m as { reply?: unknown }).reply;
-  if (typeof reply !== "string") return undefined;
+function timestampToken(m: StreamMessage): string | undefined {
+  const reply = m.reply;
+  if (reply === undefined) return undefined;
   let n = 0;
   for (let p = reply.indexOf("."); p !== -1 && n < 12; p = reply.indexOf(".", p + 1)) dots[n++] = p;
   // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (9 tokens),
@@ -104,7 +116,7 @@ export function membersWithoutMeta(text: string): string {
   return kept.join(",");
 }
 
-function headersText(m: JsMsg): string {
+function headersText(m: StreamMessage): string {
   const h = m.headers;
   if (!h) return "";
   const headers: Record<string, string | string[]> = {};
@@ -168,7 +180,7 @@ export class DocumentBuilder {
   }
 
   /** Writes `_meta` (the object without the document's closing brace) at `this.at`; returns the index after it. */
-  private writeMeta(buf: Buffer, m: JsMsg, subject: Uint8Array, headers: string): number {
+  private writeMeta(buf: Buffer, m: StreamMessage, subject: Uint8Array, headers: string): number {
     let i = this.at;
     buf.set(this.head, i);
     i += this.head.length;
@@ -192,7 +204,7 @@ export class DocumentBuilder {
    * its reply subject's timestamp token as text (no BigInt arithmetic); any
    * reply it cannot read that way goes through the client's own parser.
    */
-  private writeTimestamp(buf: Buffer, i: number, m: JsMsg): number {
+  private writeTimestamp(buf: Buffer, i: number, m: StreamMessage): number {
     const t = timestampToken(m);
     if (t === undefined) return i + buf.write(timestampText(m.timestampNanos), i, "latin1");
     const second = t.slice(0, -9);
@@ -208,7 +220,7 @@ export class DocumentBuilder {
     return i;
   }
 
-  build(m: JsMsg): RawJsonBytes {
+  build(m: StreamMessage): RawJsonBytes {
     const data = m.data;
     const utf8Ok = isUtf8(data);
     const kind = (this.kind = utf8Ok ? checkJson(data) : NOT_JSON);
@@ -277,7 +289,7 @@ const META_ALWAYS = new Set(["/_meta/seq", "/_meta/stream", "/_meta/subject", "/
  * the key is made of `_meta` fields every document has. It reads the
  * document it checks (parsed only for such keys).
  */
-export function keyCheck(key: string[]): ((m: JsMsg, stream: string, doc: RawJsonBytes, kind: JsonKind) => void) | undefined {
+export function keyCheck(key: string[]): ((m: StreamMessage, stream: string, doc: RawJsonBytes, kind: JsonKind) => void) | undefined {
   const pointers = key.filter((p) => !META_ALWAYS.has(p));
   if (pointers.length === 0) return undefined;
   return (m, stream, doc, kind) => {

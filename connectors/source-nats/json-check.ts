@@ -48,7 +48,9 @@ function isMetaKey(b: Uint8Array, from: number, to: number): boolean {
   if (to - from === 7) return b[from + 1] === 0x5f && literalAt(b, from + 2, "meta");
   // An escaped spelling ("\u005fmeta") is longer; decode it to compare.
   if (to - from < 7) return false;
-  return b.subarray(from, to).includes(0x5c) && JSON.parse(utf8.decode(b.subarray(from, to))) === "_meta";
+  let escaped = false;
+  for (let i = from + 1; i < to - 1 && !escaped; i++) escaped = b[i] === 0x5c;
+  return escaped && JSON.parse(utf8.decode(b.subarray(from, to))) === "_meta";
 }
 
 /** Checks the UTF-8 bytes `s` are exactly one JSON value (surrounding whitespace allowed) and says what kind. */
