@@ -77,23 +77,31 @@ const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const MAX_CACHED_SUBJECTS = 1000;
 /** Dot positions in a reply subject, reused. */
 const dots = new Int32Array(12);
-const TIMESTAMP = /^\d{10,21}$/;
+/** Where the timestamp token found by timestampToken lies in the reply subject. */
+let tsFrom = 0;
+let tsTo = 0;
 
 /**
- * The timestamp token (nanoseconds since the epoch) of the message's reply
- * subject, when it is one JetStream writes and the token is digits only.
+ * Finds the timestamp token (nanoseconds since the epoch) of the message's
+ * reply subject (tsFrom, tsTo), when it is one JetStream writes and the
+ * token is 10 to 21 digits.
  */
-function timestampToken(m: StreamMessage): string | undefined {
-  const reply = m.reply;
-  if (reply === undefined) return undefined;
+function timestampToken(reply: string | undefined): boolean {
+  if (reply === undefined) return false;
   let n = 0;
   for (let p = reply.indexOf("."); p !== -1 && n < 12; p = reply.indexOf(".", p + 1)) dots[n++] = p;
   // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (9 tokens),
   // or with <domain>.<account hash> after ACK (11, or 12 with a trailing token).
   const at = n === 8 ? 7 : n >= 10 ? 9 : -1;
-  if (at < 0) return undefined;
-  const t = reply.slice(dots[at - 1]! + 1, dots[at]);
-  return TIMESTAMP.test(t) ? t : undefined;
+  if (at < 0) return false;
+  tsFrom = dots[at - 1]! + 1;
+  tsTo = dots[at]!;
+  if (tsTo - tsFrom < 10 || tsTo - tsFrom > 21) return false;
+  for (let k = tsFrom; k < tsTo; k++) {
+    const c = reply.charCodeAt(k);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 /**
@@ -151,7 +159,7 @@ export class DocumentBuilder {
   private slab = Buffer.allocUnsafeSlow(SLAB);
   private at = 0;
   /** The second of the last timestamp written, and its date and time as ASCII bytes. */
-  private second = "";
+  private second = -1;
   private prefix = new Uint8Array(19);
   /** What the last message's payload was (a JsonKind). */
   kind: JsonKind = NOT_JSON;
@@ -205,17 +213,19 @@ export class DocumentBuilder {
    * reply it cannot read that way goes through the client's own parser.
    */
   private writeTimestamp(buf: Buffer, i: number, m: StreamMessage): number {
-    const t = timestampToken(m);
-    if (t === undefined) return i + buf.write(timestampText(m.timestampNanos), i, "latin1");
-    const second = t.slice(0, -9);
+    const reply = m.reply;
+    if (!timestampToken(reply)) return i + buf.write(timestampText(m.timestampNanos), i, "latin1");
+    // Seconds: 12 digits at most, exact as a number.
+    let second = 0;
+    for (let k = tsFrom; k < tsTo - 9; k++) second = second * 10 + reply!.charCodeAt(k) - 0x30;
     if (second !== this.second) {
       this.second = second;
-      this.prefix = ascii(new Date(Number(second) * 1000).toISOString().slice(0, 19));
+      this.prefix = ascii(new Date(second * 1000).toISOString().slice(0, 19));
     }
     buf.set(this.prefix, i);
     i += 19;
     buf[i++] = 0x2e; // .
-    for (let k = t.length - 9; k < t.length; k++) buf[i++] = t.charCodeAt(k);
+    for (let k = tsTo - 9; k < tsTo; k++) buf[i++] = reply!.charCodeAt(k);
     buf[i++] = 0x5a; // Z
     return i;
   }
