@@ -83,6 +83,11 @@ describe("DocumentBuilder", () => {
     const early = { ...msg("{}", { reply: `$JS.ACK.orders.oc_1.1.7.7.5.0` }), timestampNanos: 5n } as unknown as StreamMessage;
     expect(JSON.parse(text(b.build(early)))._meta.timestamp).toBe("1970-01-01T00:00:00.000000005Z");
     // Seconds change between messages.
+    // Where the reader says the token lies.
+    const r = `$JS.ACK.orders.oc_1.1.7.7.${NANOS}.0`;
+    const at = r.indexOf(String(NANOS));
+    expect(text(b.build({ ...msg("{}", { reply: r }), tsFrom: at, tsTo: at + 19 } as StreamMessage))).toBe(text(old));
+    expect(JSON.parse(text(b.build({ ...msg("{}", { reply: r }), tsFrom: 0, tsTo: 7 } as StreamMessage)))._meta.timestamp).toBe(timestampText(NANOS));
     const later = b.build(msg("{}", { reply: `$JS.ACK._.H.orders.oc_1.1.7.7.${NANOS + 2_000_000_000n}.0` }));
     expect(JSON.parse(text(later))._meta.timestamp).toBe("2025-12-06T19:24:48.123456789Z");
   });

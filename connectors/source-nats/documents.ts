@@ -39,6 +39,9 @@ export interface StreamMessage {
   readonly reply?: string;
   /** The server's timestamp, for a reply subject not read directly. */
   readonly timestampNanos: bigint;
+  /** Where the reply's timestamp token lies, when the reader already found it. */
+  readonly tsFrom?: number;
+  readonly tsTo?: number;
 }
 
 /** RFC 3339 with the server's nanoseconds, from JetStream's nanosecond timestamp. */
@@ -83,11 +86,17 @@ let tsTo = 0;
 
 /**
  * Finds the timestamp token (nanoseconds since the epoch) of the message's
- * reply subject (tsFrom, tsTo), when it is one JetStream writes and the
- * token is 10 to 21 digits.
+ * reply subject (tsFrom, tsTo), where the reader found it or by its dots,
+ * when it is one JetStream writes and the token is 10 to 21 digits.
  */
-function timestampToken(reply: string | undefined): boolean {
+function timestampToken(m: StreamMessage): boolean {
+  const reply = m.reply;
   if (reply === undefined) return false;
+  if (m.tsTo !== undefined) {
+    tsFrom = m.tsFrom!;
+    tsTo = m.tsTo;
+    return digitsOnly(reply);
+  }
   let n = 0;
   for (let p = reply.indexOf("."); p !== -1 && n < 12; p = reply.indexOf(".", p + 1)) dots[n++] = p;
   // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending> (9 tokens),
@@ -96,6 +105,10 @@ function timestampToken(reply: string | undefined): boolean {
   if (at < 0) return false;
   tsFrom = dots[at - 1]! + 1;
   tsTo = dots[at]!;
+  return digitsOnly(reply);
+}
+
+function digitsOnly(reply: string): boolean {
   if (tsTo - tsFrom < 10 || tsTo - tsFrom > 21) return false;
   for (let k = tsFrom; k < tsTo; k++) {
     const c = reply.charCodeAt(k);
@@ -214,7 +227,7 @@ export class DocumentBuilder {
    */
   private writeTimestamp(buf: Buffer, i: number, m: StreamMessage): number {
     const reply = m.reply;
-    if (!timestampToken(reply)) return i + buf.write(timestampText(m.timestampNanos), i, "latin1");
+    if (!timestampToken(m)) return i + buf.write(timestampText(m.timestampNanos), i, "latin1");
     // Seconds: 12 digits at most, exact as a number.
     let second = 0;
     for (let k = tsFrom; k < tsTo - 9; k++) second = second * 10 + reply!.charCodeAt(k) - 0x30;

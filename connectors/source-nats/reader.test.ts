@@ -34,6 +34,8 @@ async function takeAll(r: StreamReader, count: number, onEach?: (seq: number) =>
     const got = await r.take(7, 500, signal);
     if (got.length === 0) idle++;
     for (const m of got) {
+      // The reader says where the reply's timestamp token lies.
+      expect(m.reply!.slice(m.tsFrom, m.tsTo)).toBe(String(m.timestampNanos));
       seqs.push(m.seq);
       await onEach?.(m.seq);
     }

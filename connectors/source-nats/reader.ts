@@ -55,6 +55,9 @@ class ReadMessage implements StreamMessage {
     /** Matching messages the consumer had left after this one. */
     readonly pending: number,
     readonly reply: string,
+    /** Where the reply's timestamp token lies. */
+    readonly tsFrom: number,
+    readonly tsTo: number,
   ) {}
   get subject(): string {
     return this.msg.subject;
@@ -284,7 +287,7 @@ export class StreamReader {
     this.delivered = dseq;
     this.received = seq;
     this.resets = 0;
-    this.buffer.push(new ReadMessage(m, seq, pending, reply));
+    this.buffer.push(new ReadMessage(m, seq, pending, reply, dots[at + 2]! + 1, dots[at + 3]!));
     this.wake();
     if (--this.left === 0) this.endPull();
   }
