@@ -18,21 +18,33 @@
  *
  * Rates run from the first message (or document) to the last.
  *
- * Where the connector's time goes (CPU profile of 100,000 documents after
- * startup, load ~14 on 2 cores): waiting 35% (nearly all of it for stdout
- * to drain: a checkpoint's flush awaits the reader, 5.2–5.6 s of a
- * 6.6–7.8 s run in an instrumented build), the NATS client 33% (frame
- * parsing and the ordered consumer's reply-subject parse, which the ceiling
- * pays too), GC 11% (mostly the client's per-message objects; the ceiling's
- * scavenges take about as long), stdout writing and protobuf encoding ~10%,
- * source-nats itself ~7% (grammar check 3%, document text 2%).
+ * Where the connector's time goes now (CPU profile of the 200,000-message
+ * run, load ~10 on 2 cores, startup ~10% left out): the NATS core client
+ * ~22% (protocol frame parsing, which the ceiling pays too), writes ~10%
+ * (stdout frames and the pull requests' socket writes), idle ~12%,
+ * source-nats's document building ~16% (the grammar check 6%, `_meta` and
+ * its timestamp ~4%, the result's Uint8Array view and the slab copy ~4%),
+ * its reader ~4%, GC ~6%, the SDK, codec and metrics ~4%.
  *
- * Before/after this round (payloads checked, not parsed; _meta from cached
- * pieces; pulls by callback and asked for at once), 200,000 messages, runs
- * alternated, load 18–22: ratio 0.27 / 0.34 / 0.32 before, 0.33 / 0.49 /
- * 0.53 after; connector CPU 19.3 / 14.8 / 17.6 µs per document before,
- * 14.1 / 11.0 / 12.1 after, against the ceiling's 5.0–6.0 µs per message;
- * peak RSS 118–128 MB either way.
+ * This round (issue 16, target ≥ 0.6): documents are UTF-8 bytes
+ * (RawJsonBytes) — the payload's bytes grammar-checked and copied after
+ * `_meta` written from cached byte pieces, no string made, measured or
+ * re-encoded; the reader pulls on the core connection itself instead of
+ * through the client's ordered consumer (which wrapped each message and
+ * split its reply subject into eleven strings, ~10% of the CPU); strings
+ * in the grammar check skipped with one table lookup a byte; the
+ * timestamp read in place from the reply. Before → after, 200,000
+ * messages, `--repeat 3` back to back, load 11–12 on 2 cores:
+ * ratio 0.53 / 0.37 / 0.70 (median 0.53) → 0.72 / 0.58 / 0.71 (median
+ * 0.71); connector CPU 11.0 / 12.1 / 10.6 → 6.8 / 7.3 / 6.8 µs per
+ * document, against the ceiling's 4.7–5.9 µs per message (CPU ratio
+ * 0.47–0.56 → 0.70–0.76); peak RSS 146–158 → 134–136 MB. A run just
+ * before, load ~9: median 0.65.
+ *
+ * Earlier round (payloads checked, not parsed; _meta from cached pieces;
+ * pulls by callback and asked for at once), load 18–22: ratio 0.27 / 0.34
+ * / 0.32 before, 0.33 / 0.49 / 0.53 after; connector CPU 19.3 / 14.8 /
+ * 17.6 µs per document before, 14.1 / 11.0 / 12.1 after.
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
