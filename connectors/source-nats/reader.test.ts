@@ -3,8 +3,9 @@
  * consumer disappears (deleted while a pull is in flight, or between pulls,
  * as a server restart or an inactivity limit would do), it makes a new one
  * after the last message it received, so every message is read once, in
- * order, with no gap; and a reader whose consumer cannot be made fails
- * with an error naming the stream.
+ * order, with no gap, however often that happens on an idle stream; and a
+ * reader whose consumer cannot be made fails with an error naming the
+ * stream.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log.js";
@@ -71,6 +72,27 @@ describe("StreamReader", () => {
       await r.close();
     }
     expect(await consumersOf(s)).toEqual([]);
+  });
+
+  it("keeps tailing when its idle consumer is deleted again and again, as an inactivity limit would", async () => {
+    const s = await nats.stream("reader");
+    await nats.publish(`${s}.x`, "1");
+    const r = await StreamReader.open({ nc: nats.nc, jsm: nats.jsm, stream: s, position: 0, pullSize: 10, log: quiet, expiresMs: 200 });
+    try {
+      expect(await takeAll(r, 1)).toEqual([1]);
+      const signal = new AbortController().signal;
+      // More deletions than the reader's limit on re-creations in a row: pull expiries in between show its consumers work.
+      for (let k = 0; k < 8; k++) {
+        const [name] = await consumersOf(s);
+        await nats.jsm.consumers.delete(s, name!);
+        for (let wait = 0; wait < 40 && (await consumersOf(s)).length === 0; wait++) expect(await r.take(10, 100, signal)).toEqual([]);
+        expect(await r.take(10, 500, signal)).toEqual([]);
+      }
+      await nats.publish(`${s}.x`, "2");
+      expect(await takeAll(r, 1)).toEqual([2]);
+    } finally {
+      await r.close();
+    }
   });
 
   it("starts after the given position with a subject filter, and fails naming the stream when the stream is gone", async () => {

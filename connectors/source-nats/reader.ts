@@ -44,7 +44,7 @@ export interface ReaderOptions {
 }
 
 const EXPIRES_MS = 5000;
-/** Consecutive consumer re-creations without a message in between before the reader gives up. */
+/** Consecutive consumer re-creations with no message or pull expiry in between before the reader gives up. */
 const MAX_RESETS = 5;
 
 /** A message as the reader hands it out: its sequences read, the rest from the client's message on demand. */
@@ -186,6 +186,11 @@ export class StreamReader {
       inactive_threshold: nanos(5 * 60 * 1000),
       ...(this.o.subject ? { filter_subject: this.o.subject } : {}),
     });
+    if (this.closed) {
+      // Closed while the consumer was being made: leave nothing behind.
+      await this.o.jsm.consumers.delete(this.o.stream, name).catch(() => undefined);
+      return ci.num_pending;
+    }
     this.consumer = name;
     this.delivered = 0;
     const generation = this.generation;
@@ -201,7 +206,7 @@ export class StreamReader {
    */
   private async pump(): Promise<void> {
     try {
-      while (!this.closed) {
+      while (!this.closed && !this.failure) {
         if (this.buffer.length > this.o.pullSize) {
           await new Promise<void>((resolve) => (this.drained = resolve));
           continue;
@@ -297,8 +302,11 @@ export class StreamReader {
     const code = h?.code ?? 0;
     // An idle heartbeat: nothing to do.
     if (code === 100) return;
-    // No messages (yet), or the pull expired: the next pull asks again.
-    if (code === 404 || code === 408) return this.endPull();
+    // No messages (yet), or the pull expired: the consumer is fine, and the next pull asks again.
+    if (code === 404 || code === 408) {
+      this.resets = 0;
+      return this.endPull();
+    }
     // Anything else (consumer deleted, leadership change, no responders…): a new consumer.
     this.lastStatus = `status ${code} ${h?.description ?? ""}`.trim();
     this.generation++;
