@@ -39,7 +39,9 @@
  * 0.71); connector CPU 11.0 / 12.1 / 10.6 → 6.8 / 7.3 / 6.8 µs per
  * document, against the ceiling's 4.7–5.9 µs per message (CPU ratio
  * 0.47–0.56 → 0.70–0.76); peak RSS 146–158 → 134–136 MB. A run just
- * before, load ~9: median 0.65.
+ * before, load ~9: median 0.65. Final `--repeat 3` after the reader's
+ * last fixes, load 10.5: 0.66 / 0.69 / 0.79 (median 0.69), 8.3 / 7.0 /
+ * 6.9 µs per document against the ceiling's 4.6–5.0.
  *
  * Earlier round (payloads checked, not parsed; _meta from cached pieces;
  * pulls by callback and asked for at once), load 18–22: ratio 0.27 / 0.34
