@@ -8,7 +8,7 @@
  * form straight to the document encoder, never materialised as a result set.
  */
 import type pg from "pg";
-import copyStreams from "pg-copy-streams";
+import { copyOut } from "./copy-out.js";
 import { parseCopyLine, readCopyBlocks, readCopyRows, type ReadWork } from "./copy-text.js";
 import type { DocumentWriter } from "./document-bytes.js";
 import type { RawJsonBytes } from "../../src/sdk/types.js";
@@ -68,7 +68,7 @@ export async function copyQuery(
   onRow: (values: (string | null)[]) => void | Promise<void>,
   work?: ReadWork,
 ): Promise<number> {
-  const stream = client.query(copyStreams.to(`COPY (${sql}) TO STDOUT`));
+  const stream = client.query(copyOut(sql));
   return readCopyRows(stream, onRow, work);
 }
 
@@ -84,7 +84,7 @@ export async function copyDocuments(
   writer: DocumentWriter,
   onDoc: (doc: RawJsonBytes) => void | Promise<void>,
 ): Promise<{ rows: number; last: (string | null)[] | null }> {
-  const stream = client.query(copyStreams.to(`COPY (${sql}) TO STDOUT`));
+  const stream = client.query(copyOut(sql));
   let rows = 0;
   let last: (string | null)[] | null = null;
   await readCopyBlocks(stream, async (buf, end) => {
