@@ -172,7 +172,11 @@ export class DocumentWriter {
         for (;;) {
           let bs = this.nextBackslash(src, j);
           if (bs > tab) bs = tab;
-          if (bs - j > 48) p += src.copy(buf, p, j, bs);
+          if (bs - j > 48) {
+            // A native copy from a plain view (Buffer's copy() costs several times more to call).
+            buf.set(new Uint8Array(src.buffer, src.byteOffset + j, bs - j), p);
+            p += bs - j;
+          }
           else for (let k = j; k < bs; k++) buf[p++] = src[k]!;
           j = bs;
           if (j >= tab) break;
@@ -284,7 +288,8 @@ export class DocumentWriter {
     buf[p++] = 0x7d;
     buf[p++] = 0x7d;
     buf[p++] = 0x7d;
-    const doc = new RawJsonBytes(buf.subarray(this.docStart, p));
+    // A plain view: several times cheaper to make than a Buffer's subarray.
+    const doc = new RawJsonBytes(new Uint8Array(buf.buffer, buf.byteOffset + this.docStart, p - this.docStart));
     this.pos = p;
     return doc;
   }
