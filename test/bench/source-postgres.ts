@@ -56,8 +56,8 @@
  * writer ~14 %, write(2) into the pipe ~10 %, and the rest spread thin
  * (socket reads, out.document(), framing, ~2 % each). Connector CPU per
  * document over stdio, same runs back to back at the default sizes:
- * 3.6 → 1.8 µs, ratio to COPY 0.37 → 0.77 (1M rows, load ~10; the README's
- * benchmark section has the table).
+ * 3.6 → 1.8 and 3.4 → 2.0 µs, ratio to COPY 0.37 → 0.77 and 0.40 → 0.73
+ * (1M rows, load ~10; the README's benchmark section has the table).
  * Tried and dropped: reusing each written 2 MiB batch buffer for the next
  * batch (pipes to stdout are written synchronously on Linux, so it looked
  * safe) made the driver's CPU 3-4x (0.2 → 0.7 s at 300k rows, 2.4 s at
