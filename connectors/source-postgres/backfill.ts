@@ -8,8 +8,10 @@
  * form straight to the document encoder, never materialised as a result set.
  */
 import type pg from "pg";
-import copyStreams from "pg-copy-streams";
-import { readCopyRows, type ReadWork } from "./copy-text.js";
+import { copyOut } from "./copy-out.js";
+import { parseCopyLine, readCopyBlocks, readCopyRows, type ReadWork } from "./copy-text.js";
+import type { DocumentWriter } from "./document-bytes.js";
+import type { RawJsonBytes } from "../../src/sdk/types.js";
 import { qualified, quoteIdent, quoteLiteral } from "./connection.js";
 import type { ColumnInfo } from "./discovery.js";
 
@@ -66,8 +68,41 @@ export async function copyQuery(
   onRow: (values: (string | null)[]) => void | Promise<void>,
   work?: ReadWork,
 ): Promise<number> {
-  const stream = client.query(copyStreams.to(`COPY (${sql}) TO STDOUT`));
+  const stream = client.query(copyOut(sql));
   return readCopyRows(stream, onRow, work);
+}
+
+/**
+ * Streams the rows of one query as documents (DocumentWriter's bytes) to
+ * `onDoc`, awaiting it when it returns a promise. Returns the row count and
+ * the values of the last row (null if none), from which a backfill takes
+ * its cursor.
+ */
+export async function copyDocuments(
+  client: pg.Client,
+  sql: string,
+  writer: DocumentWriter,
+  onDoc: (doc: RawJsonBytes) => void | Promise<void>,
+): Promise<{ rows: number; last: (string | null)[] | null }> {
+  const stream = client.query(copyOut(sql));
+  let rows = 0;
+  let last: (string | null)[] | null = null;
+  await readCopyBlocks(stream, async (buf, end) => {
+    let s = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, s);
+      const e = nl < 0 || nl > end ? end : nl;
+      rows++;
+      const p = onDoc(writer.row(buf, s, e));
+      if (p) await p;
+      if (e >= end) {
+        last = parseCopyLine(buf.toString("utf8", s, e), []);
+        return;
+      }
+      s = e + 1;
+    }
+  });
+  return { rows, last };
 }
 
 /** Pages in the table (or leaf partition) now, and an estimate of rows per page, for keyless chunking. */

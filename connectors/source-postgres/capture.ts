@@ -24,7 +24,8 @@ import { connect, qualified, quoteIdent, quoteLiteral } from "./connection.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";
 import { listTables, sourcedSchema, type TableInfo } from "./discovery.js";
 import { RowEncoder } from "./documents.js";
-import { copyQuery, keyedChunkSql, keylessChunkSql, leafPartitions, tablePages } from "./backfill.js";
+import { DocumentWriter } from "./document-bytes.js";
+import { copyDocuments, copyQuery, keyedChunkSql, keylessChunkSql, leafPartitions, tablePages } from "./backfill.js";
 import { formatLsn, parseLsn, type Lsn } from "./lsn.js";
 import {
   decodeBegin,
@@ -303,9 +304,8 @@ export class PostgresCapture {
     const t = b.table;
     const { pages, rowsPerPage } = await tablePages(this.sql, t, leaf);
     const n = Math.max(1, Math.ceil(this.cfg.backfill_chunk_size / rowsPerPage));
-    const rows = await copyQuery(this.sql, keylessChunkSql(t, page, n, leaf), (vals) =>
-      mustWait(this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals.slice(1)), "c", `${source},"loc":${JSON.stringify((leaf ?? "") + vals[0])}`)))),
-    );
+    const writer = new DocumentWriter(b.encoder, source, leaf ?? "");
+    const { rows } = await copyDocuments(this.sql, keylessChunkSql(t, page, n, leaf), writer, (doc) => mustWait(this.out.document(b.index, doc)));
     return { rows, next: page + n, last: page + n >= pages };
   }
 
@@ -319,13 +319,11 @@ export class PostgresCapture {
     let done: boolean;
     try {
       if (t.key.length > 0) {
-        let last: (string | null)[] | null = state.after ?? null;
-        rows = await copyQuery(this.sql, keyedChunkSql(t, state.after ?? null, limit), (vals) => {
-          last = b.encoder.keyText(vals);
-          return mustWait(this.out.document(b.index, new RawJson(b.encoder.document(b.encoder.properties(vals), "c", source))));
-        });
+        const writer = new DocumentWriter(b.encoder, source);
+        const read = await copyDocuments(this.sql, keyedChunkSql(t, state.after ?? null, limit), writer, (doc) => mustWait(this.out.document(b.index, doc)));
+        rows = read.rows;
         done = rows < limit;
-        state.after = last;
+        if (read.last) state.after = b.encoder.keyText(read.last);
       } else if (t.kind === "p") {
         // Leaf by leaf, each by ranges of pages: a crash resumes at the partition and page in the state.
         const leaves = await leafPartitions(this.sql, t);

@@ -8,7 +8,8 @@ import type { Readable } from "node:stream";
 
 const ESCAPES: Record<string, string> = { b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "\\": "\\" };
 
-function unescape(s: string): string {
+/** A COPY text field's value from its escaped form (any backslash escape). */
+export function unescapeCopy(s: string): string {
   return s.replace(/\\(x[0-9A-Fa-f]{1,2}|[0-7]{1,3}|.)/g, (_, e: string) => {
     if (e[0] === "x") return String.fromCharCode(parseInt(e.slice(1), 16));
     if (e >= "0" && e <= "7") return String.fromCharCode(parseInt(e, 8));
@@ -23,7 +24,7 @@ export function parseCopyLine(line: string, out: (string | null)[]): (string | n
   for (;;) {
     const tab = line.indexOf("\t", start);
     const field = tab < 0 ? line.slice(start) : line.slice(start, tab);
-    out.push(field === "\\N" ? null : field.indexOf("\\") < 0 ? field : unescape(field));
+    out.push(field === "\\N" ? null : field.indexOf("\\") < 0 ? field : unescapeCopy(field));
     if (tab < 0) return out;
     start = tab + 1;
   }
@@ -35,23 +36,24 @@ export interface ReadWork {
 }
 
 /**
- * Calls `onRow` for each row of a COPY text stream, awaiting it when it
- * returns a promise (so a slow consumer slows the read). Returns the row count.
+ * Calls `onBlock` with each run of complete rows of a COPY text stream:
+ * bytes [0, end) of `buf`, each row ending in "\n" (the last one's newline
+ * is at `end`). Awaits it when it returns a promise (so a slow consumer
+ * slows the read). The buffers are the stream's chunks or joins of them,
+ * never written again.
  *
  * A row longer than a chunk is gathered as a list of chunks and joined once
  * its end arrives; each chunk is scanned for a newline once. So the work is
  * linear in the row's size however many chunks it spans (`work` counts it).
  */
-export async function readCopyRows(
+export async function readCopyBlocks(
   stream: Readable,
-  onRow: (values: (string | null)[]) => void | Promise<void>,
+  onBlock: (buf: Buffer, end: number) => void | Promise<void>,
   work: ReadWork = { bytes: 0 },
-): Promise<number> {
+): Promise<void> {
   // Bytes after the last complete row, as the chunks they arrived in.
   let parts: Buffer[] = [];
   let partsLen = 0;
-  let rows = 0;
-  const values: (string | null)[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     work.bytes += chunk.length;
     const lastInChunk = chunk.lastIndexOf(10);
@@ -68,21 +70,42 @@ export async function readCopyRows(
       work.bytes += buf.length;
       last += partsLen;
     }
-    // A newline byte never occurs inside a multi-byte UTF-8 sequence, so this split is safe.
-    const text = buf.toString("utf8", 0, last);
     parts = last + 1 < buf.length ? [buf.subarray(last + 1)] : [];
     partsLen = buf.length - last - 1;
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf("\n", start);
-      const line = nl < 0 ? text.slice(start) : text.slice(start, nl);
-      rows++;
-      const p = onRow(parseCopyLine(line, values));
-      if (p) await p;
-      if (nl < 0) break;
-      start = nl + 1;
-    }
+    const p = onBlock(buf, last);
+    if (p) await p;
   }
   if (partsLen > 0) throw new Error("COPY output ended in the middle of a row");
+}
+
+/**
+ * Calls `onRow` for each row of a COPY text stream as its values, awaiting
+ * it when it returns a promise. Returns the row count.
+ */
+export async function readCopyRows(
+  stream: Readable,
+  onRow: (values: (string | null)[]) => void | Promise<void>,
+  work: ReadWork = { bytes: 0 },
+): Promise<number> {
+  let rows = 0;
+  const values: (string | null)[] = [];
+  await readCopyBlocks(
+    stream,
+    async (buf, last) => {
+      // A newline byte never occurs inside a multi-byte UTF-8 sequence, so this split is safe.
+      const text = buf.toString("utf8", 0, last);
+      let start = 0;
+      for (;;) {
+        const nl = text.indexOf("\n", start);
+        const line = nl < 0 ? text.slice(start) : text.slice(start, nl);
+        rows++;
+        const p = onRow(parseCopyLine(line, values));
+        if (p) await p;
+        if (nl < 0) break;
+        start = nl + 1;
+      }
+    },
+    work,
+  );
   return rows;
 }

@@ -16,8 +16,9 @@ export interface EncoderColumn {
 export class RowEncoder {
   readonly names: string[];
   readonly typeOids: number[];
-  private readonly convs: Converter[];
-  private readonly prefixes: string[];
+  readonly convs: Converter[];
+  /** `"name":` of each column. */
+  readonly prefixes: string[];
   /** Positions of the key columns, in key order; empty for keyless tables. */
   readonly keyIdx: number[];
   /** `"schema":"...","table":"..."` for _meta.source. */

@@ -9,7 +9,8 @@
  * to run instead of source-postgres (source-mysql's tests use this driver too).
  */
 import { createInterface } from "node:readline";
-import { RawJson, RawJsonBytes, type CaptureOutput, type StateUpdate } from "../../src/sdk/types.js";
+import type { CaptureOutput, StateUpdate } from "../../src/sdk/types.js";
+import { docText } from "../../src/sdk/capture.js";
 import { createLogger } from "../../src/log.js";
 import pgConnector from "./connector.js";
 import { loadConnector } from "../registry.js";
@@ -32,8 +33,7 @@ const out: CaptureOutput = {
   async opened() {},
   document(binding, doc) {
     pendingDocs = true;
-    const text = doc instanceof RawJson ? doc.text : doc instanceof RawJsonBytes ? Buffer.from(doc.bytes).toString("utf8") : JSON.stringify(doc);
-    buffered += `D${binding}\t${text}\n`;
+    buffered += `D${binding}\t${docText(doc)}\n`;
     return write(false) ?? Promise.resolve();
   },
   async sourcedSchema(binding, schema) {

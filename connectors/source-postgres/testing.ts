@@ -6,7 +6,8 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { RawJson, type CaptureOutput, type JsonSchema, type StateUpdate } from "../../src/sdk/types.js";
+import type { CaptureOutput, JsonSchema, StateUpdate } from "../../src/sdk/types.js";
+import { docText } from "../../src/sdk/capture.js";
 import { startCaptureSession, type TestBinding } from "../../test/support/capture-in-process.js";
 import connector from "./connector.js";
 import type { CaptureState } from "./capture.js";
@@ -46,7 +47,7 @@ export class MemoryOutput implements CaptureOutput {
   }
   async opened(): Promise<void> {}
   async document(binding: number, doc: unknown): Promise<void> {
-    const text = doc instanceof RawJson ? doc.text : JSON.stringify(doc);
+    const text = docText(doc);
     this.pending.push({ binding, text, doc: JSON.parse(text) });
   }
   async sourcedSchema(binding: number, schema: JsonSchema): Promise<void> {

@@ -241,6 +241,13 @@ function arrayConverter(elem: Converter, delim: string): Converter {
 
 // -------------------------------------------------------------- dispatch
 
+/**
+ * The scalar converters, by name, for the byte path (document-bytes.ts),
+ * which writes the same JSON as these straight from COPY bytes for the
+ * converters it knows (by identity) and calls the converter for the rest.
+ */
+export const CONVERTERS = { jsonString, verbatim, quote, bool, float, json, date, time, timestamp, timestamptz } as const;
+
 const BY_OID: Record<number, Converter> = {
   [OID.bool]: bool,
   [OID.int2]: verbatim,

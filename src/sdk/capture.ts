@@ -69,9 +69,10 @@ function connectorState(update: StateUpdate | undefined) {
   return create(ConnectorStateSchema, { updatedJson: new TextEncoder().encode(docText(update.updated)), mergePatch: update.mergePatch ?? true });
 }
 
-/** Serializes a document unless it is already JSON text. */
+/** Serializes a document unless it is already JSON text (or UTF-8 JSON, which is decoded). */
 export function docText(doc: unknown): string {
   if (doc instanceof RawJson) return doc.text;
+  if (doc instanceof RawJsonBytes) return utf8.decode(doc.bytes);
   const text = JSON.stringify(doc);
   if (text === undefined) throw new ConnectorError("document is not JSON-serializable");
   return text;

@@ -12,7 +12,7 @@ import { FrameWriter } from "../../src/codec/frames.js";
 import type { BuiltCapture } from "../../src/harness/index.js";
 import { fullRange } from "../../src/harness/index.js";
 import { mergePatch } from "../../connectors/source-postgres/testing.js";
-import { RawJson, type CaptureConnector, type CaptureOutput } from "../../src/sdk/types.js";
+import { RawJson, RawJsonBytes, type CaptureConnector, type CaptureOutput } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
 import { SENT } from "../../src/sdk/capture.js";
 import { cpuSeconds, peakRssMb } from "./_measure.js";
@@ -241,7 +241,7 @@ export async function inProcess(
         first = performance.now();
         cpuFirst = process.cpuUsage();
       }
-      bytes += (d as RawJson).text.length;
+      bytes += d instanceof RawJsonBytes ? d.bytes.length : (d as RawJson).text.length;
       return SENT;
     },
     sourcedSchema: () => SENT,

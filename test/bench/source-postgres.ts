@@ -43,6 +43,25 @@
  *    time), the UTF-8 write into the batch (~8 %), GC (~14 %), and the
  *    write(2)s of 156 MB (~5 %). The driver scans frames in place (it
  *    used to cut a subarray per frame).
+ *
+ * The byte path (issue 17, second round): the backfill no longer makes a JS
+ * string per value or per document. connectors/source-postgres/copy-out.ts
+ * strips the CopyData headers in place in the socket's buffer (pg-copy-streams
+ * cut a buffer per row and re-copied every read into a zero-filled one), and
+ * document-bytes.ts writes each document as UTF-8 JSON straight from the COPY
+ * text bytes into 256 KiB chunks, sent as RawJsonBytes, which the stdio sink
+ * copies into the frame as they are (nothing to flatten, measure or encode).
+ * Where the connector's time goes now (profile, 300k rows, load ~10 on 2
+ * cores, 0.73 s of busy JS time after start-up): GC ~15 %, the document
+ * writer ~14 %, write(2) into the pipe ~10 %, and the rest spread thin
+ * (socket reads, out.document(), framing, ~2 % each). Connector CPU per
+ * document over stdio, same runs back to back at the default sizes:
+ * 3.6 → 1.8 and 3.4 → 2.0 µs, ratio to COPY 0.37 → 0.77 and 0.40 → 0.73
+ * (1M rows, load ~10; the README's benchmark section has the table).
+ * Tried and dropped: reusing each written 2 MiB batch buffer for the next
+ * batch (pipes to stdout are written synchronously on Linux, so it looked
+ * safe) made the driver's CPU 3-4x (0.2 → 0.7 s at 300k rows, 2.4 s at
+ * 1M) and the ratio fell (0.71 → 0.46 back to back): not kept, unexplained.
  */
 import { spawn } from "node:child_process";
 import pg from "pg";
