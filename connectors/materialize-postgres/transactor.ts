@@ -8,6 +8,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { to as copyTo } from "pg-copy-streams";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { docBytes } from "../../src/sdk/materialize.js";
 import { RawJsonBytes, type BackfillMarker, type LoadIterator, type StartCommitFn, type StoreIterator, type Transactor } from "../../src/sdk/types.js";
 import type { Logger } from "../../src/log.js";
 import { updateFence, type Fence } from "../../src/sql/fence.js";
@@ -28,6 +29,9 @@ const MAX_LOAD_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Marks staged rows that are hard deletes. */
 const DELETE_FLAG = "_flow_delete";
+/** Its values in COPY text, as bytes: "t" and "f". */
+const FLAG_TRUE = 0x74;
+const FLAG_FALSE = 0x66;
 
 interface BindingPlan {
   index: number;
@@ -362,15 +366,19 @@ export class PgTransactor implements Transactor {
         // A hard delete of a row that was never stored has nothing to remove.
         if (isDelete && !s.exists) continue;
         const direct = plan.direct && !s.exists;
-        let line: string;
+        let fields: string;
         try {
-          const doc = plan.table.document ? s.docJson : undefined;
-          const flag = plan.table.deltaUpdates || direct ? undefined : isDelete ? "t" : "f";
-          line = plan.encoder.storeLine(s.keyJson, s.valuesJson, doc, flag);
+          fields = plan.encoder.keyValueFields(s.keyJson, s.valuesJson);
         } catch (err) {
           throw new ConnectorError(`binding ${s.binding} (${plan.table.ident}): bad Store: ${(err as Error).message}`);
         }
-        const wait = stager.write(s.binding * 2 + (direct ? 1 : 0), line);
+        // Only a valid row may claim the connection for a COPY: a failed one must leave it free to roll back.
+        const target = s.binding * 2 + (direct ? 1 : 0);
+        // The document's bytes go into the COPY as they came, without a string made of them.
+        const doc = plan.table.document ? (docBytes(s) ?? s.docJson) : undefined;
+        const flag = plan.table.deltaUpdates || direct ? undefined : isDelete ? FLAG_TRUE : FLAG_FALSE;
+        plan.encoder.storeInto(stager.buffer(target), fields, doc, flag);
+        const wait = stager.wrote(target);
         if (wait) await wait;
         count++;
       }
