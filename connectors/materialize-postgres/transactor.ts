@@ -5,7 +5,6 @@
  * data, which commits before StartedCommit.
  */
 import { toBinary } from "@bufbuild/protobuf";
-import { to as copyTo } from "pg-copy-streams";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { docBytes } from "../../src/sdk/materialize.js";
@@ -18,7 +17,7 @@ import { CopyStager } from "./copy-stream.js";
 import { fieldText, RowEncoder } from "./copy-text.js";
 import { splitJsonArray } from "../../src/sql/json-tuple.js";
 import type { ValueEncoding } from "../../src/sql/dialect.js";
-import { BinaryCopyReader } from "./copy-binary.js";
+import { copyOutBinary } from "./copy-out.js";
 
 
 /** Keys a load chunk waits for before it goes to PostgreSQL while the connection is free. */
@@ -317,7 +316,7 @@ export class PgTransactor implements Transactor {
       })
       .join(" UNION ALL ");
     let found = 0;
-    await this.streamBinaryRows(conn, `COPY (${query}) TO STDOUT (FORMAT binary)`, (fields) => {
+    await copyOutBinary(conn, `COPY (${query}) TO STDOUT (FORMAT binary)`, (fields) => {
       const b = fields[0];
       const doc = fields[1];
       if (fields.length !== 2 || !b || b.length !== 4) throw new Error("unexpected row shape in the load query's output");
@@ -450,50 +449,5 @@ export class PgTransactor implements Transactor {
     const p = this.plans[binding];
     if (!p) throw new ConnectorError(`request for unknown binding ${binding}`);
     return p;
-  }
-
-  /**
-   * Runs a binary COPY ... TO STDOUT and hands each row's fields to
-   * `onRow`; the stream pauses while `onRow` waits, so rows never pile up
-   * in memory.
-   */
-  private streamBinaryRows(conn: PgClient, sql: string, onRow: (fields: (Buffer | null)[]) => void | Promise<void>): Promise<void> {
-    const stream = conn.query(copyTo(sql));
-    const reader = new BinaryCopyReader();
-    return new Promise<void>((resolve, reject) => {
-      let failed = false;
-      const fail = (err: unknown) => {
-        if (failed) return;
-        failed = true;
-        stream.destroy();
-        reject(err);
-      };
-      stream.on("data", (chunk: Buffer) => {
-        if (failed) return;
-        let pending: Promise<void>[] | undefined;
-        try {
-          reader.push(chunk, (fields) => {
-            const p = onRow(fields);
-            if (p) (pending ??= []).push(p);
-          });
-        } catch (err) {
-          return fail(err);
-        }
-        if (pending) {
-          stream.pause();
-          Promise.all(pending).then(() => stream.resume(), fail);
-        }
-      });
-      stream.on("error", fail);
-      stream.on("end", () => {
-        if (failed) return;
-        try {
-          reader.finish();
-        } catch (err) {
-          return fail(err);
-        }
-        resolve();
-      });
-    });
   }
 }
