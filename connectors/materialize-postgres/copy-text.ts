@@ -8,6 +8,7 @@ import type { ValueEncoding } from "../../src/sql/dialect.js";
 import type { Column } from "../../src/sql/table.js";
 import { jsonStringValue } from "../../src/sql/json-tuple.js";
 import { NULL_FIELD, TsvRowEncoder } from "../../src/sql/tsv-rows.js";
+import type { CopyBuffer } from "./copy-bytes.js";
 
 const NEEDS_ESCAPE = /[\\\n\r\t]/;
 const ESCAPES = /[\\\n\r\t]/g;
@@ -82,12 +83,37 @@ export function fieldText(token: string, enc: ValueEncoding): string {
   }
 }
 
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+
 /** Encodes stores or keys of one binding into COPY lines. */
 export class RowEncoder extends TsvRowEncoder {
   constructor(keys: Column[], values: Column[]) {
     // Without a backslash or raw control whitespace anywhere in an array,
     // no field can need COPY escaping: encodePlain skips the per-field checks.
     super(keys, values, { field: encodeField, escape: copyEscape, plain: { applies: (json) => !NEEDS_ESCAPE.test(json), field: encodePlain } });
+  }
+
+  /**
+   * storeLine's line, written as bytes into `out`, from its key and value
+   * fields (keyValueFields, which throws on a bad array: call it before
+   * claiming `out`). `doc` is the document's UTF-8 bytes or its text
+   * (undefined: the table has no document column); `flag` an ASCII letter
+   * or undefined. Never throws.
+   */
+  storeInto(out: CopyBuffer, keyValueFields: string, doc: Uint8Array | string | undefined, flag?: number): void {
+    out.text(keyValueFields);
+    if (doc !== undefined) {
+      out.byte(TAB);
+      if (doc.length === 0) out.text(NULL_FIELD);
+      else if (typeof doc === "string") out.text(copyEscape(doc));
+      else out.escaped(doc);
+    }
+    if (flag !== undefined) {
+      out.byte(TAB);
+      out.byte(flag);
+    }
+    out.byte(NEWLINE);
   }
 }
 

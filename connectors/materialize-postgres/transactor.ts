@@ -5,9 +5,9 @@
  * data, which commits before StartedCommit.
  */
 import { toBinary } from "@bufbuild/protobuf";
-import { to as copyTo } from "pg-copy-streams";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { docBytes } from "../../src/sdk/materialize.js";
 import { RawJsonBytes, type BackfillMarker, type LoadIterator, type StartCommitFn, type StoreIterator, type Transactor } from "../../src/sdk/types.js";
 import type { Logger } from "../../src/log.js";
 import { updateFence, type Fence } from "../../src/sql/fence.js";
@@ -17,7 +17,7 @@ import { CopyStager } from "./copy-stream.js";
 import { fieldText, RowEncoder } from "./copy-text.js";
 import { splitJsonArray } from "../../src/sql/json-tuple.js";
 import type { ValueEncoding } from "../../src/sql/dialect.js";
-import { BinaryCopyReader } from "./copy-binary.js";
+import { copyOutBinary } from "./copy-out.js";
 
 
 /** Keys a load chunk waits for before it goes to PostgreSQL while the connection is free. */
@@ -28,6 +28,9 @@ const MAX_LOAD_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Marks staged rows that are hard deletes. */
 const DELETE_FLAG = "_flow_delete";
+/** Its values in COPY text, as bytes: "t" and "f". */
+const FLAG_TRUE = 0x74;
+const FLAG_FALSE = 0x66;
 
 interface BindingPlan {
   index: number;
@@ -313,7 +316,7 @@ export class PgTransactor implements Transactor {
       })
       .join(" UNION ALL ");
     let found = 0;
-    await this.streamBinaryRows(conn, `COPY (${query}) TO STDOUT (FORMAT binary)`, (fields) => {
+    await copyOutBinary(conn, `COPY (${query}) TO STDOUT (FORMAT binary)`, (fields) => {
       const b = fields[0];
       const doc = fields[1];
       if (fields.length !== 2 || !b || b.length !== 4) throw new Error("unexpected row shape in the load query's output");
@@ -362,15 +365,19 @@ export class PgTransactor implements Transactor {
         // A hard delete of a row that was never stored has nothing to remove.
         if (isDelete && !s.exists) continue;
         const direct = plan.direct && !s.exists;
-        let line: string;
+        let fields: string;
         try {
-          const doc = plan.table.document ? s.docJson : undefined;
-          const flag = plan.table.deltaUpdates || direct ? undefined : isDelete ? "t" : "f";
-          line = plan.encoder.storeLine(s.keyJson, s.valuesJson, doc, flag);
+          fields = plan.encoder.keyValueFields(s.keyJson, s.valuesJson);
         } catch (err) {
           throw new ConnectorError(`binding ${s.binding} (${plan.table.ident}): bad Store: ${(err as Error).message}`);
         }
-        const wait = stager.write(s.binding * 2 + (direct ? 1 : 0), line);
+        // Only a valid row may claim the connection for a COPY: a failed one must leave it free to roll back.
+        const target = s.binding * 2 + (direct ? 1 : 0);
+        // The document's bytes go into the COPY as they came, without a string made of them.
+        const doc = plan.table.document ? (docBytes(s) ?? s.docJson) : undefined;
+        const flag = plan.table.deltaUpdates || direct ? undefined : isDelete ? FLAG_TRUE : FLAG_FALSE;
+        plan.encoder.storeInto(stager.buffer(target), fields, doc, flag);
+        const wait = stager.wrote(target);
         if (wait) await wait;
         count++;
       }
@@ -442,50 +449,5 @@ export class PgTransactor implements Transactor {
     const p = this.plans[binding];
     if (!p) throw new ConnectorError(`request for unknown binding ${binding}`);
     return p;
-  }
-
-  /**
-   * Runs a binary COPY ... TO STDOUT and hands each row's fields to
-   * `onRow`; the stream pauses while `onRow` waits, so rows never pile up
-   * in memory.
-   */
-  private streamBinaryRows(conn: PgClient, sql: string, onRow: (fields: (Buffer | null)[]) => void | Promise<void>): Promise<void> {
-    const stream = conn.query(copyTo(sql));
-    const reader = new BinaryCopyReader();
-    return new Promise<void>((resolve, reject) => {
-      let failed = false;
-      const fail = (err: unknown) => {
-        if (failed) return;
-        failed = true;
-        stream.destroy();
-        reject(err);
-      };
-      stream.on("data", (chunk: Buffer) => {
-        if (failed) return;
-        let pending: Promise<void>[] | undefined;
-        try {
-          reader.push(chunk, (fields) => {
-            const p = onRow(fields);
-            if (p) (pending ??= []).push(p);
-          });
-        } catch (err) {
-          return fail(err);
-        }
-        if (pending) {
-          stream.pause();
-          Promise.all(pending).then(() => stream.resume(), fail);
-        }
-      });
-      stream.on("error", fail);
-      stream.on("end", () => {
-        if (failed) return;
-        try {
-          reader.finish();
-        } catch (err) {
-          return fail(err);
-        }
-        resolve();
-      });
-    });
   }
 }

@@ -12,6 +12,7 @@
  * pipelined). Loaded may only follow Acknowledged; Flushed follows every
  * Loaded; StartedCommit follows the commit the transactor started.
  */
+import { isUtf8 } from "node:buffer";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import {
@@ -68,6 +69,55 @@ const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 function utf8(bytes: Uint8Array): string {
   return bytes.length === 0 ? "" : decoder.decode(bytes);
+}
+
+/**
+ * A Store as received: the document stays the bytes of its frame until
+ * something reads docJson, so a connector that writes bytes (docBytes) never
+ * makes a string of it.
+ */
+class ReceivedStore implements StoreRequest {
+  binding: number;
+  keyJson: string;
+  keyPacked: Uint8Array;
+  valuesJson: string;
+  valuesPacked: Uint8Array;
+  /** The document's bytes as received; undefined once docJson was assigned. */
+  received: Uint8Array | undefined;
+  exists: boolean;
+  delete: boolean;
+  private doc: string | undefined = undefined;
+
+  constructor(s: NonNullable<Request["store"]>) {
+    this.binding = s.binding;
+    this.keyJson = utf8(s.keyJson);
+    this.keyPacked = s.keyPacked;
+    this.valuesJson = utf8(s.valuesJson);
+    this.valuesPacked = s.valuesPacked;
+    this.received = s.docJson;
+    this.exists = s.exists;
+    this.delete = s.delete;
+  }
+
+  get docJson(): string {
+    return (this.doc ??= utf8(this.received!));
+  }
+
+  set docJson(text: string) {
+    this.doc = text;
+    this.received = undefined;
+  }
+}
+
+/**
+ * A Store's document as the UTF-8 bytes of its docJson, when they are at
+ * hand without encoding it: the bytes received, if they are valid UTF-8
+ * (else docJson holds replacement characters). Otherwise undefined: use
+ * docJson.
+ */
+export function docBytes(s: StoreRequest): Uint8Array | undefined {
+  const bytes = s instanceof ReceivedStore ? s.received : undefined;
+  return bytes !== undefined && isUtf8(bytes) ? bytes : undefined;
 }
 
 function stateOf(update: StateUpdate | void): ConnectorState | undefined {
@@ -317,16 +367,7 @@ async function transactionLoop(
       const s = r.req.store!;
       checkBinding(bindings, s.binding, "materialize.Request.Store");
       if (storeFinished) await earlyEnd(storeDone, "store() returned before reading every Store of the transaction");
-      const full = stores.push({
-        binding: s.binding,
-        keyJson: utf8(s.keyJson),
-        keyPacked: s.keyPacked,
-        valuesJson: utf8(s.valuesJson),
-        valuesPacked: s.valuesPacked,
-        docJson: utf8(s.docJson),
-        exists: s.exists,
-        delete: s.delete,
-      });
+      const full = stores.push(new ReceivedStore(s));
       if (full) await full;
       r = expect(reader.nextBuffered() ?? (await reader.next()), "materialize.Request.Store", ["Store", "StartCommit"]);
     }

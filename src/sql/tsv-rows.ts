@@ -43,11 +43,16 @@ export class TsvRowEncoder {
 
   /** keys, values, then the document (if any), then `extra`, as one line. */
   storeLine(keyJson: string, valuesJson: string, docJson: string | undefined, extra?: string): string {
-    let line = this.fields(keyJson, this.keyEnc, "key");
-    if (this.valueEnc.length > 0) line += "\t" + this.fields(valuesJson, this.valueEnc, "values");
+    let line = this.keyValueFields(keyJson, valuesJson);
     if (docJson !== undefined) line += "\t" + (docJson === "" ? NULL_FIELD : this.codec.escape(docJson));
     if (extra !== undefined) line += "\t" + extra;
     return line + "\n";
+  }
+
+  /** The start of a store line: its key fields, then its value fields (no trailing tab). */
+  keyValueFields(keyJson: string, valuesJson: string): string {
+    const keys = this.fields(keyJson, this.keyEnc, "key");
+    return this.valueEnc.length > 0 ? keys + "\t" + this.fields(valuesJson, this.valueEnc, "values") : keys;
   }
 
   /** The tab-separated fields of one JSON array. */

@@ -27,31 +27,51 @@
  * statement (keys as array literals unnested and joined, no staging table,
  * no ANALYZE), documents read as binary COPY and put into Loaded frames as
  * bytes. Profile of the load window (100k keys, load average ~15): idle
- * ~23%, GC ~20%, Load decoding and the SDK's per-request unknown-field walk
- * ~10%, the load loop with key literals ~5%, binary COPY parsing and Loaded
- * framing ~7%; connector CPU ~0.9-1.1 s per 100k keys. Left: per-request
- * allocations in the SDK and codec (unknownFields walks every decoded
- * request, though fast-decoded ones cannot carry unknown fields), and the
- * bench's own decoding of every Loaded on the same two cores.
+ * ~23%, GC ~20%, pg-copy-streams' COPY TO (it took the socket over, parsed
+ * every message again and copied them into a Readable) ~24%, Load decoding
+ * and the SDK's per-request unknown-field walk ~10%, the load loop with key
+ * literals ~5%, Loaded framing ~7%. Now the binary COPY comes through pg's
+ * own parser (copy-out.ts: a query object whose CopyData goes straight to
+ * the row reader). Timing each chunk showed PostgreSQL is not what the load
+ * waits for (EXPLAIN ANALYZE of a 65,536-key chunk on a 1M-row table: 70 ms
+ * for contiguous keys, ~310 ms for random ones; the first 2,048-key chunk
+ * 1.3 ms): the connector is CPU-bound ingesting Loads (~5 µs per key) and
+ * shares two cores with the bench, PostgreSQL and other work. This
+ * driver's response queue was quadratic (shift() on 100k+ queued Loaded):
+ * at 300k keys it, not the connector, set the pace (25k → 99k docs/s once
+ * taken by index). Left: per-request allocations in the SDK and codec
+ * (unknownFields walks every decoded request, though fast-decoded ones
+ * cannot carry unknown fields), a string per Load key.
  *
  * Where the store's time goes (LOG_LEVEL=debug "stored documents"): staging
  * (arrival of the Stores, decoding, COPY text, COPY) is ~90% of a
- * transaction, the merge ~10%. Per document the connector decodes three
- * byte fields to strings, builds a COPY line and pg encodes it back to
- * bytes; the socket write and that encoding are the largest native costs.
- * Letting a megabyte queue on the COPY stream instead of waiting for each
- * 256 KB chunk to drain measured no better (0.62 vs 0.64, median of 3,
- * load ~14) and was left out. Next step: a byte path from Store frames to
- * COPY (escaping bytes in place, no string round trip).
+ * transaction, the merge ~10%; the connector is idle ~85% of the store
+ * window (PostgreSQL's COPY and merge, on a loaded machine, set the pace).
+ * Before, per document the connector decoded three byte fields to strings,
+ * built a COPY line and pg encoded it back to bytes (Buffer.from ~25% of
+ * the connector's store CPU, the escape regex and string joins most of the
+ * rest). Now the document's bytes go from the Store frame into 256 KB COPY
+ * buffers, escaped in place (copy-bytes.ts; the SDK keeps a Store's
+ * document as bytes until docJson is read, docBytes()), and the buffers go
+ * to the socket as they are. Profile after (300k docs): keys/values to
+ * COPY fields as strings (splitJsonArray, per-field encoding) ~35% of the
+ * store loop, the document's escape loop ~20%, decoding/classifying
+ * requests ~20%, GC ~10%. Next step: the same byte path for the key and
+ * values arrays.
  *
- * Figures, 2026-12-06, load average 17-20 from other work (before → after,
- * ratio to the same run's ceiling, runs alternating): 1M docs once each,
- * store 0.33 → 0.34, load 0.22 → 0.11 (its ceiling went 37k → 70k keys/s
- * between the two runs); 2,000 docs + 100k loads, median of 3, twice: load
- * 0.17 → 0.20 and 0.16 → 0.17, connector CPU per 100k keys 1.14 → 1.09 s
- * and 1.08 → 1.07 s; peak RSS 146 → 149 MB. At load average ~5, median of
- * 3: load 0.23 → 0.23, connector CPU 1.39 → 1.17 s. The load target (0.7)
- * is far off: the chunked join did not shorten wall time here.
+ * Figures, 2026-12-06 23:10 UTC, load average ~10 from other work, runs
+ * alternating before/after with this driver (ratio to the same run's
+ * ceiling; connector CPU per document; the ceiling's client process spends
+ * 0.3-0.4 µs/doc storing and 1.3-1.5 µs/doc loading, PostgreSQL's CPU
+ * counted on neither side). 300k docs, twice: store 0.75 → 0.75 and 0.87 →
+ * 0.86 at 7.2 → 6.1 and 7.5 → 7.0 µs/doc; load 0.42 → 0.44 and 0.32 → 0.44
+ * at 5.4 → 5.1 and 5.7 → 5.0 µs/doc; peak RSS 167 → 127 and 159 → 136 MB.
+ * Default sizes (1M docs, 100k loads), once each: store 0.64 → 0.86 at
+ * 6.0 → 4.7 µs/doc, peak RSS 177 → 150 MB; load 0.37 → 0.44 at 4.7 → 5.1
+ * µs/doc (within this machine's swing).
+ * The store ratio is bound by PostgreSQL's share of two loaded cores (the
+ * connector idles most of the window), the load ratio by the connector's
+ * and the bench's CPU per key against the ceiling's single join.
  */
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -64,6 +84,7 @@ import { coll, DOCS, FIELDS, LOAD_KEYS, SEED, transactionRows, TXN, type Row } f
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 // The runtime's side of the wire, with the codec's fast paths for Store, Load and Loaded.
 const enc = new TextEncoder();
+const cpuOf = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 
 async function seed(client: pg.Client, table: string): Promise<void> {
   await client.query(
@@ -117,6 +138,7 @@ async function main(): Promise<void> {
     await seed(admin, table);
     await d.send(frame({ open: { materialization: spec, version: "v1", range: { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff } } as never }));
     await d.next("opened");
+    const openCpu = cpuSeconds(d.pid);
 
     // The ceiling's table: same shape, same seed. Its transactions alternate
     // with the connector's so that both see the same load on a shared machine.
@@ -127,6 +149,7 @@ async function main(): Promise<void> {
     const updates = [...FIELDS, "flow_document"].map((c) => `"${c}" = EXCLUDED."${c}"`).join(", ");
     await admin.query(`CREATE TEMP TABLE raw_stage ON COMMIT DELETE ROWS AS SELECT * FROM ${raw} WITH NO DATA`);
     let rawSeconds = 0;
+    let rawCpu = 0;
 
     let storeSeconds = 0;
     let docBytes = 0;
@@ -134,11 +157,13 @@ async function main(): Promise<void> {
       const rows = transactionRows(t, Math.min(TXN, DOCS - t * TXN));
       const text = rows.map(copyLine).join("");
       const rawStart = performance.now();
+      const rawCpuStart = process.cpuUsage();
       await admin.query("BEGIN");
       await copyIn(admin, `COPY raw_stage (${cols}) FROM STDIN`, text);
       await admin.query(`INSERT INTO ${raw} (${cols}) SELECT ${cols} FROM raw_stage ON CONFLICT (id) DO UPDATE SET ${updates}`);
       await admin.query("COMMIT");
       rawSeconds += (performance.now() - rawStart) / 1000;
+      rawCpu += cpuOf(process.cpuUsage(rawCpuStart));
 
       const frames = batches(rows.map((r) =>
         frame({
@@ -197,19 +222,24 @@ async function main(): Promise<void> {
     const keysText = Array.from({ length: LOAD_KEYS }, (_, i) => `${i + 1}\n`).join("");
     await admin.query(`CREATE TEMP TABLE raw_keys (id BIGINT) ON COMMIT DELETE ROWS`);
     const rawLoadStart = performance.now();
+    const rawLoadCpuStart = process.cpuUsage();
     await admin.query("BEGIN");
     await copyIn(admin, "COPY raw_keys (id) FROM STDIN", keysText);
     await admin.query("ANALYZE raw_keys");
     const joined = await admin.query({ text: `SELECT t.flow_document::text FROM raw_keys k JOIN ${raw} t ON t.id = k.id`, rowMode: "array" });
     await admin.query("COMMIT");
     const rawLoadSeconds = (performance.now() - rawLoadStart) / 1000;
+    const rawLoadCpu = cpuOf(process.cpuUsage(rawLoadCpuStart));
     const rawLoadBytes = joined.rows.reduce((n, r) => n + (r[0] as string).length, 0);
 
     const store: Rate = { docs: DOCS, bytes: docBytes, seconds: storeSeconds };
     const ceiling: Rate = { docs: DOCS, bytes: docBytes, seconds: rawSeconds };
     // CPU seconds of the connector process (start-up and Apply included in the store's), steadier than wall time under load.
-    report("store", store, ceiling, `peak RSS ${rss.toFixed(0)} MB, connector CPU ${storeCpu.toFixed(1)} s`, rss);
-    report("load", { docs: loaded, bytes: loadedBytes, seconds: loadSeconds }, { docs: joined.rows.length, bytes: rawLoadBytes, seconds: rawLoadSeconds }, `connector CPU ${loadCpu.toFixed(2)} s`);
+    // CPU µs per document: the connector's own (Open to the last StartedCommit for the store), beside the
+    // ceiling's client process (PostgreSQL's CPU, which both spend, is not counted on either side).
+    const us = (seconds: number, docs: number) => ((seconds * 1e6) / docs).toFixed(1);
+    report("store", store, ceiling, `peak RSS ${rss.toFixed(0)} MB, connector CPU ${(storeCpu - openCpu).toFixed(1)} s = ${us(storeCpu - openCpu, DOCS)} µs/doc, ceiling client ${us(rawCpu, DOCS)} µs/doc`, rss);
+    report("load", { docs: loaded, bytes: loadedBytes, seconds: loadSeconds }, { docs: joined.rows.length, bytes: rawLoadBytes, seconds: rawLoadSeconds }, `connector CPU ${loadCpu.toFixed(2)} s = ${us(loadCpu, loaded)} µs/doc, ceiling client ${us(rawLoadCpu, joined.rows.length)} µs/doc`);
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin.end();

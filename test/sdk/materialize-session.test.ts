@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { RequestSchema, type Request, type Response } from "../../src/gen/materialize/materialize_pb.js";
 import { MaterializationSpecSchema, CollectionSpecSchema } from "../../src/gen/flow/flow_pb.js";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
-import { runMaterializeSession } from "../../src/sdk/materialize.js";
+import { docBytes, runMaterializeSession } from "../../src/sdk/materialize.js";
 import { ConstraintType, ZERO_CHECKPOINT, type MaterializeConnector, type Transactor, type StoreRequest } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
 import { RecordingSink, RequestFeed } from "../support/sessions.js";
@@ -251,6 +251,42 @@ describe("materialize session", () => {
     await done;
     expect(sink.sent[0]!.spec!.protocol).toBe(3032023);
     expect(sink.sent[1]!.validated!.bindings[0]!.constraints.id!.type).toBe(1);
+  });
+
+  it("keeps a Store's document as its bytes (docBytes) only while they are valid UTF-8 and docJson was not replaced", async () => {
+    const { connector } = memoryConnector();
+    const seen: { bytes?: string; text: string }[] = [];
+    const base = connector.open.bind(connector);
+    connector.open = async (o, ctx) => {
+      const opened = await base(o, ctx);
+      opened.transactor.store = async (it) => {
+        for await (const s of it) {
+          const before = docBytes(s);
+          seen.push({ bytes: before && Buffer.from(before).toString("hex"), text: s.docJson });
+          if (s.keyJson === "[3]") {
+            s.docJson = '{"replaced":true}';
+            seen.push({ bytes: docBytes(s) && "still bytes", text: s.docJson });
+          }
+        }
+        return async () => undefined;
+      };
+      return opened;
+    };
+    const { feed, sink, done } = start(connector);
+    const doc = (id: number, bytes: Uint8Array) => req({ store: { binding: 0, keyJson: enc.encode(`[${id}]`), valuesJson: enc.encode(`["v"]`), docJson: bytes } });
+    const valid = enc.encode('{"é":"😀\\t"}');
+    const invalid = new Uint8Array([0x7b, 0x22, 0xff, 0xc3, 0x22, 0x7d]); // {"<ff><lone lead byte>"}
+    feed.push(open(), ack(), flush(), doc(1, valid), doc(2, invalid), doc(3, valid), doc(4, new Uint8Array(0)), startCommit());
+    await sink.waitFor(4);
+    feed.end();
+    await done;
+    expect(seen).toEqual([
+      { bytes: Buffer.from(valid).toString("hex"), text: '{"é":"😀\\t"}' },
+      { bytes: undefined, text: '{"\uFFFD\uFFFD"}' },
+      { bytes: Buffer.from(valid).toString("hex"), text: '{"é":"😀\\t"}' },
+      { bytes: undefined, text: '{"replaced":true}' },
+      { bytes: "", text: "" },
+    ]);
   });
 });
 
