@@ -3,21 +3,13 @@
  * runtime-like MemoryOutput, or in a child process through the shared test
  * driver (to kill it).
  */
-import { DriverProcess, MemoryOutput as PgMemoryOutput, type TestBinding } from "../source-postgres/testing.js";
-import { RawJson, RawJsonBytes } from "../../src/sdk/types.js";
+import { DriverProcess, type MemoryOutput, type TestBinding } from "../source-postgres/testing.js";
 import { startCaptureSession } from "../../test/support/capture-in-process.js";
 import type { MariaDbServer } from "../../test/support/mariadb-server.js";
 import connector from "./connector.js";
 import type { CaptureState } from "./capture.js";
 
-export { reduceByKey, type Captured } from "../source-postgres/testing.js";
-
-/** source-postgres's runtime-like output, taking documents given as UTF-8 bytes too (the binlog's). */
-export class MemoryOutput extends PgMemoryOutput {
-  override document(binding: number, doc: unknown): Promise<void> {
-    return super.document(binding, doc instanceof RawJsonBytes ? new RawJson(Buffer.from(doc.bytes).toString("utf8")) : doc);
-  }
-}
+export { MemoryOutput, reduceByKey, type Captured } from "../source-postgres/testing.js";
 
 export function configFor(db: MariaDbServer, extra: Record<string, unknown> = {}) {
   return { address: `${db.host}:${db.port}`, user: db.user, heartbeat_interval_seconds: 1, ...extra };

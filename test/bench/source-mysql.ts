@@ -56,7 +56,6 @@ import connector from "../../connectors/source-mysql/connector.js";
 import { parseCursor } from "../../connectors/source-mysql/capture.js";
 import { createLogger } from "../../src/log.js";
 import { report } from "./_measure.js";
-import { RawJson, RawJsonBytes, type CaptureConnector } from "../../src/sdk/types.js";
 import { inProcess, StdioCapture } from "./_stdio-capture.js";
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -113,22 +112,6 @@ function rawBinlog(opts: { host: string; port: number; user: string }, from: { f
     z.on("error", reject);
     z.start({ serverId: 4242, filename: from.file, position: from.pos, includeEvents: ["tablemap", "updaterows", "xid", "rotate"] });
   });
-}
-
-/**
- * The connector for the in-process rows: their count-only output measures documents as RawJson text, and
- * change documents come as UTF-8 bytes, counted here by their length (no copy, no decode).
- */
-const counted: CaptureConnector = {
-  ...connector,
-  open: (req, out, ctx) =>
-    connector.open(req as never, { ...out, document: (b, d) => out.document(b, d instanceof RawJsonBytes ? (new Sized(d.bytes.length) as unknown as RawJson) : d) }, ctx),
-};
-class Sized {
-  readonly text: { length: number };
-  constructor(length: number) {
-    this.text = { length };
-  }
 }
 
 /**
@@ -202,7 +185,7 @@ try {
     `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB | ${cpuLine(fillOwnCpu, fill.committedCount, select)} | driver CPU ${fillCpu.toFixed(1)} s | ceiling MB/s is wire bytes, ours document JSON`,
     fillRss,
   );
-  const fillIn = await inProcess(counted, config, BINDINGS, {}, (_n, u) => u.bindingStateV1?.[`${DB}%2Fbench`]?.mode === "active");
+  const fillIn = await inProcess(connector, config, BINDINGS, {}, (_n, u) => u.bindingStateV1?.[`${DB}%2Fbench`]?.mode === "active");
   report("backfill, in-process count-only sink", fillIn, select, cpuLine(fillIn.cpu, fillIn.docs, select));
 
   // The change stream: written once, then read by each consumer alone from the backfill's final position.
@@ -231,7 +214,7 @@ try {
     `start-up ${streamStartup.toFixed(2)} s | peak RSS ${streamRss.toFixed(0)} MB | ${cpuLine(streamOwnCpu, stream.committedCount, raw)} | driver CPU ${streamCpu.toFixed(1)} s (ceiling MB/s not measured: zongji decodes binary row images)`,
     streamRss,
   );
-  const streamIn = await inProcess(counted, config, BINDINGS, state, (n) => n >= UPDATES);
+  const streamIn = await inProcess(connector, config, BINDINGS, state, (n) => n >= UPDATES);
   report("change stream, in-process count-only sink", streamIn, raw, `timed from the first document | ${cpuLine(streamIn.cpu, streamIn.docs, raw)}`);
 } finally {
   await db.stop();
