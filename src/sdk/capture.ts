@@ -275,11 +275,10 @@ async function runOpen(
         if (marking) throw new ConnectorError("a document was sent while a backfill marker is being sent: await backfillBegin()/backfillComplete() first");
         pending++;
         // The transport's per-document path when it has one: no message object to build and inspect.
-        const json = doc instanceof RawJsonBytes ? doc.bytes : docText(doc);
-        if (sendCaptured !== undefined) return sendCaptured.call(sink, binding, json) ?? SENT;
+        if (sendCaptured !== undefined) return sendCaptured.call(sink, binding, doc instanceof RawJsonBytes ? doc.bytes : docText(doc)) ?? SENT;
         const res = {
           $typeName: "capture.Response",
-          captured: { $typeName: "capture.Response.Captured", binding, docJson: typeof json === "string" ? json : utf8.decode(json) },
+          captured: { $typeName: "capture.Response.Captured", binding, docJson: docText(doc) },
           internal: EMPTY,
         } as Response;
         return sink.send(res) ?? SENT;
