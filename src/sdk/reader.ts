@@ -86,12 +86,8 @@ export class RequestReader<Req extends object> {
         this.batchPos = 0;
         continue;
       }
-      const req = r.value as Req;
-      const hasUnknown = this.inspect?.(req) ?? false;
-      // A request whose only message is one a newer runtime added: it was
-      // logged by `inspect`; skip it rather than fail the session.
-      if (hasUnknown && !this.variants.some((v) => (req as Record<string, unknown>)[v[0]] !== undefined)) continue;
-      return this.classify(req);
+      const received = this.accept(r.value as Req);
+      if (received) return received;
     }
   }
 
@@ -103,12 +99,21 @@ export class RequestReader<Req extends object> {
   nextBuffered(): Received<Req> | undefined {
     if (this.failed) throw this.error;
     while (this.batchPos < this.batch.length) {
-      const req = this.batch[this.batchPos++]!;
-      const hasUnknown = this.inspect?.(req) ?? false;
-      if (hasUnknown && !this.variants.some((v) => (req as Record<string, unknown>)[v[0]] !== undefined)) continue;
-      return this.classify(req);
+      const received = this.accept(this.batch[this.batchPos++]!);
+      if (received) return received;
     }
     return undefined;
+  }
+
+  /**
+   * A request classified, or undefined when it is to be skipped: its only
+   * message is one a newer runtime added, which `inspect` has logged; skip
+   * it rather than fail the session.
+   */
+  private accept(req: Req): Received<Req> | undefined {
+    const hasUnknown = this.inspect?.(req) ?? false;
+    if (hasUnknown && !this.variants.some((v) => (req as Record<string, unknown>)[v[0]] !== undefined)) return undefined;
+    return this.classify(req);
   }
 
   /** Fails the current or next read if `work` rejects. */
