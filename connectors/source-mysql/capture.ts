@@ -25,7 +25,7 @@
  */
 import { randomInt } from "node:crypto";
 import type mysql from "mysql2/promise";
-import { RawJson, RawJsonBytes, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
+import { RawJsonBytes, type CaptureOpen, type CaptureOutput, type Context } from "../../src/sdk/types.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { mustWait, SENT } from "../../src/sdk/capture.js";
 import type { EndpointConfig, ResourceConfig } from "./config.js";

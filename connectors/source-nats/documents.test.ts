@@ -142,7 +142,6 @@ function reference(stream: string, m: StreamMessage): string {
 }
 
 describe("DocumentBuilder bytes", () => {
-  const encoder = new TextEncoder();
 
   it("equal the general text path's on edge cases, and stay as built", () => {
     const big = JSON.stringify({ blob: "é😀x".repeat(400_000), n: 12345678901234567890123 });

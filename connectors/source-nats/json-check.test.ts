@@ -5,7 +5,7 @@
  * the same bytes decoded.
  */
 import { describe, expect, it } from "vitest";
-import { checkJson as checkBytes, valueStart, valueEnd, NOT_JSON, OBJECT, EMPTY_OBJECT, OBJECT_WITH_META, OTHER_JSON } from "./json-check.js";
+import { checkJson as checkBytes, valueStart, valueEnd, NOT_JSON, OBJECT, OTHER_JSON } from "./json-check.js";
 import { rng } from "../../test/support/rng.js";
 import { jsonKindOf as expected, randomJson } from "./test-json.js";
 
