@@ -99,7 +99,7 @@ export class StageWriter {
   private keptBytes = 0;
 
   constructor(
-    private readonly pipe: RequestPipe,
+    pipe: RequestPipe,
     readonly stream: string,
     readonly stage: string,
     chunkBytes: number,

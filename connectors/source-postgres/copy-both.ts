@@ -17,7 +17,6 @@ interface PgConnection {
   query(text: string): void;
 }
 
-const ERROR = 0x45; // E
 const COPY_BOTH = 0x57; // W
 const COPY_DATA = 0x64; // d
 const COPY_DONE = 0x63; // c

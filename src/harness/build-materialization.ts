@@ -14,7 +14,6 @@ import {
 import type { Logger } from "../log.js";
 import type { Catalog, MaterializationDef } from "./catalog.js";
 import type { BuiltCollection } from "./collection-spec.js";
-import { HarnessError } from "./errors.js";
 import { selectFields } from "./field-selection.js";
 import { encodeStateKey } from "./state-key.js";
 import { checkResourcePaths, checkSpecResponse } from "./build-capture.js";

@@ -21,7 +21,7 @@ const CONNECTOR = "source-hello-world";
 const built: string[] = [];
 
 /** A copy of the Dockerfile with `from` replaced by `to`; fails if `from` is not there. */
-function breakCopy(name: string, from: string, to: string): string {
+function breakCopy(from: string, to: string): string {
   expect(DOCKERFILE, `the Dockerfile no longer has ${JSON.stringify(from)}`).toContain(from);
   const file = join(mkdtempSync(join(tmpdir(), "broken-dockerfile-")), "Dockerfile");
   writeFileSync(file, DOCKERFILE.replace(from, to));
@@ -54,14 +54,14 @@ describe.skipIf(!IMAGE_TAG)("a broken Dockerfile fails verification", { timeout:
   });
 
   it("a wrong protocol label", async () => {
-    const { ref, failure } = await build("label", breakCopy("label", "FLOW_RUNTIME_PROTOCOL=${PROTOCOL}", "FLOW_RUNTIME_PROTOCOL=materialize"));
+    const { ref, failure } = await build("label", breakCopy("FLOW_RUNTIME_PROTOCOL=${PROTOCOL}", "FLOW_RUNTIME_PROTOCOL=materialize"));
     expect(failure).toBeUndefined();
     expect(await verifyImage(ref, CONNECTOR)).toContain(`${ref}: label FLOW_RUNTIME_PROTOCOL is "materialize" but ${CONNECTOR} speaks capture`);
   });
 
   it("a missing runtime file", async () => {
     const from = "COPY --from=build /app/dist/connectors dist/connectors\n";
-    const { ref, failure } = await build("file", breakCopy("file", from, `${from}RUN rm dist/src/transport/stdio.js\n`));
+    const { ref, failure } = await build("file", breakCopy(from, `${from}RUN rm dist/src/transport/stdio.js\n`));
     expect(failure).toBeUndefined();
     const problems = await verifyImage(ref, CONNECTOR);
     expect(problems).toContainEqual(expect.stringMatching(/Spec \(proto\) through the ENTRYPOINT exited with code 1: .*stdio\.js/));
@@ -69,14 +69,14 @@ describe.skipIf(!IMAGE_TAG)("a broken Dockerfile fails verification", { timeout:
   });
 
   it("an ENTRYPOINT that runs another connector", async () => {
-    const file = breakCopy("entrypoint", 'ENTRYPOINT ["/app/bin/connector"]', 'ENTRYPOINT ["/app/bin/tributary", "run", "source-postgres"]');
+    const file = breakCopy('ENTRYPOINT ["/app/bin/connector"]', 'ENTRYPOINT ["/app/bin/tributary", "run", "source-postgres"]');
     const { ref, failure } = await build("entrypoint", file);
     expect(failure).toBeUndefined();
     expect(await verifyImage(ref, CONNECTOR)).toContain(`${ref}: Spec (proto) through the ENTRYPOINT answers differently from ${CONNECTOR} run from the checkout`);
   });
 
   it("an image that runs as root", async () => {
-    const { ref, failure } = await build("root", breakCopy("root", "USER node\n", ""));
+    const { ref, failure } = await build("root", breakCopy("USER node\n", ""));
     expect(failure).toBeUndefined();
     expect(await verifyImage(ref, CONNECTOR)).toEqual(
       expect.arrayContaining([`${ref}: runs as root (USER "")`, `${ref}: processes run as root (uid 0)`]),
@@ -84,7 +84,7 @@ describe.skipIf(!IMAGE_TAG)("a broken Dockerfile fails verification", { timeout:
   });
 
   it("a PROTOCOL build argument that is not the connector's fails the build", async () => {
-    const { failure } = await build("arg", breakCopy("arg", "ARG PROTOCOL\n", "ARG PROTOCOL\nENV PROTOCOL=materialize\n"));
+    const { failure } = await build("arg", breakCopy("ARG PROTOCOL\n", "ARG PROTOCOL\nENV PROTOCOL=materialize\n"));
     expect(failure).toMatch(/CONNECTOR=source-hello-world PROTOCOL=materialize is not a connector of this build/);
   });
 });

@@ -5,7 +5,7 @@ import { ConnectorError } from "../../src/sdk/errors.js";
 import type { Epoch, SinkBatch, SinkCommit, SinkOperation } from "../../src/sdk/sink.js";
 import type { LoadRequest } from "../../src/sdk/types.js";
 import { readThrough } from "../support/materialize-driver.js";
-import { ack, flush, load, loadedDocs, openReq, session, sinkSpec, startCommit, store, validateReq, FULL } from "../support/sink-session.js";
+import { ack, flush, load, loadedDocs, openReq, session, sinkSpec, startCommit, store, validateReq } from "../support/sink-session.js";
 
 /**
  * A transactional destination: an epoch's writes are buffered and become
