@@ -27,6 +27,41 @@ export function fastJsonDecoder(schema: DescMessage): FastDecode | undefined {
 // Shared zero value for bytes fields, as protobuf-es create() also shares one.
 const EMPTY = new Uint8Array(0);
 
+/**
+ * The requests the Store and Load fast paths build: the same own fields, in
+ * the same order, as protobuf-es create() gives, so they equal the generic
+ * path's messages. Their class says what their fields already guarantee: a
+ * request holding exactly one message, `store` or `load`, with no field the
+ * protos do not define (the fast paths decline anything else), so a reader
+ * need not classify it nor look for unknown fields (see isFastDecoded).
+ */
+class FastStoreRequest {
+  readonly $typeName: string;
+  readonly internal: Uint8Array;
+  readonly store: object;
+  constructor(typeName: string, store: object) {
+    this.$typeName = typeName;
+    this.internal = EMPTY;
+    this.store = store;
+  }
+}
+
+class FastLoadRequest {
+  readonly $typeName: string;
+  readonly internal: Uint8Array;
+  readonly load: object;
+  constructor(typeName: string, load: object) {
+    this.$typeName = typeName;
+    this.internal = EMPTY;
+    this.load = load;
+  }
+}
+
+/** Whether `msg` came from a fast path of this module: one known message set, no unknown field anywhere. */
+export function isFastDecoded(msg: object): boolean {
+  return msg instanceof FastLoadRequest || msg instanceof FastStoreRequest;
+}
+
 interface StoreLoadShape {
   requestType: string;
   storeType: string;
@@ -152,13 +187,9 @@ function storeLoadProtoDecoder(schema: DescMessage): FastDecode | undefined {
       }
     }
     if (isStore) {
-      return {
-        $typeName: requestType,
-        internal: EMPTY,
-        store: { $typeName: storeType, binding, keyJson, keyPacked, valuesJson, valuesPacked, docJson, exists, delete: del },
-      };
+      return new FastStoreRequest(requestType, { $typeName: storeType, binding, keyJson, keyPacked, valuesJson, valuesPacked, docJson, exists, delete: del });
     }
-    return { $typeName: requestType, internal: EMPTY, load: { $typeName: loadType, binding, keyJson, keyPacked } };
+    return new FastLoadRequest(requestType, { $typeName: loadType, binding, keyJson, keyPacked });
   };
 }
 
@@ -314,13 +345,9 @@ function storeLoadJsonDecoder(schema: DescMessage): FastDecode | undefined {
     if (b[i++] !== 0x7d || skipWsBytes(b, i) !== b.length) return undefined;
     // Same shapes (and property order) as protobuf-es create() would give.
     if (isStore) {
-      return {
-        $typeName: requestType,
-        internal: EMPTY,
-        store: { $typeName: storeType, binding, keyJson, keyPacked, valuesJson, valuesPacked, docJson, exists, delete: del },
-      };
+      return new FastStoreRequest(requestType, { $typeName: storeType, binding, keyJson, keyPacked, valuesJson, valuesPacked, docJson, exists, delete: del });
     }
-    return { $typeName: requestType, internal: EMPTY, load: { $typeName: loadType, binding, keyJson, keyPacked } };
+    return new FastLoadRequest(requestType, { $typeName: loadType, binding, keyJson, keyPacked });
   };
 }
 

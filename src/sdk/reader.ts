@@ -7,6 +7,7 @@
  * the reader so that its failure ends the wait instead of going unnoticed.
  */
 import { ProtocolError } from "./errors.js";
+import { isFastDecoded } from "../codec/fast-decode.js";
 
 /** [field name on the message, message name for errors] */
 export type Variants = ReadonlyArray<readonly [string, string]>;
@@ -34,6 +35,8 @@ export class RequestReader<Req extends object> {
   private failed = false;
   private error: unknown;
   private rejectPending: ((err: unknown) => void) | undefined;
+  /** Per variant, its full message name (built once, not per request). */
+  private readonly names: string[];
 
   /**
    * `inspect` sees every request first and says whether it carries fields
@@ -46,23 +49,26 @@ export class RequestReader<Req extends object> {
     private readonly inspect?: (req: Req) => boolean,
   ) {
     this.it = requests[Symbol.asyncIterator]();
+    this.names = variants.map((v) => `${typeName}.${v[1]}`);
   }
 
   /** Classifies a request by its single set message field. */
   classify(req: Req): Received<Req> {
-    let found: readonly [string, string] | undefined;
-    for (const v of this.variants) {
+    let found = -1;
+    const variants = this.variants;
+    for (let i = 0; i < variants.length; i++) {
+      const v = variants[i]!;
       if ((req as Record<string, unknown>)[v[0]] !== undefined) {
-        if (found) {
-          throw new ProtocolError(`${this.typeName} sets both ${found[1]} and ${v[1]}; exactly one message is allowed`);
+        if (found >= 0) {
+          throw new ProtocolError(`${this.typeName} sets both ${variants[found]![1]} and ${v[1]}; exactly one message is allowed`);
         }
-        found = v;
+        found = i;
       }
     }
-    if (!found) {
-      throw new ProtocolError(`${this.typeName} sets no message; expected one of ${this.variants.map((v) => v[1]).join(", ")}`);
+    if (found < 0) {
+      throw new ProtocolError(`${this.typeName} sets no message; expected one of ${variants.map((v) => v[1]).join(", ")}`);
     }
-    return { kind: found[0], name: `${this.typeName}.${found[1]}`, req };
+    return { kind: variants[found]![0], name: this.names[found]!, req };
   }
 
   /**
@@ -106,12 +112,31 @@ export class RequestReader<Req extends object> {
   }
 
   /**
+   * The next request of the batch being read when it is one that a fast
+   * decoder built (see isFastDecoded) and sets `field`; undefined when the
+   * batch is used up or its next request is any other, which next() and
+   * nextBuffered() then read as usual. Such a request holds exactly that
+   * one message and no unknown field, so it needs neither classifying nor
+   * inspecting: the loops over Loads and Stores take it without a
+   * Received per request.
+   */
+  takeBuffered(field: string): Req | undefined {
+    if (this.failed) throw this.error;
+    if (this.batchPos >= this.batch.length) return undefined;
+    const req = this.batch[this.batchPos]!;
+    if (!isFastDecoded(req) || (req as Record<string, unknown>)[field] === undefined) return undefined;
+    this.batchPos++;
+    return req;
+  }
+
+  /**
    * A request classified, or undefined when it is to be skipped: its only
    * message is one a newer runtime added, which `inspect` has logged; skip
    * it rather than fail the session.
    */
   private accept(req: Req): Received<Req> | undefined {
-    const hasUnknown = this.inspect?.(req) ?? false;
+    // A fast-decoded request has no unknown field by construction.
+    const hasUnknown = this.inspect !== undefined && !isFastDecoded(req) && this.inspect(req);
     if (hasUnknown && !this.variants.some((v) => (req as Record<string, unknown>)[v[0]] !== undefined)) return undefined;
     return this.classify(req);
   }
