@@ -41,6 +41,7 @@ import {
   ZERO_CHECKPOINT,
   type BackfillMarker,
   type Context,
+  type LoadBatch,
   type LoadIterator,
   type LoadRequest,
   type MaterializeBinding,
@@ -64,11 +65,40 @@ const VARIANTS: Variants = [
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
+/** Loads per LoadBatch at most, and batches the queue holds before the session waits for the transactor. */
+const LOAD_BATCH = 1024;
+const LOAD_QUEUE_BATCHES = 4;
+
+interface MutableLoadBatch extends LoadBatch {
+  bindings: number[];
+  keys: Uint8Array[];
+  packed: Uint8Array[];
+}
+
+function newLoadBatch(): MutableLoadBatch {
+  return { bindings: [], keys: [], packed: [] };
+}
+
+/** The per-request form of a transaction's Load batches. */
+async function* loadRequests(batches: AsyncIterator<LoadBatch>): AsyncGenerator<LoadRequest> {
+  for (;;) {
+    const next = await batches.next();
+    if (next.done) return;
+    const b = next.value;
+    for (let i = 0; i < b.keys.length; i++) yield { binding: b.bindings[i]!, keyJson: loadKeyText(b.keys[i]!), keyPacked: b.packed[i]! };
+  }
+}
+
 // Decodes a view as is (no Buffer wrapper per field; each Store has three), a leading BOM kept as Buffer#toString keeps it.
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 function utf8(bytes: Uint8Array): string {
   return bytes.length === 0 ? "" : decoder.decode(bytes);
+}
+
+/** A Load key's JSON text from its bytes in a LoadBatch: LoadRequest.keyJson exactly. */
+export function loadKeyText(bytes: Uint8Array): string {
+  return utf8(bytes);
 }
 
 /**
@@ -294,22 +324,30 @@ async function transactionLoop(
       return;
     }
 
-    // ---- Loads, until Flush.
-    let loads: AsyncQueue<LoadRequest> | undefined;
+    // ---- Loads, until Flush: gathered into batches of key bytes (see LoadBatch).
+    let loads: AsyncQueue<LoadBatch> | undefined;
+    let batch = newLoadBatch();
     let loadDone: Promise<void> | undefined;
     let loadFinished = false;
     let loadOpen = true;
+    /** Queues the batch being gathered, if it holds any Load; awaits only when the queue is full (most hand-overs cost no microtask turn). */
+    const handOver = async (): Promise<void> => {
+      if (batch.keys.length === 0) return;
+      if (loadFinished) await earlyEnd(loadDone!, "load() returned before reading every Load of the transaction");
+      const full = loads!.push(batch);
+      batch = newLoadBatch();
+      if (full) await full;
+    };
     while (r.kind === "load") {
-      const l = r.req.load!;
-      checkBinding(bindings, l.binding, "materialize.Request.Load");
-      if (bindings[l.binding]!.deltaUpdates) {
-        throw new ProtocolError(`materialize.Request.Load for binding ${l.binding}, which uses delta updates and is never loaded`);
-      }
       if (!loads) {
         if (!t.load) throw new ConnectorError("the runtime sent Load, but this connector's transactor does not implement load()");
-        loads = new AsyncQueue<LoadRequest>();
+        loads = new AsyncQueue<LoadBatch>(LOAD_QUEUE_BATCHES);
         const q = loads;
-        const it: LoadIterator = { [Symbol.asyncIterator]: () => q[Symbol.asyncIterator](), committed: () => ackDone };
+        const it: LoadIterator = {
+          [Symbol.asyncIterator]: () => loadRequests(q[Symbol.asyncIterator]()),
+          batches: () => q,
+          committed: () => ackDone,
+        };
         const loaded = (binding: number, doc: unknown) => {
           if (!acked) {
             throw new ConnectorError("loaded() was called before the previous commit was acknowledged: await it.committed() before reading the destination");
@@ -329,12 +367,28 @@ async function transactionLoop(
         });
         reader.watch(loadDone);
       }
-      if (loadFinished) await earlyEnd(loadDone!, "load() returned before reading every Load of the transaction");
-      // Await only when the queue is full: most pushes cost no microtask turn.
-      const full = loads.push({ binding: l.binding, keyJson: utf8(l.keyJson), keyPacked: l.keyPacked });
-      if (full) await full;
-      r = expect(reader.nextBuffered() ?? (await reader.next()), "materialize.Request.Load", ["Load", "Flush"]);
+      // This Load, then every fast-decoded Load buffered behind it, without a Received each.
+      let l = r.req.load!;
+      for (;;) {
+        checkBinding(bindings, l.binding, "materialize.Request.Load");
+        if (bindings[l.binding]!.deltaUpdates) {
+          throw new ProtocolError(`materialize.Request.Load for binding ${l.binding}, which uses delta updates and is never loaded`);
+        }
+        if (loadFinished) await earlyEnd(loadDone!, "load() returned before reading every Load of the transaction");
+        batch.bindings.push(l.binding);
+        batch.keys.push(l.keyJson);
+        batch.packed.push(l.keyPacked);
+        if (batch.keys.length >= LOAD_BATCH) await handOver();
+        const next = reader.takeBuffered("load");
+        if (next === undefined) break;
+        l = next.load!;
+      }
+      const buffered = reader.nextBuffered();
+      // Hand over what arrived before waiting for more.
+      if (buffered === undefined) await handOver();
+      r = expect(buffered ?? (await reader.next()), "materialize.Request.Load", ["Load", "Flush"]);
     }
+    await handOver();
     r = expect(r, "materialize.Request.Acknowledge", ["Load", "Flush"]);
 
     // ---- Flush: the runtime sends it only once it has our Acknowledged.

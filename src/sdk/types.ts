@@ -295,6 +295,26 @@ export interface StoreRequest {
  */
 export interface LoadIterator extends AsyncIterable<LoadRequest> {
   committed(): Promise<void>;
+  /**
+   * The same Loads as batches of key bytes, for a transactor that writes
+   * keys into its query as bytes: no LoadRequest object nor key string per
+   * Load. Read either this or the iterator, once. Optional: iterators built
+   * elsewhere (tests, wrappers) may offer only the per-request form.
+   */
+  batches?(): AsyncIterable<LoadBatch>;
+}
+
+/**
+ * Consecutive Loads of a transaction, in arrival order: Load i is
+ * `bindings[i]` with key `keys[i]`, the UTF-8 bytes of its key JSON as
+ * received (LoadRequest.keyJson is their text, invalid sequences replaced:
+ * see loadKeyText), and `packed[i]`. The bytes are views of received
+ * frames: read them, never write them.
+ */
+export interface LoadBatch {
+  readonly bindings: readonly number[];
+  readonly keys: readonly Uint8Array[];
+  readonly packed: readonly Uint8Array[];
 }
 
 /** The Stores of one transaction; iteration ends at StartCommit. */
