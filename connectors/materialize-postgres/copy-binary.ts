@@ -22,6 +22,7 @@ export class BinaryCopyReader {
   private headerDone = false;
   private ended = false;
   private readonly fields: (Buffer | null)[] = [];
+  private spans = new Int32Array(16);
 
   /**
    * Parses what `chunk` completes and calls `onRow` per whole row (the
@@ -29,6 +30,25 @@ export class BinaryCopyReader {
    * chunk is gathered and joined once, when its last byte arrives.
    */
   push(chunk: Buffer, onRow: (fields: (Buffer | null)[]) => void): void {
+    const fields = this.fields;
+    this.pushSpans(chunk, (buf, spans, n) => {
+      fields.length = n;
+      for (let i = 0; i < n; i++) {
+        const start = spans[2 * i]!;
+        const len = spans[2 * i + 1]!;
+        fields[i] = len < 0 ? null : buf.subarray(start, start + len);
+      }
+      onRow(fields);
+    });
+  }
+
+  /**
+   * push() without a Buffer per field: `onRow` gets the buffer holding the
+   * row and, per field i, its start at spans[2i] and its length at
+   * spans[2i+1] (-1 for NULL). Both are valid only during the call (spans
+   * is reused); take views of `buf` to keep bytes.
+   */
+  pushSpans(chunk: Buffer, onRow: (buf: Buffer, spans: Int32Array, n: number) => void): void {
     if (this.ended) {
       if (chunk.length > 0) throw new Error("binary COPY output continues after its trailer");
       return;
@@ -51,42 +71,44 @@ export class BinaryCopyReader {
       pos = HEADER + ext;
       this.headerDone = true;
     }
-    const fields = this.fields;
     const end = buf.length;
     while (pos < end) {
       if (end - pos < 2) return this.keep(buf.subarray(pos), 2);
-      const n = buf.readInt16BE(pos);
+      // Big-endian int16 and int32 read byte by byte: cheaper than Buffer's bounds-checked readers, per row.
+      const n = ((buf[pos]! << 24) | (buf[pos + 1]! << 16)) >> 16;
       if (n === -1) {
         this.ended = true;
         if (pos + 2 !== end) throw new Error("binary COPY output continues after its trailer");
         return;
       }
       if (n < 0) throw new Error(`binary COPY output has a row of ${n} fields`);
+      let spans = this.spans;
+      if (spans.length < 2 * n) spans = this.spans = new Int32Array(2 * n);
       // Walk the row's fields before handing any over, so a row is whole.
       let p = pos + 2;
       let short = 0;
-      fields.length = n;
       for (let i = 0; i < n; i++) {
         if (end - p < 4) {
           short = p + 4;
           break;
         }
-        const len = buf.readInt32BE(p);
+        const len = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
         p += 4;
+        spans[2 * i] = p;
         if (len < 0) {
-          fields[i] = null;
+          spans[2 * i + 1] = -1;
           continue;
         }
         if (end - p < len) {
           short = p + len;
           break;
         }
-        fields[i] = buf.subarray(p, p + len);
+        spans[2 * i + 1] = len;
         p += len;
       }
       if (short > 0) return this.keep(buf.subarray(pos), short - pos);
       pos = p;
-      onRow(fields);
+      onRow(buf, spans, n);
     }
   }
 

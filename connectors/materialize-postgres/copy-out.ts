@@ -10,11 +10,30 @@ import type { PgClient } from "./client.js";
 import { BinaryCopyReader } from "./copy-binary.js";
 
 type OnRow = (fields: (Buffer | null)[]) => void | Promise<void>;
+/** A row as BinaryCopyReader.pushSpans hands it over. */
+type OnRowSpans = (buf: Buffer, spans: Int32Array, n: number) => void | Promise<void>;
 
-/** The part of pg's connection this query uses: the socket, to pause it while rows wait. */
+/** The part of pg's connection this query uses: sending the query, and the socket, to pause it while rows wait. */
 interface Connection {
   query(text: string): void;
+  _send(message: Buffer): unknown;
   stream: { pause(): void; resume(): void };
+}
+
+/** A simple-protocol Query message ('Q', its length, the text, a NUL), as pg's connection.query(text) writes it. */
+function queryMessage(sql: readonly Uint8Array[]): Buffer {
+  let len = 0;
+  for (const part of sql) len += part.length;
+  const msg = Buffer.allocUnsafe(1 + 4 + len + 1);
+  msg[0] = 0x51;
+  msg.writeUInt32BE(4 + len + 1, 1);
+  let pos = 5;
+  for (const part of sql) {
+    msg.set(part, pos);
+    pos += part.length;
+  }
+  msg[pos] = 0;
+  return msg;
 }
 
 class BinaryCopyOut {
@@ -26,24 +45,28 @@ class BinaryCopyOut {
   private ended = false;
 
   constructor(
-    private readonly text: string,
-    private readonly onRow: OnRow,
+    private readonly text: string | readonly Uint8Array[],
+    private readonly onRow: OnRowSpans,
     private readonly settle: (err?: unknown) => void,
   ) {}
+
+  /** Each row of a CopyData message, to onRow (one function for the whole query, not one per message). */
+  private readonly row = (buf: Buffer, spans: Int32Array, n: number): void => {
+    const p = this.onRow(buf, spans, n);
+    if (p) this.wait(p);
+  };
 
   // ---- pg's query interface (a "Submittable")
   submit(connection: Connection): void {
     this.connection = connection;
-    connection.query(this.text);
+    if (typeof this.text === "string") connection.query(this.text);
+    else connection._send(queryMessage(this.text));
   }
 
   handleCopyData(msg: { chunk: Buffer }): void {
     if (this.failure !== undefined) return;
     try {
-      this.reader.push(msg.chunk, (fields) => {
-        const p = this.onRow(fields);
-        if (p) this.wait(p);
-      });
+      this.reader.pushSpans(msg.chunk, this.row);
     } catch (err) {
       this.fail(err);
     }
@@ -122,13 +145,32 @@ class BinaryCopyOut {
 }
 
 /**
- * Runs a binary COPY ... TO STDOUT and hands each row's fields to `onRow`
+ * Runs a binary COPY ... TO STDOUT (`sql` as text, or as the parts of its
+ * UTF-8 bytes, sent as they are) and hands each row's fields to `onRow`
  * (the array is reused: copy what you keep); reading pauses while `onRow`
  * waits, so rows never pile up in memory. Resolves when the connection is
  * ready for the next statement; rejects with the server's error or the
  * first error `onRow` threw or rejected with.
  */
-export function copyOutBinary(conn: PgClient, sql: string, onRow: OnRow): Promise<void> {
+export function copyOutBinary(conn: PgClient, sql: string | readonly Uint8Array[], onRow: OnRow): Promise<void> {
+  const fields: (Buffer | null)[] = [];
+  return copyOutBinarySpans(conn, sql, (buf, spans, n) => {
+    fields.length = n;
+    for (let i = 0; i < n; i++) {
+      const start = spans[2 * i]!;
+      const len = spans[2 * i + 1]!;
+      fields[i] = len < 0 ? null : buf.subarray(start, start + len);
+    }
+    return onRow(fields);
+  });
+}
+
+/**
+ * copyOutBinary without a Buffer per field: each row as
+ * BinaryCopyReader.pushSpans hands it over (the spans are valid only during
+ * the call; take views of `buf` to keep bytes).
+ */
+export function copyOutBinarySpans(conn: PgClient, sql: string | readonly Uint8Array[], onRow: OnRowSpans): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     const settle = (err?: unknown) => {

@@ -14,10 +14,10 @@ import { updateFence, type Fence } from "../../src/sql/fence.js";
 import type { Table } from "../../src/sql/table.js";
 import { statementError, type PgClient } from "./client.js";
 import { CopyStager } from "./copy-stream.js";
-import { fieldText, RowEncoder } from "./copy-text.js";
-import { splitJsonArray } from "../../src/sql/json-tuple.js";
+import { RowEncoder } from "./copy-text.js";
 import type { ValueEncoding } from "../../src/sql/dialect.js";
-import { copyOutBinary } from "./copy-out.js";
+import { copyOutBinarySpans } from "./copy-out.js";
+import { KeyChunk } from "./load-keys.js";
 
 
 /** Keys a load chunk waits for before it goes to PostgreSQL while the connection is free. */
@@ -60,76 +60,6 @@ export interface TransactorOptions {
   keyTypes: string[][];
   log: Logger;
 }
-
-/**
- * One binding's keys of a load chunk: per key column, the elements of a
- * PostgreSQL array literal (each quoted, NULL for a null key value, which
- * matches no row), joined by commas and already escaped for an E'...'
- * string literal, so the statement needs no pass over them afterwards.
- */
-class KeyChunk {
-  readonly arrays: string[];
-
-  constructor(private readonly encodings: ValueEncoding[]) {
-    this.arrays = encodings.map(() => "");
-  }
-
-  /** Adds one key's JSON array; returns the bytes it added. */
-  add(keyJson: string): number {
-    const encs = this.encodings;
-    // The common key, one integer: no tokenizing, nothing to escape.
-    if (encs.length === 1 && encs[0] !== "base64" && isIntegerKey(keyJson)) return this.append(0, `"${keyJson.slice(1, -1)}"`);
-    const tokens = splitJsonArray(keyJson);
-    if (tokens.length !== encs.length) throw new Error(`key has ${tokens.length} elements, expected ${encs.length}`);
-    let added = 0;
-    for (let i = 0; i < tokens.length; i++) {
-      const token = tokens[i]!;
-      let elem: string;
-      if (token === "null") elem = "NULL";
-      else {
-        const text = fieldText(token, encs[i]!);
-        // PostgreSQL text cannot hold NUL: such a key cannot have been stored.
-        if (text.includes("\u0000")) throw new Error("a key value holds a NUL character");
-        elem = ELEMENT_ESCAPE.test(text) ? `"${text.replace(ELEMENT_ESCAPES, (c) => ESCAPED_IN_ELEMENT[c]!)}"` : `"${text}"`;
-      }
-      added += this.append(i, elem);
-    }
-    return added;
-  }
-
-  private append(i: number, elem: string): number {
-    const prev = this.arrays[i]!;
-    this.arrays[i] = prev === "" ? elem : prev + "," + elem;
-    return elem.length + 1;
-  }
-
-  /** Column `i`'s keys as a string literal of an array, cast to `type`[]. */
-  literal(i: number, type: string): string {
-    return `E'{${this.arrays[i]}}'::${type}[]`;
-  }
-}
-
-/** `[` digits `]`, with an optional minus: a key that is one JSON integer. */
-function isIntegerKey(json: string): boolean {
-  const n = json.length - 1;
-  if (n < 2 || json.charCodeAt(0) !== 0x5b || json.charCodeAt(n) !== 0x5d) return false;
-  let i = json.charCodeAt(1) === 0x2d ? 2 : 1;
-  if (i === n) return false;
-  for (; i < n; i++) {
-    const c = json.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
-}
-
-/**
- * Inside a quoted array element, backslash and double quote take a
- * backslash; inside E'...', every backslash is doubled and a single quote
- * is written twice. Both at once: \ → \\\\, " → \\", ' → ''.
- */
-const ELEMENT_ESCAPE = /["\\']/;
-const ELEMENT_ESCAPES = /["\\']/g;
-const ESCAPED_IN_ELEMENT: Record<string, string> = { "\\": "\\\\\\\\", '"': '\\\\"', "'": "''" };
 
 const cols = (cs: { ident: string }[]) => cs.map((c) => c.ident).join(", ");
 
@@ -268,24 +198,57 @@ export class PgTransactor implements Transactor {
           },
         );
       };
-      for await (const l of it) {
+      const startAfterInFlight = async (): Promise<void> => {
+        await inFlight;
+        if (failure !== undefined) throw failure;
+        start();
+      };
+      /** Counts one key taken into the chunk and starts the chunk when it is due; a promise only when it must wait for the chunk running. */
+      const added = (bytes: number): Promise<void> | undefined => {
         count++;
-        const plan = this.plan(l.binding);
-        let keys = chunk.get(l.binding);
-        if (!keys) chunk.set(l.binding, (keys = new KeyChunk(plan.keyEncodings)));
-        try {
-          chunkBytes += keys.add(l.keyJson);
-        } catch (err) {
-          throw new ConnectorError(`binding ${l.binding} (${plan.table.ident}): bad Load key: ${(err as Error).message}`);
-        }
+        chunkBytes += bytes;
         chunkKeys++;
         if (failure !== undefined) throw failure;
         if (inFlight === undefined) {
           if (chunkKeys >= MIN_LOAD_CHUNK) start();
         } else if (chunkKeys >= MAX_LOAD_CHUNK || chunkBytes >= MAX_LOAD_CHUNK_BYTES) {
-          await inFlight;
-          if (failure !== undefined) throw failure;
-          start();
+          return startAfterInFlight();
+        }
+        return undefined;
+      };
+      const keysOf = (binding: number): KeyChunk => {
+        let keys = chunk.get(binding);
+        if (!keys) chunk.set(binding, (keys = new KeyChunk(this.plan(binding).keyEncodings)));
+        return keys;
+      };
+      const badKey = (binding: number, err: unknown) =>
+        new ConnectorError(`binding ${binding} (${this.plan(binding).table.ident}): bad Load key: ${(err as Error).message}`);
+      if (it.batches) {
+        // Key bytes as they came, written into the statement as bytes.
+        for await (const batch of it.batches()) {
+          const { bindings, keys } = batch;
+          for (let i = 0; i < keys.length; i++) {
+            const binding = bindings[i]!;
+            let bytes: number;
+            try {
+              bytes = keysOf(binding).addBytes(keys[i]!);
+            } catch (err) {
+              throw badKey(binding, err);
+            }
+            const wait = added(bytes);
+            if (wait) await wait;
+          }
+        }
+      } else {
+        for await (const l of it) {
+          let bytes: number;
+          try {
+            bytes = keysOf(l.binding).add(l.keyJson);
+          } catch (err) {
+            throw badKey(l.binding, err);
+          }
+          const wait = added(bytes);
+          if (wait) await wait;
         }
       }
       if (inFlight) await inFlight;
@@ -303,27 +266,34 @@ export class PgTransactor implements Transactor {
 
   /** Sends what the tables hold for one chunk of keys. */
   private async loadChunk(conn: PgClient, chunk: Map<number, KeyChunk>, loaded: (binding: number, doc: unknown) => void | Promise<void>): Promise<number> {
-    const query = [...chunk.keys()]
-      .sort((a, b) => a - b)
-      .map((b) => {
-        const { table, keyTypes } = this.plans[b]!;
-        if (!table.document) throw new ConnectorError(`binding ${b} (${table.ident}) has no document column to load from`);
-        const keys = chunk.get(b)!;
-        const arrays = keyTypes.map((type, i) => keys.literal(i, type));
-        const on = table.keys.map((k, i) => `t.${k.ident} = l.k${i}`).join(" AND ");
-        const names = table.keys.map((_, i) => `k${i}`).join(", ");
-        return `SELECT ${b}::int4, t.${table.document.ident}::text FROM unnest(${arrays.join(", ")}) AS l(${names}) JOIN ${table.ident} AS t ON ${on}`;
-      })
-      .join(" UNION ALL ");
+    const text = (t: string) => Buffer.from(t, "utf8");
+    const sql: Buffer[] = [text("COPY (")];
+    for (const b of [...chunk.keys()].sort((x, y) => x - y)) {
+      const { table, keyTypes } = this.plans[b]!;
+      if (!table.document) throw new ConnectorError(`binding ${b} (${table.ident}) has no document column to load from`);
+      const keys = chunk.get(b)!;
+      if (sql.length > 1) sql.push(text(" UNION ALL "));
+      sql.push(text(`SELECT ${b}::int4, t.${table.document.ident}::text FROM unnest(`));
+      keyTypes.forEach((type, i) => {
+        if (i > 0) sql.push(text(", "));
+        keys.literal(i, type, sql);
+      });
+      const on = table.keys.map((k, i) => `t.${k.ident} = l.k${i}`).join(" AND ");
+      const names = table.keys.map((_, i) => `k${i}`).join(", ");
+      sql.push(text(`) AS l(${names}) JOIN ${table.ident} AS t ON ${on}`));
+    }
+    sql.push(text(") TO STDOUT (FORMAT binary)"));
     let found = 0;
-    await copyOutBinary(conn, `COPY (${query}) TO STDOUT (FORMAT binary)`, (fields) => {
-      const b = fields[0];
-      const doc = fields[1];
-      if (fields.length !== 2 || !b || b.length !== 4) throw new Error("unexpected row shape in the load query's output");
-      const binding = b.readInt32BE(0);
-      if (!doc) throw new ConnectorError(`binding ${binding} (${this.plans[binding]?.table.ident}): a stored row's document column is NULL`);
+    await copyOutBinarySpans(conn, sql, (buf, spans, n) => {
+      // (int4 binding, text document): the binding read in place, the document a view of the row's bytes.
+      const at = spans[0]!;
+      if (n !== 2 || spans[1] !== 4) throw new Error("unexpected row shape in the load query's output");
+      const binding = (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
+      const start = spans[2]!;
+      const len = spans[3]!;
+      if (len < 0) throw new ConnectorError(`binding ${binding} (${this.plans[binding]?.table.ident}): a stored row's document column is NULL`);
       found++;
-      return loaded(binding, new RawJsonBytes(doc));
+      return loaded(binding, new RawJsonBytes(buf.subarray(start, start + len)));
     });
     return found;
   }
