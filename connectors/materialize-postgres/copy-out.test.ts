@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
-import { copyOutBinary } from "./copy-out.js";
+import { copyOutBinary, copyOutBinarySpans } from "./copy-out.js";
 import { adminClient } from "./test-support.js";
 
 const rowsOf = (n: number) => `COPY (SELECT g::text, CASE WHEN g % 3 = 0 THEN NULL ELSE repeat('é', g % 50) END FROM generate_series(1, ${n}) g) TO STDOUT (FORMAT binary)`;
@@ -67,5 +67,40 @@ describe("binary COPY TO as a pg query", () => {
   it("rejects a statement that is not a COPY TO", async () => {
     await expect(copyOutBinary(conn, "SELEC 1", () => undefined)).rejects.toMatchObject({ code: "42601" });
     expect((await conn.query("SELECT 6 AS six")).rows).toEqual([{ six: 6 }]);
+  });
+
+  it("sends a query ahead while another runs, as bytes; each gets its own rows, and a failure ahead fails only its own", async () => {
+    const spans = (rows: (string | null)[][]) => (buf: Buffer, sp: Int32Array, n: number) => {
+      const row: (string | null)[] = [];
+      for (let i = 0; i < n; i++) row.push(sp[2 * i + 1]! < 0 ? null : buf.toString("utf8", sp[2 * i]!, sp[2 * i]! + sp[2 * i + 1]!));
+      rows.push(row);
+    };
+    const wire = (conn as unknown as { connection: { _send(b: Buffer): unknown } }).connection;
+    const send = wire._send;
+    const sent: number[] = [];
+    wire._send = function (this: unknown, b: Buffer) {
+      sent.push(b[0]!);
+      return send.call(this, b);
+    };
+    try {
+      const a: (string | null)[][] = [];
+      const b: (string | null)[][] = [];
+      const c: (string | null)[][] = [];
+      const first = copyOutBinarySpans(conn, rowsOf(20_000), spans(a), { ahead: true });
+      // As the SQL's UTF-8 bytes in parts, sent at once: the first query is still running.
+      const second = copyOutBinarySpans(conn, [Buffer.from(rowsOf(7_000).slice(0, 10)), Buffer.from(rowsOf(7_000).slice(10))], spans(b), { ahead: true });
+      expect(sent).toEqual([0x51, 0x51]);
+      const bad = copyOutBinarySpans(conn, "COPY (SELECT 1 / 0) TO STDOUT (FORMAT binary)", () => undefined, { ahead: true }).catch((e) => e);
+      const third = copyOutBinarySpans(conn, rowsOf(300), spans(c), { ahead: true });
+      expect(sent).toEqual([0x51, 0x51, 0x51, 0x51]);
+      await Promise.all([first, second, third]);
+      expect((await bad) as Error).toMatchObject({ code: "22012" });
+      expect(a).toEqual(want(20_000));
+      expect(b).toEqual(want(7_000));
+      expect(c).toEqual(want(300));
+    } finally {
+      wire._send = send;
+    }
+    expect((await conn.query("SELECT 7 AS seven")).rows).toEqual([{ seven: 7 }]);
   });
 });

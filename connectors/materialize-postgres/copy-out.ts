@@ -43,6 +43,8 @@ class BinaryCopyOut {
   private waiting: Promise<void>[] | undefined;
   private connection: Connection | undefined;
   private ended = false;
+  /** The Query message went out before pg submitted this query (see sendAhead). */
+  sent = false;
 
   constructor(
     private readonly text: string | readonly Uint8Array[],
@@ -59,6 +61,27 @@ class BinaryCopyOut {
   // ---- pg's query interface (a "Submittable")
   submit(connection: Connection): void {
     this.connection = connection;
+    if (this.sent) return;
+    this.send(connection);
+  }
+
+  /**
+   * Sends the Query message now, while the connection still runs an earlier
+   * query: PostgreSQL reads it once that one is done and starts on it
+   * without waiting for a round trip, while this process still reads the
+   * earlier query's rows. Only when every query queued before it in pg's
+   * client is on the wire already, so queries reach the server in the
+   * order pg hands their answers back.
+   */
+  sendAhead(client: unknown): void {
+    const c = client as { connection?: Connection; _queryQueue?: unknown[]; _activeQuery?: unknown };
+    if (!c.connection || !Array.isArray(c._queryQueue) || !c._activeQuery) return;
+    if (!c._queryQueue.every((q) => q instanceof BinaryCopyOut && q.sent)) return;
+    this.send(c.connection);
+    this.sent = true;
+  }
+
+  private send(connection: Connection): void {
     if (typeof this.text === "string") connection.query(this.text);
     else connection._send(queryMessage(this.text));
   }
@@ -168,9 +191,18 @@ export function copyOutBinary(conn: PgClient, sql: string | readonly Uint8Array[
 /**
  * copyOutBinary without a Buffer per field: each row as
  * BinaryCopyReader.pushSpans hands it over (the spans are valid only during
- * the call; take views of `buf` to keep bytes).
+ * the call; take views of `buf` to keep bytes). With `ahead`, a query
+ * issued while another runs on the connection is sent at once rather than
+ * when that one ends (see BinaryCopyOut.sendAhead): the caller must not
+ * mind the earlier query's failure failing this one too (in a transaction
+ * it would anyway).
  */
-export function copyOutBinarySpans(conn: PgClient, sql: string | readonly Uint8Array[], onRow: OnRowSpans): Promise<void> {
+export function copyOutBinarySpans(
+  conn: PgClient,
+  sql: string | readonly Uint8Array[],
+  onRow: OnRowSpans,
+  opts: { ahead?: boolean } = {},
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     const settle = (err?: unknown) => {
@@ -179,6 +211,8 @@ export function copyOutBinarySpans(conn: PgClient, sql: string | readonly Uint8A
       if (err === undefined) resolve();
       else reject(err);
     };
-    conn.query(new BinaryCopyOut(sql, onRow, settle) as never);
+    const q = new BinaryCopyOut(sql, onRow, settle);
+    if (opts.ahead) q.sendAhead(conn);
+    conn.query(q as never);
   });
 }

@@ -161,14 +161,19 @@ export class PgTransactor implements Transactor {
    * connection is free and it holds MIN_LOAD_CHUNK keys, so chunks stay
    * small while PostgreSQL keeps up and grow (to MAX_LOAD_CHUNK keys or
    * bytes) when it does not: the join of one chunk overlaps the arrival of
-   * the next, and at most two chunks are in memory. The planner sees each
-   * chunk's exact size (no staging table, no ANALYZE, one round trip).
+   * the next. A chunk that fills up while another runs, and the last one,
+   * are sent at once, behind the running one (at most two in flight, three
+   * chunks in memory), so PostgreSQL starts on them as soon as it is done
+   * with the one before instead of a round trip later, while this process
+   * still reads that one's rows. The planner sees each chunk's exact size
+   * (no staging table, no ANALYZE).
    */
   async load(it: LoadIterator, loaded: (binding: number, doc: unknown) => void | Promise<void>): Promise<void> {
     const conn = this.opts.loadConn;
     const begun = performance.now();
     await conn.query("BEGIN");
-    let inFlight: Promise<void> | undefined;
+    /** Chunks sent and not finished, oldest first; they never reject (see `failure`). */
+    const inFlight: Promise<void>[] = [];
     try {
       let chunk = new Map<number, KeyChunk>();
       let chunkKeys = 0;
@@ -189,30 +194,32 @@ export class PgTransactor implements Transactor {
         chunk = new Map();
         chunkKeys = 0;
         chunkBytes = 0;
-        inFlight = run(c).then(
-          () => {
-            inFlight = undefined;
-          },
+        const p: Promise<void> = run(c).then(
+          () => void inFlight.splice(inFlight.indexOf(p), 1),
           (err) => {
             failure ??= err;
+            inFlight.splice(inFlight.indexOf(p), 1);
           },
         );
+        inFlight.push(p);
       };
-      const startAfterInFlight = async (): Promise<void> => {
-        await inFlight;
+      /** Starts the chunk behind the one running, after the oldest when two run already. */
+      const startBehind = async (): Promise<void> => {
+        if (inFlight.length >= 2) await inFlight[0];
         if (failure !== undefined) throw failure;
         start();
       };
-      /** Counts one key taken into the chunk and starts the chunk when it is due; a promise only when it must wait for the chunk running. */
+      /** Counts one key taken into the chunk and starts the chunk when it is due; a promise only when it must wait for a chunk running. */
       const added = (bytes: number): Promise<void> | undefined => {
         count++;
         chunkBytes += bytes;
         chunkKeys++;
         if (failure !== undefined) throw failure;
-        if (inFlight === undefined) {
+        if (inFlight.length === 0) {
           if (chunkKeys >= MIN_LOAD_CHUNK) start();
         } else if (chunkKeys >= MAX_LOAD_CHUNK || chunkBytes >= MAX_LOAD_CHUNK_BYTES) {
-          return startAfterInFlight();
+          if (inFlight.length >= 2) return startBehind();
+          start();
         }
         return undefined;
       };
@@ -251,14 +258,14 @@ export class PgTransactor implements Transactor {
           if (wait) await wait;
         }
       }
-      if (inFlight) await inFlight;
+      if (chunkKeys > 0) await startBehind();
+      while (inFlight.length > 0) await inFlight[0];
       if (failure !== undefined) throw failure;
-      if (chunkKeys > 0) await run(chunk);
       await conn.query("COMMIT");
       this.opts.log.debug("loaded documents", { keys: count, found, chunks, ms: Math.round(performance.now() - begun) });
     } catch (err) {
-      // A chunk still running owns the connection: let it stop before rolling back.
-      if (inFlight) await inFlight;
+      // Chunks still running own the connection: let them stop before rolling back.
+      while (inFlight.length > 0) await inFlight[0];
       await conn.query("ROLLBACK").catch(() => undefined);
       throw statementError(err, "loading documents", (rel) => this.bindingOf(rel));
     }
@@ -294,7 +301,7 @@ export class PgTransactor implements Transactor {
       if (len < 0) throw new ConnectorError(`binding ${binding} (${this.plans[binding]?.table.ident}): a stored row's document column is NULL`);
       found++;
       return loaded(binding, new RawJsonBytes(buf.subarray(start, start + len)));
-    });
+    }, { ahead: true });
     return found;
   }
 
