@@ -21,27 +21,39 @@
  * ANALYZE, one join, COPY text parsed back into strings): staging ~1.0 s
  * against 75 ms for the ceiling's COPY, the join streamed back as Loaded in
  * ~1.7 s against 0.6-0.9 s for the join alone, the connector idle 60-70% as
- * pipe and PostgreSQL waited on each other. Now keys are joined in chunks
+ * pipe and PostgreSQL waited on each other. Then keys were joined in chunks
  * while later keys still arrive (the first at 2,048 keys, then whatever
  * gathered while the previous one ran, at most 65,536), each chunk one
  * statement (keys as array literals unnested and joined, no staging table,
- * no ANALYZE), documents read as binary COPY and put into Loaded frames as
- * bytes. Profile of the load window (100k keys, load average ~15): idle
- * ~23%, GC ~20%, pg-copy-streams' COPY TO (it took the socket over, parsed
- * every message again and copied them into a Readable) ~24%, Load decoding
- * and the SDK's per-request unknown-field walk ~10%, the load loop with key
- * literals ~5%, Loaded framing ~7%. Now the binary COPY comes through pg's
- * own parser (copy-out.ts: a query object whose CopyData goes straight to
- * the row reader). Timing each chunk showed PostgreSQL is not what the load
- * waits for (EXPLAIN ANALYZE of a 65,536-key chunk on a 1M-row table: 70 ms
- * for contiguous keys, ~310 ms for random ones; the first 2,048-key chunk
- * 1.3 ms): the connector is CPU-bound ingesting Loads (~5 µs per key) and
- * shares two cores with the bench, PostgreSQL and other work. This
- * driver's response queue was quadratic (shift() on 100k+ queued Loaded):
- * at 300k keys it, not the connector, set the pace (25k → 99k docs/s once
- * taken by index). Left: per-request allocations in the SDK and codec
- * (unknownFields walks every decoded request, though fast-decoded ones
- * cannot carry unknown fields), a string per Load key.
+ * no ANALYZE), documents read as binary COPY through pg's own parser
+ * (copy-out.ts) and put into Loaded frames as bytes. PostgreSQL is not what
+ * the load waits for (EXPLAIN ANALYZE of a 60,000-key chunk against the
+ * bench's table: a merge join, 37 ms, first row after 8 ms).
+ *
+ * Profile of that code's load window (100k keys, --cpu-prof-interval 250
+ * µs, load average ~6): idle 16%, GC 20%, rows through pg's parser into
+ * Loaded frames 23% (Buffer readers and a Buffer per field ~5%), per Load the
+ * SDK's loop 12% (the unknown-field walk of every request, classifying it,
+ * a Received, a LoadRequest with its key decoded to a string, a queue
+ * promise per key), frame decoding 6%, the key literals as a JS string
+ * (a rope of 100k concatenations, then encoded again by pg) ~6%. Now:
+ * fast-decoded requests skip the unknown-field walk (they cannot carry
+ * unknown fields) and the SDK takes buffered Loads without classifying
+ * them, handing the transactor batches of key bytes (LoadIterator.batches);
+ * integer keys are copied from those bytes into the statement's bytes,
+ * sent as one Query message (load-keys.ts); rows are read as spans of the
+ * CopyData bytes (binding read in place, one view per document); a chunk
+ * that fills up while another runs, and the last one, are sent behind it
+ * so PostgreSQL does not wait a round trip. Profile after (300k keys):
+ * idle 40%, GC 16%, rows 17% (of which the SDK's loaded() and Loaded
+ * framing 10%, pg's parser and events the rest), key ingest ~15% (frames,
+ * fast decode ~5%, SDK loop 3%, key bytes 3%), stdout writes 3%. This
+ * driver used to decode every Loaded into a message (0.9-1.3 µs/doc on the
+ * same cores); it now reads binding and document bytes in place
+ * (0.5 µs/doc). Left: pg's parser makes an object, a Buffer and an event
+ * per CopyData (one per row); the SDK's loaded() makes a Response per
+ * document that the transport then checks field by field (a per-document
+ * sink call would skip both, but that is the transport's interface); GC.
  *
  * Where the store's time goes (LOG_LEVEL=debug "stored documents"): staging
  * (arrival of the Stores, decoding, COPY text, COPY) is ~90% of a
@@ -69,11 +81,22 @@
  * Default sizes (1M docs, 100k loads), once each: store 0.64 → 0.86 at
  * 6.0 → 4.7 µs/doc, peak RSS 177 → 150 MB; load 0.37 → 0.44 at 4.7 → 5.1
  * µs/doc (within this machine's swing).
+ * Figures, 2026-12-07 01:20 UTC, keys as bytes, load average 4.3-5.9 from
+ * other work, default sizes, main's build and this one alternately, three
+ * runs each: load 0.34 / 0.19 / 0.25 → 0.38 / 0.36 / 0.42 (median 0.25 →
+ * 0.38) at 4.6 / 5.7 / 4.4 → 4.1 / 3.4 / 4.1 µs/doc, driver 0.5-0.6 µs/doc
+ * (decoding every Loaded before: 0.9-1.3); store 0.88 / 0.91 / 0.75 → 0.85
+ * / 0.80 / 0.84 at 4.2-4.4 → 3.8-4.1 µs/doc; peak RSS 130-139 → 130-149 MB.
+ * BENCH_DOCS=200000 (100k loads of ~230-byte documents), load average
+ * 4.5-7.8, alternately, three each: load 0.42 / 0.34 / 0.35 → 0.48 / 0.55
+ * / 0.51 (median 0.35 → 0.51) at 4.3 / 4.4 / 4.6 → 3.7 / 3.2 / 3.5 µs/doc.
+ * Under such load the ratio follows the CPU both sides spend, PostgreSQL's
+ * included (the ceiling's client 1.3 µs/doc, the connector ~3.5 plus this
+ * driver's 0.5).
  * The store ratio is bound by PostgreSQL's share of two loaded cores (the
  * connector idles most of the window), the load ratio by the connector's
  * and the bench's CPU per key against the ceiling's single join.
  */
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { checkpoint, endpointConfig, materialization, PG_URL, uniqueSchema } from "../../connectors/materialize-postgres/test-support.js";
@@ -81,7 +104,6 @@ import { cpuSeconds, peakRssMb, report, type Rate } from "./_measure.js";
 import { frame, MaterializeDriver } from "./_materialize-driver.js";
 import { coll, DOCS, FIELDS, LOAD_KEYS, SEED, transactionRows, TXN, type Row } from "./_widgets.js";
 
-const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 // The runtime's side of the wire, with the codec's fast paths for Store, Load and Loaded.
 const enc = new TextEncoder();
 const cpuOf = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
