@@ -418,11 +418,17 @@ async function transactionLoop(
     reader.watch(storeDone);
     r = expect(await reader.next(), "materialize.Request.Flush", ["Store", "StartCommit"]);
     while (r.kind === "store") {
-      const s = r.req.store!;
-      checkBinding(bindings, s.binding, "materialize.Request.Store");
-      if (storeFinished) await earlyEnd(storeDone, "store() returned before reading every Store of the transaction");
-      const full = stores.push(new ReceivedStore(s));
-      if (full) await full;
+      // This Store, then every fast-decoded Store buffered behind it, without a Received each.
+      let s = r.req.store!;
+      for (;;) {
+        checkBinding(bindings, s.binding, "materialize.Request.Store");
+        if (storeFinished) await earlyEnd(storeDone, "store() returned before reading every Store of the transaction");
+        const full = stores.push(new ReceivedStore(s));
+        if (full) await full;
+        const next = reader.takeBuffered("store");
+        if (next === undefined) break;
+        s = next.store!;
+      }
       r = expect(reader.nextBuffered() ?? (await reader.next()), "materialize.Request.Store", ["Store", "StartCommit"]);
     }
 
