@@ -294,6 +294,7 @@ async function transactionLoop(
   reader: RequestReader<Request>,
   sink: ResponseSink<Response>,
 ): Promise<void> {
+  const sendLoaded = sink.sendLoaded;
   // Called once per request: the expected names are only spelled out for an error.
   const expect = (r: Received<Request> | undefined, after: string, allowed: string[]): Received<Request> => {
     const names = () => allowed.map((a) => `materialize.Request.${a}`).join(" or ");
@@ -354,9 +355,12 @@ async function transactionLoop(
           }
           if (!loadOpen) throw new ConnectorError("loaded() was called after load() returned");
           checkBinding(bindings, binding, "Loaded");
+          const docJson = doc instanceof RawJsonBytes ? doc.bytes : encoder.encode(docText(doc));
+          // The transport's per-document path when it has one: no Response per document.
+          if (sendLoaded !== undefined) return sendLoaded.call(sink, binding, docJson);
           const res = {
             $typeName: "materialize.Response",
-            loaded: { $typeName: "materialize.Response.Loaded", binding, docJson: doc instanceof RawJsonBytes ? doc.bytes : encoder.encode(docText(doc)) },
+            loaded: { $typeName: "materialize.Response.Loaded", binding, docJson },
             internal: EMPTY,
           } as Response;
           return sink.send(res);

@@ -180,6 +180,14 @@ export class ConnectorMetrics {
         return sendCaptured.call(sink, binding, docJson);
       };
     }
+    // Likewise for Loaded, counted like send() counts a Loaded response.
+    const sendLoaded = sink.sendLoaded;
+    if (sendLoaded) {
+      observedSink.sendLoaded = (binding, docJson) => {
+        self.count(binding, "loaded", size(docJson));
+        return sendLoaded.call(sink, binding, docJson);
+      };
+    }
 
     let ended = false;
     return {

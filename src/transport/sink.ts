@@ -18,6 +18,13 @@ export interface ResponseSink<Res> {
    */
   sendCaptured?(binding: number, docJson: string | Uint8Array): void | Promise<void>;
   /**
+   * Optional, materialize only: queue a materialize.Response.loaded from its
+   * two fields, exactly as send() of `{ loaded: { binding, docJson } }`
+   * would, without the caller building the message. The bytes are taken
+   * (copied or kept) before it returns. Same return as send().
+   */
+  sendLoaded?(binding: number, docJson: Uint8Array): void | Promise<void>;
+  /**
    * Push everything queued so far to the peer. The core calls this at the
    * protocol's boundaries: a unary response, Checkpoint, Flushed,
    * StartedCommit and Acknowledged.

@@ -12,7 +12,7 @@
 import type { Readable, Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { messageCodec, wireCodecFromEnv, type FramingCodec, type WireCodec } from "../codec/wire.js";
-import type { DocFramer } from "../codec/fast-encode.js";
+import { docFramer, type DocFramer } from "../codec/fast-encode.js";
 import { FrameWriter, readFrameBatches } from "../codec/frames.js";
 import { RequestSchema as CaptureRequestSchema, ResponseSchema as CaptureResponseSchema } from "../gen/capture/capture_pb.js";
 import {
@@ -77,6 +77,17 @@ class StdoutSink implements ResponseSink<AnyResponse> {
     if (!this.frameDoc(binding, docJson, this.frames)) {
       const text = typeof docJson === "string" ? docJson : utf8.decode(docJson);
       return this.send(create(CaptureResponseSchema, { captured: { binding, docJson: text } }) as AnyResponse);
+    }
+    if (this.frames.size >= HIGH_WATER) return this.flush();
+  }
+
+  /** materialize.Response.loaded's framer, made on the first sendLoaded (a capture session never makes it). */
+  private frameLoaded: DocFramer | undefined;
+
+  sendLoaded(binding: number, docJson: Uint8Array): void | Promise<void> {
+    const frame = (this.frameLoaded ??= docFramer(MaterializeResponseSchema, this.frames.wire) ?? (() => false));
+    if (!frame(binding, docJson, this.frames)) {
+      return this.send(create(MaterializeResponseSchema, { loaded: { binding, docJson } }) as AnyResponse);
     }
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }
