@@ -96,6 +96,33 @@
  * The store ratio is bound by PostgreSQL's share of two loaded cores (the
  * connector idles most of the window), the load ratio by the connector's
  * and the bench's CPU per key against the ceiling's single join.
+ *
+ * Round two (2026-12-07 02:00 UTC): the SDK's loaded() hands binding and
+ * bytes to the sink's per-document path (ResponseSink.sendLoaded, framed by
+ * stdio straight from them): no Response per Loaded, no field-by-field check
+ * of it in the codec. BENCH_DOCS=300000 BENCH_LOAD_KEYS=300000, load average
+ * 7-15 (other helpers' work and this helper's tests), main's build, round
+ * one's (8229214) and this one alternately, three runs each: load 3.0 / 3.3
+ * / 3.1 → 2.1 / 1.8 / 2.1 → 2.0 / 1.9 / 1.9 µs/doc, ratio 0.30 / 0.31 /
+ * 0.45 → 0.72 / 0.61 / 0.58 → 0.79 / 0.60 / 0.62 (the ceiling's client 1.0
+ * µs/doc, the driver 0.3-0.4); store 5.5 / 6.5 / 5.9 → 5.3 / 5.8 / 5.4 →
+ * 5.5 / 5.9 / 5.5 µs/doc at ratio 0.72 / 0.64 / 0.68 → 0.83 / 0.57 / 0.76
+ * → 0.72 / 0.69 / 0.71, peak RSS 149-186 → 134-147 → 128-138 MB: nothing in
+ * the branch costs the store CPU; its ratio swings with the machine
+ * (PostgreSQL's share of the cores), not with the connector. sendLoaded's
+ * own gain (~0.1 µs/doc) is inside that swing; the profile shows it.
+ * Profile after (200k docs, 300k keys, load average 7-9, the load window,
+ * 1.47 s): idle 38%, GC 21%, Buffer views 9% (the frame reader's view per
+ * Load request 4.4%, the fast decoder's key view 1.3%, the document view
+ * per row 2%, pg's CopyData slice 1.1%), Loaded framing (the copy into the
+ * frame) 5.4%, pg's parser and its event per row ~4%, the binary COPY
+ * reader 2%, the metrics wrapper's counting 1.8%; the SDK's loaded() and
+ * the codec's checks of a Response, 1-2% before, are gone (sendLoaded
+ * 0.2%). Left, by size: GC and the Buffer views per Load and per row (a
+ * span path from the frame reader through fast decode into the batches,
+ * and rows as spans into sendLoaded, would drop three of the four); pg's
+ * parser per row (reading CopyData from the socket as
+ * source-postgres/copy-out.ts does, with this path's pause and send-ahead).
  */
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
