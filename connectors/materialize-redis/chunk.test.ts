@@ -85,4 +85,40 @@ describe("materialize-redis chunks of plain SETs", () => {
     chunk.add("S", `${n}:d`, "4");
     expect(secondElement(chunk.take())).toBe(PLAIN_SETS);
   });
+
+  it("encodes a payload given as UTF-8 bytes exactly as the same payload given as text, in both forms", async () => {
+    const n = ns();
+    const vals = values(29, 1200);
+    const enc = new TextEncoder();
+    for (const general of [false, true]) {
+      const text = new ChunkBuilder(5);
+      const bytes = new ChunkBuilder(5);
+      vals.forEach((v, i) => {
+        const op = general && i % 7 === 0 ? "S60" : "S";
+        text.add(op, `${n}:k:${i}:é`, v);
+        // A view into a larger buffer, as a Store's document is a view of its frame.
+        const b = enc.encode(`xx${v}yy`);
+        bytes.add(op, `${n}:k:${i}:é`, b.subarray(2, b.length - 2));
+      });
+      expect(bytes.bytes).toBe(text.bytes);
+      expect(bytes.take(general).equals(text.take(general))).toBe(true);
+    }
+
+    // The MSET arguments (at-least-once) carry the same bytes; apply them and read back.
+    const text = new ChunkBuilder(0);
+    const bytes = new ChunkBuilder(0);
+    vals.forEach((v, i) => {
+      text.add("S", `${n}:t:${i}`, v);
+      bytes.add("S", `${n}:b:${i}`, enc.encode(v));
+    });
+    const t = text.takePlainSets()!;
+    const b = bytes.takePlainSets()!;
+    expect(b.filter((x) => Buffer.isBuffer(x)).length).toBe(vals.length); // the byte path was taken
+    for (let i = 1; i < t.length; i += 2) expect((b[i] as Buffer).equals(Buffer.from(t[i] as string))).toBe(true);
+    await r.mset(t);
+    await r.mset(b);
+    const gotT = await r.mgetBuffer(vals.map((_, i) => `${n}:t:${i}`));
+    const gotB = await r.mgetBuffer(vals.map((_, i) => `${n}:b:${i}`));
+    gotB.forEach((g, i) => expect(g!.equals(gotT[i]!)).toBe(true));
+  });
 });

@@ -9,6 +9,11 @@
  * The "M" form lets the script hand the decoded array straight to MSET
  * (no op is named "M"); walking the general form record by record in Lua
  * cost the apply about as much again as the MSET itself.
+ *
+ * A payload may be given as UTF-8 bytes (a Store's document as received,
+ * records.ts): they are copied into the chunk as they are, which encodes
+ * exactly what writing the same text as UTF-8 would, without making a
+ * string of the document first.
  */
 
 const ARRAY32 = 0xdd;
@@ -16,8 +21,20 @@ const STR32 = 0xdb;
 /** The second element of a chunk of plain SETs (see above). */
 export const PLAIN_SETS = "M";
 
+/** A record's payload: text, or its UTF-8 bytes. */
+export type Payload = string | Uint8Array;
+
+function byteLength(p: Payload): number {
+  return typeof p === "string" ? Buffer.byteLength(p) : p.length;
+}
+
+/** Bytes as a Buffer (a view, not a copy), which is what ioredis sends as they are. */
+function asBuffer(p: Uint8Array): Buffer {
+  return Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length);
+}
+
 export class ChunkBuilder {
-  private strings: string[] = [];
+  private strings: Payload[] = [];
   private byteLen = 0;
   records = 0;
   /** Whether every record since the last take is a plain SET (op "S", no TTL). */
@@ -25,10 +42,10 @@ export class ChunkBuilder {
 
   constructor(private first: number) {}
 
-  add(op: string, key: string, payload: string): void {
+  add(op: string, key: string, payload: Payload): void {
     this.strings.push(op, key, payload);
     if (op !== "S") this.plain = false;
-    this.byteLen += Buffer.byteLength(key) + Buffer.byteLength(payload) + op.length + 15;
+    this.byteLen += Buffer.byteLength(key) + byteLength(payload) + op.length + 15;
     this.records++;
   }
 
@@ -52,9 +69,15 @@ export class ChunkBuilder {
     buf[at++] = ARRAY32;
     buf.writeUInt32BE(count, at);
     at += 4;
-    const put = (s: string) => {
+    const put = (s: Payload) => {
       buf[at] = STR32;
-      const n = buf.write(s, at + 5, "utf8");
+      let n: number;
+      if (typeof s === "string") {
+        n = buf.write(s, at + 5, "utf8");
+      } else {
+        buf.set(s, at + 5);
+        n = s.length;
+      }
       buf.writeUInt32BE(n, at + 1);
       at += 5 + n;
     };
@@ -77,12 +100,13 @@ export class ChunkBuilder {
    * in record order; the builder starts the next chunk. Undefined (and the
    * chunk kept) when any record is something else.
    */
-  takePlainSets(): string[] | undefined {
+  takePlainSets(): Array<string | Buffer> | undefined {
     if (!this.plain) return undefined;
-    const out = new Array<string>((this.strings.length / 3) * 2);
+    const out = new Array<string | Buffer>((this.strings.length / 3) * 2);
     for (let i = 0, o = 0; i < this.strings.length; i += 3) {
-      out[o++] = this.strings[i + 1]!;
-      out[o++] = this.strings[i + 2]!;
+      const payload = this.strings[i + 2]!;
+      out[o++] = this.strings[i + 1] as string;
+      out[o++] = typeof payload === "string" ? payload : asBuffer(payload);
     }
     this.reset();
     return out;

@@ -7,6 +7,9 @@
  *                of alternating field names and string values)
  *   op "D"       DEL key
  *   op "X"       XADD to the stream at key; payload as for "H"
+ *
+ * A SET's payload is the document's bytes as received when the SDK has them
+ * (docBytes), so the document is never made a string on its way to Redis.
  */
 import type { MaterializeBinding, StoreRequest } from "../../src/sdk/types.js";
 import type { ResourceConfig, ValueFormat } from "./config.js";
@@ -16,6 +19,8 @@ import { redisKey } from "./keys.js";
 import { rangeEntry } from "../../src/sdk/staged.js";
 import type { RangeSpec } from "../../src/gen/flow/flow_pb.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
+import { docBytes } from "../../src/sdk/materialize.js";
+import type { Payload } from "./chunk.js";
 
 export interface BindingPlan {
   prefix: string;
@@ -34,7 +39,7 @@ export interface BindingPlan {
 export interface WriteRecord {
   op: string;
   key: string;
-  payload: string;
+  payload: Payload;
 }
 
 const FULL_RANGE = "00000000-ffffffff";
@@ -100,7 +105,7 @@ export function recordOf(plan: BindingPlan, s: StoreRequest): WriteRecord {
   }
   const key = redisKey(plan.prefix, s.keyJson);
   if (s.delete && !plan.softDelete) return { op: "D", key, payload: "" };
-  if (plan.format === "json") return { op: "S" + ttl, key, payload: s.docJson };
+  if (plan.format === "json") return { op: "S" + ttl, key, payload: docBytes(s) ?? s.docJson };
   return { op: "H" + ttl, key, payload: JSON.stringify(fieldPairs(plan, s, [])) };
 }
 
