@@ -3,9 +3,16 @@
  * batch is read (MGET for json bindings, pipelined HGET of the document
  * field for hash bindings) once the previous transaction is applied, or
  * before that when the batch holds none of its keys.
+ *
+ * MGET replies are taken as Buffers and handed to the runtime as they are
+ * (RawJsonBytes), so a loaded document is neither decoded into a string nor
+ * encoded back. ioredis's parser gives out slices of buffers it never
+ * writes again, as RawJsonBytes requires. A value that is not valid UTF-8
+ * takes the text path, which replaces its bad bytes as before.
  */
+import { isUtf8 } from "node:buffer";
 import type { Redis } from "ioredis";
-import { RawJson, type LoadIterator, type LoadRequest } from "../../src/sdk/types.js";
+import { RawJson, RawJsonBytes, type LoadIterator, type LoadRequest } from "../../src/sdk/types.js";
 import { redisKey } from "./keys.js";
 import { isTombstone, type BindingPlan } from "./records.js";
 import type { PendingKeys } from "./pending-keys.js";
@@ -18,9 +25,11 @@ const EARLY_BYTES = 8 << 20;
 
 type Loaded = (binding: number, doc: unknown) => void | Promise<void>;
 
+type Value = string | Buffer | null;
+
 /** The batch's values (null for a key that does not exist). */
-async function readBatch(redis: Redis, plans: BindingPlan[], batch: LoadRequest[], keys: string[]): Promise<Array<string | null>> {
-  if (batch.every((l) => plans[l.binding]!.format === "json")) return redis.mget(keys);
+async function readBatch(redis: Redis, plans: BindingPlan[], batch: LoadRequest[], keys: string[]): Promise<Value[]> {
+  if (batch.every((l) => plans[l.binding]!.format === "json")) return redis.mgetBuffer(keys);
   const p = redis.pipeline();
   batch.forEach((l, i) => {
     const plan = plans[l.binding]!;
@@ -34,13 +43,16 @@ async function readBatch(redis: Redis, plans: BindingPlan[], batch: LoadRequest[
   });
 }
 
-async function answer(plans: BindingPlan[], batch: LoadRequest[], values: Array<string | null>, loaded: Loaded): Promise<void> {
+async function answer(plans: BindingPlan[], batch: LoadRequest[], values: Value[], loaded: Loaded): Promise<void> {
   for (let i = 0; i < batch.length; i++) {
-    const text = values[i];
-    if (text === null || text === undefined) continue;
+    const v = values[i];
+    if (v === null || v === undefined) continue;
     const l = batch[i]!;
-    if (plans[l.binding]!.softDelete && isTombstone(text)) continue; // deleted: the key does not exist for Flow
-    await loaded(l.binding, new RawJson(text));
+    const bytes = typeof v === "string" || !isUtf8(v) ? undefined : v;
+    const text = bytes ? undefined : v.toString();
+    // deleted: the key does not exist for Flow
+    if (plans[l.binding]!.softDelete && isTombstone(text ?? v.toString())) continue;
+    await loaded(l.binding, bytes ? new RawJsonBytes(bytes) : new RawJson(text!));
   }
 }
 
