@@ -23,7 +23,7 @@ import { loadDocuments } from "./load.js";
 import { PendingKeys } from "./pending-keys.js";
 import { planBinding, recordOf, type BindingPlan } from "./records.js";
 import { withScripts, type ScriptedRedis } from "./scripts.js";
-import { applyStaged, removeStaged, StageNames, StageWriter, sweepOrphans, type RecordWriter, type StagedTxn } from "./stage.js";
+import { applyRetained, applyStaged, removeStaged, StageNames, StageWriter, sweepOrphans, type RecordWriter, type StagedTxn } from "./stage.js";
 import { bindingConstraints, checkResources } from "./validate.js";
 import { checkServer } from "./server-check.js";
 
@@ -36,11 +36,17 @@ async function withClient<T>(ep: Endpoint, fn: (c: ScriptedRedis) => Promise<T>)
   }
 }
 
-/** Apply and clean-up of staged transactions, shared by sessions and Apply. */
-function stagedHandlers(redis: ScriptedRedis, ep: Endpoint, log: Logger): StagedHandlers<StagedTxn> {
+/**
+ * Apply and clean-up of staged transactions, shared by sessions and Apply.
+ * `retained` gives the chunks a session kept of the transaction it staged
+ * (StageWriter.retained), applied from there when they are that transaction's.
+ */
+function stagedHandlers(redis: ScriptedRedis, ep: Endpoint, log: Logger, retained?: () => { stage: string; chunks: Buffer[] } | undefined): StagedHandlers<StagedTxn> {
   return {
     async apply(t, { recovered }) {
-      const found = await applyStaged(redis, t).catch((err) => {
+      const kept = recovered ? undefined : retained?.();
+      const apply = kept?.stage === t.stage ? applyRetained(redis, t, kept.chunks) : applyStaged(redis, t);
+      const found = await apply.catch((err) => {
         throw redisError(err, ep, `applying staged transaction ${t.stage}`);
       });
       // A missing stage was applied and removed by an earlier session (or by
@@ -188,14 +194,20 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
 
       // Keys the staged transaction writes, so the next one's Loads of other keys need not wait for its apply.
       const pendingKeys = new PendingKeys(recovered !== undefined);
-      const handlers = stagedHandlers(writes, ep, ctx.log);
+      // The chunks of the transaction this session staged last, while they may still be applied from memory.
+      let kept: { stage: string; chunks: Buffer[] } | undefined;
+      const handlers = stagedHandlers(writes, ep, ctx.log, () => kept);
       const transactor = stagedTransactor<StagedTxn>({
         state: req.state,
         entry,
         log: ctx.log,
         ...handlers,
         async apply(t, info) {
-          await handlers.apply(t, info);
+          try {
+            await handlers.apply(t, info);
+          } finally {
+            kept = undefined;
+          }
           pendingKeys.applied();
         },
         load: loadWith(pendingKeys),
@@ -210,7 +222,10 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
           const records = await w.finish().catch((err) => {
             throw redisError(err, ep, "staging the transaction");
           });
-          return { stage: (w as StageWriter).stage, stamp, chunks: (w as StageWriter).chunks, records };
+          const sw = w as StageWriter;
+          const chunks = sw.retained;
+          kept = chunks ? { stage: sw.stage, chunks } : undefined;
+          return { stage: sw.stage, stamp, chunks: sw.chunks, records };
         },
       });
       return { transactor };

@@ -9,12 +9,22 @@
  * once however often the apply is repeated, and a repeated apply resumes
  * after the last chunk that landed. Once every chunk is applied, the list
  * and its marker are deleted together.
+ *
+ * The session that staged a transaction of plain SETs only (json bindings
+ * without TTL) keeps its chunks, up to RETAIN_BYTES, and applies them from
+ * there (applyRetained): MSETs inside MULTI/EXEC under WATCH of the stage
+ * and its marker, each followed by the marker's update, instead of the
+ * script copying every value out of the stage and through Lua (the script
+ * cost ~3.6 µs of server CPU per document, a client's MSET ~1.3). Any state
+ * of the stage or marker but the expected one hands the apply to the
+ * script, which decides as it always did.
  */
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Pipeline, Redis } from "ioredis";
 import type { ScriptedRedis } from "./scripts.js";
 import type { WriteRecord } from "./records.js";
 import { InFlight } from "./pipeline.js";
-import { ChunkBuilder } from "./chunk.js";
+import { ChunkBuilder, plainSetArgs } from "./chunk.js";
+import { encodeCommand, EncodedCommand } from "./resp.js";
 import type { PendingKeys } from "./pending-keys.js";
 
 /** What StartedCommit's state records about a staged transaction. */
@@ -32,6 +42,10 @@ const CHUNK_BYTES = 1 << 20;
 const PUSH_BUDGET = 16 << 20;
 /** Chunk scripts sent ahead of their replies. */
 const APPLY_AHEAD = 16;
+/** Bytes of a transaction's chunks kept for applyRetained; a larger transaction is applied from its stage. */
+const RETAIN_BYTES = 32 << 20;
+/** Chunks applied by one MULTI/EXEC in applyRetained. */
+const RETAINED_GROUP = 4;
 
 export function markerOf(stage: string): string {
   return `${stage}:applied`;
@@ -75,6 +89,9 @@ export class StageWriter implements RecordWriter {
   private count = 0;
   chunks = 0;
   private readonly inflight = new InFlight(PUSH_BUDGET);
+  /** Every chunk so far, while all are plain SETs and within RETAIN_BYTES. */
+  private kept: Buffer[] | undefined = [];
+  private keptBytes = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -97,8 +114,14 @@ export class StageWriter implements RecordWriter {
   }
 
   private push(): void | Promise<void> {
+    const plain = this.chunk.plain;
     const blob = this.chunk.take();
     this.chunks++;
+    if (this.kept) {
+      this.keptBytes += blob.length;
+      if (plain && this.keptBytes <= RETAIN_BYTES) this.kept.push(blob);
+      else this.kept = undefined;
+    }
     return this.inflight.add(this.redis.rpush(this.stage, blob), blob.length);
   }
 
@@ -106,6 +129,11 @@ export class StageWriter implements RecordWriter {
     if (this.chunk.records) await this.push();
     await this.inflight.finish();
     return this.count;
+  }
+
+  /** The staged chunks, if all are kept (see applyRetained). */
+  get retained(): Buffer[] | undefined {
+    return this.kept;
   }
 }
 
@@ -128,6 +156,50 @@ export async function applyStaged(redis: ScriptedRedis, t: StagedTxn): Promise<b
   }
   for (const p of pending) missing = (await p) === -1 || missing;
   return !missing;
+}
+
+/**
+ * Applies a staged transaction from `chunks`, the elements this session
+ * pushed to its stage (all in the plain-SET form), with the script's
+ * effect: chunk c's MSET and the marker set to c land together (one
+ * MULTI/EXEC, WATCHing the stage and the marker, so nothing changed them
+ * since they were read). Only the expected course is taken here: the
+ * stage holding `chunks.length` elements and the marker at the last chunk
+ * this call applied (none at first). Anything else — a stage gone or
+ * altered, a marker moved by another session, a group refused because a
+ * watched key changed — goes to applyStaged, which resumes after whatever
+ * the marker says.
+ */
+export async function applyRetained(redis: ScriptedRedis, t: StagedTxn, chunks: Buffer[]): Promise<boolean> {
+  const marker = markerOf(t.stage);
+  const expect = (r: [Error | null, unknown] | undefined): unknown => {
+    if (!r) throw new Error("missing reply");
+    if (r[0]) throw r[0];
+    return r[1];
+  };
+  for (let next = 0; next < t.chunks; ) {
+    const seen = (await redis.pipeline().watch(marker, t.stage).get(marker).llen(t.stage).exec()) ?? [];
+    expect(seen[0]);
+    const done = expect(seen[1]) as string | null;
+    const length = expect(seen[2]) as number;
+    const end = Math.min(next + RETAINED_GROUP, t.chunks);
+    const args = chunks.slice(next, end).map(plainSetArgs);
+    if (chunks.length !== t.chunks || length !== t.chunks || (done === null ? -1 : Number(done)) !== next - 1 || args.some((a) => !a)) {
+      await redis.unwatch();
+      return applyStaged(redis, t);
+    }
+    // multi() is a Pipeline, which queues a Command as it would its own (typed as the chainable interface only).
+    const m = redis.multi() as ChainableCommander & Pick<Pipeline, "sendCommand">;
+    args.forEach((a, i) => {
+      m.sendCommand(new EncodedCommand("mset", encodeCommand("MSET", a!)));
+      m.set(marker, String(next + i));
+    });
+    const replies = await m.exec();
+    if (replies === null) return applyStaged(redis, t); // a watched key changed
+    for (const r of replies) expect(r);
+    next = end;
+  }
+  return true;
 }
 
 export async function removeStaged(redis: Redis, t: Pick<StagedTxn, "stage">): Promise<void> {
