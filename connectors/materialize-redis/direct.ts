@@ -9,13 +9,15 @@
  * instead: what the script would run for it anyway, without the script's
  * decoding and the copies into and out of Lua, about a quarter of the
  * server's work for such a chunk. Commands on one connection run in order,
- * so records keep their order across MSETs and script calls.
+ * so records keep their order across MSETs and script calls. The MSET is
+ * encoded here in one pass (resp.ts), not argument by argument by ioredis.
  */
 import type { ScriptedRedis } from "./scripts.js";
 import type { WriteRecord } from "./records.js";
 import type { RecordWriter } from "./stage.js";
 import { ChunkBuilder } from "./chunk.js";
 import { InFlight } from "./pipeline.js";
+import { encodeCommand, EncodedCommand } from "./resp.js";
 
 const BUDGET = 16 << 20;
 const CHUNK_BYTES = 1 << 20;
@@ -39,7 +41,11 @@ export class DirectWriter implements RecordWriter {
   private send(): void | Promise<void> {
     const bytes = this.chunk.bytes;
     const sets = this.chunk.takePlainSets();
-    if (sets) return this.inflight.add(this.redis.mset(sets), bytes);
+    if (sets) {
+      const mset = new EncodedCommand("mset", encodeCommand("MSET", sets));
+      void this.redis.sendCommand(mset);
+      return this.inflight.add(mset.promise, bytes);
+    }
     const blob = this.chunk.take();
     return this.inflight.add(this.redis.flowWriteChunk(blob), blob.length);
   }

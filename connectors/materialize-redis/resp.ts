@@ -37,21 +37,32 @@ function header(buf: Buffer, at: number, type: number, n: number): number {
   return end + CRLF;
 }
 
-/** The RESP encoding of the command `name` with `args` (bulk strings). */
-export function encodeCommand(name: string, args: readonly Uint8Array[]): Buffer {
-  const nameBytes = Buffer.from(name, "utf8");
-  let size = 1 + digits(args.length + 1) + CRLF + 1 + digits(nameBytes.length) + CRLF + nameBytes.length + CRLF;
-  for (const a of args) size += 1 + digits(a.length) + CRLF + a.length + CRLF;
+const lengthOf = (a: string | Uint8Array) => (typeof a === "string" ? Buffer.byteLength(a) : a.length);
+
+/** The RESP encoding of the command `name` with `args` (bulk strings; text as UTF-8). */
+export function encodeCommand(name: string, args: ReadonlyArray<string | Uint8Array>): Buffer {
+  let size = 1 + digits(args.length + 1) + CRLF;
+  size += 1 + digits(Buffer.byteLength(name)) + CRLF + Buffer.byteLength(name) + CRLF;
+  for (const a of args) {
+    const n = lengthOf(a);
+    size += 1 + digits(n) + CRLF + n + CRLF;
+  }
   const buf = Buffer.allocUnsafe(size);
   let at = header(buf, 0, 0x2a, args.length + 1);
-  const bulk = (a: Uint8Array) => {
-    at = header(buf, at, 0x24, a.length);
-    buf.set(a, at);
-    at += a.length;
+  const bulk = (a: string | Uint8Array) => {
+    if (typeof a === "string") {
+      const n = Buffer.byteLength(a);
+      at = header(buf, at, 0x24, n);
+      at += buf.write(a, at, "utf8");
+    } else {
+      at = header(buf, at, 0x24, a.length);
+      buf.set(a, at);
+      at += a.length;
+    }
     buf[at++] = 0x0d;
     buf[at++] = 0x0a;
   };
-  bulk(nameBytes);
+  bulk(name);
   for (const a of args) bulk(a);
   return buf;
 }
