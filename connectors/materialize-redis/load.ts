@@ -52,7 +52,8 @@ async function answer(plans: BindingPlan[], batch: LoadRequest[], values: Value[
     const text = bytes ? undefined : v.toString();
     // deleted: the key does not exist for Flow
     if (plans[l.binding]!.softDelete && isTombstone(text ?? v.toString())) continue;
-    await loaded(l.binding, bytes ? new RawJsonBytes(bytes) : new RawJson(text!));
+    const p = loaded(l.binding, bytes ? new RawJsonBytes(bytes) : new RawJson(text!));
+    if (p) await p; // no turn of the event loop per document when the output is not full
   }
 }
 
