@@ -122,26 +122,28 @@ export class ChunkBuilder {
 }
 
 /**
- * The MSET arguments (key, payload, ...) of an encoded chunk in the "M"
- * form, as views into `blob`; undefined for a chunk in the general form.
- * The client-side reading of exactly what the apply script would decode.
+ * Where the MSET arguments (key, payload, ...) of an encoded chunk in the
+ * "M" form lie in `blob`: start and end offsets, two per argument; undefined
+ * for a chunk in the general form. The client-side reading of exactly what
+ * the apply script would decode.
  */
-export function plainSetArgs(blob: Buffer): Buffer[] | undefined {
+export function plainSetRanges(blob: Buffer): Uint32Array | undefined {
   if (blob[0] !== ARRAY32) return undefined;
   const count = blob.readUInt32BE(1);
   let at = 5;
-  const next = (): Buffer => {
+  const skip = (): number => {
     if (blob[at] !== STR32) throw new Error("malformed chunk");
     const n = blob.readUInt32BE(at + 1);
-    const out = blob.subarray(at + 5, at + 5 + n);
     at += 5 + n;
-    return out;
+    return n;
   };
-  next(); // first record index
-  const second = next();
-  if (second.length !== 1 || second[0] !== PLAIN_SETS.charCodeAt(0)) return undefined;
-  const args = new Array<Buffer>(count - 2);
-  for (let i = 0; i < args.length; i++) args[i] = next();
-  return args;
+  skip(); // first record index
+  const second = at + 5;
+  if (skip() !== 1 || blob[second] !== PLAIN_SETS.charCodeAt(0)) return undefined;
+  const ranges = new Uint32Array((count - 2) * 2);
+  for (let i = 0; i < ranges.length; i += 2) {
+    ranges[i] = at + 5;
+    ranges[i + 1] = at + 5 + skip();
+  }
+  return ranges;
 }
-

@@ -1,6 +1,7 @@
 import { Command } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { encodeCommand } from "./resp.js";
+import { encodeCommand, encodeCommandOf } from "./resp.js";
+import { ChunkBuilder, plainSetRanges } from "./chunk.js";
 import { rng } from "../../test/support/rng.js";
 
 describe("materialize-redis RESP encoding", () => {
@@ -20,4 +21,22 @@ describe("materialize-redis RESP encoding", () => {
       expect(encodeCommand("MSET", mixed).equals(Buffer.isBuffer(theirs) ? theirs : Buffer.from(theirs))).toBe(true);
     }
   });
+
+  it("encodes the MSET of a staged chunk from its bytes as from its records", () => {
+    const next = rng(47);
+    const records: string[] = ["k:é", "", "k2", "é中文😀", "k3", "x".repeat(70_000)];
+    while (records.length < 2000) records.push(`k:${records.length}`, JSON.stringify({ r: next(1e9), s: "ü".repeat(next(30)) }));
+    const chunk = new ChunkBuilder(12);
+    for (let i = 0; i < records.length; i += 2) chunk.add("S", records[i]!, Buffer.from(records[i + 1]!));
+    const blob = chunk.take();
+    const ranges = plainSetRanges(blob)!;
+    expect(ranges.length).toBe(records.length * 2);
+    expect(encodeCommandOf("MSET", blob, ranges).equals(encodeCommand("MSET", records))).toBe(true);
+    // A chunk in the general form has no MSET.
+    const general = new ChunkBuilder(0);
+    general.add("S", "a", "1");
+    general.add("D", "b", "");
+    expect(plainSetRanges(general.take())).toBeUndefined();
+  });
 });
+

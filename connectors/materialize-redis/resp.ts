@@ -80,3 +80,31 @@ export class EncodedCommand extends Command {
     return this.bytes;
   }
 }
+
+/** The RESP encoding of the command `name` whose arguments are the byte ranges `ranges` (start, end, ...) of `source`. */
+export function encodeCommandOf(name: string, source: Uint8Array, ranges: Uint32Array): Buffer {
+  const count = ranges.length / 2;
+  const nameLength = Buffer.byteLength(name);
+  let size = 1 + digits(count + 1) + CRLF + 1 + digits(nameLength) + CRLF + nameLength + CRLF;
+  for (let i = 0; i < ranges.length; i += 2) {
+    const n = ranges[i + 1]! - ranges[i]!;
+    size += 1 + digits(n) + CRLF + n + CRLF;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  let at = header(buf, 0, 0x2a, count + 1);
+  at = header(buf, at, 0x24, nameLength);
+  at += buf.write(name, at, "utf8");
+  buf[at++] = 0x0d;
+  buf[at++] = 0x0a;
+  for (let i = 0; i < ranges.length; i += 2) {
+    const from = ranges[i]!;
+    const to = ranges[i + 1]!;
+    at = header(buf, at, 0x24, to - from);
+    buf.set(source.subarray(from, to), at);
+    at += to - from;
+    buf[at++] = 0x0d;
+    buf[at++] = 0x0a;
+  }
+  return buf;
+}
+

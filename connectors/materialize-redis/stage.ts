@@ -23,8 +23,8 @@ import type { ChainableCommander, Pipeline, Redis } from "ioredis";
 import type { ScriptedRedis } from "./scripts.js";
 import type { WriteRecord } from "./records.js";
 import { InFlight } from "./pipeline.js";
-import { ChunkBuilder, plainSetArgs } from "./chunk.js";
-import { encodeCommand, EncodedCommand } from "./resp.js";
+import { ChunkBuilder, plainSetRanges } from "./chunk.js";
+import { encodeCommandOf, EncodedCommand } from "./resp.js";
 import type { PendingKeys } from "./pending-keys.js";
 
 /** What StartedCommit's state records about a staged transaction. */
@@ -183,15 +183,15 @@ export async function applyRetained(redis: ScriptedRedis, t: StagedTxn, chunks: 
     const done = expect(seen[1]) as string | null;
     const length = expect(seen[2]) as number;
     const end = Math.min(next + RETAINED_GROUP, t.chunks);
-    const args = chunks.slice(next, end).map(plainSetArgs);
-    if (chunks.length !== t.chunks || length !== t.chunks || (done === null ? -1 : Number(done)) !== next - 1 || args.some((a) => !a)) {
+    const ranges = chunks.slice(next, end).map(plainSetRanges);
+    if (chunks.length !== t.chunks || length !== t.chunks || (done === null ? -1 : Number(done)) !== next - 1 || ranges.some((a) => !a)) {
       await redis.unwatch();
       return applyStaged(redis, t);
     }
     // multi() is a Pipeline, which queues a Command as it would its own (typed as the chainable interface only).
     const m = redis.multi() as ChainableCommander & Pick<Pipeline, "sendCommand">;
-    args.forEach((a, i) => {
-      m.sendCommand(new EncodedCommand("mset", encodeCommand("MSET", a!)));
+    ranges.forEach((a, i) => {
+      m.sendCommand(new EncodedCommand("mset", encodeCommandOf("MSET", chunks[next + i]!, a!)));
       m.set(marker, String(next + i));
     });
     const replies = await m.exec();
