@@ -81,18 +81,21 @@ export class EncodedCommand extends Command {
   }
 }
 
-/** The RESP encoding of the command `name` whose arguments are the byte ranges `ranges` (start, end, ...) of `source`. */
-export function encodeCommandOf(name: string, source: Uint8Array, ranges: Uint32Array): Buffer {
-  const count = ranges.length / 2;
+/** Bytes of the RESP encoding of the command `name` whose arguments are the byte ranges `ranges` (start, end, ...) of a source. */
+export function commandSizeOf(name: string, ranges: Uint32Array): number {
   const nameLength = Buffer.byteLength(name);
-  let size = 1 + digits(count + 1) + CRLF + 1 + digits(nameLength) + CRLF + nameLength + CRLF;
+  let size = 1 + digits(ranges.length / 2 + 1) + CRLF + 1 + digits(nameLength) + CRLF + nameLength + CRLF;
   for (let i = 0; i < ranges.length; i += 2) {
     const n = ranges[i + 1]! - ranges[i]!;
     size += 1 + digits(n) + CRLF + n + CRLF;
   }
-  const buf = Buffer.allocUnsafe(size);
-  let at = header(buf, 0, 0x2a, count + 1);
-  at = header(buf, at, 0x24, nameLength);
+  return size;
+}
+
+/** Writes that encoding into `buf` at `at` (commandSizeOf bytes); returns the position after it. */
+export function writeCommandOf(buf: Buffer, at: number, name: string, source: Uint8Array, ranges: Uint32Array): number {
+  at = header(buf, at, 0x2a, ranges.length / 2 + 1);
+  at = header(buf, at, 0x24, Buffer.byteLength(name));
   at += buf.write(name, at, "utf8");
   buf[at++] = 0x0d;
   buf[at++] = 0x0a;
@@ -105,6 +108,12 @@ export function encodeCommandOf(name: string, source: Uint8Array, ranges: Uint32
     buf[at++] = 0x0d;
     buf[at++] = 0x0a;
   }
-  return buf;
+  return at;
 }
 
+/** The RESP encoding of the command `name` whose arguments are the byte ranges `ranges` of `source`, in a buffer of its own. */
+export function encodeCommandOf(name: string, source: Uint8Array, ranges: Uint32Array): Buffer {
+  const buf = Buffer.allocUnsafe(commandSizeOf(name, ranges));
+  writeCommandOf(buf, 0, name, source, ranges);
+  return buf;
+}

@@ -19,12 +19,12 @@
  * of the stage or marker but the expected one hands the apply to the
  * script, which decides as it always did.
  */
-import type { ChainableCommander, Pipeline, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { ScriptedRedis } from "./scripts.js";
 import type { WriteRecord } from "./records.js";
 import { InFlight } from "./pipeline.js";
 import { ChunkBuilder, plainSetRanges } from "./chunk.js";
-import { encodeCommandOf, EncodedCommand } from "./resp.js";
+import { commandSizeOf, EncodedCommand, writeCommandOf } from "./resp.js";
 import type { PendingKeys } from "./pending-keys.js";
 
 /** What StartedCommit's state records about a staged transaction. */
@@ -172,6 +172,11 @@ export async function applyStaged(redis: ScriptedRedis, t: StagedTxn): Promise<b
  */
 export async function applyRetained(redis: ScriptedRedis, t: StagedTxn, chunks: Buffer[]): Promise<boolean> {
   const marker = markerOf(t.stage);
+  // The group's MSETs are encoded into one buffer, reused by the next group:
+  // once EXEC has answered, Redis has read every command before it, so the
+  // socket holds no part of it. (A buffer per MSET made the connector's GC
+  // threads work through ~15 MB more per transaction.)
+  let scratch = Buffer.alloc(0);
   const expect = (r: [Error | null, unknown] | undefined): unknown => {
     if (!r) throw new Error("missing reply");
     if (r[0]) throw r[0];
@@ -188,13 +193,24 @@ export async function applyRetained(redis: ScriptedRedis, t: StagedTxn, chunks: 
       await redis.unwatch();
       return applyStaged(redis, t);
     }
-    // multi() is a Pipeline, which queues a Command as it would its own (typed as the chainable interface only).
-    const m = redis.multi() as ChainableCommander & Pick<Pipeline, "sendCommand">;
+    // MULTI, the group's commands and EXEC are all written in this one synchronous
+    // block, so nothing else on the connection comes between them; each MSET is
+    // written as encoded (a pipelined multi() would copy the group into one buffer).
+    const sizes = ranges.map((a) => commandSizeOf("MSET", a!));
+    const total = sizes.reduce((x, y) => x + y, 0);
+    if (scratch.length < total) scratch = Buffer.allocUnsafe(total);
+    const queued: Array<Promise<unknown>> = [redis.multi({ pipeline: false })];
+    let at = 0;
     ranges.forEach((a, i) => {
-      m.sendCommand(new EncodedCommand("mset", encodeCommandOf("MSET", chunks[next + i]!, a!)));
-      m.set(marker, String(next + i));
+      const end = writeCommandOf(scratch, at, "MSET", chunks[next + i]!, a!);
+      const mset = new EncodedCommand("mset", scratch.subarray(at, end));
+      at = end;
+      void redis.sendCommand(mset);
+      queued.push(mset.promise, redis.set(marker, String(next + i)));
     });
-    const replies = await m.exec();
+    const exec = redis.exec();
+    for (const q of queued) q.catch(() => undefined); // a refused command fails the EXEC too
+    const replies = await exec;
     if (replies === null) return applyStaged(redis, t); // a watched key changed
     for (const r of replies) expect(r);
     next = end;
