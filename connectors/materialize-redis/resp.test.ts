@@ -1,6 +1,6 @@
 import { Command } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { encodeCommand, encodeCommandOf } from "./resp.js";
+import { commandSizeOf, encodeCommand, writeCommandOf } from "./resp.js";
 import { ChunkBuilder, plainSetRanges } from "./chunk.js";
 import { rng } from "../../test/support/rng.js";
 
@@ -31,7 +31,10 @@ describe("materialize-redis RESP encoding", () => {
     const blob = chunk.take();
     const ranges = plainSetRanges(blob)!;
     expect(ranges.length).toBe(records.length * 2);
-    expect(encodeCommandOf("MSET", blob, ranges).equals(encodeCommand("MSET", records))).toBe(true);
+    // Written at an offset into a larger buffer, as the apply writes a group's MSETs.
+    const buf = Buffer.alloc(commandSizeOf("MSET", ranges) + 10);
+    expect(writeCommandOf(buf, 7, "MSET", blob, ranges)).toBe(buf.length - 3);
+    expect(buf.subarray(7, buf.length - 3).equals(encodeCommand("MSET", records))).toBe(true);
     // A chunk in the general form has no MSET.
     const general = new ChunkBuilder(0);
     general.add("S", "a", "1");

@@ -110,10 +110,3 @@ export function writeCommandOf(buf: Buffer, at: number, name: string, source: Ui
   }
   return at;
 }
-
-/** The RESP encoding of the command `name` whose arguments are the byte ranges `ranges` of `source`, in a buffer of its own. */
-export function encodeCommandOf(name: string, source: Uint8Array, ranges: Uint32Array): Buffer {
-  const buf = Buffer.allocUnsafe(commandSizeOf(name, ranges));
-  writeCommandOf(buf, 0, name, source, ranges);
-  return buf;
-}

@@ -55,7 +55,6 @@
  * server (default redis://127.0.0.1:6379).
  */
 import { randomBytes } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { Redis } from "ioredis";
 import type { Response } from "../../src/gen/materialize/materialize_pb.js";
@@ -64,7 +63,6 @@ import { CollectionSpecSchema, MaterializationSpecSchema } from "../../src/gen/f
 import { cpuSeconds, peakRssMb, report, type Rate } from "./_measure.js";
 import { frame, MaterializeDriver } from "./_materialize-driver.js";
 
-const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const DOCS = Number(process.env.BENCH_DOCS ?? 1_000_000);
 const TXN = Number(process.env.BENCH_TXN ?? 50_000);
