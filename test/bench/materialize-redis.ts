@@ -49,6 +49,20 @@
  * server 2.2 / 2.3 → 2.4 / 2.2; ratios 1.24 / 1.52 → 1.13 / 1.00. Peak RSS
  * 182 MB before, 200 MB after (the early-read budget: 16 batches, 8 MB).
  *
+ * Second round (2026-12-07, issue #17), back to back under load average
+ * 4–13. Where the connector's busy time went before: the pending-key Set
+ * ~12 %, decoding each document to a string and encoding it into the chunk
+ * ~8 %, Loads' strings ~7 %, GC ~20 %, the rest SDK decoding and stdio.
+ * Redis: the apply script ~3.6 µs/doc against a client's MSET ~1.3.
+ * Changes: a Bloom filter for pending keys, documents staged from their
+ * received bytes, Loads answered with the MGET reply's bytes, simple keys
+ * named without the scanner, at-least-once MSETs encoded in one pass, and
+ * the exactly-once apply from the session's kept chunks (MULTI/EXEC under
+ * WATCH) instead of the script. exactly_once redis-server 2.98–3.57 →
+ * 1.83–2.07 µs/doc; connector 6.15–7.55 → 6.99–8.13 (the byte paths saved
+ * ~0.8, sending the documents again for the MSETs costs about as much);
+ * at_least_once connector 6.15–6.68 → 4.97–5.35. Peak RSS 184–222 MB.
+ *
  * Only the time between sending a transaction's first request and receiving
  * its last response counts (building requests does not), plus the final
  * Acknowledge that applies the last transaction. REDIS_URL selects the
