@@ -7,7 +7,7 @@
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { ChunkBuilder } from "./chunk.js";
 import { withScripts } from "./scripts.js";
-import { applyRetained, applyStaged, markerOf, type StagedTxn } from "./stage.js";
+import { applyRetained, applyStaged, markerOf, StageWriter, type StagedTxn } from "./stage.js";
 import { dropNamespace, namespace, redis } from "./test-support.js";
 import { rng } from "../../test/support/rng.js";
 
@@ -113,4 +113,21 @@ describe("materialize-redis apply from kept chunks", () => {
     expect(await applyRetained(scripted, gone.t, gone.chunks)).toBe(false);
     expect((await read(`${n}:g`, vals.length)).every((v) => v === null)).toBe(true);
   });
+
+  it("keeps a transaction's chunks only while all are plain SETs and within 32 MiB", async () => {
+    const n = ns();
+    const write = async (stage: string, records: Array<[string, string]>) => {
+      const w = new StageWriter(scripted, `${n}:${stage}`, 3);
+      for (const [op, payload] of records) await w.add({ op, key: `${n}:k`, payload });
+      await w.finish();
+      return w;
+    };
+    const plain = await write("plain", Array.from({ length: 7 }, (_, i): [string, string] => ["S", String(i)]));
+    expect(plain.retained?.length).toBe(3);
+    expect(plain.retained).toEqual(await r.lrangeBuffer(plain.stage, 0, -1));
+    expect((await write("ttl", [["S", "1"], ["S60", "2"], ["S", "3"], ["S", "4"]])).retained).toBeUndefined();
+    const mib = "m".repeat(1 << 20);
+    expect((await write("big", Array.from({ length: 33 }, (): [string, string] => ["S", mib]))).retained).toBeUndefined();
+  });
 });
+
