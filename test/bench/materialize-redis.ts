@@ -58,10 +58,15 @@
  * received bytes, Loads answered with the MGET reply's bytes, simple keys
  * named without the scanner, at-least-once MSETs encoded in one pass, and
  * the exactly-once apply from the session's kept chunks (MULTI/EXEC under
- * WATCH) instead of the script. exactly_once redis-server 2.98–3.57 →
- * 1.83–2.07 µs/doc; connector 6.15–7.55 → 6.99–8.13 (the byte paths saved
- * ~0.8, sending the documents again for the MSETs costs about as much);
- * at_least_once connector 6.15–6.68 → 4.97–5.35. Peak RSS 184–222 MB.
+ * WATCH) instead of the script. Final three pairs (main's build and this
+ * one alternating, 1M docs, load average 14 → 6): exactly_once connector
+ * 8.15 / 8.20 / 7.41 → 7.60 / 6.96 / 6.67 µs/doc, redis-server 3.41 →
+ * 2.12 / 2.05 (the other runs' server figures were polluted by another
+ * client); at_least_once connector 7.28 / 7.05 / 6.88 → 6.04 / 5.70 /
+ * 5.46; peak RSS 173–223 → 164–209 MB. Sending the documents again for
+ * the apply's MSETs costs the connector up to ~1 µs/doc (off the main
+ * thread, likely GC), about what the byte paths saved. docs/s ratios
+ * swung 0.37–1.27 for one build under this load.
  *
  * Only the time between sending a transaction's first request and receiving
  * its last response counts (building requests does not), plus the final
