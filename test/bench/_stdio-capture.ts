@@ -3,7 +3,8 @@
  * (`tributary run <name>` over protobuf stdio, acknowledged like Flow's
  * runtime), and the connector in this process with a count-only output.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { RequestSchema, ResponseSchema } from "../../src/gen/capture/capture_pb.js";
@@ -16,6 +17,8 @@ import { RawJson, RawJsonBytes, type CaptureConnector, type CaptureOutput } from
 import { createLogger } from "../../src/log.js";
 import { SENT } from "../../src/sdk/capture.js";
 import { cpuSeconds, peakRssMb } from "./_measure.js";
+import { FrameScanner } from "./_frame-scanner.js";
+import { stdoutPipe } from "./_pipe.js";
 
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const requests = messageCodec(RequestSchema, "proto");
@@ -27,14 +30,20 @@ function frame(req: Parameters<typeof requests.encode>[0]): Buffer {
   return Buffer.from(w.take());
 }
 
-/** Reads a protobuf varint at `pos`: [value, position after it]. */
-function varint(b: Uint8Array, pos: number): [number, number] {
+/** Where the last varint() ended: a second result without an array per call (the driver reads three per document). */
+let varintEnd = 0;
+
+/** Reads a protobuf varint at `pos`; sets varintEnd to the position after it. */
+function varint(b: Uint8Array, pos: number): number {
   let v = 0;
   let mul = 1;
   for (;;) {
     const byte = b[pos++]!;
     v += (byte & 0x7f) * mul;
-    if (byte < 0x80) return [v, pos];
+    if (byte < 0x80) {
+      varintEnd = pos;
+      return v;
+    }
     mul *= 128;
   }
 }
@@ -45,63 +54,21 @@ const DOC_JSON_TAG = (2 << 3) | 2;
 
 /** Bytes of doc_json in the Captured frame whose payload starts at `at`, read from the field headers without decoding the message. */
 function docJsonLength(f: Uint8Array, at: number): number {
-  let [end, pos] = varint(f, at + 1);
-  end += pos;
+  const len = varint(f, at + 1);
+  let pos = varintEnd;
+  const end = pos + len;
   while (pos < end) {
     const tag = f[pos++]!;
-    if (tag === DOC_JSON_TAG) return varint(f, pos)[0];
-    if ((tag & 7) === 0) pos = varint(f, pos)[1];
-    else if ((tag & 7) === 2) {
-      const [n, p] = varint(f, pos);
-      pos = p + n;
+    if (tag === DOC_JSON_TAG) return varint(f, pos);
+    if ((tag & 7) === 0) {
+      varint(f, pos);
+      pos = varintEnd;
+    } else if ((tag & 7) === 2) {
+      const n = varint(f, pos);
+      pos = varintEnd + n;
     } else throw new Error(`unexpected wire type in capture.Response.Captured (tag ${tag})`);
   }
   return 0;
-}
-
-/**
- * Splits stdout into frames in place: `onFrame(buf, start, end)` for each
- * payload. No object per frame (a FrameDecoder's subarray per frame cost
- * the driver about as much CPU as the connector's own framing), and a frame
- * spanning chunks is joined once, when it is complete.
- */
-class FrameScanner {
-  private parts: Buffer[] = [];
-  private partsLen = 0;
-  private need = 4;
-
-  constructor(private readonly onFrame: (buf: Buffer, start: number, end: number) => void) {}
-
-  push(chunk: Buffer): void {
-    let b = chunk;
-    if (this.partsLen > 0) {
-      this.parts.push(chunk);
-      this.partsLen += chunk.length;
-      if (this.partsLen < this.need) return;
-      b = Buffer.concat(this.parts, this.partsLen);
-      this.parts = [];
-      this.partsLen = 0;
-    }
-    let pos = 0;
-    for (;;) {
-      const avail = b.length - pos;
-      if (avail < 4) {
-        this.need = 4;
-        break;
-      }
-      const len = b.readUInt32LE(pos);
-      if (avail < 4 + len) {
-        this.need = 4 + len;
-        break;
-      }
-      this.onFrame(b, pos + 4, pos + 4 + len);
-      pos += 4 + len;
-    }
-    if (pos < b.length) {
-      this.parts.push(b.subarray(pos));
-      this.partsLen = b.length - pos;
-    }
-  }
 }
 
 /**
@@ -116,13 +83,16 @@ export class StdioCapture {
   private pendingCount = 0;
   private pendingBytes = 0;
   firstDocAt = 0;
+  /** Chunks read from the connector's stdout and their bytes. */
+  reads = 0;
+  readBytes = 0;
   /** The connector process's CPU seconds when its first document arrived. */
   private cpuAtFirstDoc = NaN;
   state: any;
   stderr = "";
   readonly startedAt = performance.now();
   private explicitAcks = false;
-  private readonly child;
+  private readonly child: ChildProcessByStdio<Writable, null, Readable>;
   private readonly exited: Promise<number | null>;
   private waiters: (() => void)[] = [];
   private failure: Error | undefined;
@@ -132,10 +102,16 @@ export class StdioCapture {
     this.state = state;
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the connector.
     const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-    this.child = spawn(process.execPath, [...nodeArgs, `${REPO}bin/tributary`, "run", connectorName], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, FLOW_RUNTIME_CODEC: "proto", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
-    });
+    const stdout = stdoutPipe();
+    try {
+      this.child = spawn(process.execPath, [...nodeArgs, `${REPO}bin/tributary`, "run", connectorName], {
+        stdio: ["pipe", stdout.writeFd, "pipe"],
+        env: { ...process.env, FLOW_RUNTIME_CODEC: "proto", LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
+      }) as ChildProcessByStdio<Writable, null, Readable>;
+    } finally {
+      // The child has its own copy; ours would keep the pipe from ending when the child exits.
+      stdout.closeWriteEnd();
+    }
     this.child.stderr.on("data", (b) => (this.stderr = (this.stderr + b).slice(-4000)));
     this.child.stdin.on("error", () => {});
     const ack = frame(create(RequestSchema, { acknowledge: { checkpoints: 1 } }));
@@ -162,14 +138,18 @@ export class StdioCapture {
         for (const w of this.waiters.splice(0)) w();
       }
     });
-    this.child.stdout.on("data", (chunk: Buffer) => {
-      if (this.failure) return;
-      try {
-        scanner.push(chunk);
-      } catch (err) {
-        this.failure = err as Error;
-      }
-    });
+    stdout
+      .read((buf, n) => {
+        this.reads++;
+        this.readBytes += n;
+        if (this.failure) return;
+        try {
+          scanner.push(buf.subarray(0, n));
+        } catch (err) {
+          this.failure = err as Error;
+        }
+      })
+      .on("error", (err) => (this.failure ??= err));
     this.exited = new Promise((r) => this.child.on("exit", (code) => r(code)));
     this.child.stdin.write(
       frame(create(RequestSchema, { open: { capture: built.spec, version: built.version, range: fullRange(), stateJson: JSON.stringify(state) } })),

@@ -182,40 +182,43 @@ try {
     "backfill, tributary run (proto over stdio)",
     { docs: fill.committedCount, bytes: fill.committedBytes, seconds: fillSeconds },
     select,
-    `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB | ${cpuLine(fillOwnCpu, fill.committedCount, select)} | driver CPU ${fillCpu.toFixed(1)} s | ceiling MB/s is wire bytes, ours document JSON`,
+    `start-up ${startup.toFixed(2)} s | peak RSS ${fillRss.toFixed(0)} MB | ${cpuLine(fillOwnCpu, fill.committedCount, select)} | driver CPU ${fillCpu.toFixed(1)} s, ${fill.reads} reads of ${(fill.readBytes / fill.reads / 1024).toFixed(0)} KiB | ceiling MB/s is wire bytes, ours document JSON`,
     fillRss,
   );
-  const fillIn = await inProcess(connector, config, BINDINGS, {}, (_n, u) => u.bindingStateV1?.[`${DB}%2Fbench`]?.mode === "active");
-  report("backfill, in-process count-only sink", fillIn, select, cpuLine(fillIn.cpu, fillIn.docs, select));
+  // BENCH_ONLY=backfill-stdio stops here: the quick loop when working on the backfill.
+  if (process.env.BENCH_ONLY !== "backfill-stdio") {
+    const fillIn = await inProcess(connector, config, BINDINGS, {}, (_n, u) => u.bindingStateV1?.[`${DB}%2Fbench`]?.mode === "active");
+    report("backfill, in-process count-only sink", fillIn, select, cpuLine(fillIn.cpu, fillIn.docs, select));
 
-  // The change stream: written once, then read by each consumer alone from the backfill's final position.
-  const state = fill.state;
-  const from = parseCursor(state.cursor);
-  process.stdout.write(`writing ${UPDATES.toLocaleString("en-US")} updates...\n`);
-  for (let first = 1; first <= UPDATES; first += TXN) {
-    const lo = ((first - 1) % ROWS) + 1;
-    await db.query(`UPDATE ${DB}.bench SET qty = qty + 1 WHERE id BETWEEN ? AND ?`, [lo, lo + Math.min(TXN, UPDATES - first + 1) - 1]);
+    // The change stream: written once, then read by each consumer alone from the backfill's final position.
+    const state = fill.state;
+    const from = parseCursor(state.cursor);
+    process.stdout.write(`writing ${UPDATES.toLocaleString("en-US")} updates...\n`);
+    for (let first = 1; first <= UPDATES; first += TXN) {
+      const lo = ((first - 1) % ROWS) + 1;
+      await db.query(`UPDATE ${DB}.bench SET qty = qty + 1 WHERE id BETWEEN ? AND ?`, [lo, lo + Math.min(TXN, UPDATES - first + 1) - 1]);
+    }
+    const raw = await rawBinlog({ host: db.host, port: db.port, user: db.user }, from, UPDATES);
+
+    const stream = new StdioCapture(built, state, "source-mysql");
+    await stream.until(() => stream.committedCount >= UPDATES, 900_000, "the updates");
+    // From the first document, as the backfill row: the connector's start-up (process, prerequisites, catalog) is printed apart.
+    const streamSeconds = (performance.now() - stream.firstDocAt) / 1000;
+    const streamStartup = (stream.firstDocAt - stream.startedAt) / 1000;
+    const streamRss = stream.peakRssMb();
+    const streamCpu = stream.driverCpuSeconds();
+    const streamOwnCpu = stream.connectorCpuSeconds();
+    await stream.stop();
+    report(
+      "change stream, tributary run (proto over stdio)",
+      { docs: stream.committedCount, bytes: stream.committedBytes, seconds: streamSeconds },
+      raw,
+      `start-up ${streamStartup.toFixed(2)} s | peak RSS ${streamRss.toFixed(0)} MB | ${cpuLine(streamOwnCpu, stream.committedCount, raw)} | driver CPU ${streamCpu.toFixed(1)} s, ${stream.reads} reads of ${(stream.readBytes / stream.reads / 1024).toFixed(0)} KiB (ceiling MB/s not measured: zongji decodes binary row images)`,
+      streamRss,
+    );
+    const streamIn = await inProcess(connector, config, BINDINGS, state, (n) => n >= UPDATES);
+    report("change stream, in-process count-only sink", streamIn, raw, `timed from the first document | ${cpuLine(streamIn.cpu, streamIn.docs, raw)}`);
   }
-  const raw = await rawBinlog({ host: db.host, port: db.port, user: db.user }, from, UPDATES);
-
-  const stream = new StdioCapture(built, state, "source-mysql");
-  await stream.until(() => stream.committedCount >= UPDATES, 900_000, "the updates");
-  // From the first document, as the backfill row: the connector's start-up (process, prerequisites, catalog) is printed apart.
-  const streamSeconds = (performance.now() - stream.firstDocAt) / 1000;
-  const streamStartup = (stream.firstDocAt - stream.startedAt) / 1000;
-  const streamRss = stream.peakRssMb();
-  const streamCpu = stream.driverCpuSeconds();
-  const streamOwnCpu = stream.connectorCpuSeconds();
-  await stream.stop();
-  report(
-    "change stream, tributary run (proto over stdio)",
-    { docs: stream.committedCount, bytes: stream.committedBytes, seconds: streamSeconds },
-    raw,
-    `start-up ${streamStartup.toFixed(2)} s | peak RSS ${streamRss.toFixed(0)} MB | ${cpuLine(streamOwnCpu, stream.committedCount, raw)} | driver CPU ${streamCpu.toFixed(1)} s (ceiling MB/s not measured: zongji decodes binary row images)`,
-    streamRss,
-  );
-  const streamIn = await inProcess(connector, config, BINDINGS, state, (n) => n >= UPDATES);
-  report("change stream, in-process count-only sink", streamIn, raw, `timed from the first document | ${cpuLine(streamIn.cpu, streamIn.docs, raw)}`);
 } finally {
   await db.stop();
 }
