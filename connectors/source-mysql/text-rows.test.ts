@@ -13,7 +13,8 @@ import { connect } from "./connection.js";
 import { listTables } from "./discovery.js";
 import { DocBytes } from "./doc-bytes.js";
 import { RowEncoder } from "./encoder.js";
-import { rawRows, TextRowWriter, type RawRow } from "./text-rows.js";
+import { plainDouble, rawRows, TextRowWriter, type RawRow } from "./text-rows.js";
+import { PLAIN_DOUBLE } from "./values.js";
 import { parseZone } from "./timezone.js";
 
 let db: MariaDbServer;
@@ -111,4 +112,39 @@ describe("backfill rows as JSON bytes", () => {
       await conn.end();
     }
   }, 120_000);
+});
+
+describe("plainDouble", () => {
+  // The converter gives DOUBLE text back unchanged exactly when this holds; plainDouble must agree on every text.
+  const regex = (s: string) => s.length <= 15 && PLAIN_DOUBLE.test(s);
+  /** The text as the middle of a larger buffer: the check must not read past either end. */
+  const inBuffer = (s: string) => {
+    const b = Buffer.from("7." + s + ".5", "latin1");
+    return plainDouble(b, 2, b.length - 2);
+  };
+
+  it("agrees with the converter's expression on edge values", () => {
+    const edges = ["", "0", "-0", "00", "0.", "0.0", "-0.0", "0.5", "-0.5", "0.50", "0.000001", "0.0000001", "0.000005", "-0.0000012",
+      "1", "-1", "10", "100", "1.", "1.0", "1.5", "1.05", "1.50", "-12.25", "01", "-01", "1e21", "1e-7", "5e-324", "-", ".", ".5",
+      "1..2", "1.2.3", "123456789012345", "1234567890123456", "12345678901234.5", "1234567890123.45", "-12345678901234",
+      "1.7976931348623157e308", " 1", "1 ", "+1", "NaN", "inf"];
+    for (const s of edges) expect(inBuffer(s), JSON.stringify(s)).toBe(regex(s));
+  });
+
+  it("agrees with the converter's expression on seeded random texts", () => {
+    const r = rng(1515);
+    let plain = 0;
+    const wrong: string[] = [];
+    for (let k = 0; k < 200_000; k++) {
+      const n = r(18);
+      let s = "";
+      for (let i = 0; i < n; i++) s += "-0123456789.0e"[r(i === 0 ? 14 : r(8) === 0 ? 14 : 11)];
+      const want = regex(s);
+      if (want) plain++;
+      if (inBuffer(s) !== want) wrong.push(s);
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
+    // Enough of them plain for the comparison to cover the true side.
+    expect(plain).toBeGreaterThan(10_000);
+  });
 });

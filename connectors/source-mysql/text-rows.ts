@@ -92,6 +92,8 @@ const enum Plan {
   Json,
   /** A string kind (dates, decimals, DOUBLE text…) through its converter. */
   Str,
+  /** DOUBLE text: as it is when the converter would give it back unchanged (plainDouble), else as Str. */
+  Double,
   /** DATETIME text: its converter, once per minute (see dateTime()). */
   DateTime,
   /** mysql2 gives a Buffer of the bytes: base64. */
@@ -135,6 +137,7 @@ function planOf(f: Field, kind: string): [Plan, boolean] {
       if (!utf8) return [Plan.None, false];
       if (kind === "text") return [Plan.Text, false];
       if (kind === "json") return [Plan.Json, false];
+      if (kind === "double") return [Plan.Double, false];
       return [kind === "int" || kind === "binary" || kind === "float" || kind === "year" || kind === "bit" ? Plan.None : Plan.Str, false];
   }
 }
@@ -211,6 +214,15 @@ export class TextRowWriter {
     return true;
   }
 
+  /** A string kind's text through its converter; false for text that is not valid UTF-8 (or not ASCII where it must be). */
+  private str(out: DocBytes, i: number, buf: Buffer, from: number, to: number): boolean {
+    // ASCII text converts to ASCII JSON.
+    if (asciiOnly(buf, from, to)) out.ascii(this.enc.convs[i]!(buf.latin1Slice(from, to)));
+    else if (!this.asciiOnly[i] && isUtf8(buf.subarray(from, to))) out.utf8(this.enc.convs[i]!(buf.toString("utf8", from, to)));
+    else return false;
+    return true;
+  }
+
   /**
    * Writes the properties (without braces) of the row at the packet's offset; false (having written part of
    * them) when a value needs the general path.
@@ -265,11 +277,12 @@ export class TextRowWriter {
           case Plan.DateTime:
             if (!this.dateTime(out, i, buf, from, to)) return false;
             break;
+          case Plan.Double:
+            if (plainDouble(buf, from, to)) out.slice(buf, from, to);
+            else if (!this.str(out, i, buf, from, to)) return false;
+            break;
           case Plan.Str:
-            // ASCII text converts to ASCII JSON.
-            if (asciiOnly(buf, from, to)) out.ascii(this.enc.convs[i]!(buf.latin1Slice(from, to)));
-            else if (!this.asciiOnly[i] && isUtf8(buf.subarray(from, to))) out.utf8(this.enc.convs[i]!(buf.toString("utf8", from, to)));
-            else return false;
+            if (!this.str(out, i, buf, from, to)) return false;
             break;
           default:
             out.byte(QUOTE);
@@ -282,6 +295,40 @@ export class TextRowWriter {
     }
     return true;
   }
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * Whether DOUBLE text is one the converter gives back unchanged (values.ts PLAIN_DOUBLE, at most 15 bytes):
+ * "0", or -?[1-9]\d*(\.\d*[1-9])?, or -?0\.0{0,5}[1-9](\d*[1-9])?. Read from the bytes, with no string and no
+ * regular expression per value; a false answer only sends the text through the converter.
+ */
+export function plainDouble(buf: Buffer, from: number, to: number): boolean {
+  const n = to - from;
+  if (n < 1 || n > 15) return false;
+  let i = from;
+  if (n === 1 && buf[i] === 0x30) return true;
+  if (buf[i] === 0x2d) i++;
+  if (i >= to) return false;
+  if (buf[i] === 0x30) {
+    // 0.0{0,5}[1-9]…
+    if (i + 1 >= to || buf[i + 1] !== 0x2e) return false;
+    i += 2;
+    const zerosFrom = i;
+    while (i < to && buf[i] === 0x30) i++;
+    if (i - zerosFrom > 5 || i >= to) return false;
+  } else {
+    if (!isDigit(buf[i])) return false;
+    while (i < to && isDigit(buf[i])) i++;
+    if (i === to) return true;
+    if (buf[i] !== 0x2e || ++i >= to) return false;
+  }
+  // The digits after the point, the last not a zero.
+  for (let k = i; k < to; k++) if (!isDigit(buf[k])) return false;
+  return buf[to - 1] !== 0x30;
 }
 
 /** Whether bytes [from + 16, to) are ":SS" and an optional "." with digits (the converter's secondsTail). */

@@ -346,7 +346,7 @@ const INTEGER = /^-?\d+$/;
  * smaller with an exponent). The backfill reads DOUBLEs as the server's text (see backfill.ts); text of any
  * other form goes through a number, as the binlog's doubles do.
  */
-const PLAIN_DOUBLE = /^(?:0|-?[1-9]\d*(?:\.\d*[1-9])?|-?0\.0{0,5}[1-9](?:\d*[1-9])?)$/;
+export const PLAIN_DOUBLE = /^(?:0|-?[1-9]\d*(?:\.\d*[1-9])?|-?0\.0{0,5}[1-9](?:\d*[1-9])?)$/;
 const ZERO_DATETIME_JSON = `"${ZERO_DATE}T00:00:00Z"`;
 
 /** Whether "YYYY-MM-DD HH:MM:SS[.f+]" has, from position 16, ":" two digits and an optional "." with digits. */
