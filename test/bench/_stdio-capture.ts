@@ -76,6 +76,10 @@ function docJsonLength(f: Uint8Array, at: number): number {
  * Open, then framed responses; documents count as committed at the
  * Checkpoint that follows them, and each Checkpoint is acknowledged when
  * Opened asked for that (a connector may confirm its source position only then).
+ * Its stdout is a real pipe read into one reused buffer and split into frames
+ * in place (_pipe.ts, _frame-scanner.ts): like the runtime, the driver reads
+ * every frame but decodes only the non-document ones, and allocates nothing
+ * per read or per document.
  */
 export class StdioCapture {
   committedCount = 0;

@@ -45,8 +45,30 @@
  * stream stdio 0.47 -> 1.06, 16.4 -> 8.8 µs/doc (ceiling 8.0-8.6).
  * The in-process backfill now pays for its documents (written as bytes) and for their 256 KiB chunks, which
  * are external memory to V8: this process's larger heap makes the GC they trigger dearer than in the
- * connector's own process (chunk sizes of 64 KiB and 1 MiB measured the same). The stdio backfill is left
- * at 2.5-3.3 µs/doc against the ceiling's 1.2: frame copies and pipe writes, mysql2's packet framing, GC.
+ * connector's own process (chunk sizes of 64 KiB and 1 MiB measured the same).
+ *
+ * The driver (this process, playing Flow's runtime), smysql round 2: it took 0.4-2.3 s of CPU per million
+ * documents, bimodally. --trace-gc showed why: in the slow runs V8 ran an "external memory pressure"
+ * mark-compact every ~100 ms (~45 per backfill against 2-5), set off by Node's new 64 KiB buffer per pipe
+ * read plus the frame scanner's Buffer.concat of each unread tail with the whole next read (another 64 KiB).
+ * The JS itself (scanning frames, reading doc_json's length) was ~0.25 s. Now the connector's stdout is a real
+ * pipe (spawn's "pipe" is a socket pair; Flow's runtime gives a pipe) read through net.Socket's `onread` into
+ * one buffer, and only frames that span reads are copied (_pipe.ts, _frame-scanner.ts): 0.2-0.3 s per million
+ * documents in every run, backfill and stream. On two cores that CPU went to MariaDB and the connector.
+ * BENCH_ONLY=backfill-stdio stops after the stdio backfill row (the quick loop for backfill work).
+ * The backfill's DOUBLE text is now copied from the packet when the converter would keep it (text-rows.ts).
+ * Connector profile of the backfill now (1M rows, ~1.8 s busy): writing JSON from row packets ~60% (the JSON
+ * column's UTF-8 check and copy, DATETIME per minute, the rest per column), the SDK, metrics and frame copy
+ * ~18%, GC ~14%, mysql2's packet framing ~5-10%; while the pipe is full it waits (0.6-1.6 s per run under
+ * load 4-7, the reader not scheduled), which is most of its idle time.
+ *
+ * Figures, smysql round 2, defaults, load 6-9 (other helpers' benchmarks), main and this branch alternated,
+ * three runs each (medians first): backfill stdio ratio 0.36 -> 0.63 (0.31/0.36/0.56 -> 0.63/0.68/0.46),
+ * connector 2.2-2.3 -> 1.9-2.2 µs/doc (ceiling 0.9-1.0), driver 0.5-2.2 -> 0.2 s; stream stdio 0.76 -> 0.89
+ * (0.76/0.80/0.66 -> 1.13/0.74/0.89), connector 6.5-7.2 -> 6.3-7.3 µs/doc (ceiling 5.8-6.1), driver 1.6-1.8 ->
+ * 0.2-0.3 s; peak RSS 128-130 / 156-159 -> 130-142 / 157-162 MB. Tried and dropped: reusing the stdio sink's
+ * 2 MiB batch buffers once written (more mark-compacts, not fewer, and +24 MB RSS) and a larger write queue
+ * (8 MiB: 3.7 µs/doc, GC).
  */
 import mysql from "mysql2";
 import ZongJi from "@vlasky/zongji";
