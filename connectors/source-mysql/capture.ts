@@ -130,6 +130,8 @@ export class MySqlCapture {
   private textWriter: TextRowWriter | null = null;
   private textWriterFields: unknown = null;
   private textTail: Buffer | null = null;
+  /** textTail with the document's closing braces (a row with no locator). */
+  private textEnd: Buffer | null = null;
   private textSource = "";
   private stopping = false;
   private fatal: Error | null = null;
@@ -339,20 +341,24 @@ export class MySqlCapture {
       w = this.textWriter = new TextRowWriter(b.encoder, row.fields);
       this.textWriterFields = row.fields;
       this.textSource = source;
-      this.textTail = Buffer.from('"_meta":{"op":"c","source":{' + b.encoder.sourcePrefix + source);
+      this.textTail = Buffer.from((b.encoder.names.length > 0 ? "," : "") + '"_meta":{"op":"c","source":{' + b.encoder.sourcePrefix + source);
+      this.textEnd = Buffer.concat([this.textTail, CLOSE3]);
     }
     const out = this.docs;
     out.begin();
     out.byte(0x7b /* { */);
     if (!w.general && w.writeProps(out, row.packet)) {
-      if (b.encoder.names.length > 0) out.byte(0x2c /* , */);
-      out.bytes(this.textTail!);
-      if (loc !== null) out.ascii(`,"loc":"${loc}"`);
-      out.bytes(CLOSE3);
-    } else {
-      out.discard();
-      out.utf8(b.encoder.document(b.encoder.fromArray(row.values()), "c", loc === null ? source : `${source},"loc":"${loc}"`));
-    }
+      if (loc === null) out.bytes(this.textEnd!);
+      else {
+        out.bytes(this.textTail!);
+        out.ascii(`,"loc":"${loc}"`);
+        out.bytes(CLOSE3);
+      }
+      const doc = out.end();
+      if (w.valid(doc)) return this.out.document(b.index, new RawJsonBytes(doc));
+      out.drop(doc);
+    } else out.discard();
+    out.utf8(b.encoder.document(b.encoder.fromArray(row.values()), "c", loc === null ? source : `${source},"loc":"${loc}"`));
     return this.out.document(b.index, new RawJsonBytes(out.end()));
   }
 

@@ -35,6 +35,12 @@ export class DocBytes {
     return doc;
   }
 
+  /** Takes back `doc`, the document end() just returned (nothing written since): as if it had been discarded. */
+  drop(doc: Uint8Array): void {
+    this.pos -= doc.length;
+    this.start = this.pos;
+  }
+
   /** Room for `n` more bytes at `pos`. */
   ensure(n: number): void {
     if (this.pos + n > this.buf.length) this.grow(n);

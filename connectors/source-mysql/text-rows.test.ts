@@ -91,8 +91,10 @@ describe("backfill rows as JSON bytes", () => {
         q.on("result", (row: RawRow) => {
           writer ??= new TextRowWriter(enc, row.fields);
           out.begin();
-          const ok = writer.writeProps(out, row.packet);
-          const bytes = out.end().toString("utf8");
+          let ok = writer.writeProps(out, row.packet);
+          const doc = out.end();
+          ok &&= writer.valid(doc);
+          const bytes = doc.toString("utf8");
           const expected = enc.fromArray(row.values());
           if (ok) {
             fast++;
@@ -108,6 +110,72 @@ describe("backfill rows as JSON bytes", () => {
       expect(fast).toBeGreaterThan(900);
       expect(general).toBeGreaterThan(0);
       expect(fast + general).toBe(1000);
+    } finally {
+      await conn.end();
+    }
+  }, 120_000);
+});
+
+/** Where column `col`'s value lies in a text row packet (null for NULL): its length-encoded values walked. */
+function valueAt(buf: Buffer, off: number, col: number): [number, number] | null {
+  for (let i = 0; ; i++) {
+    const first = buf[off]!;
+    let len = 0;
+    if (first === 0xfb) {
+      if (i === col) return null;
+      off += 1;
+      continue;
+    }
+    if (first < 0xfb) (len = first), (off += 1);
+    else if (first === 0xfc) (len = buf.readUInt16LE(off + 1)), (off += 3);
+    else if (first === 0xfd) (len = buf.readUIntLE(off + 1, 3)), (off += 4);
+    else throw new Error("no 8-byte lengths in this test");
+    if (i === col) return [off, off + len];
+    off += len;
+  }
+}
+
+describe("JSON values checked with the whole document", () => {
+  it("sends rows whose JSON bytes are not UTF-8 to the general path, which decodes them as mysql2 does", async () => {
+    await db.createDatabase("textrowsutf8");
+    // The JSON column in the middle and last: a bad byte at a value's start, middle and end.
+    await db.query(`USE textrowsutf8; CREATE TABLE t (id INT PRIMARY KEY, j JSON, s VARCHAR(20), k JSON)`);
+    const rows = Array.from({ length: 300 }, (_, i) => `(${i}, '{"a":"é${"x".repeat(i % 40)}✓"}', 'v${i}', '[${i},"😀"]')`);
+    await db.query(`USE textrowsutf8; INSERT INTO t VALUES ${rows.join(", ")}`);
+    const conn = await connect({ address: `${db.host}:${db.port}`, user: db.user, sslmode: "disabled" } as any);
+    try {
+      const [table] = await listTables(conn, ["textrowsutf8"], [{ schema: "textrowsutf8", table: "t" }]);
+      const enc = new RowEncoder("textrowsutf8", "t", table!.columns, table!.key, { zone: parseZone("UTC")! });
+      const out = new DocBytes();
+      let writer: TextRowWriter | null = null;
+      const counts = { fast: 0, refused: 0, wrong: 0 };
+      await new Promise<void>((resolve, reject) => {
+        const q = (conn as any).connection.query({ sql: keylessSql(table!) + " ORDER BY id", rowsAsArray: true });
+        rawRows(q);
+        q.on("result", (row: RawRow) => {
+          writer ??= new TextRowWriter(enc, row.fields);
+          const id = counts.fast + counts.refused;
+          // Every third row: one byte of one JSON value made 0xff (never UTF-8), in both paths' bytes.
+          const bad = id % 3 === 0;
+          if (bad) {
+            const [from, to] = valueAt(row.packet.buffer, row.packet.offset, id % 2 === 0 ? 1 : 3)!;
+            row.packet.buffer[[from, (from + to) >> 1, to - 1][id % 9 === 0 ? 0 : id % 9 === 3 ? 1 : 2]!] = 0xff;
+          }
+          out.begin();
+          const ok = writer.writeProps(out, row.packet) && writer.valid(out.end());
+          if (ok) counts.fast++;
+          else {
+            out.discard();
+            counts.refused++;
+          }
+          if (ok === bad) counts.wrong++;
+          // The general path's text of a bad row holds U+FFFD where the byte was.
+          if (bad && !enc.fromArray(row.values()).includes("\ufffd")) counts.wrong++;
+        })
+          .on("error", reject)
+          .on("end", () => resolve());
+      });
+      expect(counts).toEqual({ fast: 200, refused: 100, wrong: 0 });
     } finally {
       await conn.end();
     }

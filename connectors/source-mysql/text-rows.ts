@@ -16,7 +16,7 @@
  * instead. text-rows.test.ts compares the two on edge and random values.
  */
 import { isUtf8 } from "node:buffer";
-import { plainText, validUtf8, type DocBytes } from "./doc-bytes.js";
+import { plainText, type DocBytes } from "./doc-bytes.js";
 import type { RowEncoder } from "./encoder.js";
 
 /** mysql2's packet (the parts read here). */
@@ -163,16 +163,30 @@ function canonicalInt(buf: Buffer, from: number, to: number): boolean {
   return true;
 }
 
+/** Copies src[from, to) to dst at p and returns the position after it: a short run by a loop (it beats a native call below a few dozen bytes). */
+function copy(dst: Buffer, p: number, src: Uint8Array, from: number, to: number): number {
+  if (to - from > 32) {
+    dst.set(src.subarray(from, to), p);
+    return p + to - from;
+  }
+  for (let i = from; i < to; i++) dst[p++] = src[i]!;
+  return p;
+}
+
 export class TextRowWriter {
   private readonly plans: Plan[];
   private readonly asciiOnly: boolean[];
-  private readonly prefixes: Buffer[];
-  private readonly commaPrefixes: Buffer[];
+  /** Per column, the bytes before its value: `"name":` for the first, `,"name":` for the others. */
+  private readonly heads: Buffer[];
+  /** The heads' total length. */
+  private readonly headsLength: number;
   /** Per DATETIME column: the first 16 bytes (date, hour, minute) of the last value converted, and its JSON head. */
   private readonly minute: Buffer[];
   private readonly minuteHead: (Buffer | null)[];
   /** Whether no column has a fast form for every value: the table's rows take the general path. */
   readonly general: boolean;
+  /** Whether JSON values are copied unchecked (see valid()). */
+  private readonly unchecked: boolean;
 
   constructor(
     readonly enc: RowEncoder,
@@ -182,26 +196,28 @@ export class TextRowWriter {
     this.plans = planned.map((p) => p[0]);
     this.asciiOnly = planned.map((p) => p[1]);
     this.general = fields.length !== enc.kinds.length || this.plans.includes(Plan.None);
-    this.prefixes = enc.names.map((name) => Buffer.from(JSON.stringify(name) + ":"));
-    this.commaPrefixes = enc.names.map((name) => Buffer.from("," + JSON.stringify(name) + ":"));
+    this.unchecked = this.plans.includes(Plan.Json);
+    this.heads = enc.names.map((name, i) => Buffer.from((i === 0 ? "" : ",") + JSON.stringify(name) + ":"));
+    this.headsLength = this.heads.reduce((n, h) => n + h.length, 0);
     this.minute = this.plans.map(() => Buffer.alloc(16));
     this.minuteHead = this.plans.map(() => null);
   }
 
   /**
+   * Room for the rest of a row whose values start at `off`: the heads, and at most twice each value's packet
+   * bytes plus 6 (base64 is 4/3 of them with 2 quotes, NULL's 1 byte is 4, a DATETIME's minute head adds 3;
+   * the rest is as long as its bytes). Only converters write more, and they make their own room.
+   */
+  private room(out: DocBytes, off: number, end: number): void {
+    out.ensure(this.headsLength + 2 * (end - off) + 6 * this.plans.length);
+  }
+
+  /**
    * DATETIME text: within the minute last converted (and in the converter's usual form) only the seconds
-   * differ, so the minute's UTC head is written with the text's seconds, as the converter itself does; any
-   * other value through the converter. False for text that is not ASCII.
+   * differ, so the minute's UTC head is written with the text's seconds, as the converter itself does
+   * (writeProps, inline); any other value through the converter, here. False for text that is not ASCII.
    */
   private dateTime(out: DocBytes, i: number, buf: Buffer, from: number, to: number): boolean {
-    const head = this.minuteHead[i];
-    if (head !== null && sameMinute(buf, from, to, this.minute[i]!) && secondsTail(buf, from, to)) {
-      out.bytes(head);
-      out.slice(buf, from + 16, to);
-      out.byte(0x5a /* Z */);
-      out.byte(QUOTE);
-      return true;
-    }
     if (!asciiOnly(buf, from, to)) return false;
     const s = buf.latin1Slice(from, to);
     const json = this.enc.convs[i]!(s);
@@ -223,76 +239,123 @@ export class TextRowWriter {
     return true;
   }
 
+  /** Any other value of column `i` (through its converter, or base64); false when it needs the general path. */
+  private slow(out: DocBytes, i: number, buf: Buffer, from: number, to: number): boolean {
+    switch (this.plans[i]) {
+      case Plan.Text:
+        if (!isUtf8(buf.subarray(from, to))) return false;
+        out.utf8(this.enc.convs[i]!(buf.toString("utf8", from, to)));
+        return true;
+      case Plan.DateTime:
+        return this.dateTime(out, i, buf, from, to);
+      case Plan.Double:
+      case Plan.Str:
+        return this.str(out, i, buf, from, to);
+      default:
+        out.byte(QUOTE);
+        out.ascii(buf.base64Slice(from, to));
+        out.byte(QUOTE);
+        return true;
+    }
+  }
+
+  /**
+   * Whether a finished document holding properties writeProps() wrote is valid UTF-8, as mysql2's strings
+   * would be: JSON values are copied without a check of their own, since one check of the whole document
+   * costs less than a view and a check per value. Every value follows an ASCII byte (its `"name":`) and is
+   * followed by one (the next `,`) or by the document's end, where UTF-8 sequences cannot straddle, and the
+   * rest is valid UTF-8 (names, converters' output, text checked as it is copied), so the whole is valid
+   * exactly when each JSON value is. False: the row must take the general path.
+   */
+  valid(doc: Uint8Array): boolean {
+    return !this.unchecked || isUtf8(doc);
+  }
+
   /**
    * Writes the properties (without braces) of the row at the packet's offset; false (having written part of
-   * them) when a value needs the general path.
+   * them) when a value needs the general path. The document they end up in must pass valid(). The usual values are copied here into the output's buffer
+   * (room made once per row, see room()); the rest go through slow() and the output's own writers.
    */
   writeProps(out: DocBytes, packet: Packet): boolean {
-    const buf = packet.buffer;
+    const src = packet.buffer;
+    const end = packet.end;
     let off = packet.offset;
     const plans = this.plans;
+    const heads = this.heads;
     const n = plans.length;
+    this.room(out, off, end);
+    let buf = out.buf;
+    let p = out.pos;
     let i = 0;
     try {
       for (; i < n; i++) {
-        out.bytes(i === 0 ? this.prefixes[i]! : this.commaPrefixes[i]!);
-        const first = buf[off]!;
+        const head = heads[i]!;
+        for (let k = 0; k < head.length; k++) buf[p++] = head[k]!;
+        const first = src[off]!;
         let len: number;
         if (first < 0xfb) {
           len = first;
           off += 1;
         } else if (first === 0xfb) {
-          out.bytes(NULL_JSON);
+          buf[p++] = 0x6e; // null
+          buf[p++] = 0x75;
+          buf[p++] = 0x6c;
+          buf[p++] = 0x6c;
           off += 1;
           continue;
         } else if (first === 0xfc) {
-          len = buf.readUInt16LE(off + 1);
+          len = src[off + 1]! | (src[off + 2]! << 8);
           off += 3;
         } else if (first === 0xfd) {
-          len = buf.readUIntLE(off + 1, 3);
+          len = src[off + 1]! | (src[off + 2]! << 8) | (src[off + 3]! << 16);
           off += 4;
         } else {
-          len = buf.readUInt32LE(off + 1) + buf.readUInt32LE(off + 5) * 0x100000000;
+          len = src.readUInt32LE(off + 1) + src.readUInt32LE(off + 5) * 0x100000000;
           off += 9;
         }
         const from = off;
         const to = (off += len);
-        switch (plans[i]) {
-          case Plan.Int:
-            if (!canonicalInt(buf, from, to)) return false;
-            out.slice(buf, from, to);
-            break;
-          case Plan.Text:
-            if (plainText(buf, from, to)) {
-              out.byte(QUOTE);
-              out.slice(buf, from, to);
-              out.byte(QUOTE);
-            } else if (isUtf8(buf.subarray(from, to))) out.utf8(this.enc.convs[i]!(buf.toString("utf8", from, to)));
-            else return false;
-            break;
-          case Plan.Json:
-            if (!validUtf8(buf, from, to)) return false;
-            out.slice(buf, from, to);
-            break;
-          case Plan.DateTime:
-            if (!this.dateTime(out, i, buf, from, to)) return false;
-            break;
-          case Plan.Double:
-            if (plainDouble(buf, from, to)) out.slice(buf, from, to);
-            else if (!this.str(out, i, buf, from, to)) return false;
-            break;
-          case Plan.Str:
-            if (!this.str(out, i, buf, from, to)) return false;
-            break;
-          default:
-            out.byte(QUOTE);
-            out.ascii(buf.base64Slice(from, to));
-            out.byte(QUOTE);
+        const plan = plans[i];
+        if (plan === Plan.Int) {
+          if (!canonicalInt(src, from, to)) return false;
+          p = copy(buf, p, src, from, to);
+          continue;
         }
+        if (plan === Plan.Json) {
+          // Checked with the whole document (valid()).
+          p = copy(buf, p, src, from, to);
+          continue;
+        }
+        if (plan === Plan.Text && plainText(src, from, to)) {
+          buf[p++] = QUOTE;
+          p = copy(buf, p, src, from, to);
+          buf[p++] = QUOTE;
+          continue;
+        }
+        if (plan === Plan.Double && plainDouble(src, from, to)) {
+          p = copy(buf, p, src, from, to);
+          continue;
+        }
+        if (plan === Plan.DateTime) {
+          const mh = this.minuteHead[i]!;
+          if (mh !== null && sameMinute(src, from, to, this.minute[i]!) && secondsTail(src, from, to)) {
+            p = copy(buf, p, mh, 0, mh.length);
+            p = copy(buf, p, src, from + 16, to);
+            buf[p++] = 0x5a; // Z
+            buf[p++] = QUOTE;
+            continue;
+          }
+        }
+        out.pos = p;
+        if (!this.slow(out, i, src, from, to)) return false;
+        this.room(out, off, end);
+        buf = out.buf;
+        p = out.pos;
       }
     } catch (err) {
       throw this.enc.columnError(i, err);
     }
+    out.pos = p;
     return true;
   }
 }
@@ -334,11 +397,10 @@ export function plainDouble(buf: Buffer, from: number, to: number): boolean {
 /** Whether bytes [from + 16, to) are ":SS" and an optional "." with digits (the converter's secondsTail). */
 function secondsTail(buf: Buffer, from: number, to: number): boolean {
   const n = to - from;
-  const d = (i: number) => buf[from + i]! >= 0x30 && buf[from + i]! <= 0x39;
-  if (n < 19 || buf[from + 16] !== 0x3a || !d(17) || !d(18)) return false;
+  if (n < 19 || buf[from + 16] !== 0x3a || !isDigit(buf[from + 17]) || !isDigit(buf[from + 18])) return false;
   if (n === 19) return true;
   if (n === 20 || buf[from + 19] !== 0x2e) return false;
-  for (let i = 20; i < n; i++) if (!d(i)) return false;
+  for (let i = from + 20; i < to; i++) if (!isDigit(buf[i])) return false;
   return true;
 }
 

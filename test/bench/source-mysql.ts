@@ -143,7 +143,7 @@ function rawBinlog(opts: { host: string; port: number; user: string }, from: { f
 function cpuLine(cpu: number, docs: number, ceiling: { cpu: number; docs: number }): string {
   const ours = (cpu / docs) * 1e6;
   const theirs = (ceiling.cpu / ceiling.docs) * 1e6;
-  return `CPU ${ours.toFixed(1)} µs/doc, ceiling ${theirs.toFixed(1)} µs/doc, CPU ratio ${(theirs / ours).toFixed(2)}`;
+  return `CPU ${ours.toFixed(2)} µs/doc, ceiling ${theirs.toFixed(2)} µs/doc, CPU ratio ${(theirs / ours).toFixed(2)}`;
 }
 
 const db = await startMariaDb({ args: ["--innodb-buffer-pool-size=256M", "--max-allowed-packet=64M"] });
