@@ -28,9 +28,13 @@ export class DocBytes {
     this.pos = this.start;
   }
 
-  /** The finished document. */
-  end(): Buffer {
-    const doc = this.buf.subarray(this.start, this.pos);
+  /**
+   * The finished document: a plain Uint8Array view (a Buffer's subarray() costs about twice as much, through
+   * its species constructor, and this is once per document).
+   */
+  end(): Uint8Array {
+    const buf = this.buf;
+    const doc = new Uint8Array(buf.buffer, buf.byteOffset + this.start, this.pos - this.start);
     this.start = this.pos;
     return doc;
   }

@@ -134,7 +134,7 @@ describe("row images as JSON bytes", () => {
       const bytesOf = (img: RowImage) => {
         out.begin();
         writer.writeProps(out, img);
-        return out.end().toString("utf8");
+        return Buffer.from(out.end()).toString("utf8");
       };
       expect(s.rows.length).toBe(p.rows.length);
       p.rows.forEach((row: any, k: number) => {

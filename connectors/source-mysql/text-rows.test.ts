@@ -94,7 +94,7 @@ describe("backfill rows as JSON bytes", () => {
           let ok = writer.writeProps(out, row.packet);
           const doc = out.end();
           ok &&= writer.valid(doc);
-          const bytes = doc.toString("utf8");
+          const bytes = Buffer.from(doc).toString("utf8");
           const expected = enc.fromArray(row.values());
           if (ok) {
             fast++;

@@ -166,7 +166,8 @@ function canonicalInt(buf: Buffer, from: number, to: number): boolean {
 /** Copies src[from, to) to dst at p and returns the position after it: a short run by a loop (it beats a native call below a few dozen bytes). */
 function copy(dst: Buffer, p: number, src: Uint8Array, from: number, to: number): number {
   if (to - from > 32) {
-    dst.set(src.subarray(from, to), p);
+    // A plain view: cheaper than a Buffer's subarray() or copy().
+    dst.set(new Uint8Array(src.buffer, src.byteOffset + from, to - from), p);
     return p + to - from;
   }
   for (let i = from; i < to; i++) dst[p++] = src[i]!;
