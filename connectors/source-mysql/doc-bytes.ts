@@ -14,6 +14,8 @@ const CHUNK = 256 * 1024;
 
 export class DocBytes {
   buf: Buffer = Buffer.allocUnsafe(CHUNK);
+  /** `buf` as a DataView, for writers that store 4 bytes at a time. */
+  view: DataView = viewOf(this.buf);
   pos = 0;
   /** Where the current document starts in `buf` (it moves when a chunk fills up: keep positions as marks). */
   start = 0;
@@ -55,6 +57,7 @@ export class DocBytes {
     const next = Buffer.allocUnsafe(Math.max(CHUNK, 2 * (used + n)));
     this.buf.copy(next, 0, this.start, this.pos);
     this.buf = next;
+    this.view = viewOf(next);
     this.start = 0;
     this.pos = used;
   }
@@ -116,6 +119,11 @@ export class DocBytes {
     this.ensure(s.length * 3);
     this.pos += this.buf.utf8Write(s, this.pos);
   }
+}
+
+/** A DataView of all of `buf`. */
+export function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.length);
 }
 
 /** Whether UTF-8 bytes can be a JSON string's content as they are: no control character, quote or backslash, and valid UTF-8. */
