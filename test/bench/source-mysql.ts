@@ -69,6 +69,25 @@
  * 0.2-0.3 s; peak RSS 128-130 / 156-159 -> 130-142 / 157-162 MB. Tried and dropped: reusing the stdio sink's
  * 2 MiB batch buffers once written (more mark-compacts, not fewer, and +24 MB RSS) and a larger write queue
  * (8 MiB: 3.7 µs/doc, GC).
+ *
+ * smysql round 3 (the connector's CPU per row). Profile before (1M rows, ~3.3 s busy under load 9): writeProps
+ * with what it inlines 0.70 s, most of it the per-value DocBytes calls (a room check, loads and stores of
+ * pos each) and byte loops copying column heads and short values; DATETIME's cached minute 0.19 s; a Buffer's
+ * subarray() (its FastBuffer species constructor) plus _copyActual and isUtf8 ~0.35 s for the views of the
+ * JSON column (checked, then copied) and of the finished document; GC 0.36 s; frameDocProto 0.13 s; mysql2
+ * ~0.35 s. Now (text-rows.ts): room is made once per row and values are written with locals; column heads
+ * and short values are stored 4 bytes at a time through DataViews (heads: 58 against 130 ns per row); JSON
+ * values are checked as UTF-8 once per document, on the view the document needs anyway (exact: every value
+ * sits between ASCII bytes; a test corrupts JSON bytes in real packets); the document and long copies are
+ * plain Uint8Array views; the row's `_meta` tail is one copy. Profile after (~2.1 s busy, load 5): text-rows
+ * ~0.65 s, GC ~0.2-0.3 s, frameDocProto's copy into the frame ~0.1-0.15 s, mysql2 ~0.3 s, the document's
+ * view ~0.06 s, the per-minute DATETIME conversion (timezone.ts) ~0.08 s.
+ * Figures, defaults, BENCH_ONLY=backfill-stdio, load 3.6-5.7, round 2's head and this alternated, five runs
+ * each (medians first): connector 2.16 -> 1.89 µs/doc (2.13/2.20/2.16/2.06/2.16 -> 2.82/1.84/1.89/1.95/1.72;
+ * the 2.82 run peaked at 150 MB RSS, a backed-up pipe; ceiling 0.88-1.08), same-run ratio 0.57 -> 0.64
+ * (0.59/0.57/0.47/0.60/0.57 -> 0.61/0.64/0.70/0.51/0.70); peak RSS 126-140 -> 126-150 MB. Under this load the
+ * ratio is the scheduler's share as much as CPU; the 0.75 is not reached: the connector still spends about
+ * twice the raw driver's CPU per row.
  */
 import mysql from "mysql2";
 import ZongJi from "@vlasky/zongji";
