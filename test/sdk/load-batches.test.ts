@@ -6,15 +6,15 @@
 import { describe, expect, it } from "vitest";
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { RequestSchema, type Request, type Response } from "../../src/gen/materialize/materialize_pb.js";
-import { CollectionSpecSchema, MaterializationSpecSchema } from "../../src/gen/flow/flow_pb.js";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { messageCodec } from "../../src/codec/wire.js";
 import { isFastDecoded } from "../../src/codec/fast-decode.js";
 import { loadKeyText, runMaterializeSession } from "../../src/sdk/materialize.js";
-import { ConstraintType, type MaterializeConnector, type Transactor } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
 import { RecordingSink, RequestFeed } from "../support/sessions.js";
 import { rng } from "../support/rng.js";
+import type { MaterializeConnector } from "../../src/sdk/types.js";
+import { bindingsSpec, transactorConnector } from "../support/transactor-connector.js";
 
 const enc = new TextEncoder();
 const log = createLogger({ level: "error" });
@@ -22,16 +22,7 @@ const proto = messageCodec(RequestSchema, "proto");
 const json = messageCodec(RequestSchema, "json");
 const req = (r: object): Request => create(RequestSchema, r as never);
 
-const spec = create(MaterializationSpecSchema, {
-  name: "acme/mat",
-  configJson: enc.encode("{}"),
-  bindings: [0, 1].map((i) => ({
-    resourceConfigJson: enc.encode(JSON.stringify({ table: `t${i}` })),
-    resourcePath: [`t${i}`],
-    collection: create(CollectionSpecSchema, { name: `acme/c${i}`, key: ["/id"] }),
-    fieldSelection: { keys: ["id"], values: [], document: "flow_document" },
-  })),
-});
+const spec = bindingsSpec(2);
 
 type Seen = Array<[number, string, string]>;
 
@@ -39,39 +30,23 @@ type Seen = Array<[number, string, string]>;
 function recorder(form: "batches" | "requests") {
   const seen: Seen = [];
   let batches = 0;
-  const connector: MaterializeConnector = {
-    protocol: "materialize",
-    name: "recorder",
-    documentationUrl: "",
-    configSchema: { type: "object" },
-    resourceConfigSchema: { type: "object", properties: { table: { type: "string" } }, required: ["table"] },
-    async validate({ bindings }) {
-      return bindings.map(() => ({ constraints: { id: { type: ConstraintType.FIELD_REQUIRED, reason: "key" } }, resourcePath: ["t"], deltaUpdates: false }));
+  const connector = transactorConnector("recorder", () => ({
+    async acknowledge() {},
+    async load(it) {
+      if (form === "batches") {
+        for await (const b of it.batches!()) {
+          batches++;
+          for (let i = 0; i < b.keys.length; i++) seen.push([b.bindings[i]!, loadKeyText(b.keys[i]!), Buffer.from(b.packed[i]!).toString("hex")]);
+        }
+      } else {
+        for await (const l of it) seen.push([l.binding, l.keyJson, Buffer.from(l.keyPacked).toString("hex")]);
+      }
     },
-    async apply() {
-      return { actionDescription: "" };
+    async store(it) {
+      for await (const _ of it);
+      return async () => undefined;
     },
-    async open() {
-      const transactor: Transactor = {
-        async acknowledge() {},
-        async load(it) {
-          if (form === "batches") {
-            for await (const b of it.batches!()) {
-              batches++;
-              for (let i = 0; i < b.keys.length; i++) seen.push([b.bindings[i]!, loadKeyText(b.keys[i]!), Buffer.from(b.packed[i]!).toString("hex")]);
-            }
-          } else {
-            for await (const l of it) seen.push([l.binding, l.keyJson, Buffer.from(l.keyPacked).toString("hex")]);
-          }
-        },
-        async store(it) {
-          for await (const _ of it);
-          return async () => undefined;
-        },
-      };
-      return { transactor };
-    },
-  };
+  }));
   return { connector, seen, batches: () => batches };
 }
 

@@ -6,58 +6,31 @@
 import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { RequestSchema, type Request, type Response } from "../../src/gen/materialize/materialize_pb.js";
-import { CollectionSpecSchema, MaterializationSpecSchema } from "../../src/gen/flow/flow_pb.js";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { messageCodec } from "../../src/codec/wire.js";
 import { isFastDecoded } from "../../src/codec/fast-decode.js";
 import { docBytes, runMaterializeSession } from "../../src/sdk/materialize.js";
-import { ConstraintType, type MaterializeConnector } from "../../src/sdk/types.js";
 import { createLogger } from "../../src/log.js";
 import { RecordingSink, RequestFeed } from "../support/sessions.js";
 import { rng } from "../support/rng.js";
+import { bindingsSpec, transactorConnector } from "../support/transactor-connector.js";
 
 const enc = new TextEncoder();
 const req = (r: object): Request => create(RequestSchema, r as never);
-const spec = create(MaterializationSpecSchema, {
-  name: "acme/mat",
-  configJson: enc.encode("{}"),
-  bindings: [0, 1].map((i) => ({
-    resourceConfigJson: enc.encode(JSON.stringify({ table: `t${i}` })),
-    resourcePath: [`t${i}`],
-    collection: create(CollectionSpecSchema, { name: `acme/c${i}`, key: ["/id"] }),
-    fieldSelection: { keys: ["id"], values: ["v"], document: "flow_document" },
-  })),
-});
+const spec = bindingsSpec(2, ["v"]);
 
 function recorder() {
   const seen: string[] = [];
-  const connector: MaterializeConnector = {
-    protocol: "materialize",
-    name: "recorder",
-    documentationUrl: "",
-    configSchema: { type: "object" },
-    resourceConfigSchema: { type: "object", properties: { table: { type: "string" } }, required: ["table"] },
-    async validate({ bindings }) {
-      return bindings.map(() => ({ constraints: { id: { type: ConstraintType.FIELD_REQUIRED, reason: "key" } }, resourcePath: ["t"], deltaUpdates: false }));
+  const connector = transactorConnector("recorder", () => ({
+    async acknowledge() {},
+    async store(it) {
+      for await (const s of it) {
+        const bytes = docBytes(s);
+        seen.push(JSON.stringify([s.binding, s.keyJson, s.valuesJson, bytes ? Buffer.from(bytes).toString("hex") : s.docJson, s.exists, s.delete, [...s.keyPacked]]));
+      }
+      return async () => undefined;
     },
-    async apply() {
-      return { actionDescription: "" };
-    },
-    async open() {
-      return {
-        transactor: {
-          async acknowledge() {},
-          async store(it) {
-            for await (const s of it) {
-              const bytes = docBytes(s);
-              seen.push(JSON.stringify([s.binding, s.keyJson, s.valuesJson, bytes ? Buffer.from(bytes).toString("hex") : s.docJson, s.exists, s.delete, [...s.keyPacked]]));
-            }
-            return async () => undefined;
-          },
-        },
-      };
-    },
-  };
+  }));
   return { connector, seen };
 }
 

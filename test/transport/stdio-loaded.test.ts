@@ -9,16 +9,16 @@ import { describe, expect, it, vi } from "vitest";
 import { PassThrough, Writable } from "node:stream";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { RequestSchema, ResponseSchema, type Request } from "../../src/gen/materialize/materialize_pb.js";
-import { CollectionSpecSchema, MaterializationSpecSchema } from "../../src/gen/flow/flow_pb.js";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { messageCodec } from "../../src/codec/wire.js";
 import { toFlowJson } from "../../src/codec/flow-json.js";
 import { FrameDecoder, FrameWriter } from "../../src/codec/frames.js";
-import { ConstraintType, RawJson, RawJsonBytes, type MaterializeConnector, type Transactor } from "../../src/sdk/types.js";
+import { RawJson, RawJsonBytes, type MaterializeConnector } from "../../src/sdk/types.js";
 import { runStdio } from "../../src/transport/stdio.js";
 import { ConnectorMetrics } from "../../src/transport/metrics.js";
 import { createLogger } from "../../src/log.js";
 import { rng } from "../support/rng.js";
+import { bindingsSpec, transactorConnector } from "../support/transactor-connector.js";
 
 /** Counts the documents the per-document framers wrote themselves (not handed to the generic path). */
 const framed = vi.hoisted(() => ({ n: 0 }));
@@ -42,16 +42,7 @@ vi.mock("../../src/codec/fast-encode.js", async (importOriginal) => {
 
 const enc = new TextEncoder();
 
-const spec = create(MaterializationSpecSchema, {
-  name: "acme/mat",
-  configJson: enc.encode("{}"),
-  bindings: [0, 1, 2].map((i) => ({
-    resourceConfigJson: enc.encode(JSON.stringify({ table: `t${i}` })),
-    resourcePath: [`t${i}`],
-    collection: create(CollectionSpecSchema, { name: `acme/c${i}`, key: ["/id"] }),
-    fieldSelection: { keys: ["id"], values: [], document: "flow_document" },
-  })),
-});
+const spec = bindingsSpec(3);
 
 type Doc = RawJsonBytes | RawJson | Record<string, unknown>;
 
@@ -84,35 +75,19 @@ const docBytes = (d: Doc): Uint8Array =>
 
 /** A materialization whose one Load is answered with every document of `docs`. */
 function answering(docs: Array<[number, Doc]>): MaterializeConnector {
-  return {
-    protocol: "materialize",
-    name: "answering",
-    documentationUrl: "",
-    configSchema: { type: "object" },
-    resourceConfigSchema: { type: "object", properties: { table: { type: "string" } }, required: ["table"] },
-    async validate({ bindings }) {
-      return bindings.map(() => ({ constraints: { id: { type: ConstraintType.FIELD_REQUIRED, reason: "key" } }, resourcePath: ["t"], deltaUpdates: false }));
+  return transactorConnector("answering", () => ({
+    async acknowledge() {},
+    async load(it, loaded) {
+      await it.committed();
+      for await (const _ of it) {
+        for (const [binding, doc] of docs) await loaded(binding, doc);
+      }
     },
-    async apply() {
-      return { actionDescription: "" };
+    async store(it) {
+      for await (const _ of it);
+      return async () => undefined;
     },
-    async open() {
-      const transactor: Transactor = {
-        async acknowledge() {},
-        async load(it, loaded) {
-          await it.committed();
-          for await (const _ of it) {
-            for (const [binding, doc] of docs) await loaded(binding, doc);
-          }
-        },
-        async store(it) {
-          for await (const _ of it);
-          return async () => undefined;
-        },
-      };
-      return { transactor };
-    },
-  };
+  }));
 }
 
 function requestFrames(wire: "proto" | "json"): Buffer {
