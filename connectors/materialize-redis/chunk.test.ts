@@ -1,23 +1,10 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ChunkBuilder, PLAIN_SETS } from "./chunk.js";
-import { withScripts } from "./scripts.js";
 import { markerOf } from "./stage.js";
-import { dropNamespace, namespace, redis } from "./test-support.js";
+import { redisFixture } from "./test-fixture.js";
 import { rng } from "../../test/support/rng.js";
 
-const r = redis();
-const scripted = withScripts(redis());
-const namespaces: string[] = [];
-function ns(): string {
-  const n = namespace();
-  namespaces.push(n);
-  return n;
-}
-afterAll(async () => {
-  for (const n of namespaces) await dropNamespace(r, n);
-  r.disconnect();
-  scripted.disconnect();
-});
+const { r, scripted, ns } = redisFixture();
 
 /** The second string of an encoded chunk (after the array and first-index headers). */
 function secondElement(blob: Buffer): string {

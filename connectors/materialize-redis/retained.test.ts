@@ -4,27 +4,14 @@
  * script produces from the stage, and every course but the expected one
  * handed to the script.
  */
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ChunkBuilder } from "./chunk.js";
-import { withScripts } from "./scripts.js";
 import { applyRetained, applyStaged, markerOf, StageWriter, type StagedTxn } from "./stage.js";
-import { dropNamespace, namespace, redis } from "./test-support.js";
+import { redisFixture } from "./test-fixture.js";
 import { rng } from "../../test/support/rng.js";
 
-const r = redis();
-const scripted = withScripts(redis());
-const namespaces: string[] = [];
-function ns(): string {
-  const n = namespace();
-  namespaces.push(n);
-  return n;
-}
+const { r, scripted, ns } = redisFixture();
 afterEach(() => vi.restoreAllMocks());
-afterAll(async () => {
-  for (const n of namespaces) await dropNamespace(r, n);
-  r.disconnect();
-  scripted.disconnect();
-});
 
 /** Values that stress the encoding, then seeded random JSON. */
 function values(seed: number, n: number): string[] {
