@@ -56,6 +56,7 @@
  * one buffer, and only frames that span reads are copied (_pipe.ts, _frame-scanner.ts): 0.2-0.3 s per million
  * documents in every run, backfill and stream. On two cores that CPU went to MariaDB and the connector.
  * BENCH_ONLY=backfill-stdio stops after the stdio backfill row (the quick loop for backfill work).
+ * BENCH_CHUNK sets the connector's backfill_chunk_size (default: the connector's, 50,000 rows).
  * The backfill's DOUBLE text is now copied from the packet when the converter would keep it (text-rows.ts).
  * Connector profile of the backfill now (1M rows, ~1.8 s busy): writing JSON from row packets ~60% (the JSON
  * column's UTF-8 check and copy, DATETIME per minute, the rest per column), the SDK, metrics and frame copy
@@ -102,6 +103,7 @@ import { inProcess, StdioCapture } from "./_stdio-capture.js";
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const UPDATES = Number(process.env.BENCH_UPDATES ?? 500_000);
 const TXN = Number(process.env.BENCH_TXN ?? 1_000);
+const CHUNK = process.env.BENCH_CHUNK ? Number(process.env.BENCH_CHUNK) : undefined;
 const DB = "bench_source_mysql";
 const BINDINGS = [{ namespace: DB, stream: "bench" }];
 
@@ -190,7 +192,7 @@ try {
   const conn = { host: db.host, port: db.port, user: db.user, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true, jsonStrings: true };
   const select = await rawSelect(conn, `SELECT * FROM ${DB}.bench`);
 
-  const config = { address: `${db.host}:${db.port}`, user: db.user, heartbeat_interval_seconds: 30 };
+  const config = { address: `${db.host}:${db.port}`, user: db.user, heartbeat_interval_seconds: 30, ...(CHUNK ? { backfill_chunk_size: CHUNK } : {}) };
   const quiet = createLogger({ level: "warn" });
   const discovered = (await connector.discover(config as any, { log: quiet, signal: new AbortController().signal })).find(
     (b) => (b.resourceConfig as any).stream === "bench",
