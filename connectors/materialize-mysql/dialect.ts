@@ -130,6 +130,8 @@ export function mysqlDdl(opts: MysqlDialectOptions): DdlRenderer {
 
 export const mysqlFence: FenceDialect = {
   param: () => "?",
+  // ER_LOCK_DEADLOCK (InnoDB rolled the whole transaction back); SQLSTATE 40001 covers the same.
+  conflict: (err) => (err as { errno?: number })?.errno === 1213 || (err as { sqlState?: string })?.sqlState === "40001",
   createTable: (ident) =>
     `CREATE TABLE IF NOT EXISTS ${ident} (\n` +
     `  materialization VARCHAR(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,\n` +

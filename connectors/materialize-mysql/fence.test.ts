@@ -45,6 +45,32 @@ describe("fencing", () => {
     await b.transactor.destroy!();
   });
 
+  it("lets split children opened at the same moment both claim their halves (a deadlock between their claims is run again)", async () => {
+    // InnoDB can pick one of two concurrent claims as a deadlock victim (both lock the parent's row and the gaps
+    // around the children's rows); the claim is then run again, so both sessions open. Several rounds, since
+    // whether the two collide depends on timing.
+    for (let round = 0; round < 8; round++) {
+      await clear();
+      const parent = await connector.open(openRequest(spec()), ctx());
+      await transaction(parent.transactor, { stores: [store(20 + round, "p")], checkpoint: checkpoint(7) });
+      await parent.transactor.destroy!();
+      const [left, right] = await Promise.all([
+        connector.open(openRequest(spec(), 0, MID), ctx()),
+        connector.open(openRequest(spec(), MID + 1, 0xffffffff), ctx()),
+      ]);
+      expect(readThrough(left.runtimeCheckpoint)).toBe(7);
+      expect(readThrough(right.runtimeCheckpoint)).toBe(7);
+      expect((await fenceRows()).map(([b, e]) => [b, e])).toEqual([
+        [0, MID],
+        [0, 0xffffffff],
+        [MID + 1, 0xffffffff],
+      ]);
+      await left.transactor.destroy!();
+      await right.transactor.destroy!();
+    }
+    await db.admin.query(`DELETE FROM \`${database}\`.things`);
+  });
+
   it("forks split children from their parent, fences the parent, and merges children that agree", async () => {
     await clear();
     const parent = await connector.open(openRequest(spec()), ctx());

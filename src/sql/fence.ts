@@ -42,12 +42,21 @@ export interface FenceDialect {
    * greater of its own plus one and the given one, and it takes the checkpoint.
    */
   upsert(tableIdent: string): string;
+  /**
+   * Whether `err` means the server rolled the transaction back over a
+   * conflict with a concurrent one (a deadlock or serialization failure),
+   * so running it again is the fix: two shards of a split claiming their
+   * halves at once can deadlock on the rows and gaps they both lock.
+   */
+  conflict(err: unknown): boolean;
 }
 
 const pgParam = (n: number) => `$${n}`;
 
 export const postgresFence: FenceDialect = {
   param: pgParam,
+  // serialization_failure, deadlock_detected
+  conflict: (err) => ["40001", "40P01"].includes((err as { code?: string })?.code ?? ""),
   createTable: (tableIdent) =>
     `CREATE TABLE IF NOT EXISTS ${tableIdent} (\n` +
     `  materialization TEXT NOT NULL,\n` +
@@ -92,7 +101,8 @@ interface FenceRow {
  *    for this range: no checkpoint (start from scratch).
  *
  * `same` decides whether two stored checkpoints are equivalent (by default,
- * byte-identical).
+ * byte-identical). A transaction the server rolls back over a conflict with
+ * a concurrent session (dialect.conflict) is run again, a few times.
  */
 export async function installFence(
   q: Querier,
@@ -100,6 +110,28 @@ export async function installFence(
   range: FenceRange,
   same: (a: string, b: string) => boolean = (a, b) => a === b,
   dialect: FenceDialect = postgresFence,
+): Promise<Fence> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await claimRange(q, tableIdent, range, same, dialect);
+    } catch (err) {
+      if (attempt >= CONFLICT_ATTEMPTS || !dialect.conflict(err)) throw err;
+      // Apart, so the sessions that collided do not collide again.
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40 * attempt));
+    }
+  }
+}
+
+/** Attempts of installFence's transaction when the server rolls it back over a conflict with a concurrent one. */
+const CONFLICT_ATTEMPTS = 8;
+
+/** installFence's one transaction. */
+async function claimRange(
+  q: Querier,
+  tableIdent: string,
+  range: FenceRange,
+  same: (a: string, b: string) => boolean,
+  dialect: FenceDialect,
 ): Promise<Fence> {
   const { materialization: m, keyBegin: b, keyEnd: e } = range;
   const $ = dialect.param;
