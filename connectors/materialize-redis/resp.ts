@@ -39,31 +39,37 @@ function header(buf: Buffer, at: number, type: number, n: number): number {
 
 const lengthOf = (a: string | Uint8Array) => (typeof a === "string" ? Buffer.byteLength(a) : a.length);
 
+/** Bytes of one bulk string of `n` bytes: "$<n>\r\n", the bytes, "\r\n". */
+const bulkSize = (n: number) => 1 + digits(n) + CRLF + n + CRLF;
+
+/** Writes `a` as a bulk string (text as UTF-8) at `at`; returns the next position. */
+function bulk(buf: Buffer, at: number, a: string | Uint8Array): number {
+  if (typeof a === "string") {
+    at = header(buf, at, 0x24, Buffer.byteLength(a));
+    at += buf.write(a, at, "utf8");
+  } else {
+    at = header(buf, at, 0x24, a.length);
+    buf.set(a, at);
+    at += a.length;
+  }
+  buf[at++] = 0x0d;
+  buf[at++] = 0x0a;
+  return at;
+}
+
+/** Bytes of a command's array header and name, for `argc` arguments after the name. */
+const headSize = (name: string, argc: number) => 1 + digits(argc + 1) + CRLF + bulkSize(Buffer.byteLength(name));
+
+/** Writes a command's array header and name at `at`; returns the next position. */
+const writeHead = (buf: Buffer, at: number, name: string, argc: number) => bulk(buf, header(buf, at, 0x2a, argc + 1), name);
+
 /** The RESP encoding of the command `name` with `args` (bulk strings; text as UTF-8). */
 export function encodeCommand(name: string, args: ReadonlyArray<string | Uint8Array>): Buffer {
-  let size = 1 + digits(args.length + 1) + CRLF;
-  size += 1 + digits(Buffer.byteLength(name)) + CRLF + Buffer.byteLength(name) + CRLF;
-  for (const a of args) {
-    const n = lengthOf(a);
-    size += 1 + digits(n) + CRLF + n + CRLF;
-  }
+  let size = headSize(name, args.length);
+  for (const a of args) size += bulkSize(lengthOf(a));
   const buf = Buffer.allocUnsafe(size);
-  let at = header(buf, 0, 0x2a, args.length + 1);
-  const bulk = (a: string | Uint8Array) => {
-    if (typeof a === "string") {
-      const n = Buffer.byteLength(a);
-      at = header(buf, at, 0x24, n);
-      at += buf.write(a, at, "utf8");
-    } else {
-      at = header(buf, at, 0x24, a.length);
-      buf.set(a, at);
-      at += a.length;
-    }
-    buf[at++] = 0x0d;
-    buf[at++] = 0x0a;
-  };
-  bulk(name);
-  for (const a of args) bulk(a);
+  let at = writeHead(buf, 0, name, args.length);
+  for (const a of args) at = bulk(buf, at, a);
   return buf;
 }
 
@@ -83,30 +89,14 @@ export class EncodedCommand extends Command {
 
 /** Bytes of the RESP encoding of the command `name` whose arguments are the byte ranges `ranges` (start, end, ...) of a source. */
 export function commandSizeOf(name: string, ranges: Uint32Array): number {
-  const nameLength = Buffer.byteLength(name);
-  let size = 1 + digits(ranges.length / 2 + 1) + CRLF + 1 + digits(nameLength) + CRLF + nameLength + CRLF;
-  for (let i = 0; i < ranges.length; i += 2) {
-    const n = ranges[i + 1]! - ranges[i]!;
-    size += 1 + digits(n) + CRLF + n + CRLF;
-  }
+  let size = headSize(name, ranges.length / 2);
+  for (let i = 0; i < ranges.length; i += 2) size += bulkSize(ranges[i + 1]! - ranges[i]!);
   return size;
 }
 
 /** Writes that encoding into `buf` at `at` (commandSizeOf bytes); returns the position after it. */
 export function writeCommandOf(buf: Buffer, at: number, name: string, source: Uint8Array, ranges: Uint32Array): number {
-  at = header(buf, at, 0x2a, ranges.length / 2 + 1);
-  at = header(buf, at, 0x24, Buffer.byteLength(name));
-  at += buf.write(name, at, "utf8");
-  buf[at++] = 0x0d;
-  buf[at++] = 0x0a;
-  for (let i = 0; i < ranges.length; i += 2) {
-    const from = ranges[i]!;
-    const to = ranges[i + 1]!;
-    at = header(buf, at, 0x24, to - from);
-    buf.set(source.subarray(from, to), at);
-    at += to - from;
-    buf[at++] = 0x0d;
-    buf[at++] = 0x0a;
-  }
+  at = writeHead(buf, at, name, ranges.length / 2);
+  for (let i = 0; i < ranges.length; i += 2) at = bulk(buf, at, source.subarray(ranges[i]!, ranges[i + 1]!));
   return at;
 }
