@@ -12,7 +12,7 @@
 import type { Readable, Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { messageCodec, wireCodecFromEnv, type FramingCodec, type WireCodec } from "../codec/wire.js";
-import { docFramer, type DocFramer } from "../codec/fast-encode.js";
+import type { DocFramer } from "../codec/fast-encode.js";
 import { FrameWriter, readFrameBatches } from "../codec/frames.js";
 import { RequestSchema as CaptureRequestSchema, ResponseSchema as CaptureResponseSchema } from "../gen/capture/capture_pb.js";
 import {
@@ -52,6 +52,7 @@ export function schemasFor(connector: Connector) {
 
 class StdoutSink implements ResponseSink<AnyResponse> {
   private readonly frames: FrameWriter;
+  /** The codec's framer of this protocol's document response (Captured or Loaded). */
   private readonly frameDoc: DocFramer;
   /** Bytes handed to stdout whose write has not completed yet (in Node's buffer or part-written to the pipe). */
   private queued = 0;
@@ -62,10 +63,10 @@ class StdoutSink implements ResponseSink<AnyResponse> {
     private readonly out: Writable,
     private readonly codec: FramingCodec<AnyResponse>,
     wire: WireCodec,
-    capture: boolean,
+    private readonly capture: boolean,
   ) {
     this.frames = new FrameWriter(wire);
-    this.frameDoc = (capture && codec.frameDoc) || (() => false);
+    this.frameDoc = codec.frameDoc ?? (() => false);
   }
 
   send(res: AnyResponse): void | Promise<void> {
@@ -74,19 +75,15 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   }
 
   sendCaptured(binding: number, docJson: string | Uint8Array): void | Promise<void> {
-    if (!this.frameDoc(binding, docJson, this.frames)) {
+    if (!this.capture || !this.frameDoc(binding, docJson, this.frames)) {
       const text = typeof docJson === "string" ? docJson : utf8.decode(docJson);
       return this.send(create(CaptureResponseSchema, { captured: { binding, docJson: text } }) as AnyResponse);
     }
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }
 
-  /** materialize.Response.loaded's framer, made on the first sendLoaded (a capture session never makes it). */
-  private frameLoaded: DocFramer | undefined;
-
   sendLoaded(binding: number, docJson: Uint8Array): void | Promise<void> {
-    const frame = (this.frameLoaded ??= docFramer(MaterializeResponseSchema, this.frames.wire) ?? (() => false));
-    if (!frame(binding, docJson, this.frames)) {
+    if (this.capture || !this.frameDoc(binding, docJson, this.frames)) {
       return this.send(create(MaterializeResponseSchema, { loaded: { binding, docJson } }) as AnyResponse);
     }
     if (this.frames.size >= HIGH_WATER) return this.flush();
