@@ -22,7 +22,7 @@ import { checkApplied } from "./applied.js";
 import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { captureBindings, fullRange, resourcePathOf } from "./bindings.js";
 import { RequestReader, type RequestStream, type Variants } from "./reader.js";
-import { servePhases } from "./phases.js";
+import { beforeOpen, servePhases } from "./phases.js";
 import { resolveCaptureSpec, resolveCollection } from "./linked.js";
 import {
   PROTOCOL_VERSION,
@@ -166,7 +166,7 @@ export async function runCaptureSession(
         await runOpen(connector, req.open!, reader, sink, ctx, abort);
         return true;
       default:
-        throw new ProtocolError(`${r.name} is only valid after Open, and this stream has not opened a session`);
+        throw beforeOpen(r);
     }
     return false;
   });

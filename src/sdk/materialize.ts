@@ -30,7 +30,7 @@ import { checkApplied } from "./applied.js";
 import { jsonText, parseConfig, parseJson, redact } from "./config.js";
 import { fieldConfigOf, fullRange, materializeBindings } from "./bindings.js";
 import { RequestReader, type Received, type RequestStream, type Variants } from "./reader.js";
-import { servePhases } from "./phases.js";
+import { beforeOpen, servePhases } from "./phases.js";
 import { resolveCollection, resolveMaterializationSpec } from "./linked.js";
 import { validatedBinding } from "./validated.js";
 import { AsyncQueue } from "./queue.js";
@@ -234,7 +234,7 @@ export async function runMaterializeSession(
         await runTransactions(connector, req.open!, reader, sink, ctx);
         return true;
       default:
-        throw new ProtocolError(`${r.name} is only valid after Open, and this stream has not opened a session`);
+        throw beforeOpen(r);
     }
     return false;
   });

@@ -9,6 +9,7 @@ import type { SessionOptions } from "./session.js";
 import { RequestReader, type Received, type RequestStream, type Variants } from "./reader.js";
 import type { Context } from "./types.js";
 import { UnknownFieldLog } from "./unknown-log.js";
+import { ProtocolError } from "./errors.js";
 
 export interface Phase<Req extends object, Res extends DescMessage> {
   reader: RequestReader<Req>;
@@ -53,4 +54,13 @@ export async function servePhases<Req extends object, Res extends DescMessage>(
     abort.abort();
     reader.close();
   }
+}
+
+/**
+ * The answer to a request that needs a session before any was opened
+ * (Acknowledge, Load, Flush, ...): only Spec, Discover/Validate, Apply and
+ * Open may come first on a stream.
+ */
+export function beforeOpen(r: Received<object>): ProtocolError {
+  return new ProtocolError(`${r.name} is only valid after Open, and this stream has not opened a session`);
 }
