@@ -175,6 +175,68 @@ function docFramerOf(r: DocResponse, wire: WireCodec): DocFramer {
   };
 }
 
+/**
+ * Frames many documents of one binding at once, from one buffer: document k
+ * is `bytes[ends[k-1], ends[k])` (the first starts at 0) and `ends[count-1]`
+ * is `bytes.length`. Writes exactly the frames the DocFramer writes for each
+ * document in order; returns false (having written nothing) when the batch
+ * must be framed document by document instead.
+ */
+export type DocsFramer = (binding: number, bytes: Uint8Array, ends: ArrayLike<number>, count: number, frames: FrameWriter) => boolean;
+
+/**
+ * The DocsFramer of capture.Response (`captured`) for the protobuf wire; undefined for other messages and for
+ * JSON lines, whose documents are each checked and framed by the DocFramer.
+ */
+export function docsFramer(schema: DescMessage, wire: WireCodec): DocsFramer | undefined {
+  if (wire !== "proto" || schema.typeName !== "capture.Response") return undefined;
+  const r = docResponse(schema, "captured");
+  if (!r) return undefined;
+  return (binding, bytes, ends, count, frames) => isUint32(binding) && frameDocsProto(frames, r.tag, binding, bytes, ends, count);
+}
+
+/** The most bytes docHeadSize() can give: tag, and three varints of up to 5 bytes with the two field tags. */
+const MAX_DOC_HEAD = 1 + 5 + 1 + 5 + 1 + 5;
+
+/**
+ * frameDocProto's bytes for each document of a batch. The batch is copied once, past room for every frame's
+ * prefix and head; each document is then moved down to follow its head (copyWithin: no view per document,
+ * which is what copying it from `bytes` would take). A document only ever moves towards the buffer's start
+ * and lands at or before the first byte of the documents not yet moved, and a head is written below the
+ * document it belongs to, so nothing is overwritten before it is moved.
+ */
+function frameDocsProto(frames: FrameWriter, tag: number, binding: number, bytes: Uint8Array, ends: ArrayLike<number>, count: number): boolean {
+  if (count === 0) return true;
+  if (ends[count - 1] !== bytes.length) throw new Error(`a batch of ${count} documents ends at ${ends[count - 1]} but holds ${bytes.length} bytes`);
+  const framing = (4 + MAX_DOC_HEAD) * count;
+  const buf = frames.reserve(framing + bytes.length);
+  const staged = frames.payloadOffset + framing;
+  buf.set(bytes, staged);
+  let from = 0;
+  for (let k = 0; k < count; k++) {
+    const to = ends[k]!;
+    const docLen = to - from;
+    if (docLen < 0) throw new Error(`a batch's document ${k} ends at ${to}, before its start ${from}`);
+    const start = frames.payloadOffset;
+    const inner = docInnerSize(binding, docLen);
+    let pos = start;
+    buf[pos++] = tag;
+    pos = putVarint(buf, pos, inner);
+    if (binding !== 0) {
+      buf[pos++] = 0x08;
+      pos = putVarint(buf, pos, binding);
+    }
+    if (docLen !== 0) {
+      buf[pos++] = 0x12;
+      pos = putVarint(buf, pos, docLen);
+      buf.copyWithin(pos, staged + from, staged + to);
+    }
+    frames.commit(pos - start + docLen);
+    from = to;
+  }
+  return true;
+}
+
 function docResponseFramer(schema: DescMessage, docField: string, wire: WireCodec): FastFrame | undefined {
   const r = docResponse(schema, docField);
   if (!r) return undefined;

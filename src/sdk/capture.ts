@@ -61,6 +61,53 @@ export const SENT: Promise<void> = Promise.resolve();
 export function mustWait(p: Promise<void>): Promise<void> | undefined {
   return p === SENT ? undefined : p;
 }
+/**
+ * `count` documents of `binding` from one buffer (see CaptureOutput.documents): through out.documents when the
+ * output has it, else document by document as RawJsonBytes views, waiting whenever the output asks to.
+ */
+export function sendDocuments(out: CaptureOutput, binding: number, bytes: Uint8Array, ends: ArrayLike<number>, count: number): Promise<void> {
+  if (out.documents !== undefined) return out.documents(binding, bytes, ends, count);
+  return eachDocument(bytes, ends, count, (doc) => out.document(binding, new RawJsonBytes(doc)));
+}
+
+/** Sends each document of a batch by `send`, awaiting only the sends that ask to wait; SENT when none did. */
+function eachDocument(bytes: Uint8Array, ends: ArrayLike<number>, count: number, send: (doc: Uint8Array) => Promise<void>): Promise<void> {
+  let from = 0;
+  for (let k = 0; k < count; k++) {
+    const to = ends[k]!;
+    const wait = send(bytes.subarray(from, to));
+    from = to;
+    if (wait !== SENT) {
+      // The rest now: the caller may reuse `ends` once this returns.
+      const rest = bytes.subarray(from);
+      const restEnds = rebased(ends, k + 1, count, from);
+      return wait.then(() => eachDocument(rest, restEnds, restEnds.length, send));
+    }
+  }
+  return SENT;
+}
+
+/** ends[first, count) less `by`: the ends of the batch's rest, relative to its own start. */
+function rebased(ends: ArrayLike<number>, first: number, count: number, by: number): number[] {
+  const out: number[] = [];
+  for (let k = first; k < count; k++) out.push(ends[k]! - by);
+  return out;
+}
+
+/** Throws unless `ends` splits `bytes` into `count` documents (see CaptureOutput.documents). */
+function checkBatch(bytes: Uint8Array, ends: ArrayLike<number>, count: number): void {
+  if (!Number.isInteger(count) || count < 0 || count > ends.length) throw new ConnectorError(`a batch of ${count} documents with ${ends.length} ends`);
+  if (count === 0 ? bytes.length !== 0 : ends[count - 1] !== bytes.length) {
+    throw new ConnectorError(`a batch of ${count} documents whose last one ends at ${count === 0 ? 0 : ends[count - 1]}, not at its ${bytes.length} bytes`);
+  }
+  let from = 0;
+  for (let k = 0; k < count; k++) {
+    const to = ends[k]!;
+    if (!(to >= from)) throw new ConnectorError(`a batch's document ${k} ends at ${to}, before it starts (${from})`);
+    from = to;
+  }
+}
+
 const NO_CHANGE: StateUpdate = { updated: {}, mergePatch: true };
 
 function connectorState(update: StateUpdate | undefined) {
@@ -256,6 +303,7 @@ async function runOpen(
   };
 
   const sendCaptured = sink.sendCaptured;
+  const sendCapturedBatch = sink.sendCapturedBatch;
   const out: CaptureOutput = {
     async opened(o) {
       if (opened) throw new ConnectorError("opened() called twice");
@@ -282,6 +330,22 @@ async function runOpen(
           internal: EMPTY,
         } as Response;
         return sink.send(res) ?? SENT;
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    documents(binding, bytes, ends, count) {
+      try {
+        mustBeOpen("a document");
+        checkBinding(binding, "a document");
+        if (marking) throw new ConnectorError("a document was sent while a backfill marker is being sent: await backfillBegin()/backfillComplete() first");
+        checkBatch(bytes, ends, count);
+        // The transport frames the whole batch when it can; else each document goes the way document() sends it.
+        if (sendCapturedBatch !== undefined) {
+          pending += count;
+          return sendCapturedBatch.call(sink, binding, bytes, ends, count) ?? SENT;
+        }
+        return eachDocument(bytes, ends, count, (doc) => out.document(binding, new RawJsonBytes(doc)));
       } catch (err) {
         return Promise.reject(err);
       }

@@ -142,6 +142,17 @@ export interface CaptureOutput {
    * is what `@typescript-eslint/no-floating-promises` reports.
    */
   document(binding: number, doc: unknown): Promise<void>;
+  /**
+   * Optional (the SDK's output has it; use sendDocuments() to call it with a
+   * fallback): `count` documents of `binding` as UTF-8 JSON in one buffer,
+   * exactly as document(binding, new RawJsonBytes(doc)) of each in order:
+   * document k is `bytes[ends[k-1], ends[k])` (the first starts at 0) and
+   * `ends[count-1]` must be `bytes.length`. Over stdio's protobuf wire the
+   * batch is framed in one pass, with no call or view per document. Keep
+   * `bytes` unchanged until the promise settles (`ends` may be reused once
+   * it returns); returns SENT, like document(), when no wait is needed.
+   */
+  documents?(binding: number, bytes: Uint8Array, ends: ArrayLike<number>, count: number): Promise<void>;
   /** The schema `binding`'s documents now have, as seen at the source. Await it, like document(). */
   sourcedSchema(binding: number, schema: JsonSchema): Promise<void>;
   /** Commits the documents sent since the last checkpoint, with a state update. */

@@ -37,12 +37,12 @@ class Tally {
   /** Pending [documents, bytes] per direction and binding. */
   private readonly pending: Record<Direction, Map<number, [number, number]>> = { captured: new Map(), stored: new Map(), loaded: new Map() };
 
-  add(binding: number, direction: Direction, bytes: number): void {
+  add(binding: number, direction: Direction, bytes: number, documents = 1): void {
     const m = this.pending[direction];
     const t = m.get(binding);
-    if (t === undefined) m.set(binding, [1, bytes]);
+    if (t === undefined) m.set(binding, [documents, bytes]);
     else {
-      t[0]++;
+      t[0] += documents;
       t[1] += bytes;
     }
   }
@@ -120,8 +120,8 @@ export class ConnectorMetrics {
     };
   }
 
-  private count(binding: number, direction: Direction, bytes: number) {
-    this.tally.add(binding, direction, bytes);
+  private count(binding: number, direction: Direction, bytes: number, documents = 1) {
+    this.tally.add(binding, direction, bytes, documents);
   }
 
   /**
@@ -178,6 +178,17 @@ export class ConnectorMetrics {
         begin();
         self.count(binding, "captured", size(docJson));
         return sendCaptured.call(sink, binding, docJson);
+      };
+    }
+    // A batch of Captured documents, counted as sendCaptured() of each would count them (the batch is all document bytes).
+    const sendCapturedBatch = sink.sendCapturedBatch;
+    if (sendCapturedBatch) {
+      observedSink.sendCapturedBatch = (binding, bytes, ends, count) => {
+        if (count > 0) {
+          begin();
+          self.count(binding, "captured", bytes.length, count);
+        }
+        return sendCapturedBatch.call(sink, binding, bytes, ends, count);
       };
     }
     // Likewise for Loaded, counted like send() counts a Loaded response.

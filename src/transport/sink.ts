@@ -18,6 +18,14 @@ export interface ResponseSink<Res> {
    */
   sendCaptured?(binding: number, docJson: string | Uint8Array): void | Promise<void>;
   /**
+   * Optional, capture only: queue the capture.Response.captured of each
+   * document of a batch of one binding, in order, exactly as sendCaptured()
+   * of each would: document k is `bytes[ends[k-1], ends[k])` (the first
+   * starts at 0) and `ends[count-1]` is `bytes.length`. The bytes are taken
+   * (copied) before it returns. Same return as send().
+   */
+  sendCapturedBatch?(binding: number, bytes: Uint8Array, ends: ArrayLike<number>, count: number): void | Promise<void>;
+  /**
    * Optional, materialize only: queue a materialize.Response.loaded from its
    * two fields, exactly as send() of `{ loaded: { binding, docJson } }`
    * would, without the caller building the message. The bytes are taken

@@ -12,7 +12,7 @@
 import type { Readable, Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { messageCodec, wireCodecFromEnv, type FramingCodec, type WireCodec } from "../codec/wire.js";
-import type { DocFramer } from "../codec/fast-encode.js";
+import { docsFramer, type DocFramer, type DocsFramer } from "../codec/fast-encode.js";
 import { FrameWriter, readFrameBatches } from "../codec/frames.js";
 import { RequestSchema as CaptureRequestSchema, ResponseSchema as CaptureResponseSchema } from "../gen/capture/capture_pb.js";
 import {
@@ -54,6 +54,8 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   private readonly frames: FrameWriter;
   /** The codec's framer of this protocol's document response (Captured or Loaded). */
   private readonly frameDoc: DocFramer;
+  /** The codec's framer of a batch of Captured documents, when it has one (capture over protobuf). */
+  private readonly frameDocs: DocsFramer | undefined;
   /** Bytes handed to stdout whose write has not completed yet (in Node's buffer or part-written to the pipe). */
   private queued = 0;
   private failed: Error | undefined;
@@ -67,6 +69,7 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   ) {
     this.frames = new FrameWriter(wire);
     this.frameDoc = codec.frameDoc ?? (() => false);
+    this.frameDocs = capture ? docsFramer(CaptureResponseSchema, wire) : undefined;
   }
 
   send(res: AnyResponse): void | Promise<void> {
@@ -78,6 +81,21 @@ class StdoutSink implements ResponseSink<AnyResponse> {
     if (!this.capture || !this.frameDoc(binding, docJson, this.frames)) {
       const text = typeof docJson === "string" ? docJson : utf8.decode(docJson);
       return this.send(create(CaptureResponseSchema, { captured: { binding, docJson: text } }) as AnyResponse);
+    }
+    if (this.frames.size >= HIGH_WATER) return this.flush();
+  }
+
+  sendCapturedBatch(binding: number, bytes: Uint8Array, ends: ArrayLike<number>, count: number): void | Promise<void> {
+    if (!this.capture) throw new ProtocolError("a batch of Captured documents sent by a materialization");
+    if (this.frameDocs === undefined || !this.frameDocs(binding, bytes, ends, count, this.frames)) {
+      // Document by document, as sendCaptured() frames each, with one flush check for the batch.
+      let from = 0;
+      for (let k = 0; k < count; k++) {
+        const doc = bytes.subarray(from, (from = ends[k]!));
+        if (!this.frameDoc(binding, doc, this.frames)) {
+          this.codec.encodeFramed(create(CaptureResponseSchema, { captured: { binding, docJson: utf8.decode(doc) } }) as AnyResponse, this.frames);
+        }
+      }
     }
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }
