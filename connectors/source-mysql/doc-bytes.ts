@@ -7,6 +7,11 @@
  * document is a subarray of its chunk that is never written again (a new
  * chunk is taken when one fills up, the unfinished document moved into it),
  * so the output may hold it as long as it likes.
+ *
+ * Documents may also be gathered into a batch (openBatch, endInBatch,
+ * takeBatch): consecutive documents in one buffer with their ends, handed
+ * to the output at once (CaptureOutput.documents). A chunk that fills up
+ * then moves the whole unsent batch into the next one.
  */
 import { isUtf8 } from "node:buffer";
 
@@ -19,6 +24,12 @@ export class DocBytes {
   pos = 0;
   /** Where the current document starts in `buf` (it moves when a chunk fills up: keep positions as marks). */
   start = 0;
+
+  /** Where the open batch starts in `buf`, or -1 when none is open. */
+  private batchStart = -1;
+  /** The open batch's document ends, relative to its start, and their number. */
+  private batchEnds = new Int32Array(256);
+  batchCount = 0;
 
   /** Starts a document. */
   begin(): void {
@@ -41,25 +52,70 @@ export class DocBytes {
     return doc;
   }
 
-  /** Takes back `doc`, the document end() just returned (nothing written since): as if it had been discarded. */
-  drop(doc: Uint8Array): void {
-    this.pos -= doc.length;
-    this.start = this.pos;
-  }
-
   /** Room for `n` more bytes at `pos`. */
   ensure(n: number): void {
     if (this.pos + n > this.buf.length) this.grow(n);
   }
 
   private grow(n: number): void {
-    const used = this.pos - this.start;
+    // The open batch (unsent finished documents) moves with the document being written.
+    const from = this.batchStart >= 0 ? this.batchStart : this.start;
+    const used = this.pos - from;
     const next = Buffer.allocUnsafe(Math.max(CHUNK, 2 * (used + n)));
-    this.buf.copy(next, 0, this.start, this.pos);
+    this.buf.copy(next, 0, from, this.pos);
     this.buf = next;
     this.view = viewOf(next);
-    this.start = 0;
+    this.start -= from;
+    if (this.batchStart >= 0) this.batchStart = 0;
     this.pos = used;
+  }
+
+  /** Opens a batch at the current position (no document may be in progress). */
+  openBatch(): void {
+    this.batchStart = this.start = this.pos;
+    this.batchCount = 0;
+  }
+
+  /** Ends the document being written as the open batch's next one. */
+  endInBatch(): void {
+    if (this.batchCount === this.batchEnds.length) {
+      const ends = new Int32Array(2 * this.batchEnds.length);
+      ends.set(this.batchEnds);
+      this.batchEnds = ends;
+    }
+    this.batchEnds[this.batchCount++] = this.pos - this.batchStart;
+    this.start = this.pos;
+  }
+
+  /** Bytes of the open batch's documents. */
+  get batchBytes(): number {
+    return this.start - this.batchStart;
+  }
+
+  /**
+   * The open batch's documents and their ends (see CaptureOutput.documents); a new batch is open from here.
+   * The bytes are never written again; the ends array is reused by the next batch.
+   */
+  takeBatch(): { bytes: Uint8Array; ends: Int32Array; count: number } {
+    const buf = this.buf;
+    const bytes = new Uint8Array(buf.buffer, buf.byteOffset + this.batchStart, this.start - this.batchStart);
+    const batch = { bytes, ends: this.batchEnds, count: this.batchCount };
+    this.batchStart = this.start;
+    this.batchCount = 0;
+    return batch;
+  }
+
+  /** Drops the open batch's documents (never sent) and closes it. */
+  dropBatch(): void {
+    if (this.batchStart >= 0) this.pos = this.start = this.batchStart;
+    this.batchStart = -1;
+    this.batchCount = 0;
+  }
+
+  /** Closes the open batch, which must be empty (taken). */
+  closeBatch(): void {
+    if (this.batchStart >= 0 && this.batchCount !== 0) throw new Error("a batch of documents was closed unsent");
+    this.batchStart = -1;
   }
 
   /** The current position relative to the document's start (stays valid when the document moves). */

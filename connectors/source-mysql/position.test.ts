@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMariaDb, type MariaDbServer } from "../../test/support/mariadb-server.js";
-import { eventually } from "../../test/support/eventually.js";
 import { configFor, MemoryOutput, modeOf, startCapture } from "./testing.js";
 import type { CaptureState } from "./capture.js";
 

@@ -91,9 +91,8 @@ describe("backfill rows as JSON bytes", () => {
         q.on("result", (row: RawRow) => {
           writer ??= new TextRowWriter(enc, row.fields);
           out.begin();
-          let ok = writer.writeProps(out, row.packet);
+          const ok = writer.writeProps(out, row.packet);
           const doc = out.end();
-          ok &&= writer.valid(doc);
           const bytes = Buffer.from(doc).toString("utf8");
           const expected = enc.fromArray(row.values());
           if (ok) {
@@ -135,12 +134,14 @@ function valueAt(buf: Buffer, off: number, col: number): [number, number] | null
   }
 }
 
-describe("JSON values checked with the whole document", () => {
+describe("JSON values checked as UTF-8", () => {
   it("sends rows whose JSON bytes are not UTF-8 to the general path, which decodes them as mysql2 does", async () => {
     await db.createDatabase("textrowsutf8");
     // The JSON column in the middle and last: a bad byte at a value's start, middle and end.
     await db.query(`USE textrowsutf8; CREATE TABLE t (id INT PRIMARY KEY, j JSON, s VARCHAR(20), k JSON)`);
-    const rows = Array.from({ length: 300 }, (_, i) => `(${i}, '{"a":"é${"x".repeat(i % 40)}✓"}', 'v${i}', '[${i},"😀"]')`);
+    // j is ASCII in every fourth row (copied and checked 8 bytes at a time, then byte by byte: lengths vary).
+    const j = (i: number) => (i % 4 === 0 ? `{"a":"${"x".repeat(i % 40)}"}` : `{"a":"é${"x".repeat(i % 40)}✓"}`);
+    const rows = Array.from({ length: 300 }, (_, i) => `(${i}, '${j(i)}', 'v${i}', '[${i},"😀"]')`);
     await db.query(`USE textrowsutf8; INSERT INTO t VALUES ${rows.join(", ")}`);
     const conn = await connect({ address: `${db.host}:${db.port}`, user: db.user, sslmode: "disabled" } as any);
     try {
@@ -162,8 +163,11 @@ describe("JSON values checked with the whole document", () => {
             row.packet.buffer[[from, (from + to) >> 1, to - 1][id % 9 === 0 ? 0 : id % 9 === 3 ? 1 : 2]!] = 0xff;
           }
           out.begin();
-          const ok = writer.writeProps(out, row.packet) && writer.valid(out.end());
-          if (ok) counts.fast++;
+          const ok = writer.writeProps(out, row.packet);
+          if (ok) {
+            counts.fast++;
+            out.end();
+          }
           else {
             out.discard();
             counts.refused++;
