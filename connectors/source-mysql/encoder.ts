@@ -27,8 +27,11 @@ export class RowEncoder {
   readonly keyIdx: number[];
   /** `"schema":"...","table":"..."` for _meta.source. */
   readonly sourcePrefix: string;
+  /** The converters' context (the zone DATETIMEs are read in). */
+  readonly vctx: ValueContext;
 
   constructor(schema: string, table: string, columns: EncoderColumn[], key: string[], vctx: ValueContext) {
+    this.vctx = vctx;
     this.names = columns.map((c) => c.name);
     this.kinds = columns.map((c) => c.kind);
     this.convs = columns.map((c) => converterFor(c.kind, vctx));

@@ -18,6 +18,7 @@
 import { isUtf8 } from "node:buffer";
 import { plainText, viewOf, type DocBytes } from "./doc-bytes.js";
 import type { RowEncoder } from "./encoder.js";
+import { hourCarries } from "./timezone.js";
 
 /** mysql2's packet (the parts read here). */
 export interface Packet {
@@ -237,6 +238,12 @@ export class TextRowWriter {
   private readonly minuteHead: Int32Array[];
   /** Per DATETIME column: whether minute and minuteHead hold a value converted in the usual form. */
   private readonly minuteKnown: boolean[];
+  /**
+   * Per DATETIME column: whether the known head serves every minute of its hour, the minute's digits patched in
+   * (the zone's hourCarries(), and the conversion kept the minute's digits).
+   */
+  private readonly hourKnown: boolean[];
+  private readonly zoneCarries: boolean;
   /** Whether no column has a fast form for every value: the table's rows take the general path. */
   readonly general: boolean;
 
@@ -254,6 +261,8 @@ export class TextRowWriter {
     this.minute = this.plans.map(() => new Int32Array(4));
     this.minuteHead = this.plans.map(() => new Int32Array(Math.ceil(MINUTE_HEAD / 4)));
     this.minuteKnown = this.plans.map(() => false);
+    this.hourKnown = this.plans.map(() => false);
+    this.zoneCarries = hourCarries(enc.vctx.zone);
   }
 
   /**
@@ -282,6 +291,7 @@ export class TextRowWriter {
     for (let k = 16; usual && k < n; k++) usual = json.charCodeAt(k + 1) === buf[from + k];
     usual &&= json.charCodeAt(n + 1) === 0x5a /* Z */ && json.charCodeAt(n + 2) === QUOTE;
     this.minuteKnown[i] = usual;
+    this.hourKnown[i] = usual && this.zoneCarries && json.charCodeAt(15) === buf[from + 14] && json.charCodeAt(16) === buf[from + 15];
     if (usual) {
       const minute = this.minute[i]!;
       for (let k = 0; k < 4; k++) minute[k] = buf.readInt32LE(from + 4 * k);
@@ -400,15 +410,22 @@ export class TextRowWriter {
           p = copy(buf, dv, p, src, sv, from, to);
           continue;
         }
-        if (plan === Plan.DateTime) {
-          if (this.minuteKnown[i] && sameMinute(sv, from, to, this.minute[i]!) && secondsTail(src, from, to)) {
-            // 20 bytes stored for the head's 17: the seconds' copy replaces the last 3.
-            const mh = this.minuteHead[i]!;
-            for (let k = 0; k < 5; k++) dv.setInt32(p + 4 * k, mh[k]!, true);
-            p = copy(buf, dv, p + MINUTE_HEAD, src, sv, from + 16, to);
-            buf[p++] = 0x5a; // Z
-            buf[p++] = QUOTE;
-            continue;
+        if (plan === Plan.DateTime && this.minuteKnown[i]) {
+          const hour = this.hourKnown[i]!;
+          if (hour ? sameHour(src, sv, from, to, this.minute[i]!) : sameMinute(sv, from, to, this.minute[i]!)) {
+            if (secondsTail(src, from, to)) {
+              // 20 bytes stored for the head's 17: the seconds' copy replaces the last 3.
+              const mh = this.minuteHead[i]!;
+              for (let k = 0; k < 5; k++) dv.setInt32(p + 4 * k, mh[k]!, true);
+              if (hour) {
+                buf[p + 15] = src[from + 14]!;
+                buf[p + 16] = src[from + 15]!;
+              }
+              p = copy(buf, dv, p + MINUTE_HEAD, src, sv, from + 16, to);
+              buf[p++] = 0x5a; // Z
+              buf[p++] = QUOTE;
+              continue;
+            }
           }
         }
         out.pos = p;
@@ -474,6 +491,19 @@ function secondsTail(buf: Buffer, from: number, to: number): boolean {
 function sameMinute(sv: DataView, from: number, to: number, minute: Int32Array): boolean {
   if (to - from < 16) return false;
   return sv.getInt32(from + 12, true) === minute[3] && sv.getInt32(from + 8, true) === minute[2] && sv.getInt32(from + 4, true) === minute[1] && sv.getInt32(from, true) === minute[0];
+}
+
+/**
+ * Whether bytes [from, to) hold a time of the hour of `minute` (its first 14 bytes, "YYYY-MM-DD HH:") with
+ * minute digits 00–59.
+ */
+function sameHour(src: Buffer, sv: DataView, from: number, to: number, minute: Int32Array): boolean {
+  if (to - from < 16) return false;
+  if (sv.getInt32(from + 8, true) !== minute[2] || (sv.getInt32(from + 12, true) & 0xffff) !== (minute[3]! & 0xffff)) return false;
+  if (sv.getInt32(from + 4, true) !== minute[1] || sv.getInt32(from, true) !== minute[0]) return false;
+  const tens = src[from + 14]!;
+  const ones = src[from + 15]!;
+  return tens >= 0x30 && tens <= 0x35 && ones >= 0x30 && ones <= 0x39;
 }
 
 /** The bytes of a DATETIME's JSON before its seconds: `"YYYY-MM-DDTHH:MM` in UTC. */

@@ -42,6 +42,15 @@ function offsetAt(zone: Zone, ms: number): number {
 
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
+/**
+ * Whether every time of one wall-clock hour in `zone` converts to one UTC hour (same date) with its own minute
+ * digits: a fixed offset of whole hours (UTC among them). Then one converted minute gives the UTC head of every
+ * other minute of its hour; a zone with rules may change its offset within an hour.
+ */
+export function hourCarries(zone: Zone): boolean {
+  return "offsetMinutes" in zone && zone.offsetMinutes % 60 === 0;
+}
+
 /** Converted "YYYY-MM-DDTHH:MM" per zone and wall-clock minute: offsets are whole minutes, so seconds carry over. */
 const minutes = new WeakMap<Zone, Map<string, string>>();
 
