@@ -6,16 +6,18 @@
  * JSON the line codec must hand to its generic path, a document larger than
  * the sink's batch threshold, bindings 0 and above 127); the metrics count
  * them alike; a batch whose ends do not split its bytes is refused; a
- * sendDocuments() to an output without documents() sends them one by one.
+ * sendDocuments() to an output without documents() sends them one by one,
+ * and so does documents() over a sink without the batch path (as gRPC's).
  */
 import { describe, expect, it } from "vitest";
 import { PassThrough, Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
-import { RequestSchema, ResponseSchema } from "../../src/gen/capture/capture_pb.js";
+import { RequestSchema, ResponseSchema, type Request, type Response } from "../../src/gen/capture/capture_pb.js";
 import { messageCodec } from "../../src/codec/wire.js";
 import { FrameDecoder, FrameWriter } from "../../src/codec/frames.js";
 import { RawJsonBytes, type CaptureConnector, type CaptureOutput } from "../../src/sdk/types.js";
-import { sendDocuments, SENT } from "../../src/sdk/capture.js";
+import { runCaptureSession, sendDocuments, SENT } from "../../src/sdk/capture.js";
+import { RecordingSink, RequestFeed } from "../support/sessions.js";
 import { runStdio } from "../../src/transport/stdio.js";
 import { ConnectorMetrics } from "../../src/transport/metrics.js";
 import { createLogger } from "../../src/log.js";
@@ -167,6 +169,34 @@ describe.each(["proto", "json"] as const)("stdio Captured batches (%s)", (wire) 
       // Nothing but Opened went out.
       expect(new FrameDecoder(wire).push(Buffer.concat(chunks)).length).toBe(1);
     }
+  });
+});
+
+describe("documents() over a sink without the batch path (as gRPC's)", () => {
+  it("sends each document as document() would, then commits them with the checkpoint", async () => {
+    const all = batches().slice(0, 40).filter(([binding]) => binding < 3);
+    const sessionOf = (send: (out: CaptureOutput) => Promise<void>) => {
+      const feed = new RequestFeed<Request>();
+      const sink = new RecordingSink<Response>();
+      const spec = { name: "t/batches", configJson: enc.encode("{}"), bindings: [0, 1, 2].map((i) => ({ resourceConfigJson: enc.encode(`{"name":"r${i}"}`), resourcePath: [`r${i}`], stateKey: `r${i}`, collection: { name: `t/r${i}`, key: ["/id"] } })) };
+      feed.push(create(RequestSchema, { open: { capture: spec } }));
+      feed.end();
+      return runCaptureSession(capture(send), feed, sink, { log: createLogger({ level: "error" }) }).then(() => sink.sent);
+    };
+    const one = await sessionOf(async (out) => {
+      for (const [binding, docs] of all) for (const d of docs) await out.document(binding, new RawJsonBytes(enc.encode(d)));
+    });
+    const batched = await sessionOf(async (out) => {
+      for (const [binding, docs] of all) {
+        const { bytes, ends } = packed(docs);
+        await out.documents!(binding, bytes, ends, docs.length);
+      }
+    });
+    const captured = (sent: Response[]) => sent.filter((r) => r.captured).map((r) => [r.captured!.binding, r.captured!.docJson]);
+    expect(captured(batched)).toEqual(all.flatMap(([binding, docs]) => docs.map((d) => [binding, d])));
+    expect(captured(batched)).toEqual(captured(one));
+    expect(batched.map((r) => r.$typeName + (r.checkpoint ? ":checkpoint" : ""))).toEqual(one.map((r) => r.$typeName + (r.checkpoint ? ":checkpoint" : "")));
+    expect(batched.at(-1)!.checkpoint).toBeDefined();
   });
 });
 
