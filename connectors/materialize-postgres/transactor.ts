@@ -187,7 +187,9 @@ export class PgTransactor implements Transactor {
         chunks++;
         // Read-committed: the previous transaction's stores must be visible.
         await (committed ??= it.committed());
-        found += await this.loadChunk(conn, c, loaded);
+        // Not `found += await ...`: that reads `found` before the await, and chunks run two at a time.
+        const n = await this.loadChunk(conn, c, loaded);
+        found += n;
       };
       const start = () => {
         const c = chunk;
