@@ -46,34 +46,38 @@ export class BinaryCopyReader {
    * push() without a Buffer per field: `onRow` gets the buffer holding the
    * row and, per field i, its start at spans[2i] and its length at
    * spans[2i+1] (-1 for NULL). Both are valid only during the call (spans
-   * is reused); take views of `buf` to keep bytes.
+   * is reused); take views of `buf` to keep bytes. Only chunk[from..to) is
+   * read (the whole chunk by default), so a caller holding a larger buffer
+   * needs no view of its part.
    */
-  pushSpans(chunk: Buffer, onRow: (buf: Buffer, spans: Int32Array, n: number) => void): void {
+  pushSpans(chunk: Buffer, onRow: (buf: Buffer, spans: Int32Array, n: number) => void, from = 0, to = chunk.length): void {
     if (this.ended) {
-      if (chunk.length > 0) throw new Error("binary COPY output continues after its trailer");
+      if (to > from) throw new Error("binary COPY output continues after its trailer");
       return;
     }
     if (this.pendingLen > 0) {
-      this.pending.push(chunk);
-      this.pendingLen += chunk.length;
+      this.pending.push(chunk.subarray(from, to));
+      this.pendingLen += to - from;
       if (this.pendingLen < this.need) return;
       chunk = Buffer.concat(this.pending, this.pendingLen);
       this.pending = [];
       this.pendingLen = 0;
+      from = 0;
+      to = chunk.length;
     }
     const buf = chunk;
-    let pos = 0;
+    const end = to;
+    let pos = from;
     if (!this.headerDone) {
-      if (buf.length < HEADER) return this.keep(buf, HEADER);
-      if (!buf.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw new Error("binary COPY output does not start with its signature");
-      const ext = buf.readUInt32BE(SIGNATURE.length + 4);
-      if (buf.length < HEADER + ext) return this.keep(buf, HEADER + ext);
-      pos = HEADER + ext;
+      if (end - pos < HEADER) return this.keep(buf.subarray(pos, end), HEADER);
+      if (!buf.subarray(pos, pos + SIGNATURE.length).equals(SIGNATURE)) throw new Error("binary COPY output does not start with its signature");
+      const ext = buf.readUInt32BE(pos + SIGNATURE.length + 4);
+      if (end - pos < HEADER + ext) return this.keep(buf.subarray(pos, end), HEADER + ext);
+      pos += HEADER + ext;
       this.headerDone = true;
     }
-    const end = buf.length;
     while (pos < end) {
-      if (end - pos < 2) return this.keep(buf.subarray(pos), 2);
+      if (end - pos < 2) return this.keep(buf.subarray(pos, end), 2);
       // Big-endian int16 and int32 read byte by byte: cheaper than Buffer's bounds-checked readers, per row.
       const n = ((buf[pos]! << 24) | (buf[pos + 1]! << 16)) >> 16;
       if (n === -1) {
@@ -106,7 +110,7 @@ export class BinaryCopyReader {
         spans[2 * i + 1] = len;
         p += len;
       }
-      if (short > 0) return this.keep(buf.subarray(pos), short - pos);
+      if (short > 0) return this.keep(buf.subarray(pos, end), short - pos);
       pos = p;
       onRow(buf, spans, n);
     }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type pg from "pg";
 import { copyOutBinary, copyOutBinarySpans } from "./copy-out.js";
+import { tapCopyData } from "./copy-data-tap.js";
 import { adminClient } from "./test-support.js";
 
 const rowsOf = (n: number) => `COPY (SELECT g::text, CASE WHEN g % 3 = 0 THEN NULL ELSE repeat('é', g % 50) END FROM generate_series(1, ${n}) g) TO STDOUT (FORMAT binary)`;
@@ -22,6 +23,41 @@ describe("binary COPY TO as a pg query", () => {
     await copyOutBinary(conn, rowsOf(20_000), (f) => void rows.push(text(f)));
     expect(rows).toEqual(want(20_000));
     expect((await conn.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
+  });
+
+  it("reads rows from the socket's bytes once tapped: the same rows as pg's parser hands over, large ones and notices among them included", async () => {
+    // The first COPY above found the connection idle and tapped it.
+    const stream = (conn as unknown as { connection: { stream: NodeJS.EventEmitter } }).connection.stream;
+    expect(stream.listeners("data").map((f) => f.name)).toEqual(["onData"]);
+    expect(tapCopyData(conn)).toBe(true);
+    const other = await adminClient();
+    try {
+      const setup = `CREATE FUNCTION pg_temp.mpgload_noisy(g int) RETURNS int AS $$ BEGIN IF g % 97 = 0 THEN RAISE NOTICE 'row %', g; END IF; RETURN g; END $$ LANGUAGE plpgsql`;
+      await conn.query(setup);
+      await other.query(setup);
+      // Fields up to ~300 KB: rows cut across socket reads, CopyData headers cut too; notices between rows.
+      const sql = `COPY (SELECT pg_temp.mpgload_noisy(g), CASE WHEN g % 5 = 0 THEN NULL ELSE repeat(chr(65 + g % 26) || 'é€', CASE WHEN g % 50 = 1 THEN 100000 ELSE g % 300 END) END FROM generate_series(1, 3000) g) TO STDOUT (FORMAT binary)`;
+      const collect = (rows: string[]) => (buf: Buffer, sp: Int32Array, n: number) => {
+        const row: string[] = [];
+        for (let i = 0; i < n; i++) row.push(sp[2 * i + 1]! < 0 ? "NULL" : buf.toString("hex", sp[2 * i]!, sp[2 * i]! + sp[2 * i + 1]!));
+        rows.push(row.join(","));
+      };
+      const tapped: string[] = [];
+      const parsed: string[] = [];
+      let notices = 0;
+      const onNotice = () => void notices++;
+      conn.on("notice", onNotice);
+      await copyOutBinarySpans(conn, sql, collect(tapped)).finally(() => conn.off("notice", onNotice));
+      expect(notices).toBe(30);
+      await copyOutBinarySpans(other, sql, collect(parsed), { tap: false });
+      expect((other as unknown as { connection: { stream: NodeJS.EventEmitter } }).connection.stream.listeners("data").map((f) => f.name)).not.toContain("onData");
+      expect(tapped.length).toBe(3000);
+      expect(tapped.filter((r) => r.length > 200_000).length).toBe(60);
+      expect(tapped).toEqual(parsed);
+    } finally {
+      await other.end();
+    }
+    expect((await conn.query("SELECT 8 AS eight")).rows).toEqual([{ eight: 8 }]);
   });
 
   it("pauses while rows wait, and still takes every row once", async () => {

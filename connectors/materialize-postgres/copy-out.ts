@@ -1,13 +1,15 @@
 /**
- * `COPY ... TO STDOUT (FORMAT binary)` as a pg query object: pg's own
- * protocol parser hands over each CopyData message (a view of the socket's
- * bytes), which goes straight to the binary row reader. No stream in
+ * `COPY ... TO STDOUT (FORMAT binary)` as a pg query object: each
+ * CopyData message goes straight to the binary row reader, as a range of
+ * the socket's bytes (copy-data-tap.ts) or, before the connection is
+ * tapped, as the view pg's own protocol parser makes. No stream in
  * between: pg-copy-streams' COPY TO takes the socket over and parses the
  * messages again, then copies them into a Readable, a cost per row that the
  * load path paid for every key.
  */
 import type { PgClient } from "./client.js";
 import { BinaryCopyReader } from "./copy-binary.js";
+import { tapCopyData } from "./copy-data-tap.js";
 
 type OnRow = (fields: (Buffer | null)[]) => void | Promise<void>;
 /** A row as BinaryCopyReader.pushSpans hands it over. */
@@ -86,6 +88,17 @@ class BinaryCopyOut {
     else connection._send(queryMessage(this.text));
   }
 
+  /** A CopyData message's content (or part of it) straight from the socket's bytes (see copy-data-tap.ts). */
+  copyData(buf: Buffer, start: number, end: number): void {
+    if (this.failure !== undefined) return;
+    try {
+      this.reader.pushSpans(buf, this.row, start, end);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** A CopyData message as pg's parser hands it over (when the socket is not tapped). */
   handleCopyData(msg: { chunk: Buffer }): void {
     if (this.failure !== undefined) return;
     try {
@@ -195,13 +208,15 @@ export function copyOutBinary(conn: PgClient, sql: string | readonly Uint8Array[
  * issued while another runs on the connection is sent at once rather than
  * when that one ends (see BinaryCopyOut.sendAhead): the caller must not
  * mind the earlier query's failure failing this one too (in a transaction
- * it would anyway).
+ * it would anyway). Unless `tap` is false, the connection is tapped (see
+ * tapCopyData) the first time this runs while it is idle: from then on its
+ * COPY rows are read from the socket's bytes, not through pg's parser.
  */
 export function copyOutBinarySpans(
   conn: PgClient,
   sql: string | readonly Uint8Array[],
   onRow: OnRowSpans,
-  opts: { ahead?: boolean } = {},
+  opts: { ahead?: boolean; tap?: boolean } = {},
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -212,6 +227,8 @@ export function copyOutBinarySpans(
       else reject(err);
     };
     const q = new BinaryCopyOut(sql, onRow, settle);
+    // Rows read from the socket's bytes rather than through pg's parser, once the connection is tapped (it is from its first idle COPY on).
+    if (opts.tap !== false) tapCopyData(conn);
     if (opts.ahead) q.sendAhead(conn);
     conn.query(q as never);
   });
