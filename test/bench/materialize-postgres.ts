@@ -198,6 +198,9 @@ async function main(): Promise<void> {
     await d.send(frame({ open: { materialization: spec, version: "v1", range: { keyBegin: 0, keyEnd: 0xffffffff, rClockBegin: 0, rClockEnd: 0xffffffff } } as never }));
     await d.next("opened");
     const openCpu = cpuSeconds(d.pid);
+    // The server processes of both sides, to count PostgreSQL's CPU per document beside each client's (same machine).
+    const adminPid = (await admin.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+    const loadPid = (await admin.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'tributary materialize-postgres load' ORDER BY backend_start DESC LIMIT 1")).rows[0]?.pid as number | undefined;
 
     // The ceiling's table: same shape, same seed. Its transactions alternate
     // with the connector's so that both see the same load on a shared machine.
@@ -261,6 +264,7 @@ async function main(): Promise<void> {
       loadedBytes += end - start;
     };
     const driverCpuStart = process.cpuUsage();
+    const serverCpuStart = cpuSeconds(loadPid);
     const loadStart = performance.now();
     await d.send(frame({ acknowledge: {} as never }));
     await d.next("acknowledged");
@@ -270,6 +274,7 @@ async function main(): Promise<void> {
     d.onLoaded = undefined;
     const loadSeconds = (performance.now() - loadStart) / 1000;
     const loadCpu = cpuSeconds(d.pid) - storeCpu;
+    const serverCpu = cpuSeconds(loadPid) - serverCpuStart;
     // This process plays the runtime: sending the Loads and reading every Loaded takes CPU on the same cores.
     const driverCpu = cpuOf(process.cpuUsage(driverCpuStart));
     const rss = Math.max(storeRss, peakRssMb(d.pid));
@@ -296,6 +301,7 @@ async function main(): Promise<void> {
     await admin.query(`CREATE TEMP TABLE raw_keys (id BIGINT) ON COMMIT DELETE ROWS`);
     const rawLoadStart = performance.now();
     const rawLoadCpuStart = process.cpuUsage();
+    const rawServerCpuStart = cpuSeconds(adminPid);
     await admin.query("BEGIN");
     await copyIn(admin, "COPY raw_keys (id) FROM STDIN", keysText);
     await admin.query("ANALYZE raw_keys");
@@ -303,6 +309,7 @@ async function main(): Promise<void> {
     await admin.query("COMMIT");
     const rawLoadSeconds = (performance.now() - rawLoadStart) / 1000;
     const rawLoadCpu = cpuOf(process.cpuUsage(rawLoadCpuStart));
+    const rawServerCpu = cpuSeconds(adminPid) - rawServerCpuStart;
     const rawLoadBytes = joined.rows.reduce((n, r) => n + (r[0] as string).length, 0);
 
     const store: Rate = { docs: DOCS, bytes: docBytes, seconds: storeSeconds };
@@ -312,7 +319,7 @@ async function main(): Promise<void> {
     // ceiling's client process (PostgreSQL's CPU, which both spend, is not counted on either side).
     const us = (seconds: number, docs: number) => ((seconds * 1e6) / docs).toFixed(1);
     if (!loadOnly) report("store", store, ceiling, `peak RSS ${rss.toFixed(0)} MB, connector CPU ${(storeCpu - openCpu).toFixed(1)} s = ${us(storeCpu - openCpu, DOCS)} µs/doc, ceiling client ${us(rawCpu, DOCS)} µs/doc`, rss);
-    report("load", { docs: loaded, bytes: loadedBytes, seconds: loadSeconds }, { docs: joined.rows.length, bytes: rawLoadBytes, seconds: rawLoadSeconds }, `connector CPU ${loadCpu.toFixed(2)} s = ${us(loadCpu, loaded)} µs/doc, driver ${us(driverCpu, loaded)} µs/doc, ceiling client ${us(rawLoadCpu, joined.rows.length)} µs/doc`);
+    report("load", { docs: loaded, bytes: loadedBytes, seconds: loadSeconds }, { docs: joined.rows.length, bytes: rawLoadBytes, seconds: rawLoadSeconds }, `connector CPU ${loadCpu.toFixed(2)} s = ${us(loadCpu, loaded)} µs/doc, driver ${us(driverCpu, loaded)} µs/doc, ceiling client ${us(rawLoadCpu, joined.rows.length)} µs/doc; PostgreSQL ${us(serverCpu, loaded)} µs/doc (the ceiling's ${us(rawServerCpu, joined.rows.length)})`);
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin.end();
