@@ -1,6 +1,5 @@
 /** Validate and Apply against a real PostgreSQL as a collection's schema evolves. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type pg from "pg";
+import { describe, expect, it } from "vitest";
 import { ConstraintType } from "../../src/sdk/types.js";
 import { collection, ROOT, type ProjectionDesc } from "../../src/sql/test-fixtures.js";
 import connector from "./connector.js";

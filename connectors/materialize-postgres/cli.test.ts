@@ -9,8 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type pg from "pg";
+import { describe, expect, it } from "vitest";
 import { endpointConfig } from "./test-support.js";
 import { testSchemas } from "./test-schemas.js";
 

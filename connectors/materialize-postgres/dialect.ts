@@ -20,7 +20,7 @@ const t = (ddl: string, compatible: string[], encoding: MappedType["encoding"], 
 const JSON_TYPES = ["json", "jsonb"];
 const TEXT_TYPES = ["text", "character varying"];
 
-function mapType(p: Projection, flat: FlatType, role: { isKey: boolean; isDocument: boolean }): MappedType | { forbidden: string } {
+function mapType(_p: Projection, flat: FlatType, role: { isKey: boolean; isDocument: boolean }): MappedType | { forbidden: string } {
   const nn = flat.mustExist || role.isKey;
   if (role.isDocument) return t("JSON", JSON_TYPES, "verbatim", true);
   switch (flat.kind) {

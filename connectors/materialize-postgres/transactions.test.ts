@@ -1,6 +1,5 @@
 /** Loads and Stores against a real PostgreSQL: table contents are compared row by row. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type pg from "pg";
+import { describe, expect, it } from "vitest";
 import { ZERO_CHECKPOINT } from "../../src/sdk/types.js";
 import { collection, ROOT } from "../../src/sql/test-fixtures.js";
 import connector from "./connector.js";
