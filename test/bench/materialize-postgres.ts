@@ -130,6 +130,33 @@
  * and rows as spans into sendLoaded, would drop three of the four); pg's
  * parser per row (reading CopyData from the socket as
  * source-postgres/copy-out.ts does, with this path's pause and send-ahead).
+ *
+ * Round three (2026-12-07 04:00-05:00 UTC): pg's parser per row is gone
+ * (copy-data-tap.ts reads CopyData from the load connection's socket bytes,
+ * every other message goes on to pg). Profile after (300k keys, load
+ * average ~4, the load window, 1.17 s): idle 63%, the row path 14% (of
+ * which Loaded framing, frameDocProto, 7%: the copy of each document into
+ * the frame and its head; the binary COPY reader 2%; the SDK's loaded()
+ * and the metrics wrapper ~1.5%), GC 6%, key ingest ~8% (frames, fast
+ * decode, the SDK's loop, key bytes). The window is not the main thread's
+ * alone: per thread (/proc task stats) at 100k keys the main thread spends
+ * 1.4-2.0 µs/key and V8's background threads as much again (optimizing
+ * compiles of the cold load path, ~0.1 s; GC helpers, 0.05-0.1 s), and
+ * PostgreSQL's backend 2-3 µs/key for the chunk statements (the ceiling's
+ * 1.8-2.1 for COPY in, ANALYZE and join; EXPLAIN ANALYZE of a 65,536-key
+ * chunk: merge join, 41 ms or 0.6 µs/key, so the join is a third or less
+ * of the server's time; the rest, not measured apart, is reading the array
+ * literal, planning and the binary COPY out). Timeline of one 100k-key
+ * load (chunks of 2,048, 11,265, 65,536 and 21,151 keys): the keys take
+ * ~180 ms to come in while the first chunks' rows go out; the 65,536-key
+ * chunk is sent only when it fills (~130 ms in), so PostgreSQL idles
+ * between chunks early on; the load ends ~400 ms in against the ceiling's
+ * ~190 ms. Left, by size: the cold start (fewer, smaller functions on the
+ * load path; or chunks that let PostgreSQL start sooner: 16,384-key chunks
+ * measured within the machine's swing), PostgreSQL's own cost per key
+ * (keys as a binary int8[] parameter instead of an array literal), and
+ * per row the document copy into its Loaded frame and the SDK/metrics
+ * layers (a batch sendLoaded per CopyData read).
  */
 import { readFileSync } from "node:fs";
 import pg from "pg";
