@@ -218,19 +218,8 @@ function frameDocsProto(frames: FrameWriter, tag: number, binding: number, bytes
     const docLen = to - from;
     if (docLen < 0) throw new Error(`a batch's document ${k} ends at ${to}, before its start ${from}`);
     const start = frames.payloadOffset;
-    const inner = docInnerSize(binding, docLen);
-    let pos = start;
-    buf[pos++] = tag;
-    pos = putVarint(buf, pos, inner);
-    if (binding !== 0) {
-      buf[pos++] = 0x08;
-      pos = putVarint(buf, pos, binding);
-    }
-    if (docLen !== 0) {
-      buf[pos++] = 0x12;
-      pos = putVarint(buf, pos, docLen);
-      buf.copyWithin(pos, staged + from, staged + to);
-    }
+    const pos = putDocHead(buf, start, tag, binding, docLen);
+    if (docLen !== 0) buf.copyWithin(pos, staged + from, staged + to);
     frames.commit(pos - start + docLen);
     from = to;
   }
@@ -265,6 +254,25 @@ function docHeadSize(binding: number, docLen: number): number {
   return 1 + varintSize(inner) + inner - docLen;
 }
 
+/**
+ * Writes the bytes before a document's text (docHeadSize of them) at `pos`:
+ * `tag len { 08 binding } { 12 len }`, zero values omitted as protobuf does.
+ * Returns where the text goes.
+ */
+function putDocHead(buf: Uint8Array, pos: number, tag: number, binding: number, docLen: number): number {
+  buf[pos++] = tag;
+  pos = putVarint(buf, pos, docInnerSize(binding, docLen));
+  if (binding !== 0) {
+    buf[pos++] = 0x08;
+    pos = putVarint(buf, pos, binding);
+  }
+  if (docLen !== 0) {
+    buf[pos++] = 0x12;
+    pos = putVarint(buf, pos, docLen);
+  }
+  return pos;
+}
+
 /** encodeDocProto's bytes, written as the payload of the next frame. */
 function frameDocProto(frames: FrameWriter, tag: number, binding: number, doc: string | Uint8Array): boolean {
   const measured = typeof doc !== "string" || doc.length > MEASURE_ABOVE;
@@ -285,16 +293,7 @@ function frameDocProto(frames: FrameWriter, tag: number, binding: number, doc: s
       docLen = written;
     }
   }
-  buf[start] = tag;
-  let pos = putVarint(buf, start + 1, docInnerSize(binding, docLen));
-  if (binding !== 0) {
-    buf[pos++] = 0x08;
-    pos = putVarint(buf, pos, binding);
-  }
-  if (docLen !== 0) {
-    buf[pos++] = 0x12;
-    putVarint(buf, pos, docLen);
-  }
+  putDocHead(buf, start, tag, binding, docLen);
   frames.commit(head + docLen);
   return true;
 }
@@ -322,19 +321,9 @@ function frameDocJson(frames: FrameWriter, head: Buffer, doc: string | Uint8Arra
 /** `tag len { 08 binding } { 12 len doc }`, zero values omitted as protobuf does. */
 function encodeDocProto(tag: number, binding: number, doc: string | Uint8Array): Uint8Array {
   const docLen = typeof doc === "string" ? Buffer.byteLength(doc, "utf8") : doc.length;
-  let innerLen = 0;
-  if (binding !== 0) innerLen += 1 + varintSize(binding);
-  if (docLen !== 0) innerLen += 1 + varintSize(docLen) + docLen;
-  const buf = Buffer.allocUnsafe(1 + varintSize(innerLen) + innerLen);
-  buf[0] = tag;
-  let pos = putVarint(buf, 1, innerLen);
-  if (binding !== 0) {
-    buf[pos++] = 0x08;
-    pos = putVarint(buf, pos, binding);
-  }
+  const buf = Buffer.allocUnsafe(docHeadSize(binding, docLen) + docLen);
+  const pos = putDocHead(buf, 0, tag, binding, docLen);
   if (docLen !== 0) {
-    buf[pos++] = 0x12;
-    pos = putVarint(buf, pos, docLen);
     if (typeof doc === "string") buf.write(doc, pos, "utf8");
     else buf.set(doc, pos);
   }

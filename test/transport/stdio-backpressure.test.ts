@@ -8,6 +8,7 @@ import { resourceCapture } from "../../src/sdk/resources.js";
 import { RawJson, RawJsonBytes } from "../../src/sdk/types.js";
 import { runStdio } from "../../src/transport/stdio.js";
 import { createLogger } from "../../src/log.js";
+import { collectedStdout } from "../support/collected-stdout.js";
 
 const DOC = new RawJson(JSON.stringify({ id: 1, text: "x".repeat(200) }));
 const PAGE = Array.from({ length: 500 }, () => DOC);
@@ -155,14 +156,8 @@ describe.each([
     const docs = ['{"a":1,"s":"é ✓"}', '{\n  "b": [1, 2]\n}', " [3]", "{}"];
     const given = form === "RawJson" ? docs.map((d) => new RawJson(d)) : asBytes(docs);
     const capture = oneResource("few", async (n) => ({ docs: n === 0 ? given : [], cursor: n + 1, caughtUp: true }));
-    const chunks: Buffer[] = [];
+    const { stdout, chunks } = collectedStdout();
     const ac = new AbortController();
-    const stdout = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb();
-      },
-    });
     const stdin = new PassThrough();
     stdin.write(openFrame(wire));
     const done = runStdio(capture, { stdin, stdout, env: { FLOW_RUNTIME_CODEC: wire }, log: createLogger({ level: "error" }), signal: ac.signal });

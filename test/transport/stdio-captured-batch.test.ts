@@ -10,7 +10,7 @@
  * and so does documents() over a sink without the batch path (as gRPC's).
  */
 import { describe, expect, it } from "vitest";
-import { PassThrough, Writable } from "node:stream";
+import { PassThrough } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { RequestSchema, ResponseSchema, type Request, type Response } from "../../src/gen/capture/capture_pb.js";
 import { messageCodec } from "../../src/codec/wire.js";
@@ -22,6 +22,7 @@ import { runStdio } from "../../src/transport/stdio.js";
 import { ConnectorMetrics } from "../../src/transport/metrics.js";
 import { createLogger } from "../../src/log.js";
 import { rng } from "../support/rng.js";
+import { collectedStdout } from "../support/collected-stdout.js";
 
 const enc = new TextEncoder();
 const BINDINGS = 200;
@@ -95,19 +96,13 @@ function openFrame(wire: "proto" | "json"): Uint8Array {
 }
 
 async function run(wire: "proto" | "json", connector: CaptureConnector): Promise<{ out: Buffer; summary: any }> {
-  const chunks: Buffer[] = [];
-  const stdout = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk);
-      cb();
-    },
-  });
+  const { stdout, bytes } = collectedStdout();
   const stdin = new PassThrough();
   stdin.end(openFrame(wire));
   const metrics = new ConnectorMetrics("batches");
   const code = await runStdio(connector, { stdin, stdout, env: { FLOW_RUNTIME_CODEC: wire }, log: createLogger({ level: "error" }), metrics });
   expect(code).toBe(0);
-  return { out: Buffer.concat(chunks), summary: await metrics.summary() };
+  return { out: bytes(), summary: await metrics.summary() };
 }
 
 describe.each(["proto", "json"] as const)("stdio Captured batches (%s)", (wire) => {
@@ -152,13 +147,7 @@ describe.each(["proto", "json"] as const)("stdio Captured batches (%s)", (wire) 
       [[], 0, 0, /ends at 0, not at its 6 bytes/],
       [[6], 1, BINDINGS, /names binding 200/],
     ] as const) {
-      const chunks: Buffer[] = [];
-      const stdout = new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          chunks.push(chunk);
-          cb();
-        },
-      });
+      const { stdout, bytes } = collectedStdout();
       const stdin = new PassThrough();
       stdin.end(openFrame(wire));
       const errors: string[] = [];
@@ -167,7 +156,7 @@ describe.each(["proto", "json"] as const)("stdio Captured batches (%s)", (wire) 
       expect(await runStdio(bad, { stdin, stdout, env: { FLOW_RUNTIME_CODEC: wire }, log: logged })).toBe(1);
       expect(errors.join("\n")).toMatch(error);
       // Nothing but Opened went out.
-      expect(new FrameDecoder(wire).push(Buffer.concat(chunks)).length).toBe(1);
+      expect(new FrameDecoder(wire).push(bytes()).length).toBe(1);
     }
   });
 });

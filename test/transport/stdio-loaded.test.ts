@@ -6,7 +6,7 @@
  * did write the plain ones; the metrics wrapper counts them as send() does.
  */
 import { describe, expect, it, vi } from "vitest";
-import { PassThrough, Writable } from "node:stream";
+import { PassThrough } from "node:stream";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { RequestSchema, ResponseSchema, type Request } from "../../src/gen/materialize/materialize_pb.js";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
@@ -19,6 +19,7 @@ import { ConnectorMetrics } from "../../src/transport/metrics.js";
 import { createLogger } from "../../src/log.js";
 import { rng } from "../support/rng.js";
 import { bindingsSpec, transactorConnector } from "../support/transactor-connector.js";
+import { collectedStdout } from "../support/collected-stdout.js";
 
 /** Counts the documents the per-document framers wrote themselves (not handed to the generic path). */
 const framed = vi.hoisted(() => ({ n: 0 }));
@@ -107,13 +108,7 @@ function requestFrames(wire: "proto" | "json"): Buffer {
 describe.each(["proto", "json"] as const)("stdio Loaded frames (%s)", (wire) => {
   it("are the bytes the generic encoder makes, and the framer wrote the plain ones", async () => {
     const docs = documents();
-    const chunks: Buffer[] = [];
-    const stdout = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb();
-      },
-    });
+    const { stdout, bytes } = collectedStdout();
     const stdin = new PassThrough();
     stdin.end(requestFrames(wire));
     const metrics = new ConnectorMetrics("answering");
@@ -122,7 +117,7 @@ describe.each(["proto", "json"] as const)("stdio Loaded frames (%s)", (wire) => 
     expect(code).toBe(0);
 
     const codec = messageCodec(ResponseSchema, wire);
-    const frames = new FrameDecoder(wire).push(Buffer.concat(chunks));
+    const frames = new FrameDecoder(wire).push(bytes());
     const loaded = frames.filter((f) => codec.decode(f).loaded).map((f) => Buffer.from(f).toString("hex"));
     // The generic path: the message object through reflection (toBinary / toFlowJson), no fast path.
     const expected = docs.map(([binding, d]) => {
