@@ -130,4 +130,33 @@ describe("materialize-postgres load: batches of key bytes", () => {
       await t.destroy!();
     }
   });
+
+  it("finds the same rows when every chunk is bounded by its smallest and largest key (short integer keys only)", async () => {
+    const schema = db.fresh();
+    const spec = materialization("acme/mat", endpointConfig(schema), [widgetBinding()]);
+    await connector.apply(applyRequest(spec), ctx());
+    const { transactor: t } = await connector.open(openRequest(spec), ctx());
+    try {
+      const r = rng(7);
+      const ids = [...new Set([0, -1, 1, 999_999_999_999_999, -999_999_999_999_999, ...Array.from({ length: 6000 }, () => r(2_000_000) - 1_000_000)])];
+      const stored = ids.filter((_, i) => i % 3 !== 0);
+      const stores = stored.map((id, i) => ({ ...w(0, `w${i}`), binding: 0, keyJson: `[${id}]`, docJson: `{"id":${id}}` }));
+      for (let i = 0; i < stores.length; i += 2000) await transaction(t, { stores: stores.slice(i, i + 2000), checkpoint: checkpoint(1 + i) });
+      // Every id, stored or not, plus absent ids beyond both ends; leading zeros and -0 are the same keys as 7 and 0.
+      const keys: Key[] = [...ids, 5_000_000, -5_000_000].map((id) => ({ binding: 0, key: utf8(`[${id}]`) }));
+      keys.push({ binding: 0, key: utf8("[007]") }, { binding: 0, key: utf8("[-0]") });
+      for (let i = keys.length - 1; i > 0; i--) {
+        const j = r(i + 1);
+        [keys[i], keys[j]] = [keys[j]!, keys[i]!];
+      }
+      const batched = await loadBatched(t, keys, r);
+      expect(batched.batchesRead).toBe(true);
+      const doc = (id: number) => `0:${Buffer.from(`{"id":${id}}`).toString("hex")}`;
+      const want = [...stored.map(doc), ...[7, 0].filter((id) => stored.includes(id)).map(doc)].sort();
+      expect(batched.found).toEqual(want);
+      expect(batched.found).toEqual(await loadPerRequest(t, keys));
+    } finally {
+      await t.destroy!();
+    }
+  });
 });

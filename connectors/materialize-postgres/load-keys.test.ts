@@ -77,4 +77,39 @@ describe("KeyChunk", () => {
     const chunk = both(["verbatim"], keys);
     expect(literals(chunk, ["bigint"])).toBe(`E'{${keys.map((k) => Buffer.from(k).toString().slice(1, -1)).join(",")}}'::bigint[]`);
   });
+
+  it("gives the exact smallest and largest of short integer keys, and no range otherwise", () => {
+    const range = (keys: string[], encs: ValueEncoding[] = ["verbatim"]) => {
+      const c = new KeyChunk(encs);
+      for (const k of keys) c.addBytes(utf8(k));
+      return c.range();
+    };
+    expect(range(["[5]", "[-0]", "[007]", "[-12]", "[3]"])).toEqual(["-12", "7"]);
+    expect(range(["[-0]"])).toEqual(["0", "0"]);
+    expect(range(["[999999999999999]", "[-999999999999999]"])).toEqual(["-999999999999999", "999999999999999"]);
+    // 16 digits, a non-integer, a null, a string, a composite key: no range (the statement is then unbounded).
+    expect(range(["[1]", "[1000000000000000]"])).toBeUndefined();
+    expect(range(["[1]", "[-1000000000000000]"])).toBeUndefined();
+    expect(range(["[1]", "[1.5]"])).toBeUndefined();
+    expect(range(["[1]", "[null]"])).toBeUndefined();
+    expect(range(['["1"]'], ["string"])).toBeUndefined();
+    expect(range(["[1, 2]"], ["verbatim", "verbatim"])).toBeUndefined();
+    expect(range([])).toBeUndefined();
+    const viaText = new KeyChunk(["verbatim"]);
+    viaText.add("[1]");
+    expect(viaText.range()).toBeUndefined();
+    // Seeded random keys against BigInt arithmetic on their text.
+    const r = rng(29);
+    for (let round = 0; round < 200; round++) {
+      const keys: string[] = [];
+      for (let n = 1 + r(50); n > 0; n--) {
+        const digits = String(r(1_000_000_000)).padStart(r(2) ? 9 : 1, "0") + String(r(1_000_000)).slice(0, r(7)) + (r(10) === 0 ? "1" : "");
+        keys.push(`[${r(2) ? "-" : ""}${digits}]`);
+      }
+      const values = keys.map((k) => BigInt(k.slice(1, -1)));
+      const short = keys.every((k) => k.replace(/[-[\]]/g, "").length <= 15);
+      const want = short ? [values.reduce((a, b) => (b < a ? b : a)), values.reduce((a, b) => (b > a ? b : a))].map(String) : undefined;
+      expect(range(keys)).toEqual(want);
+    }
+  });
 });

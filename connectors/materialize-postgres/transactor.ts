@@ -26,6 +26,9 @@ const MIN_LOAD_CHUNK = 2048;
 const MAX_LOAD_CHUNK = 65536;
 const MAX_LOAD_CHUNK_BYTES = 4 * 1024 * 1024;
 
+/** Key column types whose chunk statement is bounded by the chunk's smallest and largest integer key (KeyChunk.range). */
+const RANGED_KEY_TYPES = new Set(["bigint", "numeric"]);
+
 /**
  * Opens the load's transaction, with no parallel plans for its chunk
  * statements: each parallel worker would unnest and sort the whole chunk
@@ -297,7 +300,10 @@ export class PgTransactor implements Transactor {
         if (i > 0) sql.push(text(", "));
         keys.literal(i, type, sql);
       });
-      const on = table.keys.map((k, i) => `t.${k.ident} = l.k${i}`).join(" AND ");
+      let on = table.keys.map((k, i) => `t.${k.ident} = l.k${i}`).join(" AND ");
+      // Exact bounds of the chunk's keys: the same rows, and a merge join no longer reads the index from the table's first key.
+      const range = RANGED_KEY_TYPES.has(keyTypes[0]!) ? keys.range() : undefined;
+      if (range) on += ` AND t.${table.keys[0]!.ident} BETWEEN ${range[0]}::${keyTypes[0]} AND ${range[1]}::${keyTypes[0]}`;
       const names = table.keys.map((_, i) => `k${i}`).join(", ");
       sql.push(text(`) AS l(${names}) JOIN ${table.ident} AS t ON ${on}`));
     }
