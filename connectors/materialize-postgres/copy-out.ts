@@ -100,12 +100,7 @@ class BinaryCopyOut {
 
   /** A CopyData message as pg's parser hands it over (when the socket is not tapped). */
   handleCopyData(msg: { chunk: Buffer }): void {
-    if (this.failure !== undefined) return;
-    try {
-      this.reader.pushSpans(msg.chunk, this.row);
-    } catch (err) {
-      this.fail(err);
-    }
+    this.copyData(msg.chunk, 0, msg.chunk.length);
   }
 
   handleError(err: unknown): void {
