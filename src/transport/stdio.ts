@@ -50,6 +50,12 @@ export function schemasFor(connector: Connector) {
     : { request: MaterializeRequestSchema, response: MaterializeResponseSchema };
 }
 
+/** capture.Response.captured of one document, built as a message (the generic encoder's input). */
+function capturedResponse(binding: number, docJson: string | Uint8Array): AnyResponse {
+  const text = typeof docJson === "string" ? docJson : utf8.decode(docJson);
+  return create(CaptureResponseSchema, { captured: { binding, docJson: text } }) as AnyResponse;
+}
+
 class StdoutSink implements ResponseSink<AnyResponse> {
   private readonly frames: FrameWriter;
   /** The codec's framer of this protocol's document response (Captured or Loaded). */
@@ -78,11 +84,14 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   }
 
   sendCaptured(binding: number, docJson: string | Uint8Array): void | Promise<void> {
-    if (!this.capture || !this.frameDoc(binding, docJson, this.frames)) {
-      const text = typeof docJson === "string" ? docJson : utf8.decode(docJson);
-      return this.send(create(CaptureResponseSchema, { captured: { binding, docJson: text } }) as AnyResponse);
-    }
+    if (!this.capture) return this.send(capturedResponse(binding, docJson));
+    this.frameCaptured(binding, docJson);
     if (this.frames.size >= HIGH_WATER) return this.flush();
+  }
+
+  /** One capture.Response.captured into the frames: by the codec's document framer, else by the generic encoder. */
+  private frameCaptured(binding: number, docJson: string | Uint8Array): void {
+    if (!this.frameDoc(binding, docJson, this.frames)) this.codec.encodeFramed(capturedResponse(binding, docJson), this.frames);
   }
 
   sendCapturedBatch(binding: number, bytes: Uint8Array, ends: ArrayLike<number>, count: number): void | Promise<void> {
@@ -90,12 +99,7 @@ class StdoutSink implements ResponseSink<AnyResponse> {
     if (this.frameDocs === undefined || !this.frameDocs(binding, bytes, ends, count, this.frames)) {
       // Document by document, as sendCaptured() frames each, with one flush check for the batch.
       let from = 0;
-      for (let k = 0; k < count; k++) {
-        const doc = bytes.subarray(from, (from = ends[k]!));
-        if (!this.frameDoc(binding, doc, this.frames)) {
-          this.codec.encodeFramed(create(CaptureResponseSchema, { captured: { binding, docJson: utf8.decode(doc) } }) as AnyResponse, this.frames);
-        }
-      }
+      for (let k = 0; k < count; k++) this.frameCaptured(binding, bytes.subarray(from, (from = ends[k]!)));
     }
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }
