@@ -469,12 +469,8 @@ export class MySqlCapture {
   }
 
   private async refreshCatalog(b: Bound): Promise<void> {
-    let fresh: TableInfo | undefined;
-    // A table information_schema misses mid-ALTER is listed again once the ALTER is done (see tableExists).
-    for (let attempt = 0; attempt < 3 && !fresh; attempt++) {
-      if (attempt > 0 && !(await this.tableExists(b))) break;
-      [fresh] = await listTables(this.sql, [b.table.schema], [{ schema: b.table.schema, table: b.table.name }]);
-    }
+    // Read under the table's metadata lock: never caught between an ALTER's copies (see listTables).
+    const [fresh] = await listTables(this.sql, [b.table.schema], [{ schema: b.table.schema, table: b.table.name }]);
     if (!fresh) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): the table no longer exists; remove the binding or re-create the table`);
     const missing = b.table.key.filter((k) => !fresh.columns.some((c) => c.name === k));
     if (missing.length > 0) throw new ConnectorError(`binding ${b.index} (${b.table.schema}.${b.table.name}): key column(s) ${missing.join(", ")} no longer exist`);

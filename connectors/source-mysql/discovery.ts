@@ -10,6 +10,7 @@
 import type mysql from "mysql2/promise";
 import type { JsonSchema } from "../../src/sdk/types.js";
 import { closedTableSchema, describedColumn, nullable, pointer, recommendedName, tableCollectionSchema } from "../../src/sql/capture-schema.js";
+import { qualified } from "./connection.js";
 import { kindOfDataType, kindSchema, type Kind } from "./values.js";
 
 export interface ColumnInfo {
@@ -31,7 +32,59 @@ export interface TableInfo {
 
 const SYSTEM_DBS = ["mysql", "sys", "information_schema", "performance_schema"];
 
-export async function listTables(conn: mysql.Connection, databases: string[], only?: { schema: string; table: string }[]): Promise<TableInfo[]> {
+export interface TableName {
+  schema: string;
+  table: string;
+}
+
+/**
+ * The tables of `databases` (or the `only` ones), with their columns and keys.
+ *
+ * information_schema reads each table as it reaches it, and its views (TABLES, COLUMNS, STATISTICS) are read
+ * by separate statements, so a table that an ALTER TABLE is swapping in (the old copy renamed away, the new
+ * one renamed in) can be missing from one view and present in the next: listed with no columns, or without
+ * its key, which would make it look keyless. The views are consistent for a table on which the reading
+ * transaction holds a metadata lock, since an ALTER waits for that lock before it swaps. So the `only` tables
+ * are read under their locks; a listing of whole databases is read without, and its tables that look
+ * keyless or columnless are read again under theirs. (A table missing from a whole-database listing because
+ * it was caught mid-swap is left out, as if it had been renamed.)
+ */
+export async function listTables(conn: mysql.Connection, databases: string[], only?: TableName[]): Promise<TableInfo[]> {
+  if (only) return readLocked(conn, databases, only);
+  const tables = await readCatalog(conn, databases);
+  const unsure = tables.filter((t) => t.columns.length === 0 || t.keySource === "none");
+  if (unsure.length === 0) return tables;
+  const again = new Map((await readLocked(conn, databases, unsure.map((t) => ({ schema: t.schema, table: t.name })))).map((t) => [nameKey(t.schema, t.name), t]));
+  return tables.flatMap((t) => {
+    if (!unsure.includes(t)) return [t];
+    const read = again.get(nameKey(t.schema, t.name));
+    return read ? [read] : [];
+  });
+}
+
+const nameKey = (schema: string, table: string) => `${schema}\u0000${table}`;
+
+/** The `only` tables read while this connection's transaction holds their metadata locks; tables that do not exist are left out. */
+async function readLocked(conn: mysql.Connection, databases: string[], only: TableName[]): Promise<TableInfo[]> {
+  await conn.query("START TRANSACTION");
+  try {
+    const present: TableName[] = [];
+    for (const t of only) {
+      try {
+        // Opening the table takes its shared metadata lock, held until the transaction ends.
+        await conn.query(`SELECT 1 FROM ${qualified(t.schema, t.table)} LIMIT 0`);
+        present.push(t);
+      } catch (err) {
+        if ((err as { errno?: number }).errno !== 1146) throw err;
+      }
+    }
+    return present.length > 0 ? await readCatalog(conn, databases, present) : [];
+  } finally {
+    await conn.query("COMMIT");
+  }
+}
+
+async function readCatalog(conn: mysql.Connection, databases: string[], only?: TableName[]): Promise<TableInfo[]> {
   const dbFilter = databases.length > 0 ? databases : null;
   const where = (col: string) =>
     dbFilter ? `${col} IN (${dbFilter.map(() => "?").join(", ")})` : `${col} NOT IN (${SYSTEM_DBS.map(() => "?").join(", ")})`;
