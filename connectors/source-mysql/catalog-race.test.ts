@@ -54,3 +54,19 @@ it.each([
   expect([...seen.values()].reduce((a, b) => a + b, 0)).toBeGreaterThan(50);
   expect(alters).toBeGreaterThan(20);
 }, 30_000);
+
+it("lists a keyless table the user may not SELECT from, as information_schema shows it", async () => {
+  const user = `catalog_race_${process.pid}`;
+  await admin.query(`CREATE TABLE ${DB}.k (msg VARCHAR(20), n INT);
+    DROP USER IF EXISTS '${user}'@'%'; CREATE USER '${user}'@'%'; GRANT INSERT ON ${DB}.k TO '${user}'@'%'`);
+  const limited = await mysql.createConnection({ host: "127.0.0.1", port: 3306, user });
+  try {
+    for (const only of [undefined, [{ schema: DB, table: "k" }]]) {
+      const tables = await listTables(limited, [DB], only);
+      expect(tables.map((t) => [t.name, t.columns.map((c) => c.name), t.keySource])).toEqual([["k", ["msg", "n"], "none"]]);
+    }
+  } finally {
+    await limited.end();
+    await admin.query(`DROP USER IF EXISTS '${user}'@'%'; DROP TABLE ${DB}.k`);
+  }
+});

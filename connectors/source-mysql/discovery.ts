@@ -64,7 +64,7 @@ export async function listTables(conn: mysql.Connection, databases: string[], on
 
 const nameKey = (schema: string, table: string) => `${schema}\u0000${table}`;
 
-/** The `only` tables read while this connection's transaction holds their metadata locks; tables that do not exist are left out. */
+/** The `only` tables read while this connection's transaction holds their metadata locks (those it may read); tables that do not exist are left out. */
 async function readLocked(conn: mysql.Connection, databases: string[], only: TableName[]): Promise<TableInfo[]> {
   await conn.query("START TRANSACTION");
   try {
@@ -75,7 +75,10 @@ async function readLocked(conn: mysql.Connection, databases: string[], only: Tab
         await conn.query(`SELECT 1 FROM ${qualified(t.schema, t.table)} LIMIT 0`);
         present.push(t);
       } catch (err) {
-        if ((err as { errno?: number }).errno !== 1146) throw err;
+        const errno = (err as { errno?: number }).errno;
+        // No such table: left out. No SELECT on it (1142): listed as information_schema shows it, unlocked.
+        if (errno === 1142) present.push(t);
+        else if (errno !== 1146) throw err;
       }
     }
     return present.length > 0 ? await readCatalog(conn, databases, present) : [];
