@@ -38,7 +38,26 @@ export interface TableInfo {
   comment: string | null;
 }
 
+/**
+ * The tables of `schemas` (every schema when empty), or the `only` ones, with their columns and keys.
+ *
+ * Tables, columns and indexes are three statements, read in one REPEATABLE READ transaction so that they share
+ * one snapshot: under READ COMMITTED, a table dropped (or its key replaced) between two of them would be listed
+ * with no columns, or keyless.
+ */
 export async function listTables(client: pg.Client, schemas: string[], only?: { schema: string; table: string }[]): Promise<TableInfo[]> {
+  await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    const tables = await readCatalog(client, schemas, only);
+    await client.query("COMMIT");
+    return tables;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  }
+}
+
+async function readCatalog(client: pg.Client, schemas: string[], only?: { schema: string; table: string }[]): Promise<TableInfo[]> {
   const res = await client.query(
     `SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
             c.relreplident::text AS replica_identity, obj_description(c.oid, 'pg_class') AS comment
