@@ -69,51 +69,77 @@ export class BinaryCopyReader {
     const end = to;
     let pos = from;
     if (!this.headerDone) {
-      if (end - pos < HEADER) return this.keep(buf.subarray(pos, end), HEADER);
-      if (!buf.subarray(pos, pos + SIGNATURE.length).equals(SIGNATURE)) throw new Error("binary COPY output does not start with its signature");
-      const ext = buf.readUInt32BE(pos + SIGNATURE.length + 4);
-      if (end - pos < HEADER + ext) return this.keep(buf.subarray(pos, end), HEADER + ext);
-      pos += HEADER + ext;
-      this.headerDone = true;
+      pos = this.header(buf, pos, end);
+      if (pos < 0) return;
     }
     while (pos < end) {
-      if (end - pos < 2) return this.keep(buf.subarray(pos, end), 2);
-      // Big-endian int16 and int32 read byte by byte: cheaper than Buffer's bounds-checked readers, per row.
-      const n = ((buf[pos]! << 24) | (buf[pos + 1]! << 16)) >> 16;
-      if (n === -1) {
-        this.ended = true;
-        if (pos + 2 !== end) throw new Error("binary COPY output continues after its trailer");
-        return;
-      }
-      if (n < 0) throw new Error(`binary COPY output has a row of ${n} fields`);
-      let spans = this.spans;
-      if (spans.length < 2 * n) spans = this.spans = new Int32Array(2 * n);
-      // Walk the row's fields before handing any over, so a row is whole.
+      // Walk the row's fields before handing any over, so a row is whole. A row cut by the
+      // chunk's end (in its field count, a length or a value) only sets `short`, with no
+      // arithmetic or call of its own: a branch that first runs late with no type feedback
+      // deoptimized this function (once per load, on a cut length).
       let p = pos + 2;
       let short = 0;
+      let n = 0;
+      if (p > end) short = p;
+      else {
+        // Big-endian int16 and int32 read byte by byte: cheaper than Buffer's bounds-checked readers, per row.
+        n = ((buf[pos]! << 24) | (buf[pos + 1]! << 16)) >> 16;
+        if (n < 0) return this.trailer(n, pos, end);
+      }
+      let spans = this.spans;
+      if (spans.length < 2 * n) spans = this.spans = new Int32Array(2 * n);
       for (let i = 0; i < n; i++) {
-        if (end - p < 4) {
-          short = p + 4;
+        let next = p + 4;
+        if (next > end) {
+          short = next;
           break;
         }
         const len = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
-        p += 4;
+        p = next;
         spans[2 * i] = p;
         if (len < 0) {
           spans[2 * i + 1] = -1;
           continue;
         }
-        if (end - p < len) {
-          short = p + len;
+        next = p + len;
+        if (next > end) {
+          short = next;
           break;
         }
         spans[2 * i + 1] = len;
-        p += len;
+        p = next;
       }
       if (short > 0) return this.keep(buf.subarray(pos, end), short - pos);
       pos = p;
       onRow(buf, spans, n);
     }
+  }
+
+  /**
+   * Reads the header at buf[pos..end) and returns where rows start, or -1
+   * when the header is not whole yet (its bytes are kept). Apart from the
+   * row loop, which every chunk runs: it runs once per COPY.
+   */
+  private header(buf: Buffer, pos: number, end: number): number {
+    if (end - pos < HEADER) {
+      this.keep(buf.subarray(pos, end), HEADER);
+      return -1;
+    }
+    if (!buf.subarray(pos, pos + SIGNATURE.length).equals(SIGNATURE)) throw new Error("binary COPY output does not start with its signature");
+    const ext = buf.readUInt32BE(pos + SIGNATURE.length + 4);
+    if (end - pos < HEADER + ext) {
+      this.keep(buf.subarray(pos, end), HEADER + ext);
+      return -1;
+    }
+    this.headerDone = true;
+    return pos + HEADER + ext;
+  }
+
+  /** A negative field count at buf[pos]: the trailer (-1), which must end the output, or an error. */
+  private trailer(n: number, pos: number, end: number): void {
+    if (n !== -1) throw new Error(`binary COPY output has a row of ${n} fields`);
+    this.ended = true;
+    if (pos + 2 !== end) throw new Error("binary COPY output continues after its trailer");
   }
 
   private keep(part: Buffer, need: number): void {

@@ -86,8 +86,11 @@ export class KeyChunk {
         if (digits > EXACT_DIGITS) this.ranged = false;
         else {
           if (neg) v = -(v + 3 * 10 ** digits);
-          if (v < this.lo) this.lo = v;
-          if (v > this.hi) this.hi = v;
+          // Stored every time, not only when they move: a store first reached late (a chunk's second key lower than its first) deoptimized this function.
+          const lo = this.lo;
+          const hi = this.hi;
+          this.lo = v < lo ? v : lo;
+          this.hi = v > hi ? v : hi;
         }
       }
       return len - before;
