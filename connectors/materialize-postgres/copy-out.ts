@@ -52,6 +52,7 @@ class BinaryCopyOut {
     private readonly text: string | readonly Uint8Array[],
     private readonly onRow: OnRowSpans,
     private readonly settle: (err?: unknown) => void,
+    private readonly onRead: (() => void | Promise<void>) | undefined,
   ) {}
 
   /** Each row of a CopyData message, to onRow (one function for the whole query, not one per message). */
@@ -93,6 +94,10 @@ class BinaryCopyOut {
     if (this.failure !== undefined) return;
     try {
       this.reader.pushSpans(buf, this.row, start, end);
+      if (this.onRead !== undefined) {
+        const p = this.onRead();
+        if (p) this.wait(p);
+      }
     } catch (err) {
       this.fail(err);
     }
@@ -206,12 +211,16 @@ export function copyOutBinary(conn: PgClient, sql: string | readonly Uint8Array[
  * it would anyway). Unless `tap` is false, the connection is tapped (see
  * tapCopyData) the first time this runs while it is idle: from then on its
  * COPY rows are read from the socket's bytes, not through pg's parser.
+ * `onRead`, if given, runs after the rows of each piece of CopyData bytes
+ * (one socket read when tapped) were handed to `onRow`, and may return a
+ * promise to wait for as onRow may: a caller can gather the rows of a read
+ * and hand them on at once.
  */
 export function copyOutBinarySpans(
   conn: PgClient,
   sql: string | readonly Uint8Array[],
   onRow: OnRowSpans,
-  opts: { ahead?: boolean; tap?: boolean } = {},
+  opts: { ahead?: boolean; tap?: boolean; onRead?: () => void | Promise<void> } = {},
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -221,7 +230,7 @@ export function copyOutBinarySpans(
       if (err === undefined) resolve();
       else reject(err);
     };
-    const q = new BinaryCopyOut(sql, onRow, settle);
+    const q = new BinaryCopyOut(sql, onRow, settle, opts.onRead);
     // Rows read from the socket's bytes rather than through pg's parser, once the connection is tapped (it is from its first idle COPY on).
     if (opts.tap !== false) tapCopyData(conn);
     if (opts.ahead) q.sendAhead(conn);

@@ -8,7 +8,7 @@ import { toBinary } from "@bufbuild/protobuf";
 import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
 import { ConnectorError } from "../../src/sdk/errors.js";
 import { docBytes } from "../../src/sdk/materialize.js";
-import { RawJsonBytes, type BackfillMarker, type LoadIterator, type StartCommitFn, type StoreIterator, type Transactor } from "../../src/sdk/types.js";
+import { type BackfillMarker, type LoadIterator, type StartCommitFn, type StoreIterator, type Transactor } from "../../src/sdk/types.js";
 import type { Logger } from "../../src/log.js";
 import { updateFence, type Fence } from "../../src/sql/fence.js";
 import type { Table } from "../../src/sql/table.js";
@@ -18,6 +18,7 @@ import { RowEncoder } from "./copy-text.js";
 import type { ValueEncoding } from "../../src/sql/dialect.js";
 import { copyOutBinarySpans } from "./copy-out.js";
 import { KeyChunk } from "./load-keys.js";
+import { LoadedRows } from "./loaded-rows.js";
 
 
 /** Keys a load chunk waits for before it goes to PostgreSQL while the connection is free. */
@@ -245,20 +246,44 @@ export class PgTransactor implements Transactor {
       };
       const badKey = (binding: number, err: unknown) =>
         new ConnectorError(`binding ${binding} (${this.plan(binding).table.ident}): bad Load key: ${(err as Error).message}`);
+      /** A chunk running that the keys taken must wait for (set by takeKeys). */
+      let pending: Promise<void> | undefined;
+      /**
+       * Takes a batch's keys from `from` on, until one must wait for a chunk
+       * running (then `pending` is set); returns the index reached. The
+       * per-key loop lives here, not in this async function: V8 then
+       * optimizes this small function for the load's hot path instead of
+       * compiling (and, on a branch first taken late, recompiling) all of
+       * load() for it, which cost ~0.1 s of a cold load's CPU.
+       */
+      const takeKeys = (bindings: readonly number[], keys: readonly Uint8Array[], from: number): number => {
+        for (let i = from; i < keys.length; i++) {
+          const binding = bindings[i]!;
+          let bytes: number;
+          try {
+            bytes = keysOf(binding).addBytes(keys[i]!);
+          } catch (err) {
+            throw badKey(binding, err);
+          }
+          const wait = added(bytes);
+          if (wait !== undefined) {
+            pending = wait;
+            return i + 1;
+          }
+        }
+        return keys.length;
+      };
       if (it.batches) {
         // Key bytes as they came, written into the statement as bytes.
         for await (const batch of it.batches()) {
           const { bindings, keys } = batch;
-          for (let i = 0; i < keys.length; i++) {
-            const binding = bindings[i]!;
-            let bytes: number;
-            try {
-              bytes = keysOf(binding).addBytes(keys[i]!);
-            } catch (err) {
-              throw badKey(binding, err);
+          for (let i = 0; i < keys.length; ) {
+            i = takeKeys(bindings, keys, i);
+            if (pending !== undefined) {
+              const wait = pending;
+              pending = undefined;
+              await wait;
             }
-            const wait = added(bytes);
-            if (wait) await wait;
           }
         }
       } else {
@@ -308,18 +333,10 @@ export class PgTransactor implements Transactor {
       sql.push(text(`) AS l(${names}) JOIN ${table.ident} AS t ON ${on}`));
     }
     sql.push(text(") TO STDOUT (FORMAT binary)"));
-    let found = 0;
-    await copyOutBinarySpans(conn, sql, (buf, spans, n) => {
-      // (int4 binding, text document): the binding read in place, the document a view of the row's bytes.
-      const at = spans[0]!;
-      if (n !== 2 || spans[1] !== 4) throw new Error("unexpected row shape in the load query's output");
-      const binding = (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
-      const start = spans[2]!;
-      const len = spans[3]!;
-      if (len < 0) throw new ConnectorError(`binding ${binding} (${this.plans[binding]?.table.ident}): a stored row's document column is NULL`);
-      found++;
-      return loaded(binding, new RawJsonBytes(buf.subarray(start, start + len)));
-    }, { ahead: true });
+    // Rows go on as batches of spans of the bytes they were read into, one batch per socket read (loaded-rows.ts).
+    const rows = new LoadedRows(loaded, (b) => this.plans[b]?.table.ident);
+    await copyOutBinarySpans(conn, sql, rows.row, { ahead: true, onRead: () => rows.flush() });
+    const found = rows.found;
     return found;
   }
 

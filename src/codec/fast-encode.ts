@@ -195,6 +195,34 @@ export function docsFramer(schema: DescMessage, wire: WireCodec): DocsFramer | u
   return (binding, bytes, ends, count, frames) => isUint32(binding) && frameDocsProto(frames, r.tag, binding, bytes, ends, count);
 }
 
+/**
+ * Frames many documents of one binding at once, each a span of one buffer:
+ * document k is `bytes[starts[k], ends[k])`. Writes exactly the frames the
+ * DocFramer writes for each document in order; returns false (having
+ * written nothing) when the batch must be framed document by document
+ * instead (spans that are not in ascending order or overlap). Throws when a
+ * span is not inside `bytes`.
+ */
+export type DocSpansFramer = (
+  binding: number,
+  bytes: Uint8Array,
+  starts: ArrayLike<number>,
+  ends: ArrayLike<number>,
+  count: number,
+  frames: FrameWriter,
+) => boolean;
+
+/**
+ * The DocSpansFramer of materialize.Response (`loaded`) for the protobuf wire; undefined for other messages and
+ * for JSON lines, whose documents are each checked and framed by the DocFramer.
+ */
+export function docSpansFramer(schema: DescMessage, wire: WireCodec): DocSpansFramer | undefined {
+  if (wire !== "proto" || schema.typeName !== "materialize.Response") return undefined;
+  const r = docResponse(schema, "loaded");
+  if (!r) return undefined;
+  return (binding, bytes, starts, ends, count, frames) => isUint32(binding) && frameDocSpansProto(frames, r.tag, binding, bytes, starts, ends, count);
+}
+
 /** The most bytes docHeadSize() can give: tag, and three varints of up to 5 bytes with the two field tags. */
 const MAX_DOC_HEAD = 1 + 5 + 1 + 5 + 1 + 5;
 
@@ -222,6 +250,47 @@ function frameDocsProto(frames: FrameWriter, tag: number, binding: number, bytes
     if (docLen !== 0) buf.copyWithin(pos, staged + from, staged + to);
     frames.commit(pos - start + docLen);
     from = to;
+  }
+  return true;
+}
+
+/**
+ * frameDocProto's bytes for each document of a batch of spans, in one pass: the bytes from the first span's start
+ * to the last one's end are copied once, past room for every frame's prefix and head, and each document is then
+ * moved down to follow its head, as frameDocsProto does (spans in ascending order, the bytes between them are
+ * copied and dropped). No view or object per document.
+ */
+function frameDocSpansProto(
+  frames: FrameWriter,
+  tag: number,
+  binding: number,
+  bytes: Uint8Array,
+  starts: ArrayLike<number>,
+  ends: ArrayLike<number>,
+  count: number,
+): boolean {
+  if (count === 0) return true;
+  const first = starts[0]!;
+  let prev = first;
+  for (let k = 0; k < count; k++) {
+    const s = starts[k]!;
+    const e = ends[k]!;
+    if (!(s >= 0 && s <= e && e <= bytes.length)) throw new Error(`a batch's document ${k} spans [${s}, ${e}), outside its ${bytes.length} bytes`);
+    if (s < prev) return false;
+    prev = e;
+  }
+  const framing = (4 + MAX_DOC_HEAD) * count;
+  const buf = frames.reserve(framing + (prev - first));
+  // bytes[i] is staged at buf[shift + i].
+  const shift = frames.payloadOffset + framing - first;
+  buf.set(first === 0 && prev === bytes.length ? bytes : bytes.subarray(first, prev), shift + first);
+  for (let k = 0; k < count; k++) {
+    const s = starts[k]!;
+    const docLen = ends[k]! - s;
+    const start = frames.payloadOffset;
+    const pos = putDocHead(buf, start, tag, binding, docLen);
+    if (docLen !== 0) buf.copyWithin(pos, shift + s, shift + s + docLen);
+    frames.commit(pos - start + docLen);
   }
   return true;
 }

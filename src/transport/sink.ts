@@ -33,6 +33,14 @@ export interface ResponseSink<Res> {
    */
   sendLoaded?(binding: number, docJson: Uint8Array): void | Promise<void>;
   /**
+   * Optional, materialize only: queue the materialize.Response.loaded of
+   * each document of a batch of one binding, in order, exactly as
+   * sendLoaded() of each would: document k is `bytes[starts[k], ends[k])`.
+   * The bytes are taken (copied) before it returns, so the caller may reuse
+   * the buffer and the span arrays. Same return as send().
+   */
+  sendLoadedBatch?(binding: number, bytes: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, count: number): void | Promise<void>;
+  /**
    * Push everything queued so far to the peer. The core calls this at the
    * protocol's boundaries: a unary response, Checkpoint, Flushed,
    * StartedCommit and Acknowledged.

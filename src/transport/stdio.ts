@@ -12,7 +12,7 @@
 import type { Readable, Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { messageCodec, wireCodecFromEnv, type FramingCodec, type WireCodec } from "../codec/wire.js";
-import { docsFramer, type DocFramer, type DocsFramer } from "../codec/fast-encode.js";
+import { docSpansFramer, docsFramer, type DocFramer, type DocSpansFramer, type DocsFramer } from "../codec/fast-encode.js";
 import { FrameWriter, readFrameBatches } from "../codec/frames.js";
 import { RequestSchema as CaptureRequestSchema, ResponseSchema as CaptureResponseSchema } from "../gen/capture/capture_pb.js";
 import {
@@ -62,6 +62,8 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   private readonly frameDoc: DocFramer;
   /** The codec's framer of a batch of Captured documents, when it has one (capture over protobuf). */
   private readonly frameDocs: DocsFramer | undefined;
+  /** The codec's framer of a batch of Loaded documents, when it has one (materialize over protobuf). */
+  private readonly frameDocSpans: DocSpansFramer | undefined;
   /** Bytes handed to stdout whose write has not completed yet (in Node's buffer or part-written to the pipe). */
   private queued = 0;
   private failed: Error | undefined;
@@ -76,6 +78,7 @@ class StdoutSink implements ResponseSink<AnyResponse> {
     this.frames = new FrameWriter(wire);
     this.frameDoc = codec.frameDoc ?? (() => false);
     this.frameDocs = capture ? docsFramer(CaptureResponseSchema, wire) : undefined;
+    this.frameDocSpans = capture ? undefined : docSpansFramer(MaterializeResponseSchema, wire);
   }
 
   send(res: AnyResponse): void | Promise<void> {
@@ -105,8 +108,28 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   }
 
   sendLoaded(binding: number, docJson: Uint8Array): void | Promise<void> {
-    if (this.capture || !this.frameDoc(binding, docJson, this.frames)) {
-      return this.send(create(MaterializeResponseSchema, { loaded: { binding, docJson } }) as AnyResponse);
+    if (this.capture) return this.send(create(MaterializeResponseSchema, { loaded: { binding, docJson } }) as AnyResponse);
+    this.frameLoaded(binding, docJson);
+    if (this.frames.size >= HIGH_WATER) return this.flush();
+  }
+
+  /** One materialize.Response.loaded into the frames: by the codec's document framer, else by the generic encoder. */
+  private frameLoaded(binding: number, docJson: Uint8Array): void {
+    if (!this.frameDoc(binding, docJson, this.frames)) {
+      this.codec.encodeFramed(create(MaterializeResponseSchema, { loaded: { binding, docJson } }) as AnyResponse, this.frames);
+    }
+  }
+
+  sendLoadedBatch(binding: number, bytes: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, count: number): void | Promise<void> {
+    if (this.capture) throw new ProtocolError("a batch of Loaded documents sent by a capture");
+    if (this.frameDocSpans === undefined || !this.frameDocSpans(binding, bytes, starts, ends, count, this.frames)) {
+      // Document by document, as sendLoaded() frames each, with one flush check for the batch.
+      for (let k = 0; k < count; k++) {
+        const s = starts[k]!;
+        const e = ends[k]!;
+        if (!(s >= 0 && s <= e && e <= bytes.length)) throw new Error(`a batch's document ${k} spans [${s}, ${e}), outside its ${bytes.length} bytes`);
+        this.frameLoaded(binding, bytes.subarray(s, e));
+      }
     }
     if (this.frames.size >= HIGH_WATER) return this.flush();
   }
