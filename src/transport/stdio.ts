@@ -67,6 +67,12 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   /** Bytes handed to stdout whose write has not completed yet (in Node's buffer or part-written to the pipe). */
   private queued = 0;
   private failed: Error | undefined;
+  /**
+   * Whether a written batch's buffer may be reused once its write completed:
+   * only for the process's own stdout (a pipe, file or terminal, which holds
+   * no reference to it then), not for a stream that might keep the chunk.
+   */
+  private readonly recycles: boolean;
   /** Waiters for `queued` to fall (each re-checks it when woken). */
   private waiters: (() => void)[] = [];
   constructor(
@@ -76,6 +82,7 @@ class StdoutSink implements ResponseSink<AnyResponse> {
     private readonly capture: boolean,
   ) {
     this.frames = new FrameWriter(wire);
+    this.recycles = out === process.stdout;
     this.frameDoc = codec.frameDoc ?? (() => false);
     this.frameDocs = capture ? docsFramer(CaptureResponseSchema, wire) : undefined;
     this.frameDocSpans = capture ? undefined : docSpansFramer(MaterializeResponseSchema, wire);
@@ -150,6 +157,8 @@ class StdoutSink implements ResponseSink<AnyResponse> {
       this.out.write(chunk, (err) => {
         this.queued -= n;
         if (err) this.failed ??= err;
+        // Written out: the next batch may reuse its memory (see FrameWriter.recycle).
+        else if (this.recycles) this.frames.recycle(chunk);
         this.wakeAll();
       });
     }
