@@ -208,6 +208,20 @@ function mainThreadCpu(pid: number | undefined): number {
   }
 }
 
+/**
+ * Minor page faults of a process so far (Linux /proc): first touches of
+ * fresh memory. On a VM that hands freed pages back to its host each costs
+ * several µs, so they are worth counting beside the CPU.
+ */
+function minorFaults(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[7]);
+  } catch {
+    return NaN;
+  }
+}
+
 async function seed(client: pg.Client, table: string): Promise<void> {
   await client.query(
     `INSERT INTO ${table} SELECT g, 'widget ' || g, g * 1.5, g % 1000, true, now(), 'tools', 'seed', json_build_object('id', g)
@@ -330,6 +344,8 @@ async function main(): Promise<void> {
     const serverCpuStart = cpuSeconds(loadPid);
     const workersCpuStart = reapedCpu(loadPid);
     const mainCpuStart = mainThreadCpu(d.pid);
+    const faultsStart = minorFaults(d.pid);
+    const serverFaultsStart = minorFaults(loadPid);
     const loadStart = performance.now();
     await d.send(frame({ acknowledge: {} as never }));
     await d.next("acknowledged");
@@ -342,6 +358,8 @@ async function main(): Promise<void> {
     const serverCpu = cpuSeconds(loadPid) - serverCpuStart;
     const workersCpu = reapedCpu(loadPid) - workersCpuStart;
     const mainCpu = mainThreadCpu(d.pid) - mainCpuStart;
+    const faults = minorFaults(d.pid) - faultsStart;
+    const serverFaults = minorFaults(loadPid) - serverFaultsStart;
     // This process plays the runtime: sending the Loads and reading every Loaded takes CPU on the same cores.
     const driverCpu = cpuOf(process.cpuUsage(driverCpuStart));
     const rss = Math.max(storeRss, peakRssMb(d.pid));
@@ -370,6 +388,7 @@ async function main(): Promise<void> {
     const rawLoadCpuStart = process.cpuUsage();
     const rawServerCpuStart = cpuSeconds(adminPid);
     const rawWorkersCpuStart = reapedCpu(adminPid);
+    const rawServerFaultsStart = minorFaults(adminPid);
     await admin.query("BEGIN");
     await copyIn(admin, "COPY raw_keys (id) FROM STDIN", keysText);
     await admin.query("ANALYZE raw_keys");
@@ -379,6 +398,7 @@ async function main(): Promise<void> {
     const rawLoadCpu = cpuOf(process.cpuUsage(rawLoadCpuStart));
     const rawServerCpu = cpuSeconds(adminPid) - rawServerCpuStart;
     const rawWorkersCpu = reapedCpu(adminPid) - rawWorkersCpuStart;
+    const rawServerFaults = minorFaults(adminPid) - rawServerFaultsStart;
     const rawLoadBytes = joined.rows.reduce((n, r) => n + (r[0] as string).length, 0);
 
     const store: Rate = { docs: DOCS, bytes: docBytes, seconds: storeSeconds };
@@ -387,8 +407,9 @@ async function main(): Promise<void> {
     // CPU µs per document: the connector's own (Open to the last StartedCommit for the store), beside the
     // ceiling's client process (PostgreSQL's CPU, which both spend, is not counted on either side).
     const us = (seconds: number, docs: number) => ((seconds * 1e6) / docs).toFixed(1);
+    const perK = (n: number, docs: number) => ((n * 1000) / docs).toFixed(0);
     if (!loadOnly) report("store", store, ceiling, `peak RSS ${rss.toFixed(0)} MB, connector CPU ${(storeCpu - openCpu).toFixed(1)} s = ${us(storeCpu - openCpu, DOCS)} µs/doc, ceiling client ${us(rawCpu, DOCS)} µs/doc`, rss);
-    report("load", { docs: loaded, bytes: loadedBytes, seconds: loadSeconds }, { docs: joined.rows.length, bytes: rawLoadBytes, seconds: rawLoadSeconds }, `connector CPU ${loadCpu.toFixed(2)} s = ${us(loadCpu, loaded)} µs/doc (main thread ${us(mainCpu, loaded)}), driver ${us(driverCpu, loaded)} µs/doc, ceiling client ${us(rawLoadCpu, joined.rows.length)} µs/doc; PostgreSQL ${us(serverCpu, loaded)} µs/doc + workers ${us(workersCpu, loaded)} (the ceiling's ${us(rawServerCpu, joined.rows.length)} + ${us(rawWorkersCpu, joined.rows.length)})`);
+    report("load", { docs: loaded, bytes: loadedBytes, seconds: loadSeconds }, { docs: joined.rows.length, bytes: rawLoadBytes, seconds: rawLoadSeconds }, `connector CPU ${loadCpu.toFixed(2)} s = ${us(loadCpu, loaded)} µs/doc (main thread ${us(mainCpu, loaded)}), driver ${us(driverCpu, loaded)} µs/doc, ceiling client ${us(rawLoadCpu, joined.rows.length)} µs/doc; PostgreSQL ${us(serverCpu, loaded)} µs/doc + workers ${us(workersCpu, loaded)} (the ceiling's ${us(rawServerCpu, joined.rows.length)} + ${us(rawWorkersCpu, joined.rows.length)}); page faults per 1,000 keys: connector ${perK(faults, loaded)}, PostgreSQL ${perK(serverFaults, loaded)} (the ceiling's ${perK(rawServerFaults, joined.rows.length)})`);
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await admin.end();
