@@ -64,6 +64,7 @@ interface BindingPlan {
 export interface TransactorOptions {
   tables: Table[];
   storeConn: PgClient;
+  /** May be storeConn itself (the connector uses one connection): loads and stores never overlap. */
   loadConn: PgClient;
   fence: Fence;
   checkpointsIdent: string;
@@ -448,7 +449,7 @@ export class PgTransactor implements Transactor {
   }
 
   async destroy(): Promise<void> {
-    await Promise.allSettled([this.opts.storeConn.end(), this.opts.loadConn.end()]);
+    await Promise.allSettled([...new Set([this.opts.storeConn, this.opts.loadConn])].map((c) => c.end()));
   }
 
   /** Names the binding that writes `relation` (a staging table or a target), for error messages. */
