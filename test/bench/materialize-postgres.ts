@@ -161,6 +161,25 @@
  * (keys as a binary int8[] parameter instead of an array literal), and
  * per row the document copy into its Loaded frame and the SDK/metrics
  * layers (a batch sendLoaded per CopyData read).
+ *
+ * Round six (2026-12-07 07:00-08:00 UTC): the profile of main's build
+ * (200k docs, the load window, load average ~3): idle 27%, GC 25%, Loaded
+ * framing 14% (frameDocProto: the copy of each document into its frame,
+ * slow because the frame writer started each MiB in fresh memory, which on
+ * this VM faults a page per 4 KiB at ~15 µs), the rest spread thin; V8's
+ * background threads as much CPU as the main thread, mostly recompiling
+ * large async functions (the SDK's transactionLoop, the transactor's load())
+ * whose per-key loops first ran in the load. After the written-buffer
+ * reuse, the per-key loops in small functions and rows framed per socket
+ * read (loadedBatch): idle 45%, framing 8%, GC 8%. The line now also
+ * counts minor page faults per 1,000 keys: the load's PostgreSQL backend,
+ * fresh in the bench, faulted on each shared-buffer page it first read
+ * (44-54 per 1,000 keys, 3.6-3.8 µs/key), where the ceiling's backend had
+ * touched the table before (5-16); the connector now loads on its one
+ * connection, whose backend wrote those pages in the stores (17-18 faults
+ * per 1,000 keys, 1.9-2.2 µs/key, as the ceiling). The load line finds
+ * that backend by either application name (main's build had a separate
+ * "... load" connection).
  */
 import { readFileSync } from "node:fs";
 import pg from "pg";
@@ -277,7 +296,7 @@ async function main(): Promise<void> {
     const openCpu = cpuSeconds(d.pid);
     // The server processes of both sides, to count PostgreSQL's CPU per document beside each client's (same machine).
     const adminPid = (await admin.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
-    const loadPid = (await admin.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'tributary materialize-postgres load' ORDER BY backend_start DESC LIMIT 1")).rows[0]?.pid as number | undefined;
+    const loadPid = (await admin.query("SELECT pid FROM pg_stat_activity WHERE application_name IN ('tributary materialize-postgres load', 'tributary materialize-postgres') ORDER BY backend_start DESC LIMIT 1")).rows[0]?.pid as number | undefined;
 
     // The ceiling's table: same shape, same seed. Its transactions alternate
     // with the connector's so that both see the same load on a shared machine.
