@@ -22,6 +22,8 @@ export {
 } from "./staged.js";
 export { createLogger, redactSecrets, type Logger, type LoggerOptions, type Level, type Fields } from "../log.js";
 export { defineCapture, defineMaterialization } from "./define.js";
+export { sendDocuments } from "./capture.js";
+export { loadedBatch } from "./materialize.js";
 export {
   Type,
   Secret,
