@@ -10,7 +10,6 @@
  * and so does documents() over a sink without the batch path (as gRPC's).
  */
 import { describe, expect, it } from "vitest";
-import { PassThrough } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { RequestSchema, ResponseSchema, type Request, type Response } from "../../src/gen/capture/capture_pb.js";
 import { messageCodec } from "../../src/codec/wire.js";
@@ -18,11 +17,9 @@ import { FrameDecoder, FrameWriter } from "../../src/codec/frames.js";
 import { RawJsonBytes, type CaptureConnector, type CaptureOutput } from "../../src/sdk/types.js";
 import { runCaptureSession, sendDocuments, SENT } from "../../src/sdk/capture.js";
 import { RecordingSink, RequestFeed } from "../support/sessions.js";
-import { runStdio } from "../../src/transport/stdio.js";
-import { ConnectorMetrics } from "../../src/transport/metrics.js";
 import { createLogger } from "../../src/log.js";
 import { rng } from "../support/rng.js";
-import { collectedStdout } from "../support/collected-stdout.js";
+import { runOnStdio, type Wire } from "../support/stdio-run.js";
 
 const enc = new TextEncoder();
 const BINDINGS = 200;
@@ -95,14 +92,10 @@ function openFrame(wire: "proto" | "json"): Uint8Array {
   return w.take();
 }
 
-async function run(wire: "proto" | "json", connector: CaptureConnector): Promise<{ out: Buffer; summary: any }> {
-  const { stdout, bytes } = collectedStdout();
-  const stdin = new PassThrough();
-  stdin.end(openFrame(wire));
-  const metrics = new ConnectorMetrics("batches");
-  const code = await runStdio(connector, { stdin, stdout, env: { FLOW_RUNTIME_CODEC: wire }, log: createLogger({ level: "error" }), metrics });
+async function run(wire: Wire, connector: CaptureConnector): Promise<{ out: Buffer; summary: any }> {
+  const { code, out, summary } = await runOnStdio(wire, connector, openFrame(wire));
   expect(code).toBe(0);
-  return { out: bytes(), summary: await metrics.summary() };
+  return { out, summary };
 }
 
 describe.each(["proto", "json"] as const)("stdio Captured batches (%s)", (wire) => {
@@ -147,16 +140,14 @@ describe.each(["proto", "json"] as const)("stdio Captured batches (%s)", (wire) 
       [[], 0, 0, /ends at 0, not at its 6 bytes/],
       [[6], 1, BINDINGS, /names binding 200/],
     ] as const) {
-      const { stdout, bytes } = collectedStdout();
-      const stdin = new PassThrough();
-      stdin.end(openFrame(wire));
       const errors: string[] = [];
       const logged = createLogger({ level: "error", write: (line) => void errors.push(line) });
       const bad = capture((out) => out.documents!(binding, enc.encode("{}{}{}"), ends, count));
-      expect(await runStdio(bad, { stdin, stdout, env: { FLOW_RUNTIME_CODEC: wire }, log: logged })).toBe(1);
+      const { code, out } = await runOnStdio(wire, bad, openFrame(wire), logged);
+      expect(code).toBe(1);
       expect(errors.join("\n")).toMatch(error);
       // Nothing but Opened went out.
-      expect(new FrameDecoder(wire).push(bytes()).length).toBe(1);
+      expect(new FrameDecoder(wire).push(out).length).toBe(1);
     }
   });
 });

@@ -11,22 +11,15 @@
  * outside the bytes is refused.
  */
 import { describe, expect, it } from "vitest";
-import { PassThrough } from "node:stream";
-import { create } from "@bufbuild/protobuf";
-import { RequestSchema, type Request } from "../../src/gen/materialize/materialize_pb.js";
-import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
-import { messageCodec } from "../../src/codec/wire.js";
 import { FrameWriter } from "../../src/codec/frames.js";
 import { docFramer, docSpansFramer } from "../../src/codec/fast-encode.js";
 import { ResponseSchema } from "../../src/gen/materialize/materialize_pb.js";
 import { RawJsonBytes, type MaterializeConnector } from "../../src/sdk/types.js";
 import { loadedBatch } from "../../src/sdk/materialize.js";
-import { runStdio } from "../../src/transport/stdio.js";
-import { ConnectorMetrics } from "../../src/transport/metrics.js";
 import { createLogger } from "../../src/log.js";
 import { rng } from "../support/rng.js";
 import { bindingsSpec, transactorConnector } from "../support/transactor-connector.js";
-import { collectedStdout } from "../support/collected-stdout.js";
+import { oneLoadTransaction, runOnStdio, type Wire } from "../support/stdio-run.js";
 
 const enc = new TextEncoder();
 const BINDINGS = 200;
@@ -108,28 +101,10 @@ function answering(answer: (loaded: (binding: number, doc: unknown) => void | Pr
   }));
 }
 
-function requestFrames(wire: "proto" | "json"): Buffer {
-  const codec = messageCodec(RequestSchema, wire);
-  const w = new FrameWriter(wire);
-  const reqs: Request[] = [
-    create(RequestSchema, { open: { materialization: spec, version: "v1" } }),
-    create(RequestSchema, { acknowledge: {} }),
-    create(RequestSchema, { load: { binding: 0, keyJson: enc.encode("[1]") } }),
-    create(RequestSchema, { flush: {} }),
-    create(RequestSchema, { startCommit: { runtimeCheckpoint: create(CheckpointSchema, {}) } }),
-  ];
-  for (const r of reqs) w.append(codec.encode(r));
-  return w.take();
-}
-
-async function run(wire: "proto" | "json", connector: MaterializeConnector): Promise<{ out: Buffer; summary: any }> {
-  const { stdout, bytes } = collectedStdout();
-  const stdin = new PassThrough();
-  stdin.end(requestFrames(wire));
-  const metrics = new ConnectorMetrics("answering");
-  const code = await runStdio(connector, { stdin, stdout, env: { FLOW_RUNTIME_CODEC: wire }, log: createLogger({ level: "error" }), metrics });
+async function run(wire: Wire, connector: MaterializeConnector): Promise<{ out: Buffer; summary: any }> {
+  const { code, out, summary } = await runOnStdio(wire, connector, oneLoadTransaction(wire, spec));
   expect(code).toBe(0);
-  return { out: bytes(), summary: await metrics.summary() };
+  return { out, summary };
 }
 
 describe.each(["proto", "json"] as const)("stdio Loaded batches (%s)", (wire) => {
@@ -164,14 +139,13 @@ describe.each(["proto", "json"] as const)("stdio Loaded batches (%s)", (wire) =>
   it("refuses a span outside the batch's bytes", async () => {
     const b = packed(0, ['{"a":1}', '{"b":2}'], rng(3));
     b.ends[1] = b.bytes.length + 1;
-    const { stdout } = collectedStdout();
-    const stdin = new PassThrough();
-    stdin.end(requestFrames(wire));
     const errors: string[] = [];
     const log = createLogger({ level: "error", write: (line: string) => void errors.push(line) });
-    const code = await runStdio(
+    const { code } = await runOnStdio(
+      wire,
       answering(async (loaded) => loadedBatch(loaded, b.binding, b.bytes, b.starts, b.ends, b.count)),
-      { stdin, stdout, env: { FLOW_RUNTIME_CODEC: wire }, log },
+      oneLoadTransaction(wire, spec),
+      log,
     );
     expect(code).toBe(1);
     expect(errors.join("")).toContain("outside its");

@@ -6,20 +6,15 @@
  * did write the plain ones; the metrics wrapper counts them as send() does.
  */
 import { describe, expect, it, vi } from "vitest";
-import { PassThrough } from "node:stream";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { RequestSchema, ResponseSchema, type Request } from "../../src/gen/materialize/materialize_pb.js";
-import { CheckpointSchema } from "../../src/gen/consumer/protocol/protocol_pb.js";
+import { ResponseSchema } from "../../src/gen/materialize/materialize_pb.js";
 import { messageCodec } from "../../src/codec/wire.js";
 import { toFlowJson } from "../../src/codec/flow-json.js";
 import { FrameDecoder, FrameWriter } from "../../src/codec/frames.js";
 import { RawJson, RawJsonBytes, type MaterializeConnector } from "../../src/sdk/types.js";
-import { runStdio } from "../../src/transport/stdio.js";
-import { ConnectorMetrics } from "../../src/transport/metrics.js";
-import { createLogger } from "../../src/log.js";
 import { rng } from "../support/rng.js";
 import { bindingsSpec, transactorConnector } from "../support/transactor-connector.js";
-import { collectedStdout } from "../support/collected-stdout.js";
+import { oneLoadTransaction, runOnStdio } from "../support/stdio-run.js";
 
 /** Counts the documents the per-document framers wrote themselves (not handed to the generic path). */
 const framed = vi.hoisted(() => ({ n: 0 }));
@@ -91,33 +86,15 @@ function answering(docs: Array<[number, Doc]>): MaterializeConnector {
   }));
 }
 
-function requestFrames(wire: "proto" | "json"): Buffer {
-  const codec = messageCodec(RequestSchema, wire);
-  const w = new FrameWriter(wire);
-  const reqs: Request[] = [
-    create(RequestSchema, { open: { materialization: spec, version: "v1" } }),
-    create(RequestSchema, { acknowledge: {} }),
-    create(RequestSchema, { load: { binding: 0, keyJson: enc.encode("[1]") } }),
-    create(RequestSchema, { flush: {} }),
-    create(RequestSchema, { startCommit: { runtimeCheckpoint: create(CheckpointSchema, {}) } }),
-  ];
-  for (const r of reqs) w.append(codec.encode(r));
-  return w.take();
-}
-
 describe.each(["proto", "json"] as const)("stdio Loaded frames (%s)", (wire) => {
   it("are the bytes the generic encoder makes, and the framer wrote the plain ones", async () => {
     const docs = documents();
-    const { stdout, bytes } = collectedStdout();
-    const stdin = new PassThrough();
-    stdin.end(requestFrames(wire));
-    const metrics = new ConnectorMetrics("answering");
     framed.n = 0;
-    const code = await runStdio(answering(docs), { stdin, stdout, env: { FLOW_RUNTIME_CODEC: wire }, log: createLogger({ level: "error" }), metrics });
+    const { code, out, summary: counted } = await runOnStdio(wire, answering(docs), oneLoadTransaction(wire, spec));
     expect(code).toBe(0);
 
     const codec = messageCodec(ResponseSchema, wire);
-    const frames = new FrameDecoder(wire).push(bytes());
+    const frames = new FrameDecoder(wire).push(out);
     const loaded = frames.filter((f) => codec.decode(f).loaded).map((f) => Buffer.from(f).toString("hex"));
     // The generic path: the message object through reflection (toBinary / toFlowJson), no fast path.
     const expected = docs.map(([binding, d]) => {
@@ -131,7 +108,7 @@ describe.each(["proto", "json"] as const)("stdio Loaded frames (%s)", (wire) => 
     expect(framed.n).toBe(wire === "proto" ? docs.length : docs.length - 2);
 
     // Counted as send() counts a Loaded: documents and bytes by binding.
-    const summary = (await metrics.summary()) as { documents: Record<string, number>; bytes: Record<string, number> };
+    const summary = counted as { documents: Record<string, number>; bytes: Record<string, number> };
     for (const b of [0, 1, 2]) {
       const mine = docs.filter(([binding]) => binding === b);
       expect(summary.documents[`loaded/${b}`]).toBe(mine.length);
