@@ -70,7 +70,11 @@ class StdoutSink implements ResponseSink<AnyResponse> {
   /**
    * Whether a written batch's buffer may be reused once its write completed:
    * only for the process's own stdout (a pipe, file or terminal, which holds
-   * no reference to it then), not for a stream that might keep the chunk.
+   * no reference to it then), not for a stream that might keep the chunk;
+   * and only for a materialization, where it was measured to help (Loaded
+   * framing). A capture's output measured slower with it (source-mysql's
+   * stdio backfill: 3.5-3.8 against 1.6-1.7 us CPU per document, alternate
+   * runs), for a reason not yet found, so captures keep fresh buffers.
    */
   private readonly recycles: boolean;
   /** Waiters for `queued` to fall (each re-checks it when woken). */
@@ -82,7 +86,7 @@ class StdoutSink implements ResponseSink<AnyResponse> {
     private readonly capture: boolean,
   ) {
     this.frames = new FrameWriter(wire);
-    this.recycles = out === process.stdout;
+    this.recycles = !capture && out === process.stdout;
     this.frameDoc = codec.frameDoc ?? (() => false);
     this.frameDocs = capture ? docsFramer(CaptureResponseSchema, wire) : undefined;
     this.frameDocSpans = capture ? undefined : docSpansFramer(MaterializeResponseSchema, wire);
