@@ -212,6 +212,11 @@ export type DocSpansFramer = (
   frames: FrameWriter,
 ) => boolean;
 
+/** Throws unless document k of a batch of spans, `[s, e)`, lies inside the batch's `bytes`. */
+export function checkSpan(bytes: Uint8Array, k: number, s: number, e: number): void {
+  if (!(s >= 0 && s <= e && e <= bytes.length)) throw new Error(`a batch's document ${k} spans [${s}, ${e}), outside its ${bytes.length} bytes`);
+}
+
 /**
  * The DocSpansFramer of materialize.Response (`loaded`) for the protobuf wire; undefined for other messages and
  * for JSON lines, whose documents are each checked and framed by the DocFramer.
@@ -275,7 +280,7 @@ function frameDocSpansProto(
   for (let k = 0; k < count; k++) {
     const s = starts[k]!;
     const e = ends[k]!;
-    if (!(s >= 0 && s <= e && e <= bytes.length)) throw new Error(`a batch's document ${k} spans [${s}, ${e}), outside its ${bytes.length} bytes`);
+    checkSpan(bytes, k, s, e);
     if (s < prev) return false;
     prev = e;
   }

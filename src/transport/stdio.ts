@@ -12,7 +12,7 @@
 import type { Readable, Writable } from "node:stream";
 import { create } from "@bufbuild/protobuf";
 import { messageCodec, wireCodecFromEnv, type FramingCodec, type WireCodec } from "../codec/wire.js";
-import { docSpansFramer, docsFramer, type DocFramer, type DocSpansFramer, type DocsFramer } from "../codec/fast-encode.js";
+import { checkSpan, docSpansFramer, docsFramer, type DocFramer, type DocSpansFramer, type DocsFramer } from "../codec/fast-encode.js";
 import { FrameWriter, readFrameBatches } from "../codec/frames.js";
 import { RequestSchema as CaptureRequestSchema, ResponseSchema as CaptureResponseSchema } from "../gen/capture/capture_pb.js";
 import {
@@ -138,7 +138,7 @@ class StdoutSink implements ResponseSink<AnyResponse> {
       for (let k = 0; k < count; k++) {
         const s = starts[k]!;
         const e = ends[k]!;
-        if (!(s >= 0 && s <= e && e <= bytes.length)) throw new Error(`a batch's document ${k} spans [${s}, ${e}), outside its ${bytes.length} bytes`);
+        checkSpan(bytes, k, s, e);
         this.frameLoaded(binding, bytes.subarray(s, e));
       }
     }
