@@ -24,6 +24,7 @@ import {
 import { ConnectorStateSchema, type ConnectorState } from "../gen/flow/flow_pb.js";
 import type { ResponseSink } from "../transport/sink.js";
 import { zeroCheckpoint } from "../codec/checkpoint.js";
+import { checkSpan } from "../codec/fast-encode.js";
 import type { SessionOptions } from "./session.js";
 import { ConnectorError, ProtocolError } from "./errors.js";
 import { checkApplied } from "./applied.js";
@@ -133,11 +134,15 @@ export function loadedBatch(
 /** loadedBatch() through loaded() of each document; what must wait for a promise is copied first. */
 function loadedOneByOne(loaded: LoadedFn, binding: number, bytes: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>, count: number): void | Promise<void> {
   for (let k = 0; k < count; k++) {
+    checkSpan(bytes, k, starts[k]!, ends[k]!);
     const p = loaded(binding, new RawJsonBytes(bytes.subarray(starts[k]!, ends[k]!)));
     if (p === undefined || p === null) continue;
     if (k + 1 === count) return p;
     const rest: Uint8Array[] = [];
-    for (let j = k + 1; j < count; j++) rest.push(bytes.slice(starts[j]!, ends[j]!));
+    for (let j = k + 1; j < count; j++) {
+      checkSpan(bytes, j, starts[j]!, ends[j]!);
+      rest.push(bytes.slice(starts[j]!, ends[j]!));
+    }
     return Promise.resolve(p).then(async () => {
       for (const doc of rest) await loaded(binding, new RawJsonBytes(doc));
     });

@@ -204,4 +204,12 @@ describe("loadedBatch with a loaded() that is not the session's", () => {
     expect(loadedBatch((_b, d) => void quiet.push(Buffer.from((d as RawJsonBytes).bytes).toString()), 1, none.bytes, none.starts, none.ends, none.count)).toBeUndefined();
     expect(quiet).toEqual(['{"a":1}', '{"b":2}']);
   });
+
+  it("refuses a span outside the batch's bytes, as the stdio sink does, instead of sending a cut document", () => {
+    const b = packed(0, ['{"a":1}', '{"b":2}'], rng(4));
+    b.ends[1] = b.bytes.length + 1;
+    const sent: unknown[] = [];
+    expect(() => loadedBatch((_b, d) => void sent.push(d), 0, b.bytes, b.starts, b.ends, b.count)).toThrow(/document 1 spans .* outside its/);
+    expect(sent.length).toBe(1);
+  });
 });
