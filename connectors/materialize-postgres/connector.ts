@@ -152,21 +152,19 @@ const connector: MaterializeConnector<EndpointConfig, ResourceConfig> = {
     // answered from for the first time (a page fault per shared-buffer page on first touch, 26-53 per 1,000
     // keys in the bench, where the store backend had touched them already).
     const conn = await connect(ep, "tributary materialize-postgres");
-    const storeConn = conn;
-    const loadConn = conn;
     try {
       const ident = checkpointsIdent(ep);
-      const fence = await installFence(storeConn, ident, {
+      const fence = await installFence(conn, ident, {
         materialization: req.spec.name,
         keyBegin: req.range.keyBegin,
         keyEnd: req.range.keyEnd,
       }, sameCheckpoint).catch((err) => {
         throw statementError(err, `installing the fence in ${ident} (has Apply run?)`);
       });
-      const directInserts = await ownedTables(storeConn, tables);
-      const opts = { tables, storeConn, loadConn, fence, checkpointsIdent: ident, hardDelete: ep.hardDelete, directInserts, log: ctx.log };
+      const directInserts = await ownedTables(conn, tables);
+      const opts = { tables, conn, fence, checkpointsIdent: ident, hardDelete: ep.hardDelete, directInserts, log: ctx.log };
       await createStagingTables(opts);
-      const keyTypes = await keyColumnTypes(loadConn, tables);
+      const keyTypes = await keyColumnTypes(conn, tables);
       ctx.log.info("opened", { fence: fence.fence, keyBegin: fence.keyBegin, keyEnd: fence.keyEnd, recovered: fence.checkpoint !== undefined });
       return {
         transactor: new PgTransactor({ ...opts, keyTypes }),

@@ -63,9 +63,8 @@ interface BindingPlan {
 
 export interface TransactorOptions {
   tables: Table[];
-  storeConn: PgClient;
-  /** May be storeConn itself (the connector uses one connection): loads and stores never overlap. */
-  loadConn: PgClient;
+  /** The one connection for loads and stores, which never overlap (see the connector's open). */
+  conn: PgClient;
   fence: Fence;
   checkpointsIdent: string;
   hardDelete: boolean;
@@ -116,10 +115,10 @@ export async function createStagingTables(opts: Omit<TransactorOptions, "keyType
     if (table.deltaUpdates) continue;
     const p = planBinding(table, i, opts.hardDelete, false, []);
     try {
-      await opts.storeConn.query(
+      await opts.conn.query(
         `CREATE TEMPORARY TABLE ${p.storeStage} ON COMMIT DELETE ROWS AS SELECT ${cols(table.columns)} FROM ${table.ident} WITH NO DATA`,
       );
-      await opts.storeConn.query(`ALTER TABLE ${p.storeStage} ADD COLUMN ${DELETE_FLAG} BOOLEAN NOT NULL`);
+      await opts.conn.query(`ALTER TABLE ${p.storeStage} ADD COLUMN ${DELETE_FLAG} BOOLEAN NOT NULL`);
     } catch (err) {
       throw statementError(err, `preparing staging tables for ${table.ident}`);
     }
@@ -184,7 +183,7 @@ export class PgTransactor implements Transactor {
    * (no staging table, no ANALYZE).
    */
   async load(it: LoadIterator, loaded: (binding: number, doc: unknown) => void | Promise<void>): Promise<void> {
-    const conn = this.opts.loadConn;
+    const conn = this.opts.conn;
     const begun = performance.now();
     await conn.query(LOAD_BEGIN);
     /** Chunks sent and not finished, oldest first; they never reject (see `failure`). */
@@ -357,7 +356,7 @@ export class PgTransactor implements Transactor {
   }
 
   async store(it: StoreIterator): Promise<StartCommitFn> {
-    const conn = this.opts.storeConn;
+    const conn = this.opts.conn;
     const hard = this.opts.hardDelete;
     const begun = performance.now();
     const cpu = process.cpuUsage();
@@ -449,7 +448,7 @@ export class PgTransactor implements Transactor {
   }
 
   async destroy(): Promise<void> {
-    await Promise.allSettled([...new Set([this.opts.storeConn, this.opts.loadConn])].map((c) => c.end()));
+    await this.opts.conn.end().catch(() => undefined);
   }
 
   /** Names the binding that writes `relation` (a staging table or a target), for error messages. */
