@@ -35,6 +35,13 @@ export async function runOnStdio(wire: Wire, connector: CaptureConnector | Mater
   return { code, out: bytes(), summary: await metrics.summary() };
 }
 
+/** runOnStdio for a run that must succeed: fails unless the connector exits with 0. */
+export async function runSucceeding(wire: Wire, connector: CaptureConnector | MaterializeConnector, input: Uint8Array): Promise<StdioRun> {
+  const run = await runOnStdio(wire, connector, input);
+  if (run.code !== 0) throw new Error(`the connector exited with ${run.code}, not 0`);
+  return run;
+}
+
 /** The requests of one materialize transaction with a single Load (of key [1] in binding 0), framed for `wire`. */
 export function oneLoadTransaction(wire: Wire, spec: MaterializationSpec): Buffer {
   const codec = messageCodec(RequestSchema, wire);

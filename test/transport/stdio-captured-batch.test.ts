@@ -18,8 +18,8 @@ import { RawJsonBytes, type CaptureConnector, type CaptureOutput } from "../../s
 import { runCaptureSession, sendDocuments, SENT } from "../../src/sdk/capture.js";
 import { RecordingSink, RequestFeed } from "../support/sessions.js";
 import { createLogger } from "../../src/log.js";
-import { rng } from "../support/rng.js";
-import { runOnStdio, type Wire } from "../support/stdio-run.js";
+import { randomDocs, rng } from "../support/rng.js";
+import { runOnStdio, runSucceeding, type Wire } from "../support/stdio-run.js";
 
 const enc = new TextEncoder();
 const BINDINGS = 200;
@@ -37,12 +37,7 @@ function batches(): Batch[] {
     [130, [""]],
   ];
   for (let k = 0; k < 300; k++) {
-    const docs: string[] = [];
-    const n = r(200);
-    for (let i = 0; i < n; i++) {
-      const long = r(50) === 0 ? "y".repeat(r(40_000)) : "";
-      docs.push(JSON.stringify({ id: r(1_000_000), s: "ab\\\"'é😀\t"[r(8)]!.repeat(r(60)) + long, n: r(2) ? null : r(100) / 7 }));
-    }
+    const docs = randomDocs(r);
     out.push([[0, 1, 127, 128, 199][r(5)]!, docs]);
   }
   return out;
@@ -92,11 +87,8 @@ function openFrame(wire: "proto" | "json"): Uint8Array {
   return w.take();
 }
 
-async function run(wire: Wire, connector: CaptureConnector): Promise<{ out: Buffer; summary: any }> {
-  const { code, out, summary } = await runOnStdio(wire, connector, openFrame(wire));
-  expect(code).toBe(0);
-  return { out, summary };
-}
+/** The connector run on this file's requests, which must succeed. */
+const run = (wire: Wire, connector: CaptureConnector) => runSucceeding(wire, connector, openFrame(wire));
 
 describe.each(["proto", "json"] as const)("stdio Captured batches (%s)", (wire) => {
   it("frame exactly the bytes of the same documents sent one by one, and count alike", async () => {

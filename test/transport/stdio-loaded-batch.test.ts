@@ -17,9 +17,9 @@ import { ResponseSchema } from "../../src/gen/materialize/materialize_pb.js";
 import { RawJsonBytes, type MaterializeConnector } from "../../src/sdk/types.js";
 import { loadedBatch } from "../../src/sdk/materialize.js";
 import { createLogger } from "../../src/log.js";
-import { rng } from "../support/rng.js";
+import { randomDocs, rng } from "../support/rng.js";
 import { bindingsSpec, transactorConnector } from "../support/transactor-connector.js";
-import { oneLoadTransaction, runOnStdio, type Wire } from "../support/stdio-run.js";
+import { oneLoadTransaction, runOnStdio, runSucceeding, type Wire } from "../support/stdio-run.js";
 
 const enc = new TextEncoder();
 const BINDINGS = 200;
@@ -71,12 +71,7 @@ function batches(): Batch[] {
     packed(3, ['{"z":3}', '{"y":2}', '{"x":1}'], r, true),
   ];
   for (let k = 0; k < 300; k++) {
-    const docs: string[] = [];
-    const n = r(200);
-    for (let i = 0; i < n; i++) {
-      const long = r(50) === 0 ? "y".repeat(r(40_000)) : "";
-      docs.push(JSON.stringify({ id: r(1_000_000), s: "ab\\\"'é😀\t"[r(8)]!.repeat(r(60)) + long, n: r(2) ? null : r(100) / 7 }));
-    }
+    const docs = randomDocs(r);
     out.push(packed([0, 1, 127, 128, 199][r(5)]!, docs, r, r(10) === 0));
   }
   return out;
@@ -101,11 +96,8 @@ function answering(answer: (loaded: (binding: number, doc: unknown) => void | Pr
   }));
 }
 
-async function run(wire: Wire, connector: MaterializeConnector): Promise<{ out: Buffer; summary: any }> {
-  const { code, out, summary } = await runOnStdio(wire, connector, oneLoadTransaction(wire, spec));
-  expect(code).toBe(0);
-  return { out, summary };
-}
+/** The connector run on this file's requests, which must succeed. */
+const run = (wire: Wire, connector: MaterializeConnector) => runSucceeding(wire, connector, oneLoadTransaction(wire, spec));
 
 describe.each(["proto", "json"] as const)("stdio Loaded batches (%s)", (wire) => {
   it("frame exactly the bytes of the same documents sent one by one, and count alike", async () => {
